@@ -1,0 +1,39 @@
+# Conveyor: `make run` starts everything, `make test` runs every test. Both set up .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench bench-webhooks clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with demo data
+	$(VENV)/bin/conveyor dev
+
+test: $(STAMP)  ## lint, then run the whole test suite (SQLite and PostgreSQL)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -p no:cacheprovider -q -ra
+
+lint: $(STAMP)  ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)  ## format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP)  ## throughput benchmark: bare Temporal vs Conveyor orders
+	$(PY) -m bench.throughput
+
+clean:  ## remove the virtual environment and local data
+	rm -rf $(VENV) .data

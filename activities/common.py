@@ -1,0 +1,17 @@
+"""Helpers shared by the activity classes."""
+
+from sqlmodel import Session
+from temporalio.exceptions import ApplicationError
+
+from order import service as order_service
+from order.models import SalesOrder
+
+
+def load_order(session: Session, number: str) -> SalesOrder:
+    """The order, or a non-retryable error: retrying cannot make a missing order appear."""
+    order = order_service.get_by_number(session=session, number=number)
+    if order is None:
+        raise ApplicationError(
+            f"order {number} not found", type="OrderNotFound", non_retryable=True
+        )
+    return order

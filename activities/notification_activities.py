@@ -1,0 +1,100 @@
+"""Notification activity: render into the outbox once per key, then send through SMTP."""
+
+import asyncio
+from email.message import EmailMessage
+
+import aiosmtplib
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from activities.common import load_order
+from core.db import session_scope
+from core.settings import Settings
+from notification import service as outbox_service
+from notification.compose import compose
+from notification.models import OutboxMessage, OutboxStatus
+from notification.render import render
+from workflows.types import NotifyInput, NotifyResult
+
+SMTP_TIMEOUT_SECONDS = 20
+
+
+class NotificationActivities:
+    """Sends e-mail; holds the database engine and the SMTP settings."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    @activity.defn
+    async def send_notification(self, request: NotifyInput) -> NotifyResult:
+        """Store the message under its key (first attempt only), then send it unless sent.
+
+        The outbox row commits before the SMTP conversation, so a retry finds it and sends the
+        same message (same Message-ID), and a message marked sent is never sent again.
+        """
+        message = await asyncio.to_thread(self._store, request)
+        if message.status == OutboxStatus.SENT:
+            return NotifyResult("already_sent", _split(message.recipients))
+        if message.status == OutboxStatus.SKIPPED:
+            return NotifyResult("skipped")
+        try:
+            await aiosmtplib.send(
+                self._email(message),
+                hostname=self.settings.smtp_host,
+                port=self.settings.smtp_port,
+                timeout=SMTP_TIMEOUT_SECONDS,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await asyncio.to_thread(self._failed, message.id or 0, str(exc))
+            raise  # retried with backoff by the workflow's retry policy
+        await asyncio.to_thread(self._sent, message.id or 0)
+        return NotifyResult("sent", _split(message.recipients))
+
+    def _store(self, request: NotifyInput) -> OutboxMessage:
+        with session_scope(self.engine) as session:
+            existing = outbox_service.get_by_key(session=session, key=request.key)
+            if existing is not None:
+                return existing
+            order = load_order(session, request.order_number)
+            composition = compose(
+                session=session,
+                kind=request.kind,
+                order=order,
+                task_id=request.task_id,
+                to_role=request.to_role,
+                extra=request.extra,
+                app_url=self.settings.public_url,
+            )
+            return outbox_service.enqueue(
+                session=session,
+                key=request.key,
+                kind=request.kind,
+                order_number=request.order_number,
+                recipients=composition.recipients,
+                mail=render(request.kind, composition.context),
+            )
+
+    def _sent(self, message_id: int) -> None:
+        with session_scope(self.engine) as session:
+            outbox_service.mark_sent(session=session, message_id=message_id)
+
+    def _failed(self, message_id: int, error: str) -> None:
+        with session_scope(self.engine) as session:
+            outbox_service.record_failure(session=session, message_id=message_id, error=error)
+
+    def _email(self, message: OutboxMessage) -> EmailMessage:
+        email = EmailMessage()
+        email["From"] = self.settings.mail_from
+        email["To"] = message.recipients
+        email["Subject"] = message.subject
+        # Derived from the outbox key: should a send be repeated after a crash between the SMTP
+        # answer and the commit, receivers see the same Message-ID and can drop the copy.
+        email["Message-ID"] = f"<outbox-{message.id}@conveyor>"
+        email.set_content(message.body_text)
+        email.add_alternative(message.body_html, subtype="html")
+        return email
+
+
+def _split(recipients: str) -> list[str]:
+    return [r.strip() for r in recipients.split(",") if r.strip()]

@@ -1,0 +1,105 @@
+"""Stock activities: check, commit, release, pick list, pack."""
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+from temporalio import activity
+
+from activities.common import load_order
+from core.db import session_scope
+from inventory import service as inventory_service
+from inventory.models import PickListLine
+from inventory.service import StockNeed
+from order import service as order_service
+from workflows.types import (
+    AllocateStockResult,
+    KeyedOrderInput,
+    OrderRef,
+    PickListResult,
+    StockCheckResult,
+)
+
+
+def _needs(session, order_id: int) -> list[StockNeed]:  # noqa: ANN001
+    totals: dict[str, int] = {}
+    for line in order_service.lines(session=session, order_id=order_id):
+        totals[line.sku] = totals.get(line.sku, 0) + line.qty
+    return [StockNeed(sku=sku, qty=qty) for sku, qty in totals.items()]
+
+
+def _describe(shortages: list[StockNeed]) -> list[str]:
+    return [f"{s.sku} short by {s.qty}" for s in shortages]
+
+
+class StockActivities:
+    """Activities on stock balances and pick lists; built once per worker."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn
+    def check_stock(self, ref: OrderRef) -> StockCheckResult:
+        """Is there enough available stock for every line?"""
+        with session_scope(self.engine) as session:
+            order = load_order(session, ref.order_number)
+            missing = inventory_service.shortages(session=session, needs=_needs(session, order.id))
+            return StockCheckResult(available=not missing, shortages=_describe(missing))
+
+    @activity.defn
+    def allocate_stock(self, request: KeyedOrderInput) -> AllocateStockResult:
+        """Commit stock for every line atomically, or nothing when something is short."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            needs = _needs(session, order.id)
+            if inventory_service.commit(
+                session=session, key=request.key, order_number=order.number, needs=needs
+            ):
+                return AllocateStockResult(committed=True)
+            missing = inventory_service.shortages(session=session, needs=needs)
+            return AllocateStockResult(committed=False, shortages=_describe(missing))
+
+    @activity.defn
+    def release_stock(self, request: KeyedOrderInput) -> None:
+        """Give the order's committed stock back (compensation)."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            inventory_service.release(
+                session=session,
+                key=request.key,
+                order_number=order.number,
+                needs=_needs(session, order.id),
+            )
+
+    @activity.defn
+    def create_pick_list(self, ref: OrderRef) -> PickListResult:
+        """Make the pick list (one line per SKU with its location), once."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, ref.order_number)
+            existing = session.exec(
+                select(PickListLine).where(PickListLine.order_id == order.id)
+            ).all()
+            if existing:
+                return PickListResult(lines=len(existing))
+            needs = _needs(session, order.id)
+            products = inventory_service.get_many(session=session, skus=[n.sku for n in needs])
+            for need in sorted(needs, key=lambda n: products[n.sku].location):
+                session.add(
+                    PickListLine(
+                        order_id=order.id,
+                        sku=need.sku,
+                        qty=need.qty,
+                        location=products[need.sku].location,
+                    )
+                )
+            return PickListResult(lines=len(needs))
+
+    @activity.defn
+    def pack_order(self, request: KeyedOrderInput) -> None:
+        """Deduct the packed goods from on-hand and committed (once per key)."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            inventory_service.pack(
+                session=session,
+                key=request.key,
+                order_number=order.number,
+                needs=_needs(session, order.id),
+            )

@@ -1,0 +1,1 @@
+"""HTTP: JSON API, webhooks, pages and health, assembled into one FastAPI app."""

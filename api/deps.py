@@ -1,0 +1,137 @@
+"""Typed dependencies: settings, session, Temporal client, the caller and permission checks."""
+
+import asyncio
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+from temporalio.client import Client
+
+from api.state import AppState
+from core.db import session_scope
+from core.security import tokens_equal
+from employee import service as employee_service
+from employee.models import ADMIN_ROLE, Employee
+
+
+def get_state(request: Request) -> AppState:
+    """The app's resources."""
+    return request.app.state.conveyor
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """One session per request (sync handlers only), committed when the handler succeeds."""
+    with session_scope(state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(state: StateDep) -> Iterator[Session]:
+    """A session for handlers that only read (on SQLite it runs beside the writer)."""
+    with session_scope(state.read_engine) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+T = TypeVar("T")
+
+
+async def in_session(
+    state: AppState, work: Callable[[Session], T], *, read_only: bool = False
+) -> T:
+    """Run `work` in its own short transaction on a worker thread.
+
+    Async handlers use this instead of SessionDep: a blocking database call on the event loop,
+    or a lock held across an await, would stall every other request (SQLite locks the file).
+    """
+
+    def run() -> T:
+        with session_scope(state.read_engine if read_only else state.engine) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)
+
+
+async def get_temporal(state: StateDep) -> Client:
+    """The Temporal client; 503 when Temporal cannot be reached."""
+    try:
+        return await state.temporal()
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "unavailable"
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal is unreachable") from exc
+
+
+TemporalClientDep = Annotated[Client, Depends(get_temporal)]
+
+
+@dataclass
+class Principal:
+    """Who is calling: an employee, or the admin token (which holds every role)."""
+
+    employee: Employee | None
+    is_admin: bool
+
+    @property
+    def name(self) -> str:
+        """A display name for the trail."""
+        return self.employee.email if self.employee else "admin"
+
+    @property
+    def employee_id(self) -> int | None:
+        """The employee id, None for the admin token."""
+        return self.employee.id if self.employee else None
+
+    def has_role(self, role: str) -> bool:
+        """True when the caller may act for `role`."""
+        return self.is_admin or (self.employee is not None and self.employee.has_role(role))
+
+
+bearer = HTTPBearer(auto_error=False, description="Employee or admin bearer token")
+
+
+def get_principal(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Authenticate the bearer token; 401 when missing or unknown."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    token = credentials.credentials
+    admin_token = state.settings.admin_token
+    if admin_token and tokens_equal(token, admin_token):
+        return Principal(employee=None, is_admin=True)
+    # Its own short transaction: on SQLite a request session would hold the write lock from here
+    # through any await on Temporal, and the workflow's activities need that lock.
+    with session_scope(state.read_engine) as session:
+        employee = employee_service.get_by_token(session=session, token=token)
+    if employee is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Principal(employee=employee, is_admin=ADMIN_ROLE in employee.roles)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: CurrentPrincipal) -> Principal:
+    """403 unless the caller is an admin."""
+    if not principal.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "admin only")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

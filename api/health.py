@@ -1,0 +1,35 @@
+"""`GET /healthz`: 200 when the API, the database and Temporal are reachable."""
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from api.deps import StateDep
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["health"])
+async def healthz(state: StateDep) -> JSONResponse:
+    """Check the database and Temporal; 503 names what is down."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.to_thread(_ping_database, state)
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["database"] = f"down: {type(exc).__name__}"
+    try:
+        client = await asyncio.wait_for(state.temporal(), timeout=5)
+        await asyncio.wait_for(client.service_client.check_health(), timeout=5)
+        checks["temporal"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["temporal"] = f"down: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if healthy else "down", **checks}, 200 if healthy else 503)
+
+
+def _ping_database(state: StateDep) -> None:
+    with state.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))

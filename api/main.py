@@ -1,0 +1,76 @@
+"""The FastAPI application: lifespan resources, routers, error shapes."""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.health import router as health_router
+from api.registry import api_router
+from api.state import AppState
+from core.db import make_engine
+from core.settings import Settings, settings
+from order import flows as order_flows
+from routing_rules.registry import RuleRegistry
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL_SECONDS = 10.0
+
+
+async def _sweep_pending_orders(state: AppState) -> None:
+    # Orders recorded while Temporal was unreachable get their workflow started here.
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+        try:
+            started = await order_flows.start_pending_workflows(state)
+            if started:
+                log.info("started %d pending order workflows", started)
+        except Exception:  # noqa: BLE001 - keep sweeping; Temporal may be down for a while
+            log.warning("pending-order sweep failed", exc_info=True)
+
+
+def create_app(app_settings: Settings = settings) -> FastAPI:
+    """Build the app for these settings (tests build one per database)."""
+    url = app_settings.effective_database_url
+    engine = make_engine(url)
+    read_engine = make_engine(url, read_only=True) if app_settings.is_sqlite else engine
+    state = AppState(
+        settings=app_settings,
+        engine=engine,
+        read_engine=read_engine,
+        rules=RuleRegistry(app_settings.rules_dir),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_pending_orders(state))
+        yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+    app = FastAPI(
+        title="Conveyor",
+        version="0.1.0",
+        description="Sales-order fulfillment as durable workflows.",
+        lifespan=lifespan,
+    )
+    app.state.conveyor = state
+    app.include_router(health_router)
+    app.include_router(api_router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Same shape as FastAPI's default, minus echoing the raw input back.
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

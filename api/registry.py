@@ -1,0 +1,21 @@
+"""Mounts every area's router under its prefix and tag."""
+
+from fastapi import APIRouter
+
+from customer.views import router as customer_router
+from employee.views import router as employee_router
+from inventory.views import inventory_router, products_router
+from notification.views import router as outbox_router
+from order.views import router as order_router
+from routing_rules.views import router as rules_router
+from task.views import router as task_router
+
+api_router = APIRouter(prefix="/api")
+api_router.include_router(employee_router, prefix="/employees", tags=["employees"])
+api_router.include_router(customer_router, prefix="/customers", tags=["customers"])
+api_router.include_router(products_router, prefix="/products", tags=["products"])
+api_router.include_router(inventory_router, prefix="/inventory", tags=["inventory"])
+api_router.include_router(order_router, prefix="/orders", tags=["orders"])
+api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
+api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
+api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])

@@ -1,0 +1,67 @@
+"""Database engine construction and the session-per-unit-of-work helper."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """Build an engine; SQLite gets WAL, a busy timeout and write-locking transactions.
+
+    A `read_only` SQLite engine starts plain (deferred) transactions, so readers run beside the
+    single writer as WAL allows, and refuses writes. On PostgreSQL both kinds are the same.
+    """
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 60},
+            pool_size=20,
+            max_overflow=60,
+            pool_timeout=120,
+        )
+        _configure_sqlite(engine, read_only=read_only)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=120)
+
+
+def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
+    # pysqlite opens transactions lazily and as DEFERRED; two writers that both read first then
+    # deadlock on the lock upgrade and one fails with "database is locked" without waiting.
+    # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout queues writers instead.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    if read_only:
+        return
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,75 @@
+"""Conveyor settings, read once from `CONVEYOR_*` environment variables."""
+
+from pathlib import Path
+
+from pydantic import Field, computed_field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of Conveyor; env `CONVEYOR_<NAME>` sets `settings.<name>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "conveyor"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    admin_token: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_from: str = "conveyor@localhost"
+    # Links in e-mails point here; defaults to the API's own address.
+    public_base_url: str | None = None
+    default_currency: str = "USD"
+    # Order numbers are `<prefix>-000123`; the workflow id is `order-<number>`.
+    order_number_prefix: str = Field(default="SO", pattern=r"^[A-Z0-9]{1,8}$")
+    rules_dir: Path = Path(__file__).resolve().parent.parent / "routing_rules" / "rules"
+    # Durations (seconds) that the workflow uses; tests shorten them.
+    backorder_recheck_seconds: float = 3600.0
+    activity_timeout_seconds: float = 30.0
+    quote_validity_seconds: float = 14 * 24 * 3600.0
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        """Accept the usual `postgres://` spellings and pick the psycopg 3 driver."""
+        if value is None:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_weak_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("CONVEYOR_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one or SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'conveyor.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """The address people open Conveyor at, without a trailing slash."""
+        return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the business data lives in SQLite."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+settings = Settings()

@@ -1,0 +1,1 @@
+"""Employees, their roles and clearance, and attendance."""

@@ -1,0 +1,1 @@
+"""Products, stock balances and the stock ledger."""

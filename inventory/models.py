@@ -1,0 +1,79 @@
+"""Product (with its stock balance), stock ledger and pick list tables, plus API shapes."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import StringConstraints
+from sqlmodel import Field, SQLModel
+
+from core.models import json_list_field, money_field, timestamp_field
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+
+class ProductBase(SQLModel):
+    sku: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    location: str = Field(default="A-01", max_length=32)
+
+
+class ProductCreate(SQLModel):
+    sku: Annotated[str, StringConstraints(pattern=SKU_PATTERN, min_length=1, max_length=64)]
+    name: str = Field(default="", max_length=200)
+    price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    location: str = Field(default="A-01", max_length=32)
+    on_hand: int = Field(default=0, ge=0)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Product(ProductBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    price: Decimal = money_field()
+    on_hand: int = Field(default=0)
+    committed: int = Field(default=0)
+    tags: list[str] = json_list_field()
+    created_at: datetime = timestamp_field()
+
+
+class ProductPublic(ProductBase):
+    id: int
+    on_hand: int
+    committed: int
+    tags: list[str]
+
+
+class StockLevel(SQLModel):
+    sku: str
+    on_hand: int
+    committed: int
+    available: int
+
+
+class StockReceive(SQLModel):
+    qty: int = Field(gt=0, le=1_000_000)
+
+
+class StockMovement(SQLModel, table=True):
+    """One ledger entry; `key` makes each movement happen at most once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    sku: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=16)  # receive | commit | release | pack
+    qty: int
+    order_number: str | None = Field(default=None, max_length=32, index=True)
+    at: datetime = timestamp_field()
+
+
+class PickListLine(SQLModel, table=True):
+    """Where to pick one order line from."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    sku: str = Field(max_length=64)
+    qty: int
+    location: str = Field(max_length=32)

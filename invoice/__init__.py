@@ -1,0 +1,1 @@
+"""Invoices and the payments collected against them."""

@@ -1,0 +1,122 @@
+"""Invoicing and payment recording."""
+
+from decimal import Decimal
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from core.models import round_money, utcnow
+from invoice.models import Counter, Invoice, Payment
+from order.models import SalesOrder
+
+
+def next_number(*, session: Session, name: str) -> int:
+    """Advance the named counter in the caller's transaction (no gaps: a rollback undoes it)."""
+    result = session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+    )
+    if result.rowcount == 0:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=1))
+                session.flush()
+            return 1
+        except IntegrityError:
+            return next_number(session=session, name=name)
+    return session.exec(select(Counter.value).where(Counter.name == name)).one()
+
+
+def get_by_key(*, session: Session, key: str) -> Invoice | None:
+    """The invoice created under that idempotency key, or None."""
+    return session.exec(select(Invoice).where(Invoice.key == key)).first()
+
+
+def list_for_order(*, session: Session, order_id: int) -> list[Invoice]:
+    """The order's invoices, oldest first."""
+    return list(
+        session.exec(select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.id)).all()
+    )
+
+
+def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoice:
+    """Invoice the whole order once per `key`, numbered from a gap-free yearly sequence."""
+    existing = get_by_key(session=session, key=key)
+    if existing:
+        return existing
+    year = utcnow().year
+    seq = next_number(session=session, name=f"invoice-{year}")
+    invoice = Invoice(
+        number=f"INV-{year}-{seq:06d}",
+        key=key,
+        order_id=order.id,
+        currency=order.currency,
+        subtotal=order.subtotal,
+        tax=Decimal("0.00"),
+        total=order.total,
+    )
+    session.add(invoice)
+    session.flush()
+    return invoice
+
+
+def invoiced_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the order's invoices."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(Invoice.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
+
+
+def paid_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the payments received for the order."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
+
+
+def record_payment(
+    *,
+    session: Session,
+    key: str,
+    order: SalesOrder,
+    amount: Decimal,
+    method: str,
+    reference: str | None = None,
+) -> Payment:
+    """Record a payment once per `key`."""
+    existing = session.exec(select(Payment).where(Payment.key == key)).first()
+    if existing:
+        return existing
+    payment = Payment(
+        key=key,
+        order_id=order.id,
+        amount=round_money(amount),
+        currency=order.currency,
+        method=method,
+        reference=reference,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def open_receivables(
+    *, session: Session, customer_id: int, exclude_order_id: int | None = None
+) -> Decimal:
+    """What the customer owes: invoiced minus paid over their orders (never below zero)."""
+    order_ids = select(SalesOrder.id).where(SalesOrder.customer_id == customer_id)
+    if exclude_order_id is not None:
+        order_ids = order_ids.where(SalesOrder.id != exclude_order_id)
+    invoiced = session.exec(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            col(Invoice.order_id).in_(order_ids)
+        )
+    ).one()
+    paid = session.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            col(Payment.order_id).in_(order_ids)
+        )
+    ).one()
+    return max(round_money(Decimal(invoiced) - Decimal(paid)), Decimal("0.00"))

@@ -1,0 +1,1 @@
+"""Notifications: the e-mail outbox, its templates and the SMTP sender."""

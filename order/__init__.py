@@ -1,0 +1,1 @@
+"""Sales orders, their lines and their processing trail."""

@@ -1,0 +1,135 @@
+"""Sales order, order line and order event (processing trail) tables, plus API shapes."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.models import money_field, timestamp_field
+from order.enums import Channel, OrderStatus, Step
+
+
+class SalesOrder(SQLModel, table=True):
+    __tablename__ = "salesorder"
+    __table_args__ = (UniqueConstraint("channel", "external_ref", name="uq_order_external_ref"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str | None = Field(default=None, max_length=32, unique=True, index=True)
+    channel: str = Field(max_length=32, index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    external_ref: str | None = Field(default=None, max_length=128, index=True)
+    status: str = Field(default=OrderStatus.OPEN, max_length=16, index=True)
+    current_step: str | None = Field(default=None, max_length=16, index=True)
+    currency: str = Field(default="USD", max_length=3)
+    subtotal: Decimal = money_field()
+    total: Decimal = money_field()
+    prepaid: bool = False
+    workflow_started: bool = Field(default=False, index=True)
+    rule: str | None = Field(default=None, max_length=100)
+    rules_version: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+    completed_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class OrderLine(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    sku: str = Field(max_length=64)
+    name: str = Field(default="", max_length=200)
+    qty: int
+    unit_price: Decimal = money_field()
+    line_total: Decimal = money_field()
+
+
+class OrderEvent(SQLModel, table=True):
+    """One entry of the processing trail: what happened, when, by whom."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    step: str | None = Field(default=None, max_length=16)
+    kind: str = Field(max_length=32)
+    message: str = Field(default="", max_length=2000)
+    actor: str = Field(default="system", max_length=200)
+    at: datetime = timestamp_field()
+
+
+class OrderLineCreate(SQLModel):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(gt=0, le=100_000)
+
+
+class OrderCreate(SQLModel):
+    customer_id: int = Field(gt=0)
+    channel: Channel = Channel.SALES_REP
+    lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
+    external_ref: str | None = Field(default=None, min_length=1, max_length=128)
+    prepaid: bool = False
+
+
+class OrderAmend(SQLModel):
+    lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
+
+
+class OrderLinePublic(SQLModel):
+    sku: str
+    name: str
+    qty: int
+    unit_price: Decimal
+    line_total: Decimal
+
+
+class OrderTotals(SQLModel):
+    currency: str
+    subtotal: Decimal
+    total: Decimal
+    invoiced: Decimal
+    paid: Decimal
+
+
+class OrderEventPublic(SQLModel):
+    at: datetime
+    step: str | None
+    kind: str
+    message: str
+    actor: str
+
+
+class OrderTaskPublic(SQLModel):
+    id: int
+    step: str
+    role: str
+    status: str
+    assignee_id: int | None
+    outcome: str | None
+
+
+class OrderSummary(SQLModel):
+    number: str
+    status: OrderStatus
+    current_step: Step | None
+    channel: str
+    customer_id: int
+    external_ref: str | None
+    currency: str
+    total: Decimal
+    created_at: datetime
+
+
+class OrderPublic(OrderSummary):
+    rule: str | None
+    rules_version: str | None
+    lines: list[OrderLinePublic]
+    totals: OrderTotals
+    tasks: list[OrderTaskPublic]
+    events: list[OrderEventPublic]
+
+
+class OrdersPublic(SQLModel):
+    data: list[OrderSummary]
+    count: int
+    page: int
+    page_size: int

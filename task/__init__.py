@@ -1,0 +1,1 @@
+"""Human tasks: one per order step routed to a person."""

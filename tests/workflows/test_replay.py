@@ -1,0 +1,88 @@
+"""Recorded workflow histories replay against the current SalesOrderWorkflow code.
+
+Set CONVEYOR_RECORD_HISTORIES=1 to (re)write the histories under `histories/` from live runs.
+"""
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from core.temporal import order_workflow_id
+from tests.conftest import RULES
+from tests.utils.api import (
+    create_customer,
+    create_product,
+    wait_for_open_task,
+    wait_for_order,
+)
+from workflows.sales_order import SalesOrderWorkflow
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[SalesOrderWorkflow], data_converter=pydantic_data_converter)
+
+
+async def test_recorded_histories_replay() -> None:
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no recorded histories found"
+    for path in files:
+        history = WorkflowHistory.from_json(path.stem, path.read_text())
+        await _replayer().replay_workflow(history)
+
+
+async def _record(client: Client, number: str, name: str) -> None:
+    history = await client.get_workflow_handle(order_workflow_id(number)).fetch_history()
+    await _replayer().replay_workflow(history)
+    if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_live_histories_replay(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    product = await create_product(api, on_hand=3, price="4.10")
+    customer = await create_customer(api)
+
+    # A backordered order that gets stock, goes through a task, is paid and completes.
+    first = (
+        await api.post(
+            "/api/orders",
+            json={
+                "customer_id": customer["id"],
+                "lines": [{"sku": product["sku"], "qty": 5}],
+            },
+        )
+    ).json()
+    await wait_for_order(api, first["number"], lambda o: o["status"] == "backordered")
+    await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 2})
+    task = await wait_for_open_task(api, first["number"], "picking")
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, first["number"], lambda o: o["current_step"] == "collection")
+    paid = await api.post(f"/api/orders/{first['number']}/payments", json={"amount": "20.50"})
+    assert paid.status_code == 201
+    await wait_for_order(api, first["number"], lambda o: o["status"] == "completed")
+    await _record(temporal_client, first["number"], "completed_after_backorder_and_task")
+
+    # An order cancelled while its picking task is open.
+    await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 1})
+    second = (
+        await api.post(
+            "/api/orders",
+            json={
+                "customer_id": customer["id"],
+                "lines": [{"sku": product["sku"], "qty": 1}],
+            },
+        )
+    ).json()
+    await wait_for_open_task(api, second["number"], "picking")
+    assert (await api.post(f"/api/orders/{second['number']}/cancel")).status_code == 200
+    await _record(temporal_client, second["number"], "cancelled_at_picking")

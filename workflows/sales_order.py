@@ -1,0 +1,539 @@
+"""SalesOrderWorkflow: one durable workflow per order, from quote to collection."""
+
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.notification_activities import NotificationActivities
+    from activities.order_activities import OrderActivities
+    from activities.stock_activities import StockActivities
+    from activities.task_activities import TaskActivities
+    from workflows.search_attributes import ASSIGNEE, ORDER_STEP
+    from workflows.types import (
+        AmendOrderInput,
+        AmendRequest,
+        AmendResult,
+        CancelRequest,
+        CancelResult,
+        CompleteTaskRequest,
+        CompleteTaskResult,
+        CreateTaskInput,
+        EscalateTaskInput,
+        KeyedOrderInput,
+        NotifyInput,
+        OrderPlan,
+        OrderProgress,
+        OrderRef,
+        PlannedStep,
+        RecordProgressInput,
+        SalesOrderInput,
+        SalesOrderResult,
+        TaskAssigned,
+        TaskRef,
+    )
+
+# Amending lines is allowed until allocation commits stock.
+AMENDABLE_IN = (None, "quote", "stock_check")
+# Steps from which a cancel is refused: goods are packed or later.
+NOT_CANCELLABLE_FROM = ("packing", "invoicing", "collection")
+# Version 2 added e-mail notifications, SLA reminders/escalation and the Assignee search
+# attribute. Histories recorded before it replay down the old path (tests/workflows/histories).
+PATCH_NOTIFY_AND_SLA = "notifications-and-sla-v2"
+MAIL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["OrderNotFound", "InvalidRequest"],
+)
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["OrderNotFound", "InvalidRequest"],
+)
+
+
+class _Cancelled(Exception):
+    """Raised inside `run` when a cancel was accepted; unwinds to the compensation."""
+
+
+@workflow.defn
+class SalesOrderWorkflow:
+    """Runs an order through its seven steps, quote to collection.
+
+    Each step is `auto`, `task` (a person completes a task) or `skip`, as the step plan from the
+    routing rules says. Backordered orders wait durably for `stock_arrived`; collection waits for
+    `payment_recorded`. Handlers: update `complete_task`, update `cancel` (refused from packing
+    on), signals `stock_arrived` and `payment_recorded`, query `progress`.
+    Compensation on cancel: committed stock is released and open tasks are cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._input: SalesOrderInput | None = None
+        self._status = "open"
+        self._step: str | None = None
+        self._cancel: CancelRequest | None = None
+        self._pending_task_id: int | None = None
+        self._outcomes: dict[int, CompleteTaskRequest] = {}
+        self._stock_signals = 0
+        self._payment_signals = 0
+        self._stock_committed = False
+        self._finished = False
+        self._events = 0
+        self._v2 = False
+        self._mail: list[workflow.ActivityHandle] = []
+        self._assignment_changes = 0
+        self._amendments = 0
+        self._amending = 0
+
+    # ---- entry point -------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, order: SalesOrderInput) -> SalesOrderResult:
+        self._input = order
+        self._v2 = workflow.patched(PATCH_NOTIFY_AND_SLA)
+        plan: OrderPlan = await self._call(OrderActivities.plan_order, OrderRef(order.order_number))
+        self._notify("order_confirmation", "confirmation")
+        try:
+            for planned in plan.steps:
+                self._raise_if_cancelled()
+                await self._run_step(planned, plan)
+            await self._progress("completed", "order completed", status="completed", clear=True)
+            self._status = "completed"
+        except _Cancelled:
+            await self._compensate()
+        self._finished = True
+        self._step = None
+        await self._mail_delivered()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return SalesOrderResult(order_number=order.order_number, status=self._status)
+
+    # ---- handlers ----------------------------------------------------------------------------
+
+    @workflow.update
+    async def complete_task(self, request: CompleteTaskRequest) -> CompleteTaskResult:
+        """Record a person's outcome for the task the order is waiting on, and resume."""
+        if request.task_id in self._outcomes:
+            raise ApplicationError("task is already completed", type="TaskAlreadyCompleted")
+        self._outcomes[request.task_id] = request
+        await self._call(TaskActivities.record_task_completion, request)
+        return CompleteTaskResult(task_id=request.task_id, outcome=request.outcome)
+
+    @complete_task.validator
+    def _validate_complete_task(self, request: CompleteTaskRequest) -> None:
+        if request.task_id in self._outcomes:
+            raise ValueError("task is already completed")
+        if request.task_id != self._pending_task_id:
+            raise ValueError("the order is not waiting for this task")
+
+    @workflow.update
+    async def cancel(self, request: CancelRequest) -> CancelResult:
+        """Cancel the order; returns once the compensation has run."""
+        if self._cancel is None:
+            self._cancel = request
+        await workflow.wait_condition(lambda: self._finished)
+        return CancelResult(status=self._status)
+
+    @cancel.validator
+    def _validate_cancel(self, request: CancelRequest) -> None:
+        if self._finished:
+            raise ValueError(f"the order is already {self._status}")
+        if self._step in NOT_CANCELLABLE_FROM:
+            raise ValueError(f"the order cannot be cancelled once it reached {self._step}")
+
+    @workflow.update
+    async def amend(self, request: AmendRequest) -> AmendResult:
+        """Replace the order's lines; allowed until allocation starts."""
+        self._amendments += 1
+        result = await self._call(
+            OrderActivities.amend_order,
+            AmendOrderInput(
+                order_number=self._number(),
+                key=f"{self._number()}:amend:{self._amendments}",
+                lines=request.lines,
+                actor=request.actor,
+            ),
+        )
+        self._stock_signals += 1  # a waiting stock check looks again at the new lines
+        return result
+
+    @amend.validator
+    def _validate_amend(self, request: AmendRequest) -> None:
+        if self._finished or self._cancel is not None:
+            raise ValueError(f"the order is already {self._status}")
+        if self._step not in AMENDABLE_IN:
+            raise ValueError(f"the order cannot be amended once it reached {self._step}")
+        if not request.lines:
+            raise ValueError("an order needs at least one line")
+
+    @workflow.signal
+    def stock_arrived(self) -> None:
+        """Stock was received for a SKU this order may wait for."""
+        self._stock_signals += 1
+
+    @workflow.signal
+    async def task_assigned(self, change: TaskAssigned) -> None:
+        """A task changed hands outside the workflow (clock-in/out, claim, reassign)."""
+        self._assignment_changes += 1
+        self._set_assignee(change.assignee_email)
+        if change.assignee_id is not None:
+            self._notify(
+                "task_assigned",
+                f"task:{change.task_id}:assigned:{self._assignment_changes}",
+                task_id=change.task_id,
+            )
+
+    @workflow.signal
+    def payment_recorded(self) -> None:
+        """A payment was recorded for this order."""
+        self._payment_signals += 1
+
+    @workflow.query
+    def progress(self) -> OrderProgress:
+        """Where the order is right now."""
+        return OrderProgress(self._status, self._step, self._pending_task_id)
+
+    # ---- steps -------------------------------------------------------------------------------
+
+    async def _run_step(self, planned: PlannedStep, plan: OrderPlan) -> None:
+        step = planned.step
+        if planned.mode == "skip":
+            await self._progress("step_skipped", f"{step} skipped by rule {plan.rule}", step=step)
+            return
+        self._step = step
+        if step == "allocation":  # allocate the lines as amended, never half-way through
+            await workflow.wait_condition(lambda: self._amending == 0)
+        workflow.upsert_search_attributes([ORDER_STEP.value_set(step)])
+        await self._progress("step_started", f"{step} ({planned.mode})", step=step, current=step)
+        if step == "picking":
+            result = await self._call(StockActivities.create_pick_list, self._ref())
+            await self._progress("pick_list", f"pick list with {result.lines} lines", step=step)
+        if step == "allocation" and self._v2:
+            await self._check_credit()
+        if step == "quote" and planned.mode == "task" and self._v2:
+            await self._quote(planned)
+        elif planned.mode == "task":
+            await self._human_task(planned)
+        await self._do_step_work(step, plan)
+        await self._progress("step_completed", f"{step} done", step=step)
+
+    async def _do_step_work(self, step: str, plan: OrderPlan) -> None:
+        if step == "stock_check":
+            await self._wait_until_stock_available()
+        elif step == "allocation":
+            await self._allocate()
+        elif step == "packing":
+            await self._call(StockActivities.pack_order, self._keyed("pack"))
+            await self._progress("packed", "packed; on-hand deducted", step=step)
+            self._notify("order_shipped", "shipped")
+        elif step == "invoicing":
+            invoice = await self._call(OrderActivities.create_invoice, self._keyed("invoice"))
+            await self._progress(
+                "invoiced", f"invoice {invoice.number} for {invoice.total}", step=step
+            )
+            self._notify(
+                "invoice_issued",
+                f"invoice:{invoice.number}",
+                extra={"invoice_number": invoice.number, "invoice_total": str(invoice.total)},
+            )
+        elif step == "collection":
+            await self._collect(plan)
+
+    async def _quote(self, planned: PlannedStep) -> None:
+        """The order is a quote until accepted (task completed); unanswered, it expires."""
+        assert self._input is not None
+        self._status = "quote"
+        await self._progress("quote_sent", "quote sent to the customer", status="quote")
+        await self._human_task(planned, expires_after=self._input.quote_validity_seconds)
+        self._status = "open"
+        await self._progress("quote_accepted", "quote accepted", status="open")
+
+    async def _check_credit(self) -> None:
+        """Over the credit limit: a credit approval task; refused means cancelled."""
+        result = await self._call(OrderActivities.check_credit, self._ref())
+        if result.approved:
+            return
+        await self._progress("credit_hold", f"credit check: {result.reason}", step="allocation")
+        await self._human_task(
+            PlannedStep(step="allocation", mode="task", role="credit", assign="round_robin"),
+            key_suffix="credit-approval",
+        )
+
+    async def _human_task(
+        self, planned: PlannedStep, key_suffix: str = "task", expires_after: float | None = None
+    ) -> None:
+        """Create the step's task and wait for its outcome (or cancel, or expiry)."""
+        assert planned.role, "a task step needs a role"
+        created = workflow.now()
+        task = await self._call(
+            TaskActivities.create_task,
+            CreateTaskInput(
+                order_number=self._number(),
+                key=f"{self._number()}:{planned.step}:{key_suffix}",
+                step=planned.step,
+                role=planned.role,
+                assign=planned.assign,
+                sla_seconds=planned.sla_seconds,
+                fallback=planned.fallback,
+            ),
+        )
+        self._pending_task_id = task.task_id
+        who = f", assigned to {task.assignee_email}" if task.assignee_email else ", in the pool"
+        await self._progress(
+            "task_created", f"task {task.task_id} for role {planned.role}{who}", step=planned.step
+        )
+        self._set_assignee(task.assignee_email)
+        self._notify("task_assigned", f"task:{task.task_id}:assigned", task_id=task.task_id)
+        if self._v2:
+            await self._await_task_with_sla(task, planned)
+        timeout = None
+        if expires_after is not None:
+            elapsed = (workflow.now() - created).total_seconds()
+            timeout = timedelta(seconds=max(expires_after - elapsed, 0.001))
+        try:
+            await workflow.wait_condition(
+                lambda: task.task_id in self._outcomes or self._cancel is not None,
+                timeout=timeout,
+            )
+        except TimeoutError:
+            self._cancel = CancelRequest(reason=f"{planned.step} expired unanswered")
+        self._pending_task_id = None
+        self._set_assignee(None)
+        self._raise_if_cancelled()
+        outcome = self._outcomes[task.task_id]
+        await self._progress(
+            "task_completed",
+            f"task {task.task_id}: {outcome.outcome}"
+            + (f" ({outcome.note})" if outcome.note else ""),
+            step=planned.step,
+            actor=outcome.actor,
+        )
+        if outcome.outcome == "rejected":
+            self._cancel = CancelRequest(reason=f"{planned.step} rejected", actor=outcome.actor)
+            self._raise_if_cancelled()
+
+    async def _await_task_with_sla(self, task: TaskRef, planned: PlannedStep) -> None:
+        """Durable SLA timers: remind the assignee, then reassign or escalate, as the rule says."""
+        started = workflow.now()
+
+        async def done_within(seconds: float) -> bool:
+            remaining = seconds - (workflow.now() - started).total_seconds()
+            try:
+                await workflow.wait_condition(
+                    lambda: task.task_id in self._outcomes or self._cancel is not None,
+                    timeout=timedelta(seconds=max(remaining, 0.001)),
+                )
+                return True
+            except TimeoutError:
+                return False
+
+        if planned.remind_after_seconds and not await done_within(planned.remind_after_seconds):
+            await self._escalate(task.task_id, "remind", None, planned.step)
+        if (
+            planned.escalate_after_seconds
+            and planned.escalation_action
+            and not await done_within(planned.escalate_after_seconds)
+        ):
+            await self._escalate(
+                task.task_id, planned.escalation_action, planned.escalation_role, planned.step
+            )
+
+    async def _escalate(self, task_id: int, action: str, to_role: str | None, step: str) -> None:
+        result = await self._call(
+            TaskActivities.escalate_task,
+            EscalateTaskInput(task_id=task_id, action=action, to_role=to_role),
+        )
+        if result.action == "none":
+            return
+        kind = "sla_reminder" if action == "remind" else "escalated"
+        await self._progress(kind, f"task {task_id}: {result.message}", step=step)
+        if action == "remind":
+            self._notify("task_reminder", f"task:{task_id}:reminder", task_id=task_id)
+        else:
+            self._set_assignee(result.assignee_email)
+            self._notify(
+                "task_escalated",
+                f"task:{task_id}:escalated",
+                task_id=task_id,
+                to_role=to_role if action == "escalate" else None,
+            )
+
+    async def _wait_until_stock_available(self) -> None:
+        while True:
+            check = await self._call(StockActivities.check_stock, self._ref())
+            if check.available:
+                break
+            await self._wait_for_stock(check.shortages)
+        await self._mark_open_again()
+
+    async def _allocate(self) -> None:
+        while True:
+            result = await self._call(StockActivities.allocate_stock, self._keyed("commit"))
+            if result.committed:
+                self._stock_committed = True
+                break
+            await self._wait_for_stock(result.shortages)
+        await self._mark_open_again()
+        await self._progress("allocated", "stock committed", step="allocation")
+
+    async def _wait_for_stock(self, shortages: list[str]) -> None:
+        if self._status != "backordered":
+            self._status = "backordered"
+            await self._progress(
+                "backordered", "waiting for stock: " + ", ".join(shortages), status="backordered"
+            )
+        seen = self._stock_signals
+        assert self._input is not None
+        try:
+            await workflow.wait_condition(
+                lambda: self._stock_signals > seen or self._cancel is not None,
+                timeout=timedelta(seconds=self._input.backorder_recheck_seconds),
+            )
+        except TimeoutError:
+            pass  # periodic recheck: a lost signal never strands an order
+        self._raise_if_cancelled()
+
+    async def _mark_open_again(self) -> None:
+        if self._status == "backordered":
+            self._status = "open"
+            await self._progress("stock_available", "stock available again", status="open")
+
+    async def _collect(self, plan: OrderPlan) -> None:
+        if plan.prepaid:
+            await self._call(OrderActivities.record_prepayment, self._keyed("prepayment"))
+        assert self._input is not None
+        while True:
+            seen = self._payment_signals
+            status = await self._call(OrderActivities.check_payment, self._ref())
+            if status.settled:
+                await self._progress("paid", f"paid {status.paid} of {status.invoiced}")
+                self._notify("payment_received", "paid", extra={"amount": str(status.paid)})
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: self._payment_signals > seen,
+                    timeout=timedelta(seconds=self._input.backorder_recheck_seconds),
+                )
+            except TimeoutError:
+                pass
+
+    # ---- compensation ------------------------------------------------------------------------
+
+    def _raise_if_cancelled(self) -> None:
+        if self._cancel is not None:
+            raise _Cancelled()
+
+    async def _compensate(self) -> None:
+        assert self._cancel is not None
+        if self._stock_committed:
+            await self._call(StockActivities.release_stock, self._keyed("release"))
+        await self._call(TaskActivities.cancel_open_tasks, self._ref())
+        self._status = "cancelled"
+        reason = f": {self._cancel.reason}" if self._cancel.reason else ""
+        await self._progress(
+            "cancelled",
+            f"order cancelled{reason}",
+            status="cancelled",
+            clear=True,
+            actor=self._cancel.actor,
+        )
+
+    # ---- notifications -----------------------------------------------------------------------
+
+    def _notify(
+        self,
+        kind: str,
+        suffix: str,
+        *,
+        task_id: int | None = None,
+        to_role: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
+        """Send an e-mail without blocking the order; retried with backoff until delivered."""
+        if not self._v2:
+            return
+        assert self._input is not None
+        self._mail.append(
+            workflow.start_activity_method(
+                NotificationActivities.send_notification,
+                NotifyInput(
+                    key=f"{self._number()}:{suffix}",
+                    kind=kind,
+                    order_number=self._number(),
+                    task_id=task_id,
+                    to_role=to_role,
+                    extra=extra or {},
+                ),
+                start_to_close_timeout=timedelta(seconds=self._input.activity_timeout_seconds),
+                schedule_to_close_timeout=timedelta(days=3),
+                retry_policy=MAIL_RETRY,
+            )
+        )
+
+    async def _mail_delivered(self) -> None:
+        # The order is done; its e-mails still count, so the run waits for them (a mail that
+        # fails for good is logged, not allowed to fail the order).
+        for handle in self._mail:
+            try:
+                await handle
+            except Exception:  # noqa: BLE001
+                workflow.logger.warning("a notification for %s was not delivered", self._number())
+
+    def _set_assignee(self, email: str | None) -> None:
+        if not self._v2:
+            return
+        if email:
+            workflow.upsert_search_attributes([ASSIGNEE.value_set(email)])
+        else:
+            workflow.upsert_search_attributes([ASSIGNEE.value_unset()])
+
+    # ---- plumbing ----------------------------------------------------------------------------
+
+    def _number(self) -> str:
+        assert self._input is not None
+        return self._input.order_number
+
+    def _ref(self) -> OrderRef:
+        return OrderRef(self._number())
+
+    def _keyed(self, what: str) -> KeyedOrderInput:
+        return KeyedOrderInput(order_number=self._number(), key=f"{self._number()}:{what}")
+
+    async def _progress(
+        self,
+        kind: str,
+        message: str,
+        *,
+        step: str | None = None,
+        status: str | None = None,
+        current: str | None = None,
+        clear: bool = False,
+        actor: str = "system",
+    ) -> None:
+        # The key is derived from workflow state, so a retried activity writes the event once.
+        self._events += 1
+        await self._call(
+            OrderActivities.record_progress,
+            RecordProgressInput(
+                order_number=self._number(),
+                key=f"{self._number()}:event:{self._events}",
+                kind=kind,
+                message=message,
+                step=step or self._step,
+                status=status,
+                current_step=current,
+                clear_step=clear,
+                actor=actor,
+            ),
+        )
+
+    async def _call(self, activity_fn: Any, arg: Any) -> Any:
+        assert self._input is not None
+        return await workflow.execute_activity_method(
+            activity_fn,
+            arg,
+            start_to_close_timeout=timedelta(seconds=self._input.activity_timeout_seconds),
+            retry_policy=RETRY,
+        )

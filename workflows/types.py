@@ -1,0 +1,232 @@
+"""Dataclasses that cross the Temporal boundary: workflow input/handlers and activity I/O.
+
+Each is one dataclass so fields can be added later (with defaults) without breaking running orders.
+"""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass
+class SalesOrderInput:
+    order_number: str
+    backorder_recheck_seconds: float = 3600.0
+    activity_timeout_seconds: float = 30.0
+    quote_validity_seconds: float = 14 * 24 * 3600.0
+
+
+@dataclass
+class SalesOrderResult:
+    order_number: str
+    status: str
+
+
+@dataclass
+class PlannedStep:
+    step: str
+    mode: str  # auto | task | skip
+    role: str | None = None
+    assign: str = "pool"
+    sla_seconds: float | None = None
+    fallback: str = "pool"
+    remind_after_seconds: float | None = None
+    escalate_after_seconds: float | None = None
+    escalation_action: str | None = None  # reassign | escalate
+    escalation_role: str | None = None
+
+
+@dataclass
+class OrderPlan:
+    rule: str
+    rules_version: str
+    steps: list[PlannedStep]
+    prepaid: bool = False
+
+
+@dataclass
+class OrderRef:
+    order_number: str
+
+
+@dataclass
+class KeyedOrderInput:
+    """An order plus the idempotency key the workflow made for this call."""
+
+    order_number: str
+    key: str
+
+
+@dataclass
+class RecordProgressInput:
+    order_number: str
+    key: str
+    kind: str
+    message: str = ""
+    step: str | None = None
+    status: str | None = None
+    current_step: str | None = None
+    clear_step: bool = False
+    actor: str = "system"
+
+
+@dataclass
+class StockCheckResult:
+    available: bool
+    shortages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AllocateStockResult:
+    committed: bool
+    shortages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PickListResult:
+    lines: int
+
+
+@dataclass
+class InvoiceResult:
+    number: str
+    total: Decimal
+
+
+@dataclass
+class PaymentStatus:
+    invoiced: Decimal
+    paid: Decimal
+
+    @property
+    def settled(self) -> bool:
+        """True when the payments cover the invoices."""
+        return self.invoiced > 0 and self.paid >= self.invoiced
+
+
+@dataclass
+class CreditCheckResult:
+    approved: bool
+    credit_limit: Decimal = Decimal("0")
+    exposure: Decimal = Decimal("0")  # open receivables + this order
+    reason: str = ""
+
+
+@dataclass
+class CreateTaskInput:
+    order_number: str
+    key: str
+    step: str
+    role: str
+    assign: str = "pool"
+    sla_seconds: float | None = None
+    fallback: str = "pool"
+
+
+@dataclass
+class TaskRef:
+    task_id: int
+    assignee_id: int | None = None
+    assignee_email: str | None = None
+
+
+@dataclass
+class TaskAssigned:
+    """Signal: a task of this order got a (new) assignee outside the workflow (clock-in/out)."""
+
+    task_id: int
+    assignee_id: int | None = None
+    assignee_email: str | None = None
+    reason: str = ""
+
+
+@dataclass
+class EscalateTaskInput:
+    task_id: int
+    action: str  # remind | reassign | escalate
+    to_role: str | None = None
+
+
+@dataclass
+class EscalateTaskResult:
+    task_id: int
+    action: str
+    assignee_id: int | None = None
+    assignee_email: str | None = None
+    role: str = ""
+    message: str = ""
+
+
+@dataclass
+class CompleteTaskRequest:
+    task_id: int
+    outcome: str = "done"
+    note: str | None = None
+    actor: str = "system"
+
+
+@dataclass
+class CompleteTaskResult:
+    task_id: int
+    outcome: str
+
+
+@dataclass
+class CancelRequest:
+    reason: str = ""
+    actor: str = "system"
+
+
+@dataclass
+class AmendLine:
+    sku: str
+    qty: int
+
+
+@dataclass
+class AmendRequest:
+    lines: list[AmendLine]
+    actor: str = "system"
+
+
+@dataclass
+class AmendOrderInput:
+    order_number: str
+    key: str
+    lines: list[AmendLine]
+    actor: str = "system"
+
+
+@dataclass
+class AmendResult:
+    total: Decimal
+    summary: str = ""
+
+
+@dataclass
+class CancelResult:
+    status: str
+
+
+@dataclass
+class OrderProgress:
+    status: str
+    current_step: str | None
+    pending_task_id: int | None
+
+
+@dataclass
+class NotifyInput:
+    """One e-mail to send; `key` makes it once-only however often the activity is retried."""
+
+    key: str
+    kind: str
+    order_number: str
+    task_id: int | None = None
+    to_role: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class NotifyResult:
+    status: str  # sent | skipped | already_sent
+    recipients: list[str] = field(default_factory=list)
