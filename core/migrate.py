@@ -19,4 +19,5 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str) -> None:
     """Bring the database at `url` to the newest schema."""
-    command.upgrade(alembic_config(url), "head")
+    # "heads": parallel branches of revisions (merged later) all apply.
+    command.upgrade(alembic_config(url), "heads")
