@@ -124,6 +124,10 @@ def run_dev(settings: Settings) -> int:
             seed(engine, accounts_file)
         engine.dispose()
         python = sys.executable
+        if settings.dev_mail_sink:
+            children.append(
+                _Child("mail", [python, "-m", "cli.main", "mail-sink"], env, logs / "mail.log")
+            )
         children.append(_Child("worker", [python, "-m", "worker"], env, logs / "worker.log"))
         children.append(
             _Child(
@@ -171,6 +175,7 @@ def run_dev(settings: Settings) -> int:
 def _print_banner(
     settings: Settings, base: str, token: str, accounts: list[dict], logs: Path
 ) -> None:
+    mail = settings.data_dir.resolve() / "mail"
     lines = [
         "",
         "Conveyor is running. Ctrl-C stops everything.",
@@ -178,6 +183,8 @@ def _print_banner(
         f"  Health          {base}/healthz",
         f"  Temporal UI     http://127.0.0.1:{settings.temporal_ui_port}",
         f"  Temporal gRPC   {settings.temporal_address}",
+        f"  Mail sink       smtp://{settings.smtp_host}:{settings.smtp_port} -> {mail}"
+        "   (sent mail: GET /api/outbox)",
         f"  Logs            {logs}",
         f"  Admin token     {token}",
     ]

@@ -1,4 +1,4 @@
-"""`conveyor` command: dev, api, worker, migrate, seed-demo, rules check."""
+"""`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, rules check."""
 
 import argparse
 import asyncio
@@ -60,6 +60,14 @@ def _cmd_seed_demo(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mail_sink(args: argparse.Namespace) -> int:
+    from notification.mail_sink import serve_forever
+
+    folder = Path(args.folder) if args.folder else settings.data_dir / "mail"
+    serve_forever(folder, host=settings.smtp_host, port=args.port or settings.smtp_port)
+    return 0
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     from routing_rules.loader import check_file
 
@@ -99,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed-demo", help="add demo data to an empty database").set_defaults(
         func=_cmd_seed_demo
     )
+    sink = sub.add_parser(
+        "mail-sink", help="a local SMTP server that keeps every mail as a .eml file (dev)"
+    )
+    sink.add_argument("--port", type=int, default=None, help="port (CONVEYOR_SMTP_PORT)")
+    sink.add_argument("--folder", default=None, help="where mails go (default: DATA_DIR/mail)")
+    sink.set_defaults(func=_cmd_mail_sink)
     rules = sub.add_parser("rules", help="routing rule tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate rule files; errors name file and line")

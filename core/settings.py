@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "conveyor@localhost"
+    # `conveyor dev` runs a local SMTP sink on smtp_host:smtp_port; off when using a real relay.
+    dev_mail_sink: bool = True
     # Links in e-mails point here; defaults to the API's own address.
     public_base_url: str | None = None
     default_currency: str = "USD"
