@@ -30,6 +30,8 @@ class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_rep_id: int | None = Field(default=None, foreign_key="employee.id")
     credit_limit: Decimal = money_field()
+    # Customer-center sign-in: a salted PBKDF2 hash; None means no customer-center account.
+    password_hash: str | None = Field(default=None, max_length=200)
     created_at: datetime = timestamp_field()
 
 

@@ -1,0 +1,1 @@
+"""Server-rendered pages: sign-in, inbox, monitor, order page, customer center, rules, reports."""

@@ -1,0 +1,1 @@
+"""Read models for the monitor and the reports: counts, durations, revenue, workload."""

@@ -1,0 +1,1 @@
+"""Order support messages (customer ↔ staff) and order activities (notes, calls, deliveries)."""
