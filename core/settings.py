@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, computed_field, field_validator
+from pydantic import Field, SecretStr, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     # Order numbers are `<prefix>-000123`; the workflow id is `order-<number>`.
     order_number_prefix: str = Field(default="SO", pattern=r"^[A-Z0-9]{1,8}$")
     rules_dir: Path = Path(__file__).resolve().parent.parent / "routing_rules" / "rules"
+    # Webhooks (webhook/connections.py): one secret per provider is the simplest setup; the
+    # secrets file (JSON or YAML) adds several stores and secret rotation. Never logged.
+    shopify_secret: SecretStr | None = None
+    woocommerce_secret: SecretStr | None = None
+    stripe_secret: SecretStr | None = None
+    webhook_secrets_file: Path | None = None
+    stripe_tolerance_seconds: int = Field(default=300, ge=1)
     # Durations (seconds) that the workflow uses; tests shorten them.
     backorder_recheck_seconds: float = 3600.0
     activity_timeout_seconds: float = 30.0
