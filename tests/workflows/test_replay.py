@@ -1,6 +1,8 @@
 """Recorded workflow histories replay against the current SalesOrderWorkflow code.
 
-Set CONVEYOR_RECORD_HISTORIES=1 to (re)write the histories under `histories/` from live runs.
+Set CONVEYOR_RECORD_HISTORIES=1 to write the histories of the live runs under `histories/`, named
+`<RECORD_AS>_<scenario>.json`. Histories of every earlier workflow version stay and keep replaying:
+before a change to the workflow, record the current version; after it, bump RECORD_AS.
 """
 
 import os
@@ -23,6 +25,9 @@ from tests.utils.api import (
 from workflows.sales_order import SalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
+# The workflow version the live runs below record (v1: before notifications, v2: notifications
+# and SLA timers).
+RECORD_AS = "v2"
 
 
 def _replayer() -> Replayer:
@@ -41,7 +46,7 @@ async def _record(client: Client, number: str, name: str) -> None:
     history = await client.get_workflow_handle(order_workflow_id(number)).fetch_history()
     await _replayer().replay_workflow(history)
     if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        (HISTORIES / f"{RECORD_AS}_{name}.json").write_text(history.to_json())
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
