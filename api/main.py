@@ -16,7 +16,9 @@ from api.state import AppState
 from core.db import make_engine
 from core.settings import Settings, settings
 from order import flows as order_flows
+from pages.views import install as install_pages
 from routing_rules.registry import RuleRegistry
+from webhook.views import router as webhook_router
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = 10.0
@@ -63,6 +65,8 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     app.state.conveyor = state
     app.include_router(health_router)
     app.include_router(api_router)
+    app.include_router(webhook_router, prefix="/webhooks", tags=["webhooks"])
+    install_pages(app)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -86,3 +86,11 @@ def list_attendance(*, session: Session, employee_id: int) -> list[Attendance]:
             .order_by(col(Attendance.id).desc())
         ).all()
     )
+
+
+def list_active(*, session: Session, role: str | None = None) -> list[Employee]:
+    """Active employees by name, optionally only those holding `role`."""
+    employees = session.exec(
+        select(Employee).where(col(Employee.active).is_(True)).order_by(col(Employee.name))
+    ).all()
+    return [e for e in employees if role is None or e.has_role(role)]

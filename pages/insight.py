@@ -1,0 +1,187 @@
+"""Workflow monitor and reports pages, with CSV downloads."""
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from api.deps import ReadSessionDep, StateDep
+from customer.models import Customer
+from order import service as order_service
+from order.enums import STEPS, OrderStatus
+from pages.orders import temporal_url
+from pages.web import StaffDep, render
+from report import service as report_service
+
+router = APIRouter()
+Period = Literal[1, 7, 30, 90]
+STATUSES = tuple(OrderStatus)
+
+
+def _customers(session: Session, orders) -> dict[int, Customer]:  # noqa: ANN001
+    ids = {o.customer_id for o in orders}
+    return {cid: c for cid in ids if (c := session.get(Customer, cid)) is not None}
+
+
+@router.get("/monitor", include_in_schema=False)
+def monitor(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: StaffDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    step: Annotated[str, Query(max_length=16)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    assignee: Annotated[str, Query(max_length=100)] = "",
+    days: Annotated[Period, Query()] = 7,
+) -> Response:
+    """Counts per step and state, stuck and backordered orders, search, step durations."""
+    counts = report_service.counts_by_step_and_status(session=session)
+    grid = [
+        (step, [counts.get((step, s), 0) for s in STATUSES])
+        for step in (*STEPS, None)
+        if any(counts.get((step, s), 0) for s in STATUSES) or step is not None
+    ]
+    stuck = report_service.overdue_tasks(session=session)
+    backordered, _ = order_service.list_orders(session=session, status=OrderStatus.BACKORDERED)
+    found = report_service.search_orders(
+        session=session,
+        q=q or None,
+        step=step if step in STEPS else None,
+        status=status if status in STATUSES else None,
+        assignee=assignee or None,
+    )
+    since = report_service.utcnow() - timedelta(days=days)
+    durations = report_service.step_durations(session=session, since=since)
+    shown = [*found, *backordered, *(o for _, o in stuck)]
+    context = {
+        "page": "monitor",
+        "statuses": STATUSES,
+        "steps": STEPS,
+        "grid": grid,
+        "totals": [sum(row[i] for _, row in grid) for i in range(len(STATUSES))],
+        "stuck": stuck,
+        "backordered": backordered,
+        "found": found,
+        "customers": _customers(session, shown),
+        "durations": durations,
+        "chart": _durations_chart(durations),
+        "query": {"q": q, "step": step, "status": status, "assignee": assignee, "days": days},
+        "temporal_url": lambda number: temporal_url(state.settings, number),
+    }
+    return render(request, "monitor.html", context, principal=principal)
+
+
+def _durations_chart(durations: list[report_service.StepDuration]) -> dict:
+    minutes = [
+        [round(d.median / 60, 2) if d.median is not None else None for d in durations],
+        [round(d.p95 / 60, 2) if d.p95 is not None else None for d in durations],
+    ]
+    return {
+        "type": "bar",
+        "labels": [d.step.replace("_", " ") for d in durations],
+        "datasets": [
+            {"label": "median (min)", "data": minutes[0]},
+            {"label": "p95 (min)", "data": minutes[1]},
+        ],
+    }
+
+
+def _report_data(session: Session, days: int) -> dict:
+    since = report_service.utcnow() - timedelta(days=days)
+    return {
+        "per_day": report_service.orders_per_day(session=session, since=since),
+        "durations": report_service.step_durations(session=session, since=since),
+        "sla": report_service.sla_breaches(session=session, since=since),
+        "work": report_service.work_per_employee(session=session, since=since),
+    }
+
+
+@router.get("/reports", include_in_schema=False)
+def reports(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: StaffDep,
+    days: Annotated[Period, Query()] = 30,
+) -> Response:
+    """Orders and revenue per day, cycle time per step, SLA breaches, work per employee."""
+    data = _report_data(session, days)
+    currency = state.settings.default_currency
+    per_day = data["per_day"]
+    charts = {
+        "orders": {
+            "type": "bar",
+            "labels": [d.day.isoformat() for d in per_day],
+            "datasets": [
+                {"label": "orders", "data": [d.orders for d in per_day], "yAxisID": "y"},
+                {
+                    "label": f"revenue ({currency})",
+                    "data": [float(d.revenue.get(currency, 0)) for d in per_day],
+                    "type": "line",
+                    "yAxisID": "y1",
+                },
+            ],
+        },
+        "durations": _durations_chart(data["durations"]),
+        "work": {
+            "type": "bar",
+            "labels": [w.who for w in data["work"]],
+            "datasets": [
+                {"label": "completed", "data": [w.completed for w in data["work"]]},
+                {"label": "open now", "data": [w.open_now for w in data["work"]]},
+            ],
+        },
+    }
+    context = data | {
+        "page": "reports",
+        "days": days,
+        "charts": charts,
+        "totals": {
+            "orders": sum(d.orders for d in per_day),
+            "cancelled": sum(d.cancelled for d in per_day),
+            "revenue": sum(float(d.revenue.get(currency, 0)) for d in per_day),
+            "currency": currency,
+            "breached": sum(b.breached for b in data["sla"]),
+        },
+    }
+    return render(request, "reports.html", context, principal=principal)
+
+
+@router.get("/reports/{kind}.csv", include_in_schema=False)
+def report_csv(
+    kind: Literal["orders", "durations", "sla", "work"],
+    session: ReadSessionDep,
+    principal: StaffDep,
+    days: Annotated[Period, Query()] = 30,
+) -> Response:
+    """One report as CSV (opens in any spreadsheet)."""
+    data = _report_data(session, days)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if kind == "orders":
+        writer.writerow(["day", "orders", "cancelled", "currency", "revenue"])
+        for d in data["per_day"]:
+            for currency, amount in sorted(d.revenue.items()) or [("", 0)]:
+                writer.writerow([d.day.isoformat(), d.orders, d.cancelled, currency, amount])
+    elif kind == "durations":
+        writer.writerow(["step", "completed", "median_seconds", "p95_seconds"])
+        for s in data["durations"]:
+            writer.writerow([s.step, s.count, s.median or "", s.p95 or ""])
+    elif kind == "sla":
+        writer.writerow(["step", "role", "tasks_with_sla", "breached"])
+        for b in data["sla"]:
+            writer.writerow([b.step, b.role, b.with_sla, b.breached])
+    else:
+        writer.writerow(["who", "completed", "completed_late", "open_now"])
+        for w in data["work"]:
+            writer.writerow([w.who, w.completed, w.late, w.open_now])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="conveyor-{kind}-{days}d.csv"'},
+    )

@@ -1,0 +1,73 @@
+"""Routing rules page: the rules in force, laid out, and a preview form."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from api.deps import ReadSessionDep, StateDep
+from order.enums import Channel
+from pages.web import StaffDep, render
+from routing_rules import views as rules_views
+from routing_rules.models import RuleFileError
+
+router = APIRouter()
+
+
+def parse_lines(text: str) -> list[rules_views.PreviewLine]:
+    """`SKU qty` per line (qty defaults to 1); raises ValueError on a bad line."""
+    lines = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        parts = raw.replace(",", " ").split()
+        if not parts:
+            continue
+        qty = parts[1] if len(parts) > 1 else "1"
+        if len(parts) > 2 or not qty.isdigit():
+            raise ValueError(f"line {number}: write `SKU qty`, e.g. `KB-MECH 2`")
+        lines.append(rules_views.PreviewLine(sku=parts[0], qty=int(qty)))
+    return lines
+
+
+@router.get("/rules", include_in_schema=False)
+def rules_page(
+    request: Request,
+    state: StateDep,
+    session: ReadSessionDep,
+    principal: StaffDep,
+    channel: Annotated[str, Query(max_length=32)] = "",
+    customer_id: Annotated[str, Query(max_length=12)] = "",
+    lines: Annotated[str, Query(max_length=4000)] = "",
+    total: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The rules in match order; with `channel` given, the preview of that order's route."""
+    try:
+        rule_set = state.rules.current()
+    except RuleFileError as exc:
+        rule_set, problems = None, exc.errors
+    else:
+        error = state.rules.last_error
+        problems = error.errors if error else None
+    preview, preview_error = None, None
+    if channel:
+        try:
+            body = rules_views.PreviewRequest(
+                channel=channel,
+                customer_id=int(customer_id) if customer_id.strip() else None,
+                lines=parse_lines(lines),
+                total=total.strip() or None,
+            )
+            preview = rules_views.preview(body, state.rules, session, principal)
+        except (ValidationError, ValueError, RuleFileError) as exc:
+            preview_error = str(exc).splitlines()[0] if str(exc) else "invalid preview input"
+    context = {
+        "page": "rules",
+        "rule_set": rule_set,
+        "problems": problems,
+        "directory": str(state.rules.directory),
+        "channels": list(Channel),
+        "form": {"channel": channel, "customer_id": customer_id, "lines": lines, "total": total},
+        "preview": preview,
+        "preview_error": preview_error,
+    }
+    return render(request, "rules.html", context, principal=principal)
