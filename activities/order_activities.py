@@ -66,7 +66,7 @@ class OrderActivities:
                 kind="routed",
                 message=f"routed by rule {decision.rule} (rules {decision.version})",
             )
-            return OrderPlan(
+            plan = OrderPlan(
                 rule=decision.rule,
                 rules_version=decision.version,
                 prepaid=order.prepaid,
@@ -86,6 +86,7 @@ class OrderActivities:
                     for s in decision.steps
                 ],
             )
+            return _with_review(order.needs_review, plan)
 
     @activity.defn
     def record_progress(self, progress: RecordProgressInput) -> None:
@@ -189,6 +190,22 @@ class OrderActivities:
                 invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
                 paid=invoice_service.paid_total(session=session, order_id=order.id),
             )
+
+
+# A web order that arrived with something to check (unknown SKU, no e-mail) stops at the stock
+# check for the order desk, who can amend the lines (allowed until allocation) or reject it.
+REVIEW_ROLE = "order_desk"
+
+
+def _with_review(needs_review: bool, plan: OrderPlan) -> OrderPlan:
+    if needs_review:
+        plan.steps = [
+            PlannedStep(step=p.step, mode="task", role=REVIEW_ROLE, assign="round_robin")
+            if p.step == "stock_check"
+            else p
+            for p in plan.steps
+        ]
+    return plan
 
 
 def _seconds(duration: timedelta | None) -> float | None:

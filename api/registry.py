@@ -9,6 +9,7 @@ from notification.views import router as outbox_router
 from order.views import router as order_router
 from routing_rules.views import router as rules_router
 from task.views import router as task_router
+from webhook.views import deliveries_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(employee_router, prefix="/employees", tags=["employees"])
@@ -19,3 +20,4 @@ api_router.include_router(order_router, prefix="/orders", tags=["orders"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])
+api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])

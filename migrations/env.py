@@ -11,6 +11,7 @@ import notification.models  # noqa: F401
 import order.models  # noqa: F401
 import support.models  # noqa: F401
 import task.models  # noqa: F401
+import webhook.models  # noqa: F401
 from core.db import make_engine
 from core.settings import settings
 

@@ -25,6 +25,8 @@ class SalesOrder(SQLModel, table=True):
     subtotal: Decimal = money_field()
     total: Decimal = money_field()
     prepaid: bool = False
+    # Set when a web order arrived with something a person must check (unknown SKU, no e-mail).
+    needs_review: bool = Field(default=False, index=True)
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)
@@ -116,6 +118,7 @@ class OrderSummary(SQLModel):
     external_ref: str | None
     currency: str
     total: Decimal
+    needs_review: bool = False
     created_at: datetime
 
 

@@ -1,0 +1,1 @@
+"""Signed webhooks from the online store (Shopify, WooCommerce) and the payments (Stripe)."""
