@@ -5,8 +5,10 @@ from fastapi import APIRouter
 from customer.views import router as customer_router
 from employee.views import router as employee_router
 from inventory.views import inventory_router, products_router
+from invoice.views import router as invoice_router
 from notification.views import router as outbox_router
 from order.views import router as order_router
+from pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from routing_rules.views import router as rules_router
 from task.views import router as task_router
 from webhook.views import deliveries_router
@@ -20,4 +22,8 @@ api_router.include_router(order_router, prefix="/orders", tags=["orders"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])
+api_router.include_router(invoice_router, prefix="/invoices", tags=["invoices"])
+api_router.include_router(agreements_router, prefix="/price-agreements", tags=["pricing"])
+api_router.include_router(tax_rates_router, prefix="/tax-rates", tags=["pricing"])
+api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=["pricing"])
 api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])

@@ -18,6 +18,9 @@ class ProductBase(SQLModel):
     price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
     currency: str = Field(default="USD", min_length=3, max_length=3)
     location: str = Field(default="A-01", max_length=32)
+    # Pricing: agreements may name an item group; taxes go by tax class.
+    item_group: str | None = Field(default=None, max_length=50)
+    tax_class: str = Field(default="standard", max_length=32)
 
 
 class ProductCreate(SQLModel):
@@ -28,6 +31,8 @@ class ProductCreate(SQLModel):
     location: str = Field(default="A-01", max_length=32)
     on_hand: int = Field(default=0, ge=0)
     tags: list[str] = Field(default_factory=list)
+    item_group: str | None = Field(default=None, min_length=1, max_length=50)
+    tax_class: str = Field(default="standard", min_length=1, max_length=32)
 
 
 class Product(ProductBase, table=True):

@@ -1,4 +1,4 @@
-"""Invoicing and payment recording."""
+"""Invoicing, credit notes and payment recording."""
 
 from decimal import Decimal
 
@@ -7,8 +7,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.models import round_money, utcnow
-from invoice.models import Counter, Invoice, Payment
-from order.models import SalesOrder
+from invoice.models import Counter, CreditNote, Invoice, InvoiceLine, Payment
+from order.models import OrderCharge, OrderLine, SalesOrder
 
 
 def next_number(*, session: Session, name: str) -> int:
@@ -25,6 +25,20 @@ def next_number(*, session: Session, name: str) -> int:
         except IntegrityError:
             return next_number(session=session, name=name)
     return session.exec(select(Counter.value).where(Counter.name == name)).one()
+
+
+def get_by_number(*, session: Session, number: str) -> Invoice | None:
+    """The invoice with that number, or None."""
+    return session.exec(select(Invoice).where(Invoice.number == number)).first()
+
+
+def lines(*, session: Session, invoice_id: int) -> list[InvoiceLine]:
+    """The invoice's lines: goods first, then charges, in entry order."""
+    return list(
+        session.exec(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.id)
+        )
+    )
 
 
 def get_by_key(*, session: Session, key: str) -> Invoice | None:
@@ -52,12 +66,86 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
         order_id=order.id,
         currency=order.currency,
         subtotal=order.subtotal,
-        tax=Decimal("0.00"),
+        charges=order.charges_total,
+        tax=order.tax_total,
+        prices_include_tax=order.prices_include_tax,
         total=order.total,
     )
     session.add(invoice)
     session.flush()
+    # The lines as issued: a later change to the order never changes an issued invoice.
+    order_lines = session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+    )
+    for line in order_lines:
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                kind="item",
+                sku=line.sku,
+                description=line.name,
+                qty=line.qty,
+                unit_price=line.unit_price,
+                amount=line.line_total,
+                price_rule=line.price_rule,
+                tax_class=line.tax_class,
+                tax_rate=line.tax_rate,
+                tax_amount=line.tax_amount,
+            )
+        )
+    order_charges = session.exec(
+        select(OrderCharge).where(OrderCharge.order_id == order.id).order_by(OrderCharge.id)
+    )
+    for charge in order_charges:
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                kind=charge.kind,
+                description=charge.description,
+                qty=1,
+                unit_price=charge.amount,
+                amount=charge.amount,
+                tax_class=charge.tax_class,
+                tax_rate=charge.tax_rate,
+                tax_amount=charge.tax_amount,
+            )
+        )
+    session.flush()
     return invoice
+
+
+def create_credit_note(
+    *, session: Session, key: str, invoice: Invoice, reason: str = ""
+) -> CreditNote:
+    """Credit an invoice in full once per `key`, numbered from a gap-free yearly sequence."""
+    existing = session.exec(select(CreditNote).where(CreditNote.key == key)).first()
+    if existing:
+        return existing
+    year = utcnow().year
+    seq = next_number(session=session, name=f"credit-note-{year}")
+    note = CreditNote(
+        number=f"CN-{year}-{seq:06d}",
+        key=key,
+        invoice_id=invoice.id,
+        order_id=invoice.order_id,
+        currency=invoice.currency,
+        subtotal=invoice.subtotal,
+        charges=invoice.charges,
+        tax=invoice.tax,
+        total=invoice.total,
+        reason=reason[:500],
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def credited_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the credit notes on the order's invoices."""
+    total = session.exec(
+        select(func.coalesce(func.sum(CreditNote.total), 0)).where(CreditNote.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
 
 
 def invoiced_total(*, session: Session, order_id: int) -> Decimal:
@@ -105,7 +193,7 @@ def record_payment(
 def open_receivables(
     *, session: Session, customer_id: int, exclude_order_id: int | None = None
 ) -> Decimal:
-    """What the customer owes: invoiced minus paid over their orders (never below zero)."""
+    """What the customer owes: invoiced minus credited minus paid (never below zero)."""
     order_ids = select(SalesOrder.id).where(SalesOrder.customer_id == customer_id)
     if exclude_order_id is not None:
         order_ids = order_ids.where(SalesOrder.id != exclude_order_id)
@@ -119,4 +207,10 @@ def open_receivables(
             col(Payment.order_id).in_(order_ids)
         )
     ).one()
-    return max(round_money(Decimal(invoiced) - Decimal(paid)), Decimal("0.00"))
+    credited = session.exec(
+        select(func.coalesce(func.sum(CreditNote.total), 0)).where(
+            col(CreditNote.order_id).in_(order_ids)
+        )
+    ).one()
+    owed = Decimal(invoiced) - Decimal(credited) - Decimal(paid)
+    return max(round_money(owed), Decimal("0.00"))

@@ -2,8 +2,10 @@
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated, Literal
 
-from sqlalchemy import UniqueConstraint
+from pydantic import StringConstraints
+from sqlalchemy import Column, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.models import money_field, timestamp_field
@@ -24,6 +26,12 @@ class SalesOrder(SQLModel, table=True):
     currency: str = Field(default="USD", max_length=3)
     subtotal: Decimal = money_field()
     total: Decimal = money_field()
+    # Pricing (pricing/engine.py): total = subtotal + charges (+ tax unless prices include it).
+    discount_total: Decimal = money_field()
+    charges_total: Decimal = money_field()
+    tax_total: Decimal = money_field()
+    prices_include_tax: bool = False
+    ship_to_country: str | None = Field(default=None, max_length=2)
     prepaid: bool = False
     # Set when a web order arrived with something a person must check (unknown SKU, no e-mail).
     needs_review: bool = Field(default=False, index=True)
@@ -44,6 +52,27 @@ class OrderLine(SQLModel, table=True):
     qty: int
     unit_price: Decimal = money_field()
     line_total: Decimal = money_field()
+    list_price: Decimal = money_field()
+    discount_amount: Decimal = money_field()
+    price_rule: str = Field(default="list price", max_length=200)
+    tax_class: str = Field(default="standard", max_length=32)
+    tax_rate: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(9, 4), nullable=False))
+    tax_amount: Decimal = money_field()
+
+
+class OrderCharge(SQLModel, table=True):
+    """A shipping or special charge on an order, with its tax."""
+
+    __tablename__ = "ordercharge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    kind: str = Field(max_length=16)  # shipping | special
+    description: str = Field(default="", max_length=200)
+    amount: Decimal = money_field()
+    tax_class: str = Field(default="standard", max_length=32)
+    tax_rate: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(9, 4), nullable=False))
+    tax_amount: Decimal = money_field()
 
 
 class OrderEvent(SQLModel, table=True):
@@ -64,12 +93,24 @@ class OrderLineCreate(SQLModel):
     qty: int = Field(gt=0, le=100_000)
 
 
+class OrderChargeCreate(SQLModel):
+    kind: Literal["shipping", "special"] = "special"
+    description: str = Field(default="", max_length=200)
+    amount: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
+    tax_class: str = Field(default="standard", min_length=1, max_length=32)
+
+
 class OrderCreate(SQLModel):
     customer_id: int = Field(gt=0)
     channel: Channel = Channel.SALES_REP
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
     external_ref: str | None = Field(default=None, min_length=1, max_length=128)
     prepaid: bool = False
+    # Destination for taxes and shipping; the customer's country when not given.
+    ship_to_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    prices_include_tax: bool = False
+    # A "shipping" charge here replaces the automatic shipping rate.
+    charges: list[OrderChargeCreate] = Field(default_factory=list, max_length=20)
 
 
 class OrderAmend(SQLModel):
@@ -82,11 +123,28 @@ class OrderLinePublic(SQLModel):
     qty: int
     unit_price: Decimal
     line_total: Decimal
+    list_price: Decimal
+    discount_amount: Decimal
+    price_rule: str
+    tax_rate: Decimal
+    tax_amount: Decimal
+
+
+class OrderChargePublic(SQLModel):
+    kind: str
+    description: str
+    amount: Decimal
+    tax_rate: Decimal
+    tax_amount: Decimal
 
 
 class OrderTotals(SQLModel):
     currency: str
     subtotal: Decimal
+    discount: Decimal = Decimal("0.00")
+    charges: Decimal = Decimal("0.00")
+    tax: Decimal = Decimal("0.00")
+    tax_included: bool = False
     total: Decimal
     invoiced: Decimal
     paid: Decimal
@@ -126,6 +184,7 @@ class OrderPublic(OrderSummary):
     rule: str | None
     rules_version: str | None
     lines: list[OrderLinePublic]
+    charges: list[OrderChargePublic] = []
     totals: OrderTotals
     tasks: list[OrderTaskPublic]
     events: list[OrderEventPublic]

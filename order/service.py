@@ -1,16 +1,20 @@
 """Order operations: capture, look-up, listing, state and trail."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from core.models import round_money, utcnow
+from core.models import utcnow
 from customer.models import Customer
 from inventory import service as inventory_service
+from inventory.models import Product
 from order.enums import OrderStatus
-from order.models import OrderCreate, OrderEvent, OrderLine, SalesOrder
+from order.models import OrderCharge, OrderCreate, OrderEvent, OrderLine, SalesOrder
+from pricing import engine as pricing_engine
+from pricing import service as pricing_service
 
 
 class OrderError(Exception):
@@ -55,15 +59,32 @@ def events(*, session: Session, order_id: int) -> list[OrderEvent]:
     )
 
 
+def charges(*, session: Session, order_id: int) -> list[OrderCharge]:
+    """The order's shipping and special charges."""
+    return list(
+        session.exec(
+            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+        )
+    )
+
+
 def create(
-    *, session: Session, order_in: OrderCreate, created_by: str, number_prefix: str = "SO"
+    *,
+    session: Session,
+    order_in: OrderCreate,
+    created_by: str,
+    number_prefix: str = "SO",
+    line_prices: Sequence[Decimal | None] | None = None,
 ) -> SalesOrder:
     """Price and record a new order with a fresh human-readable number.
 
+    `line_prices` (one per line, None = price it) are prices as a store charged them; they
+    bypass the price agreements. A `unit_price` attribute on a line does the same.
     Raises OrderError for an unknown customer or SKU, DuplicateExternalRefError when the channel
     already sent this external reference.
     """
-    if session.get(Customer, order_in.customer_id) is None:
+    customer = session.get(Customer, order_in.customer_id)
+    if customer is None:
         raise OrderError(f"unknown customer {order_in.customer_id}")
     if order_in.external_ref:
         existing = get_by_external_ref(
@@ -98,25 +119,81 @@ def create(
             raise DuplicateExternalRefError(existing) from exc
         raise
     order.number = f"{number_prefix}-{order.id:06d}"
-    subtotal = Decimal("0.00")
-    for line_in in order_in.lines:
-        product = products[line_in.sku]
-        line_total = round_money(product.price * line_in.qty)
-        subtotal += line_total
+    explicit = list(line_prices or [None] * len(order_in.lines))
+    if len(explicit) != len(order_in.lines):
+        raise OrderError("line_prices must give one entry per line")
+    requests = [
+        pricing_service.LineRequest(
+            sku=line_in.sku,
+            qty=line_in.qty,
+            explicit_price=price if price is not None else getattr(line_in, "unit_price", None),
+        )
+        for line_in, price in zip(order_in.lines, explicit, strict=True)
+    ]
+    order.ship_to_country = order_in.ship_to_country
+    order.prices_include_tax = order_in.prices_include_tax
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=requests,
+        currency=order.currency,
+        on=utcnow().date(),
+        country=order_in.ship_to_country,
+        charges=[
+            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+            for c in order_in.charges
+        ],
+        prices_include_tax=order_in.prices_include_tax,
+    )
+    _record_priced(session, order, priced, products)
+    return order
+
+
+def _record_priced(
+    session: Session,
+    order: SalesOrder,
+    priced: pricing_engine.PricedOrder,
+    products: dict[str, Product],
+) -> None:
+    """Write the priced lines and charges and the order's totals."""
+    for line in priced.lines:
         session.add(
             OrderLine(
                 order_id=order.id,
-                sku=product.sku,
-                name=product.name,
-                qty=line_in.qty,
-                unit_price=product.price,
-                line_total=line_total,
+                sku=line.sku,
+                name=products[line.sku].name,
+                qty=line.qty,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+                list_price=line.list_price,
+                discount_amount=line.discount_amount,
+                price_rule=line.price_rule,
+                tax_class=line.tax_class,
+                tax_rate=line.tax_rate,
+                tax_amount=line.tax_amount,
             )
         )
-    order.subtotal = order.total = round_money(subtotal)
+    for charge in priced.charges:
+        session.add(
+            OrderCharge(
+                order_id=order.id,
+                kind=charge.kind,
+                description=charge.description,
+                amount=charge.amount,
+                tax_class=charge.tax_class,
+                tax_rate=charge.tax_rate,
+                tax_amount=charge.tax_amount,
+            )
+        )
+    order.subtotal = priced.subtotal
+    order.discount_total = priced.discount_total
+    order.charges_total = priced.charges_total
+    order.tax_total = priced.tax_total
+    order.total = priced.total
+    order.updated_at = utcnow()
     session.add(order)
     session.flush()
-    return order
 
 
 def list_orders(
@@ -222,26 +299,28 @@ def replace_lines(
         raise OrderError(f"lines must be in the order's currency {order.currency}")
     old = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)))
     before = ", ".join(f"{line.qty} x {line.sku}" for line in old) + f" = {order.total}"
-    for line in old:
-        session.delete(line)
-    subtotal = Decimal("0.00")
-    for sku, qty in lines:
-        product = products[sku]
-        line_total = round_money(product.price * qty)
-        subtotal += line_total
-        session.add(
-            OrderLine(
-                order_id=order.id,
-                sku=sku,
-                name=product.name,
-                qty=qty,
-                unit_price=product.price,
-                line_total=line_total,
-            )
-        )
-    order.subtotal = order.total = round_money(subtotal)
-    order.updated_at = utcnow()
-    session.add(order)
+    old_charges = charges(session=session, order_id=order.id)
+    # The charges the order was placed with stay as they were (taxed again with the lines).
+    kept = [
+        pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+        for c in old_charges
+    ]
+    for row in [*old, *old_charges]:
+        session.delete(row)
     session.flush()
+    customer = session.get(Customer, order.customer_id)
+    assert customer is not None
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=[pricing_service.LineRequest(sku=sku, qty=qty) for sku, qty in lines],
+        currency=order.currency,
+        on=utcnow().date(),
+        country=order.ship_to_country,
+        charges=kept,
+        prices_include_tax=order.prices_include_tax,
+    )
+    _record_priced(session, order, priced, products)
     after = ", ".join(f"{qty} x {sku}" for sku, qty in lines) + f" = {order.total}"
     return before, after

@@ -15,6 +15,7 @@ from order import service as order_service
 from order.enums import Channel, OrderStatus, Step
 from order.models import (
     OrderAmend,
+    OrderChargePublic,
     OrderCreate,
     OrderEventPublic,
     OrderLinePublic,
@@ -58,9 +59,17 @@ def order_public(session: Session, order: SalesOrder) -> OrderPublic:
             OrderLinePublic.model_validate(line)
             for line in order_service.lines(session=session, order_id=order.id)
         ],
+        charges=[
+            OrderChargePublic.model_validate(charge)
+            for charge in order_service.charges(session=session, order_id=order.id)
+        ],
         totals=OrderTotals(
             currency=order.currency,
             subtotal=order.subtotal,
+            discount=order.discount_total,
+            charges=order.charges_total,
+            tax=order.tax_total,
+            tax_included=order.prices_include_tax,
             total=order.total,
             invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
             paid=invoice_service.paid_total(session=session, order_id=order.id),

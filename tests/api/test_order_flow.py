@@ -82,6 +82,10 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
     assert final["totals"] == {
         "currency": "USD",
         "subtotal": "37.50",
+        "discount": "0.00",
+        "charges": "0.00",
+        "tax": "0.00",
+        "tax_included": False,
         "total": "37.50",
         "invoiced": "37.50",
         "paid": "37.50",

@@ -1,0 +1,1 @@
+"""Pricing: price agreements, order discounts, taxes and shipping rates."""
