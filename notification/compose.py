@@ -12,7 +12,13 @@ from order.models import SalesOrder
 from task import assignment
 from task import service as task_service
 
-CUSTOMER_KINDS = ("order_confirmation", "order_shipped", "invoice_issued", "payment_received")
+CUSTOMER_KINDS = (
+    "order_confirmation",
+    "order_shipped",
+    "invoice_issued",
+    "payment_received",
+    "payment_overdue",
+)
 
 
 @dataclass

@@ -15,6 +15,7 @@ KINDS = (
     "order_shipped",
     "invoice_issued",
     "payment_received",
+    "payment_overdue",
 )
 
 _text = Environment(

@@ -1,6 +1,7 @@
 """SalesOrderWorkflow: one durable workflow per order, from quote to collection."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from temporalio import workflow
@@ -43,6 +44,8 @@ NOT_CANCELLABLE_FROM = ("packing", "invoicing", "collection")
 # Version 2 added e-mail notifications, SLA reminders/escalation and the Assignee search
 # attribute. Histories recorded before it replay down the old path (tests/workflows/histories).
 PATCH_NOTIFY_AND_SLA = "notifications-and-sla-v2"
+# Version 3 sends payment reminders (dunning) on a schedule while collection waits.
+PATCH_DUNNING = "dunning-v3"
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -67,6 +70,7 @@ class SalesOrderWorkflow:
     routing rules says. Backordered orders wait durably for `stock_arrived`; collection waits for
     `payment_recorded`. Handlers: update `complete_task`, update `cancel` (refused from packing
     on), signals `stock_arrived` and `payment_recorded`, query `progress`.
+    While collection waits, payment reminders go out on the dunning schedule (v3).
     Compensation on cancel: committed stock is released and open tasks are cancelled.
     """
 
@@ -87,6 +91,8 @@ class SalesOrderWorkflow:
         self._assignment_changes = 0
         self._amendments = 0
         self._amending = 0
+        self._invoiced_at: datetime | None = None
+        self._reminders_sent = 0
 
     # ---- entry point -------------------------------------------------------------------------
 
@@ -230,6 +236,7 @@ class SalesOrderWorkflow:
             self._notify("order_shipped", "shipped")
         elif step == "invoicing":
             invoice = await self._call(OrderActivities.create_invoice, self._keyed("invoice"))
+            self._invoiced_at = workflow.now()
             await self._progress(
                 "invoiced", f"invoice {invoice.number} for {invoice.total}", step=step
             )
@@ -411,13 +418,42 @@ class SalesOrderWorkflow:
                 await self._progress("paid", f"paid {status.paid} of {status.invoiced}")
                 self._notify("payment_received", "paid", extra={"amount": str(status.paid)})
                 return
+            wait = self._input.backorder_recheck_seconds
+            reminder_due = self._next_reminder_in()
+            if reminder_due is not None:
+                wait = min(wait, reminder_due)
             try:
                 await workflow.wait_condition(
                     lambda seen=seen: self._payment_signals > seen,
-                    timeout=timedelta(seconds=self._input.backorder_recheck_seconds),
+                    timeout=timedelta(seconds=max(wait, 0.001)),
                 )
             except TimeoutError:
                 pass
+            if self._next_reminder_in() == 0:
+                await self._send_payment_reminder(status.invoiced - status.paid)
+
+    def _next_reminder_in(self) -> float | None:
+        """Seconds until the next payment reminder is due (0: now), None when none is left."""
+        assert self._input is not None
+        schedule = self._input.dunning_schedule_seconds
+        if self._invoiced_at is None or self._reminders_sent >= len(schedule):
+            return None
+        if not workflow.patched(PATCH_DUNNING):
+            return None
+        since_invoice = (workflow.now() - self._invoiced_at).total_seconds()
+        return max(schedule[self._reminders_sent] - since_invoice, 0.0)
+
+    async def _send_payment_reminder(self, amount_due: Decimal) -> None:
+        self._reminders_sent += 1
+        n = self._reminders_sent
+        await self._progress(
+            "payment_reminder", f"payment reminder {n}: {amount_due} still due", step="collection"
+        )
+        self._notify(
+            "payment_overdue",
+            f"dunning:{n}",
+            extra={"amount_due": str(amount_due), "reminder": str(n)},
+        )
 
     # ---- compensation ------------------------------------------------------------------------
 

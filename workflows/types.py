@@ -13,6 +13,10 @@ class SalesOrderInput:
     backorder_recheck_seconds: float = 3600.0
     activity_timeout_seconds: float = 30.0
     quote_validity_seconds: float = 14 * 24 * 3600.0
+    # Payment reminders, in seconds after the invoice: 7, 14 and 30 days.
+    dunning_schedule_seconds: list[float] = field(
+        default_factory=lambda: [7 * 86400.0, 14 * 86400.0, 30 * 86400.0]
+    )
 
 
 @dataclass

@@ -26,8 +26,8 @@ from workflows.sales_order import SalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
-# and SLA timers).
-RECORD_AS = "v2"
+# and SLA timers, v3: dunning).
+RECORD_AS = "v3"
 
 
 def _replayer() -> Replayer:
