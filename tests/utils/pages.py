@@ -1,0 +1,87 @@
+"""Helpers for page tests: browser-like clients that sign in with a session cookie."""
+
+import asyncio
+import re
+import time
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from core.db import session_scope
+from customer import service as customer_service
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class PageClient:
+    """An httpx client without the admin bearer token, holding one browser session."""
+
+    def __init__(self, api: httpx.AsyncClient) -> None:
+        self.http = httpx.AsyncClient(
+            transport=api._transport, base_url=str(api.base_url), timeout=60
+        )
+        self.csrf = ""
+
+    async def open(self) -> None:
+        """Fetch the sign-in page: the session cookie and its CSRF token."""
+        page = await self.http.get("/login")
+        assert page.status_code == 200, page.text
+        self.csrf = CSRF.search(page.text).group(1)
+
+    async def get(self, url: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+        return await self.http.get(url, **kwargs)
+
+    async def post(self, url: str, data: dict | None = None, **kwargs) -> httpx.Response:  # noqa: ANN003
+        """A form POST carrying the CSRF token (as a plain browser form does)."""
+        return await self.http.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
+
+    async def refresh_csrf(self, url: str) -> None:
+        """Pick up the CSRF token of a freshly signed-in session from a page."""
+        page = await self.http.get(url)
+        self.csrf = CSRF.search(page.text).group(1)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+async def staff_client(api: httpx.AsyncClient, token: str) -> PageClient:
+    """A signed-in employee (or admin with the admin token)."""
+    client = PageClient(api)
+    await client.open()
+    answer = await client.post("/login", {"kind": "staff", "token": token})
+    assert answer.status_code == 303, answer.text
+    await client.refresh_csrf("/inbox")
+    return client
+
+
+def open_customer_account(engine: Engine, customer_id: int, password: str) -> None:
+    """Give a customer a customer-center password."""
+    with session_scope(engine) as session:
+        customer = customer_service.get(session=session, customer_id=customer_id)
+        assert customer is not None
+        customer_service.set_password(session=session, customer=customer, password=password)
+
+
+async def customer_client(api: httpx.AsyncClient, email: str, password: str) -> PageClient:
+    """A signed-in customer."""
+    client = PageClient(api)
+    await client.open()
+    answer = await client.post("/login", {"kind": "customer", "email": email, "password": password})
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == "/customer"
+    await client.refresh_csrf("/customer")
+    return client
+
+
+async def wait_for_page(
+    client: PageClient, url: str, text: str, timeout: float = 60.0
+) -> httpx.Response:
+    """Reload `url` until it contains `text`."""
+    deadline = time.monotonic() + timeout
+    page = None
+    while time.monotonic() < deadline:
+        page = await client.get(url)
+        if text in page.text:
+            return page
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{url} never showed {text!r}; last status {page and page.status_code}")
