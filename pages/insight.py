@@ -76,16 +76,18 @@ def monitor(
 
 
 def _durations_chart(durations: list[report_service.StepDuration]) -> dict:
-    minutes = [
-        [round(d.median / 60, 2) if d.median is not None else None for d in durations],
-        [round(d.p95 / 60, 2) if d.p95 is not None else None for d in durations],
-    ]
+    longest = max((d.p95 or 0 for d in durations), default=0)
+    unit, size = ("h", 3600) if longest >= 7200 else ("min", 60) if longest >= 120 else ("s", 1)
+
+    def scaled(value: float | None) -> float | None:
+        return round(value / size, 2) if value is not None else None
+
     return {
         "type": "bar",
         "labels": [d.step.replace("_", " ") for d in durations],
         "datasets": [
-            {"label": "median (min)", "data": minutes[0]},
-            {"label": "p95 (min)", "data": minutes[1]},
+            {"label": f"median ({unit})", "data": [scaled(d.median) for d in durations]},
+            {"label": f"p95 ({unit})", "data": [scaled(d.p95) for d in durations]},
         ],
     }
 
