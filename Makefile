@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-webhooks clean help
+.PHONY: run test lint format bench bench-webhooks clean help chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +20,17 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with demo data
 	$(VENV)/bin/conveyor dev
 
-test: $(STAMP)  ## lint, then run the whole test suite (SQLite and PostgreSQL)
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+chromium:  ## install Debian's Chromium for the browser tests when it is missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing chromium for the browser tests ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+		|| { $$SUDO apt-get update -q && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+	fi
+
+test: $(STAMP) chromium  ## lint, then run the whole test suite (SQLite and PostgreSQL)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -p no:cacheprovider -q -ra
 
