@@ -3,16 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import customer.models  # noqa: F401 - registers the tables on SQLModel.metadata
-import employee.models  # noqa: F401
-import inventory.models  # noqa: F401
-import invoice.models  # noqa: F401
-import notification.models  # noqa: F401
-import order.models  # noqa: F401
-import pricing.models  # noqa: F401
-import support.models  # noqa: F401
-import task.models  # noqa: F401
-import webhook.models  # noqa: F401
+import migrations.models  # noqa: F401 - registers every table on SQLModel.metadata
 from core.db import make_engine
 from core.settings import settings
 
