@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from accounting.views import router as accounting_router
 from customer.views import router as customer_router
 from employee.views import router as employee_router
 from inventory.views import inventory_router, products_router
@@ -27,3 +28,4 @@ api_router.include_router(agreements_router, prefix="/price-agreements", tags=["
 api_router.include_router(tax_rates_router, prefix="/tax-rates", tags=["pricing"])
 api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=["pricing"])
 api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])
+api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])

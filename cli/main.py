@@ -1,9 +1,10 @@
-"""`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, rules check."""
+"""`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, export, rules check."""
 
 import argparse
 import asyncio
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from core.settings import settings
@@ -68,6 +69,43 @@ def _cmd_mail_sink(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from accounting import mapping as account_mapping
+    from accounting import service as accounting_service
+    from core.db import make_engine, session_scope
+
+    if args.to < args.from_:
+        print("conveyor export: --to is before --from", file=sys.stderr)
+        return 2
+    try:
+        mapping = account_mapping.load(
+            Path(args.mapping) if args.mapping else settings.accounting_map_file
+        )
+    except account_mapping.AccountMapError as exc:
+        print(f"conveyor export: account mapping: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.effective_database_url, read_only=True)
+    with session_scope(engine) as session:
+        postings = accounting_service.journal(
+            session=session, start=args.from_, end=args.to, mapping=mapping
+        )
+    engine.dispose()
+    text = accounting_service.to_csv(postings)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8", newline="")
+        print(f"{len(postings)} journal rows written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from exc
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     from routing_rules.loader import check_file
 
@@ -113,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     sink.add_argument("--port", type=int, default=None, help="port (CONVEYOR_SMTP_PORT)")
     sink.add_argument("--folder", default=None, help="where mails go (default: DATA_DIR/mail)")
     sink.set_defaults(func=_cmd_mail_sink)
+    export = sub.add_parser(
+        "export", help="accounting journal (invoices, credit notes, payments) as CSV"
+    )
+    export.add_argument("--from", dest="from_", type=_iso_date, required=True, help="first day")
+    export.add_argument("--to", type=_iso_date, required=True, help="last day (inclusive)")
+    export.add_argument("--out", default=None, help="file to write (default: standard output)")
+    export.add_argument(
+        "--mapping", default=None, help="account mapping YAML (CONVEYOR_ACCOUNTING_MAP_FILE)"
+    )
+    export.set_defaults(func=_cmd_export)
     rules = sub.add_parser("rules", help="routing rule tools")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     check = rules_sub.add_parser("check", help="validate rule files; errors name file and line")

@@ -1,0 +1,1 @@
+"""Accounting integration: invoices, credit notes and payments as a journal for bookkeeping."""
