@@ -215,9 +215,10 @@ def import_order(
         needs_review=bool(reasons),
         created_by=created_by,
     )
-    session.add(order)
     try:
+        # Added inside the savepoint, so a failed insert leaves nothing pending to autoflush.
         with session.begin_nested():
+            session.add(order)
             session.flush()
     except IntegrityError:  # a concurrent delivery of the same order got there first
         found = find_order(session=session, store=store, external_id=order_in.external_id)

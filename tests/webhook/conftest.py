@@ -1,0 +1,101 @@
+"""Webhook test helpers: settings with test secrets, provider samples, signed posts."""
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from core.settings import Settings
+from webhook.signatures import sign_base64, sign_stripe
+
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+SHOPIFY_SECRET = "shopify-test-secret-0123456789"
+WOO_SECRET = "woocommerce-test-secret-0123"
+STRIPE_SECRET = "whsec_test_0123456789abcdef"
+SHOPIFY_ID = "820982911946154508"  # the sample's order id: above 2^53
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared test settings plus one secret per provider."""
+    return settings.model_copy(
+        update={
+            "shopify_secret": SecretStr(SHOPIFY_SECRET),
+            "woocommerce_secret": SecretStr(WOO_SECRET),
+            "stripe_secret": SecretStr(STRIPE_SECRET),
+        }
+    )
+
+
+def sample(name: str) -> bytes:
+    """A provider's documented sample payload, byte for byte."""
+    return (SAMPLES / name).read_bytes()
+
+
+def shopify_order(order_id: str = SHOPIFY_ID) -> bytes:
+    """The Shopify orders/create sample, with another order id if asked."""
+    return sample("shopify_orders_create.json").replace(SHOPIFY_ID.encode(), order_id.encode())
+
+
+async def post_shopify(
+    api: httpx.AsyncClient,
+    body: bytes,
+    *,
+    topic: str = "orders/create",
+    secret: str = SHOPIFY_SECRET,
+    webhook_id: str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+    signature: str | None = None,
+) -> httpx.Response:
+    """POST /webhooks/shopify signed as Shopify signs."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": "jsmith.myshopify.com",
+        "X-Shopify-API-Version": "2025-10",
+        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Hmac-Sha256": signature if signature is not None else sign_base64(body, secret),
+    }
+    if signature == "":
+        del headers["X-Shopify-Hmac-Sha256"]
+    return await api.post("/webhooks/shopify", content=body, headers=headers)
+
+
+async def post_woocommerce(
+    api: httpx.AsyncClient, body: bytes, *, topic: str = "order.created", secret: str = WOO_SECRET
+) -> httpx.Response:
+    """POST /webhooks/woocommerce signed as WooCommerce signs."""
+    return await api.post(
+        "/webhooks/woocommerce",
+        content=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Source": "https://example.com/",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Resource": topic.split(".")[0],
+            "X-WC-Webhook-Event": topic.split(".")[-1],
+            "X-WC-Webhook-ID": "12",
+            "X-WC-Webhook-Delivery-ID": "4f3e2d1c",
+            "X-WC-Webhook-Signature": sign_base64(body, secret),
+        },
+    )
+
+
+async def post_stripe(
+    api: httpx.AsyncClient,
+    body: bytes,
+    *,
+    secret: str = STRIPE_SECRET,
+    timestamp: int | None = None,
+) -> httpx.Response:
+    """POST /webhooks/stripe with a Stripe-Signature header."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return await api.post(
+        "/webhooks/stripe",
+        content=body,
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "Stripe-Signature": sign_stripe(body, secret, stamp),
+        },
+    )
