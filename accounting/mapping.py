@@ -21,6 +21,8 @@ class Accounts(BaseModel):
     shipping: Account = "4100"
     special_charges: Account = "4200"
     tax: Account = "2200"
+    # Order totals that were not itemised (e.g. a store's own shipping/tax/discount).
+    adjustments: Account = "4990"
 
 
 class Journals(BaseModel):

@@ -100,6 +100,8 @@ def _revenue_split(
             key = (mapping.revenue_for(groups.get(line.sku or "")), "revenue")
         elif line.kind == "shipping":
             key = (mapping.accounts.shipping, "shipping")
+        elif line.kind == "adjustment":
+            key = (mapping.accounts.adjustments, "not itemised")
         else:
             key = (mapping.accounts.special_charges, "special charges")
         credits[key] += net

@@ -110,6 +110,25 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
                 tax_amount=charge.tax_amount,
             )
         )
+    # An order recorded with totals that are not itemised (a store's own shipping, tax or
+    # discount) still gets an invoice that adds up: the difference becomes its own line.
+    itemised = order.subtotal + order.charges_total
+    if not order.prices_include_tax:
+        itemised += order.tax_total
+    difference = round_money(order.total - itemised)
+    if difference:
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                kind="adjustment",
+                description="difference to the order total (not itemised)",
+                qty=1,
+                unit_price=difference,
+                amount=difference,
+            )
+        )
+        invoice.charges = round_money(invoice.charges + difference)
+        session.add(invoice)
     session.flush()
     return invoice
 

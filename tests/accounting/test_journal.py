@@ -208,3 +208,35 @@ def test_conveyor_export_writes_the_journal(
     bad.write_text("nope: 1\n")
     assert cli_main.main(["export", "--from", day, "--to", day, "--mapping", str(bad)]) == 2
     assert date.fromisoformat(day) == TODAY
+
+
+def test_an_order_with_unitemised_totals_still_invoices_and_balances(engine: Engine) -> None:
+    # As a store order may arrive: lines at the store's prices, shipping and tax only in the total.
+    with session_scope(engine) as session:
+        customer = customer_service.create(
+            session=session, customer_in=CustomerCreate(name="S", email="s@example.com")
+        )
+        inventory_service.create(session=session, product_in=ProductCreate(sku="S1", price="9"))
+        order = order_service.create(
+            session=session,
+            order_in=OrderCreate(customer_id=customer.id, lines=[OrderLineCreate(sku="S1", qty=2)]),
+            created_by="store",
+            line_prices=[Decimal("7.50")],
+        )
+        assert order.subtotal == Decimal("15.00")
+        order.total = Decimal("21.35")  # + the store's shipping and tax
+        invoice = invoice_service.create_for_order(session=session, key="s", order=order)
+        lines = invoice_service.lines(session=session, invoice_id=invoice.id)
+        assert [(ln.kind, ln.amount) for ln in lines] == [
+            ("item", Decimal("15.00")),
+            ("adjustment", Decimal("6.35")),
+        ]
+        assert invoice.subtotal + invoice.charges + invoice.tax == invoice.total
+        postings = accounting_service.journal(
+            session=session, start=TODAY, end=TODAY, mapping=account_mapping.AccountMap()
+        )
+    assert [(p.account, p.debit, p.credit) for p in postings] == [
+        ("1200", Decimal("21.35"), Decimal("0.00")),
+        ("4000", Decimal("0.00"), Decimal("15.00")),
+        ("4990", Decimal("0.00"), Decimal("6.35")),
+    ]
