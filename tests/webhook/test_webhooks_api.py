@@ -282,3 +282,51 @@ async def test_store_cancellation_cancels_the_running_order(
 async def test_delivery_log_is_admin_only(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/webhook-deliveries", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401
+
+
+async def test_store_update_amends_an_order_held_for_review_and_deletion_cancels_it(
+    api: httpx.AsyncClient, worker
+) -> None:
+    await create_product(api, sku="Bar3", price="12.00", on_hand=5)
+    await create_product(api, sku="WOO-SINGLE", price="2.50", on_hand=5)
+    body = sample("woocommerce_order_created.json")
+    number = (await post_woocommerce(api, body)).json()["order_number"]
+    await wait_for_open_task(api, number, "stock_check")  # held for the order desk
+
+    fixed = json.loads(body)
+    fixed["line_items"][0]["sku"] = "WOO-SINGLE"  # the shop gives the product its SKU
+    updated = await post_woocommerce(api, json.dumps(fixed).encode(), topic="order.updated")
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["outcome"] == "processed", updated.text
+    assert updated.json()["detail"] == "lines amended"
+    order = (await api.get(f"/api/orders/{number}")).json()
+    assert sorted((ln["sku"], ln["qty"], ln["line_total"]) for ln in order["lines"]) == [
+        ("Bar3", 1, "12.00"),
+        ("WOO-SINGLE", 2, "6.00"),  # the store's price, not the catalogue's 2.50
+    ]
+    assert order["totals"]["total"] == "29.35"
+    same = await post_woocommerce(api, json.dumps(fixed).encode(), topic="order.updated")
+    assert same.json()["detail"] == "no change to the lines"
+
+    deleted = await post_woocommerce(api, b'{"id": 727}', topic="order.deleted")
+    assert deleted.json()["outcome"] == "processed", deleted.text
+    await wait_for_order(api, number, lambda o: o["status"] == "cancelled")
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_store_change_after_allocation_is_kept_for_review(
+    api: httpx.AsyncClient, worker, rules_dir: Path
+) -> None:
+    await _catalogue(api)
+    number = (await post_shopify(api, shopify_order())).json()["order_number"]
+    await wait_for_open_task(api, number, "picking")
+    changed = json.loads(shopify_order())
+    changed["cancelled_at"] = None
+    changed["line_items"][0]["quantity"] = 2
+    response = await post_shopify(api, json.dumps(changed).encode(), topic="orders/updated")
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "needs_review"
+    assert "cannot be amended once it reached picking" in response.json()["detail"]
+    order = (await api.get(f"/api/orders/{number}")).json()
+    assert [ln["qty"] for ln in order["lines"]] == [1, 1, 1]  # unchanged
+    assert any(e["kind"] == "store_update" for e in order["events"])
