@@ -4,11 +4,13 @@ Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all, a
 dies is restarted, so the group keeps running until you stop it.
 """
 
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +19,8 @@ from core import temporal_server
 from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import Settings
-from demo.seed import is_seeded, load_accounts, seed
+from demo.orders import place_demo_orders
+from demo.seed import CUSTOMER_LOGINS, is_seeded, load_accounts, seed
 
 RESTART_DELAY_SECONDS = 2.0
 
@@ -119,7 +122,8 @@ def run_dev(settings: Settings) -> int:
         upgrade(settings.effective_database_url)
         engine = make_engine(settings.effective_database_url)
         accounts_file = data_dir / "demo-accounts.json"
-        if not is_seeded(engine):
+        fresh = not is_seeded(engine)
+        if fresh:
             print("conveyor dev: adding demo data ...", flush=True)
             seed(engine, accounts_file)
         engine.dispose()
@@ -153,6 +157,8 @@ def run_dev(settings: Settings) -> int:
         if not _wait_healthy(f"{base}/healthz"):
             print(f"conveyor dev: the API did not become healthy; see {logs}", flush=True)
         _print_banner(settings, base, token, load_accounts(accounts_file), logs)
+        if fresh:
+            _start_demo_orders(settings, base, token, load_accounts(accounts_file), logs)
         while not stopping:
             for child in children:
                 if child.process and child.process.poll() is not None and not stopping:
@@ -172,6 +178,30 @@ def run_dev(settings: Settings) -> int:
     return 0
 
 
+def _start_demo_orders(
+    settings: Settings, base: str, token: str, accounts: list[dict], logs: Path
+) -> None:
+    """Place the demo orders in the background (log: demo.log), so the banner is not held up."""
+    logger = logging.getLogger("demo")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(logging.FileHandler(logs / "demo.log"))
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not every demo request on the console
+
+    def work() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            place_demo_orders(base, token, accounts, engine)
+        finally:
+            engine.dispose()
+
+    threading.Thread(target=work, name="demo-orders", daemon=True).start()
+    print(
+        f"conveyor dev: placing demo orders in the background (log: {logs / 'demo.log'})",
+        flush=True,
+    )
+
+
 def _print_banner(
     settings: Settings, base: str, token: str, accounts: list[dict], logs: Path
 ) -> None:
@@ -187,8 +217,12 @@ def _print_banner(
         "   (sent mail: GET /api/outbox)",
         f"  Logs            {logs}",
         f"  Admin token     {token}",
+        f"  Sign in         {base}/login  (staff: a token below; customers: e-mail + password)",
     ]
     if accounts:
+        lines.append("  Customer center (e-mail / password):")
+        for email, password in CUSTOMER_LOGINS.items():
+            lines.append(f"    {email:<26} {password}")
         lines.append("  Demo accounts (bearer tokens):")
         for account in accounts:
             lines.append(

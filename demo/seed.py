@@ -34,6 +34,11 @@ CUSTOMERS = [
     ("Jane Doe", "jane.doe@example.com", "retail", "US", "0.00"),
     ("Ravi Patel", "ravi.patel@example.com", "retail", "GB", "0.00"),
 ]
+# Customer-center sign-ins (e-mail + password) for demo customers.
+CUSTOMER_LOGINS = {
+    "orders@northwind.example": "northwind-demo",
+    "jane.doe@example.com": "jane-demo-pass",
+}
 EMPLOYEES = [
     ("Olivia Ops", "olivia@conveyor.example", ["admin", "supervisor"], 5),
     ("Alice Desk", "alice@conveyor.example", ["order_desk"], 2),
@@ -69,7 +74,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                 ),
             )
         for name, email, group, country, limit in CUSTOMERS:
-            customer_service.create(
+            customer = customer_service.create(
                 session=session,
                 customer_in=CustomerCreate(
                     name=name,
@@ -79,6 +84,10 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     credit_limit=Decimal(limit),
                 ),
             )
+            if email in CUSTOMER_LOGINS:
+                customer_service.set_password(
+                    session=session, customer=customer, password=CUSTOMER_LOGINS[email]
+                )
         for name, email, roles, clearance in EMPLOYEES:
             employee, token = employee_service.create(
                 session=session,
