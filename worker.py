@@ -35,6 +35,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         orders.check_payment,
         orders.check_credit,
         orders.amend_order,
+        orders.find_sibling_quotes,
         stock.check_stock,
         stock.allocate_stock,
         stock.release_stock,

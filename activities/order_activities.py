@@ -28,6 +28,7 @@ from workflows.types import (
     PaymentStatus,
     PlannedStep,
     RecordProgressInput,
+    SiblingQuotes,
 )
 
 
@@ -190,6 +191,14 @@ class OrderActivities:
                 invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
                 paid=invoice_service.paid_total(session=session, order_id=order.id),
             )
+
+    @activity.defn
+    def find_sibling_quotes(self, ref: OrderRef) -> SiblingQuotes:
+        """The other open quotes of the order's opportunity (read only, so safe to retry)."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, ref.order_number)
+            siblings = order_service.sibling_quotes(session=session, order=order)
+            return SiblingQuotes([o.number for o in siblings if o.number])
 
 
 # A web order that arrived with something to check (unknown SKU, no e-mail) stops at the stock

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     backorder_recheck_seconds: float = 3600.0
     activity_timeout_seconds: float = 30.0
     quote_validity_seconds: float = 14 * 24 * 3600.0
+    # The customer is reminded this long before a quote expires (half-way for shorter quotes).
+    quote_reminder_before_seconds: float = 2 * 24 * 3600.0
     # Accounting export: a YAML account mapping (accounting/mapping.py); built-in defaults if unset.
     accounting_map_file: Path | None = None
     # Payment reminders after the invoice (seconds; JSON list in the environment): 7/14/30 days.

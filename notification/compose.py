@@ -18,6 +18,8 @@ CUSTOMER_KINDS = (
     "invoice_issued",
     "payment_received",
     "payment_overdue",
+    "quote_sent",
+    "quote_expiring",
 )
 
 

@@ -16,6 +16,8 @@ KINDS = (
     "invoice_issued",
     "payment_received",
     "payment_overdue",
+    "quote_sent",
+    "quote_expiring",
 )
 
 _text = Environment(

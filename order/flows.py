@@ -74,6 +74,7 @@ async def start_workflow(state: AppState, order: SalesOrder) -> None:
                 backorder_recheck_seconds=state.settings.backorder_recheck_seconds,
                 activity_timeout_seconds=state.settings.activity_timeout_seconds,
                 quote_validity_seconds=state.settings.quote_validity_seconds,
+                quote_reminder_before_seconds=state.settings.quote_reminder_before_seconds,
                 dunning_schedule_seconds=state.settings.dunning_schedule_seconds,
             ),
             id=order_workflow_id(order.number),

@@ -35,6 +35,8 @@ class SalesOrder(SQLModel, table=True):
     prepaid: bool = False
     # Set when a web order arrived with something a person must check (unknown SKU, no e-mail).
     needs_review: bool = Field(default=False, index=True)
+    # Quotes for the same opportunity: accepting one voids the others.
+    opportunity: str | None = Field(default=None, max_length=64, index=True)
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)
@@ -106,6 +108,7 @@ class OrderCreate(SQLModel):
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
     external_ref: str | None = Field(default=None, min_length=1, max_length=128)
     prepaid: bool = False
+    opportunity: str | None = Field(default=None, min_length=1, max_length=64)
     # Destination for taxes and shipping; the customer's country when not given.
     ship_to_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     prices_include_tax: bool = False
@@ -177,6 +180,7 @@ class OrderSummary(SQLModel):
     currency: str
     total: Decimal
     needs_review: bool = False
+    opportunity: str | None = None
     created_at: datetime
 
 

@@ -105,6 +105,7 @@ def create(
         external_ref=order_in.external_ref,
         currency=currencies.pop(),
         prepaid=order_in.prepaid,
+        opportunity=order_in.opportunity,
         created_by=created_by,
     )
     session.add(order)
@@ -324,3 +325,19 @@ def replace_lines(
     _record_priced(session, order, priced, products)
     after = ", ".join(f"{qty} x {sku}" for sku, qty in lines) + f" = {order.total}"
     return before, after
+
+
+def sibling_quotes(*, session: Session, order: SalesOrder) -> list[SalesOrder]:
+    """Other open quotes of the same customer and opportunity (voided when this one is accepted)."""
+    if not order.opportunity:
+        return []
+    return list(
+        session.exec(
+            select(SalesOrder)
+            .where(SalesOrder.opportunity == order.opportunity)
+            .where(SalesOrder.customer_id == order.customer_id)
+            .where(SalesOrder.status == OrderStatus.QUOTE)
+            .where(SalesOrder.id != order.id)
+            .order_by(SalesOrder.id)
+        )
+    )

@@ -1,5 +1,6 @@
 """SalesOrderWorkflow: one durable workflow per order, from quote to collection."""
 
+import asyncio
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from activities.stock_activities import StockActivities
     from activities.task_activities import TaskActivities
+    from core.temporal import order_workflow_id
     from workflows.search_attributes import ASSIGNEE, ORDER_STEP
     from workflows.types import (
         AmendOrderInput,
@@ -30,9 +32,11 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         OrderRef,
         PlannedStep,
+        QuoteVoided,
         RecordProgressInput,
         SalesOrderInput,
         SalesOrderResult,
+        SiblingQuotes,
         TaskAssigned,
         TaskRef,
     )
@@ -46,6 +50,8 @@ NOT_CANCELLABLE_FROM = ("packing", "invoicing", "collection")
 PATCH_NOTIFY_AND_SLA = "notifications-and-sla-v2"
 # Version 3 sends payment reminders (dunning) on a schedule while collection waits.
 PATCH_DUNNING = "dunning-v3"
+# Version 4 mails quotes, reminds before they expire and voids sibling quotes on acceptance.
+PATCH_QUOTES = "quotes-v4"
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -71,6 +77,8 @@ class SalesOrderWorkflow:
     `payment_recorded`. Handlers: update `complete_task`, update `cancel` (refused from packing
     on), signals `stock_arrived` and `payment_recorded`, query `progress`.
     While collection waits, payment reminders go out on the dunning schedule (v3).
+    Quotes (v4) are mailed, reminded before expiry, and void their siblings when accepted
+    (signal `quote_voided`).
     Compensation on cancel: committed stock is released and open tasks are cancelled.
     """
 
@@ -93,6 +101,8 @@ class SalesOrderWorkflow:
         self._amending = 0
         self._invoiced_at: datetime | None = None
         self._reminders_sent = 0
+        self._quote_answered = False
+        self._pending_reminders: list[asyncio.Task] = []
 
     # ---- entry point -------------------------------------------------------------------------
 
@@ -101,7 +111,9 @@ class SalesOrderWorkflow:
         self._input = order
         self._v2 = workflow.patched(PATCH_NOTIFY_AND_SLA)
         plan: OrderPlan = await self._call(OrderActivities.plan_order, OrderRef(order.order_number))
-        self._notify("order_confirmation", "confirmation")
+        quote_first = any(p.step == "quote" and p.mode == "task" for p in plan.steps)
+        if not (quote_first and workflow.patched(PATCH_QUOTES)):
+            self._notify("order_confirmation", "confirmation")  # a quote is confirmed on accept
         try:
             for planned in plan.steps:
                 self._raise_if_cancelled()
@@ -112,6 +124,7 @@ class SalesOrderWorkflow:
             await self._compensate()
         self._finished = True
         self._step = None
+        await asyncio.gather(*self._pending_reminders)
         await self._mail_delivered()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return SalesOrderResult(order_number=order.order_number, status=self._status)
@@ -192,6 +205,14 @@ class SalesOrderWorkflow:
             )
 
     @workflow.signal
+    def quote_voided(self, voided: QuoteVoided) -> None:
+        """Another quote of the same opportunity was accepted: this one is void."""
+        if self._status == "quote" and self._cancel is None:
+            self._cancel = CancelRequest(
+                reason=f"quote void: {voided.accepted_order_number} was accepted"
+            )
+
+    @workflow.signal
     def payment_recorded(self) -> None:
         """A payment was recorded for this order."""
         self._payment_signals += 1
@@ -249,13 +270,65 @@ class SalesOrderWorkflow:
             await self._collect(plan)
 
     async def _quote(self, planned: PlannedStep) -> None:
-        """The order is a quote until accepted (task completed); unanswered, it expires."""
+        """The order is a quote until accepted (task completed); unanswered, it expires.
+
+        v4: the quote is mailed to the customer with its validity, a reminder goes out before it
+        expires, and accepting it voids the other open quotes of the same opportunity.
+        """
         assert self._input is not None
+        validity = self._input.quote_validity_seconds
         self._status = "quote"
         await self._progress("quote_sent", "quote sent to the customer", status="quote")
-        await self._human_task(planned, expires_after=self._input.quote_validity_seconds)
+        v4 = workflow.patched(PATCH_QUOTES)
+        if v4:
+            valid_until = workflow.now() + timedelta(seconds=validity)
+            self._notify(
+                "quote_sent", "quote:sent", extra={"valid_until": _display_time(valid_until)}
+            )
+            self._pending_reminders.append(
+                asyncio.create_task(self._remind_before_quote_expiry(valid_until))
+            )
+        try:
+            await self._human_task(planned, expires_after=validity)
+        finally:
+            self._quote_answered = True
         self._status = "open"
         await self._progress("quote_accepted", "quote accepted", status="open")
+        if v4:
+            self._notify("order_confirmation", "confirmation")
+            await self._void_sibling_quotes()
+
+    async def _remind_before_quote_expiry(self, valid_until: datetime) -> None:
+        assert self._input is not None
+        lead = self._input.quote_reminder_before_seconds
+        validity = self._input.quote_validity_seconds
+        # A quote shorter than the reminder lead is reminded half-way through.
+        wait = validity - lead if lead < validity else validity / 2
+        try:
+            await workflow.wait_condition(
+                lambda: self._quote_answered, timeout=timedelta(seconds=max(wait, 0.001))
+            )
+            return
+        except TimeoutError:
+            pass
+        await self._progress(
+            "quote_expiring", f"quote reminder: valid until {_display_time(valid_until)}"
+        )
+        self._notify(
+            "quote_expiring", "quote:expiring", extra={"valid_until": _display_time(valid_until)}
+        )
+
+    async def _void_sibling_quotes(self) -> None:
+        siblings: SiblingQuotes = await self._call(OrderActivities.find_sibling_quotes, self._ref())
+        for number in siblings.order_numbers:
+            try:
+                await workflow.get_external_workflow_handle(order_workflow_id(number)).signal(
+                    SalesOrderWorkflow.quote_voided, QuoteVoided(self._number())
+                )
+            except Exception:  # noqa: BLE001 - it finished meanwhile; nothing left to void
+                workflow.logger.info("quote %s was already closed", number)
+                continue
+            await self._progress("quote_voided", f"quote {number} voided: this quote accepted")
 
     async def _check_credit(self) -> None:
         """Over the credit limit: a credit approval task; refused means cancelled."""
@@ -573,3 +646,7 @@ class SalesOrderWorkflow:
             start_to_close_timeout=timedelta(seconds=self._input.activity_timeout_seconds),
             retry_policy=RETRY,
         )
+
+
+def _display_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

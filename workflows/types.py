@@ -13,6 +13,7 @@ class SalesOrderInput:
     backorder_recheck_seconds: float = 3600.0
     activity_timeout_seconds: float = 30.0
     quote_validity_seconds: float = 14 * 24 * 3600.0
+    quote_reminder_before_seconds: float = 2 * 24 * 3600.0
     # Payment reminders, in seconds after the invoice: 7, 14 and 30 days.
     dunning_schedule_seconds: list[float] = field(
         default_factory=lambda: [7 * 86400.0, 14 * 86400.0, 30 * 86400.0]
@@ -234,3 +235,17 @@ class NotifyInput:
 class NotifyResult:
     status: str  # sent | skipped | already_sent
     recipients: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SiblingQuotes:
+    """Other open quotes of the same opportunity."""
+
+    order_numbers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class QuoteVoided:
+    """Signal: another quote of this opportunity was accepted."""
+
+    accepted_order_number: str

@@ -26,8 +26,8 @@ from workflows.sales_order import SalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
-# and SLA timers, v3: dunning).
-RECORD_AS = "v3"
+# and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding).
+RECORD_AS = "v4"
 
 
 def _replayer() -> Replayer:
@@ -91,3 +91,33 @@ async def test_live_histories_replay(
     await wait_for_open_task(api, second["number"], "picking")
     assert (await api.post(f"/api/orders/{second['number']}/cancel")).status_code == 200
     await _record(temporal_client, second["number"], "cancelled_at_picking")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "quote_task"])
+async def test_live_quote_histories_replay(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    product = await create_product(api, on_hand=10, price="4.10")
+    customer = await create_customer(api)
+    accepted, voided = [
+        (
+            await api.post(
+                "/api/orders",
+                json={
+                    "customer_id": customer["id"],
+                    "lines": [{"sku": product["sku"], "qty": qty}],
+                    "opportunity": "OPP-REPLAY",
+                    "prepaid": True,
+                },
+            )
+        ).json()
+        for qty in (1, 2)
+    ]
+    await wait_for_open_task(api, voided["number"], "quote")
+    task = await wait_for_open_task(api, accepted["number"], "quote")
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, accepted["number"], lambda o: o["status"] == "completed")
+    await wait_for_order(api, voided["number"], lambda o: o["status"] == "cancelled")
+    await _record(temporal_client, accepted["number"], "quote_accepted")
+    await _record(temporal_client, voided["number"], "quote_voided")
