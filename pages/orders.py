@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep, in_session
@@ -16,8 +17,9 @@ from notification import service as notification_service
 from order import service as order_service
 from order import views as order_views
 from order.enums import STEPS, OrderStatus
-from order.models import OrderEvent, SalesOrder
+from order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
 from pages.auth import redirect
+from pages.rules import parse_lines
 from pages.web import (
     CsrfChecked,
     SignInRequired,
@@ -31,7 +33,7 @@ from support import service as support_service
 from support.models import ActivityKind, AuthorKind
 from task import service as task_service
 from task.models import Task
-from workflows.sales_order import NOT_CANCELLABLE_FROM
+from workflows.sales_order import AMENDABLE_IN, NOT_CANCELLABLE_FROM
 
 router = APIRouter()
 
@@ -90,6 +92,13 @@ def can_cancel(order: SalesOrder) -> bool:
     )
 
 
+def can_amend(order: SalesOrder) -> bool:
+    """Amending is offered until allocation starts, as the workflow allows."""
+    return order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED) and (
+        order.current_step in AMENDABLE_IN
+    )
+
+
 def order_context(session: Session, order: SalesOrder) -> dict:
     """Everything the order pages show, read through the services."""
     public = order_views.order_public(session, order)
@@ -113,6 +122,7 @@ def order_context(session: Session, order: SalesOrder) -> dict:
         "activities": support_service.list_activities(session=session, order_id=order.id),
         "invoices": invoice_service.list_for_order(session=session, order_id=order.id),
         "can_cancel": can_cancel(order),
+        "can_amend": can_amend(order),
         "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),
     }
 
@@ -197,6 +207,32 @@ async def cancel(
     except HTTPException as exc:
         return error_page(request, exc, principal=principal)
     web.flash = f"Order {number} cancelled; stock released and open tasks closed."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post("/orders/{number}/amend", include_in_schema=False, dependencies=[CsrfChecked])
+async def amend(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    lines: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Replace the lines (`SKU qty` per line) before allocation; re-priced by the workflow."""
+    try:
+        parsed = [OrderLineCreate(sku=line.sku, qty=line.qty) for line in parse_lines(lines)]
+        if not parsed:
+            raise ValueError("an order needs at least one line")
+        await order_views.amend_order(number, OrderAmend(lines=parsed), state, principal)
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            return error_page(request, exc, principal=principal)
+        web.flash = f"Not amended: {exc.detail}"
+    except (ValueError, ValidationError) as exc:
+        web.flash = f"Not amended: {str(exc).splitlines()[0]}"
+    else:
+        web.flash = "Order amended and re-priced."
     return redirect(request, f"/orders/{number}", web)
 
 

@@ -106,6 +106,17 @@ async def test_customer_center_quote_support_and_access(
     foreign = await place_order(api, other["id"], [(product["sku"], 1)])
     await wait_for_open_task(api, quote["number"], "quote")
     open_customer_account(engine, mine["id"], "s3cret-pass")
+    # Staff amend the quote before the customer sees it: 3 instead of 2, re-priced.
+    admin = await staff_client(api, ADMIN_TOKEN)
+    page = await admin.get(f"/orders/{quote['number']}")
+    assert "Amend the lines" in page.text
+    amended = await admin.post(f"/orders/{quote['number']}/amend", {"lines": f"{product['sku']} 3"})
+    assert amended.status_code == 303
+    await wait_for_order(api, quote["number"], lambda o: o["totals"]["total"] == "750.00")
+    bad = await admin.post(f"/orders/{quote['number']}/amend", {"lines": "NO-SUCH-SKU 1"})
+    assert "Not amended" in (await admin.get(f"/orders/{quote['number']}")).text
+    assert bad.status_code == 303
+    await admin.aclose()
 
     customer = await customer_client(api, mine["email"], "s3cret-pass")
     center = await customer.get("/customer")
@@ -121,6 +132,7 @@ async def test_customer_center_quote_support_and_access(
 
     detail = await customer.get(f"/customer/orders/{quote['number']}")
     assert detail.status_code == 200 and "Accept quote" in detail.text
+    assert "750.00" in detail.text
     accepted = await customer.post(
         f"/customer/orders/{quote['number']}/quote", {"decision": "accept"}
     )
