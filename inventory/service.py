@@ -3,12 +3,15 @@
 Balances change only through guarded single-statement UPDATEs (`... WHERE on_hand - committed >=
 qty`), so two concurrent commits can never oversell, on SQLite and on PostgreSQL alike. The
 ledger row is inserted in the same transaction; its unique key turns a retry into a no-op.
+Release and pack lock the product row first and then act only on what the ledger says this
+order holds, so a stray or repeated call can never give back or ship another order's stock:
+for every SKU, on-hand = receipts - packs and committed = commits - releases - packs.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -110,25 +113,53 @@ def commit(*, session: Session, key: str, order_number: str, needs: Sequence[Sto
     return True
 
 
+def held(*, session: Session, order_number: str, sku: str) -> int:
+    """What the order holds committed of the SKU, by the ledger (commits - releases - packs)."""
+    sums = dict(
+        session.exec(
+            select(StockMovement.kind, func.sum(StockMovement.qty))
+            .where(StockMovement.order_number == order_number)
+            .where(StockMovement.sku == sku)
+            .group_by(StockMovement.kind)
+        ).all()
+    )
+    return int(sums.get("commit") or 0) - int(sums.get("release") or 0) - int(sums.get("pack") or 0)
+
+
+def _lock(session: Session, sku: str) -> None:
+    # PostgreSQL: a row lock, so the ledger read that follows cannot race another release or
+    # pack of the SKU. SQLite: a no-op (BEGIN IMMEDIATE already holds the write lock).
+    session.exec(select(Product.id).where(Product.sku == sku).with_for_update()).first()
+
+
 def release(*, session: Session, key: str, order_number: str, needs: Sequence[StockNeed]) -> None:
-    """Give committed stock back (compensation for a cancelled order)."""
+    """Give back what the order holds committed (compensation); nothing held, nothing to do."""
     for need in sorted(needs, key=lambda n: n.sku):
+        _lock(session, need.sku)
         if _already_done(session, f"{key}:{need.sku}"):
             continue
-        session.execute(
+        qty = min(need.qty, held(session=session, order_number=order_number, sku=need.sku))
+        if qty <= 0:
+            continue
+        result = session.execute(
             update(Product)
             .where(Product.sku == need.sku)
-            .where(Product.committed >= need.qty)
-            .values(committed=Product.committed - need.qty)
+            .where(Product.committed >= qty)
+            .values(committed=Product.committed - qty)
         )
-        _record(session, f"{key}:{need.sku}", need.sku, "release", need.qty, order_number)
+        if result.rowcount != 1:
+            raise RuntimeError(f"cannot release {qty} x {need.sku}: balance below the ledger")
+        _record(session, f"{key}:{need.sku}", need.sku, "release", qty, order_number)
 
 
 def pack(*, session: Session, key: str, order_number: str, needs: Sequence[StockNeed]) -> None:
-    """Deduct packed goods from on-hand and from committed."""
+    """Deduct packed goods from on-hand and from committed (only what the order holds)."""
     for need in sorted(needs, key=lambda n: n.sku):
+        _lock(session, need.sku)
         if _already_done(session, f"{key}:{need.sku}"):
             continue
+        if held(session=session, order_number=order_number, sku=need.sku) < need.qty:
+            raise RuntimeError(f"cannot pack {need.qty} x {need.sku}: not committed to this order")
         result = session.execute(
             update(Product)
             .where(Product.sku == need.sku)
