@@ -5,7 +5,15 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from core.settings import Settings
 from order.enums import Channel
@@ -99,8 +107,13 @@ def _from_file(path: Path) -> list[StoreConnection]:
         data = {"stores": data}
     try:
         return _connections.validate_python(data).stores
-    except ValueError as exc:
-        raise ConnectionsError(f"invalid webhook secrets file {path}: {exc}") from exc
+    except ValidationError as exc:
+        # Name the fields only: the input values would put secrets into logs.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        raise ConnectionsError(f"invalid webhook secrets file {path}: {problems}") from None
 
 
 def load(settings: Settings) -> list[StoreConnection]:

@@ -116,6 +116,8 @@ def test_secrets_file_adds_stores_and_env_secrets_add_one_per_provider(tmp_path:
     assert len(stores["eu-shop"].secrets) == 2
     assert "secret" not in repr(stores["eu-shop"])  # never printed
     assert "plain-shopify" not in repr(settings)
-    path.write_text("stores: [{name: broken}]\n")
-    with pytest.raises(connections.ConnectionsError):
+    path.write_text("stores: [{name: broken, kind: shopify, secrets: [top-secret], channel: x}]\n")
+    with pytest.raises(connections.ConnectionsError) as error:
         connections.load(settings.model_copy())
+    assert "stores.0.channel" in str(error.value)
+    assert "top-secret" not in str(error.value)  # errors name fields, never values

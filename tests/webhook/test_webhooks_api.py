@@ -330,3 +330,21 @@ async def test_store_change_after_allocation_is_kept_for_review(
     order = (await api.get(f"/api/orders/{number}")).json()
     assert [ln["qty"] for ln in order["lines"]] == [1, 1, 1]  # unchanged
     assert any(e["kind"] == "store_update" for e in order["events"])
+
+
+async def test_order_without_email_is_recorded_for_the_order_desk(
+    api: httpx.AsyncClient, worker
+) -> None:
+    await _catalogue(api)
+    anonymous = json.loads(shopify_order())
+    anonymous["email"] = anonymous["contact_email"] = anonymous["customer"]["email"] = None
+    response = await post_shopify(api, json.dumps(anonymous).encode())
+    assert response.status_code == 200, response.text
+    number = response.json()["order_number"]
+    task = await wait_for_open_task(api, number, "stock_check")
+    assert task["role"] == "order_desk"
+    order = (await api.get(f"/api/orders/{number}")).json()
+    assert order["needs_review"] is True
+    assert any("no customer e-mail" in e["message"] for e in order["events"])
+    customer = (await api.get(f"/api/customers/{order['customer_id']}")).json()
+    assert customer["email"] == "unknown@shopify.webhook.invalid"
