@@ -5,17 +5,19 @@ import io
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import ReadSessionDep, StateDep
+from api.deps import ReadSessionDep, StateDep, in_session
 from customer.models import Customer
 from order import service as order_service
+from order import views as order_views
 from order.enums import STEPS, OrderStatus
 from pages.orders import temporal_url
-from pages.web import StaffDep, render
+from pages.web import CsrfChecked, StaffDep, render
 from report import service as report_service
+from report import temporal as report_temporal
 
 router = APIRouter()
 STATUSES = tuple(OrderStatus)
@@ -73,6 +75,56 @@ def monitor(
         "temporal_url": lambda number: temporal_url(state.settings, number),
     }
     return render(request, "monitor.html", context, principal=principal)
+
+
+@router.get("/monitor/failing", include_in_schema=False)
+async def failing(
+    request: Request, state: StateDep, principal: StaffDep, notice: str | None = None
+) -> Response:
+    """Activities that keep failing (from Temporal), loaded into the monitor by htmx."""
+    numbers = await in_session(
+        state, lambda s: report_service.unfinished_numbers(session=s), read_only=True
+    )
+    error, activities = None, []
+    try:
+        client = await state.temporal()
+        activities = await report_temporal.failing_activities(client, numbers)
+    except Exception as exc:  # noqa: BLE001 - show Temporal being down, do not fail the page
+        error = f"Temporal is unreachable: {exc}"
+    context = {
+        "activities": activities,
+        "error": error,
+        "notice": notice,
+        "checked": len(numbers),
+        "temporal_url": lambda number: temporal_url(state.settings, number),
+    }
+    return render(request, "_failing.html", context, principal=principal)
+
+
+@router.post("/monitor/failing/retry", include_in_schema=False, dependencies=[CsrfChecked])
+async def retry(
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    number: Annotated[str, Form(max_length=32)],
+    activity_id: Annotated[str, Form(max_length=100)],
+) -> Response:
+    """Run a failing activity again now (attempts reset); needs the modify clearance."""
+    try:
+        order_views._require_modify(principal)
+        client = await state.temporal()
+        await report_temporal.retry_activity(
+            client,
+            namespace=state.settings.temporal_namespace,
+            number=number,
+            activity_id=activity_id,
+        )
+        notice = f"Activity {activity_id} of {number} is running again."
+    except HTTPException as exc:
+        notice = str(exc.detail)
+    except Exception as exc:  # noqa: BLE001 - Temporal refused; say why
+        notice = f"Temporal refused the retry: {getattr(exc, 'message', None) or exc}"
+    return await failing(request, state, principal, notice=notice)
 
 
 def _durations_chart(durations: list[report_service.StepDuration]) -> dict:

@@ -221,3 +221,15 @@ def work_per_employee(*, session: Session, since: datetime) -> list[Workload]:
     for email, count in holding:
         work.setdefault(email, Workload(who=email)).open_now = count
     return sorted(work.values(), key=lambda w: (-w.completed, w.who))
+
+
+def unfinished_numbers(*, session: Session, limit: int = 40) -> list[str]:
+    """Numbers of the newest orders whose workflow is still running (not completed/cancelled)."""
+    rows = session.exec(
+        select(SalesOrder.number)
+        .where(col(SalesOrder.status).not_in([OrderStatus.COMPLETED, OrderStatus.CANCELLED]))
+        .where(col(SalesOrder.workflow_started).is_(True))
+        .order_by(col(SalesOrder.id).desc())
+        .limit(limit)
+    ).all()
+    return [number for number in rows if number]
