@@ -32,7 +32,7 @@ async def _post(api: httpx.AsyncClient, path: str, body: dict) -> dict:
 async def test_b2b_order_with_agreement_break_tax_and_shipping(
     api: httpx.AsyncClient, worker
 ) -> None:
-    tool = await create_product(api, on_hand=50, price="12.00", item_group="tools")
+    tool = await create_product(api, on_hand=100, price="12.00", item_group="tools")
     book = await create_product(api, on_hand=50, price="5.00", tax_class="reduced")
     customer = await create_customer(api, group="wholesale", country="DE")
     other = await create_customer(api, group="retail", country="DE")
