@@ -159,7 +159,7 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(
-            sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default="0")
         )
 
     with op.batch_alter_table("orderline", schema=None) as batch_op:
@@ -239,7 +239,7 @@ def upgrade() -> None:
             )
         )
         batch_op.add_column(
-            sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("prices_include_tax", sa.Boolean(), nullable=False, server_default="0")
         )
         batch_op.add_column(
             sa.Column("ship_to_country", sqlmodel.sql.sqltypes.AutoString(length=2), nullable=True)
