@@ -244,6 +244,7 @@ line_inputs = st.builds(
     list_price=prices,
     item_group=st.sampled_from([None, "tools", "toys"]),
     tax_class=st.sampled_from(["standard", "reduced", "zero"]),
+    explicit_price=st.one_of(st.none(), st.none(), prices),
 )
 agreement_lists = st.lists(
     st.builds(
