@@ -16,6 +16,9 @@ from order.models import OrderCharge, OrderCreate, OrderEvent, OrderLine, SalesO
 from pricing import engine as pricing_engine
 from pricing import service as pricing_service
 
+# Money columns are NUMERIC(14, 2).
+MAX_AMOUNT = Decimal("1000000000000")
+
 
 class OrderError(Exception):
     """An order request that breaks a rule (unknown SKU, unknown customer)."""
@@ -158,6 +161,10 @@ def _record_priced(
     products: dict[str, Product],
 ) -> None:
     """Write the priced lines and charges and the order's totals."""
+    amounts = [priced.total, priced.subtotal + priced.charges_total + priced.tax_total]
+    amounts += [line.unit_price * line.qty for line in priced.lines]
+    if max(amounts) >= MAX_AMOUNT:
+        raise OrderError(f"order amounts must stay below {MAX_AMOUNT:,} {priced.currency}")
     for line in priced.lines:
         session.add(
             OrderLine(

@@ -213,3 +213,24 @@ async def test_agreement_admin_endpoints(api: httpx.AsyncClient) -> None:
     ).status_code == 422
     rates = (await api.get("/api/tax-rates")).json()
     assert rates == []
+
+
+async def test_bad_pricing_input_is_a_clear_4xx_and_records_nothing(api: httpx.AsyncClient) -> None:
+    dear = await create_product(api, price="999999999999.99")
+    customer = await create_customer(api)
+    before = (await api.get("/api/orders")).json()["count"]
+    bad_orders = [
+        {"lines": [{"sku": dear["sku"], "qty": 100_000}]},  # beyond what money columns hold
+        {"lines": [{"sku": dear["sku"], "qty": 1}], "ship_to_country": "de"},
+        {"lines": [{"sku": dear["sku"], "qty": 1}], "charges": [{"amount": "-5"}]},
+        {"lines": [{"sku": dear["sku"], "qty": 1}], "charges": [{"kind": "bribe", "amount": "5"}]},
+    ]
+    for body in bad_orders:
+        response = await api.post("/api/orders", json={"customer_id": customer["id"], **body})
+        assert response.status_code == 422, (body, response.text)
+    too_big = await api.post(
+        "/api/orders",
+        json={"customer_id": customer["id"], "lines": [{"sku": dear["sku"], "qty": 100_000}]},
+    )
+    assert "below" in too_big.json()["detail"]
+    assert (await api.get("/api/orders")).json()["count"] == before
