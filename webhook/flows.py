@@ -6,6 +6,7 @@ comes after that commit; a failed start is retried by the API's pending-order sw
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from workflows.types import AmendLine, AmendRequest, CancelRequest
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 STORE_MODULES = {"shopify": shopify, "woocommerce": woocommerce}
+# How long a store cancellation waits for the compensation before answering (it goes on anyway).
+CANCEL_WAIT_SECONDS = 1.0
 STATUS = {
     Outcome.REJECTED: 401,
     Outcome.MALFORMED: 400,
@@ -279,13 +282,13 @@ async def _update(
     if order is None:  # the store's update came first (or creation was not subscribed)
         return await _create(state, delivery_id, store, order_in)
     number = order.number or ""
+    paid = await _store_paid(state, store, order, order_in) if store.prepaid else ""
     if current == order_in.line_key():
         await _note(
             state, order, f"updated at the store ({order_in.status or 'no status'})", delivery_id
         )
-        return await _finish(
-            state, delivery_id, Outcome.PROCESSED, "no change to the lines", order_number=number
-        )
+        detail = "no change to the lines" + (f"; {paid}" if paid else "")
+        return await _finish(state, delivery_id, Outcome.PROCESSED, detail, order_number=number)
     if reasons:
         message = "the store changed the lines; " + "; ".join(reasons)
         await _note(state, order, message, delivery_id)
@@ -313,6 +316,35 @@ async def _update(
     )
 
 
+async def _store_paid(
+    state: AppState, store: StoreConnection, order: SalesOrder, order_in: StoreOrderIn
+) -> str:
+    """A prepaid store reports a later payment (Shopify `orders/paid`): record it once."""
+    if not order_in.paid or order.prepaid:
+        return ""  # unpaid, or the workflow records the prepayment itself
+    payment_in = PaymentIn(
+        kind="payment",
+        key=f"store-paid:{store.name}:{order_in.external_id}",
+        amount=order_in.total,
+        currency=order_in.currency,
+        reference=webhook_service.external_ref(store.name, order_in.external_id),
+        method="store",
+    )
+
+    def record(session: Session) -> bool:
+        row = session.get(SalesOrder, order.id)
+        assert row is not None
+        return (
+            webhook_service.record_payment(session=session, order=row, payment_in=payment_in)
+            is not None
+        )
+
+    if await _db(state, record):
+        await _signal_payment(state, order.number or "")
+        return f"paid at the store: {order_in.total} {order_in.currency}"
+    return ""
+
+
 async def _cancel(
     state: AppState, delivery_id: int, store: StoreConnection, external_id: str
 ) -> Answer:
@@ -331,13 +363,16 @@ async def _cancel(
     client = await state.temporal()
     handle = client.get_workflow_handle(order_workflow_id(number))
     try:
-        # Accepted is enough to answer: the workflow runs the compensation durably.
-        await handle.start_update(
+        # Accepted is enough to answer: the workflow runs the compensation durably. A refusal by
+        # the validator comes back with the start, so result() raises it without waiting.
+        update = await handle.start_update(
             SalesOrderWorkflow.cancel,
             CancelRequest(reason="cancelled at the store", actor=f"webhook:{store.name}"),
             id=f"store-cancel-{number}",
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
         )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(update.result(), timeout=CANCEL_WAIT_SECONDS)
     except (WorkflowUpdateFailedError, RPCError) as exc:
         cause = getattr(exc, "cause", None)
         reason = getattr(cause, "message", None) or getattr(exc, "message", None) or str(exc)

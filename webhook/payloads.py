@@ -47,9 +47,15 @@ class StoreOrderIn:
         """Sum of the lines as charged."""
         return round_money(sum((line.line_total for line in self.lines), Decimal("0")))
 
+    def skus(self) -> list[str]:
+        """The SKU each line is recorded with; a line without one gets a placeholder to review."""
+        return [
+            (line.sku or f"?{self.external_id}-{n + 1}")[:64] for n, line in enumerate(self.lines)
+        ]
+
     def line_key(self) -> list[tuple[str, int]]:
-        """(sku, qty) per line, sorted: what an update compares."""
-        return sorted((line.sku or "", line.qty) for line in self.lines)
+        """(sku, qty) per line as recorded, sorted: what an update is compared with."""
+        return sorted(zip(self.skus(), (line.qty for line in self.lines), strict=True))
 
 
 @dataclass
@@ -64,6 +70,7 @@ class PaymentIn:
     order_number: str | None = None  # Conveyor's number, from metadata or client_reference_id
     external_ids: list[str] = field(default_factory=list)  # store order ids from metadata
     payment_refs: list[str] = field(default_factory=list)  # ids a store order may carry
+    method: str = "stripe"
 
 
 def parse_json(body: bytes) -> Any:

@@ -29,7 +29,6 @@ REDACTED_HEADERS = frozenset(
         "stripe-signature",
     }
 )
-MAX_SKU = 64
 
 
 def safe_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -226,11 +225,11 @@ def import_order(
             raise
         return found, False
     order.number = f"{number_prefix}-{order.id:06d}"
-    for n, line in enumerate(order_in.lines):
+    for sku, line in zip(order_in.skus(), order_in.lines, strict=True):
         session.add(
             OrderLine(
                 order_id=order.id,
-                sku=(line.sku or f"?{order_in.external_id}-{n + 1}")[:MAX_SKU],
+                sku=sku,
                 name=line.name,
                 qty=line.qty,
                 unit_price=line.unit_price,
@@ -389,7 +388,7 @@ def record_payment(*, session: Session, order: SalesOrder, payment_in: PaymentIn
         key=payment_in.key,
         order=order,
         amount=payment_in.amount,
-        method="stripe",
+        method=payment_in.method,
         reference=payment_in.reference,
     )
 

@@ -47,12 +47,13 @@ async def post_shopify(
     secret: str = SHOPIFY_SECRET,
     webhook_id: str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
     signature: str | None = None,
+    domain: str = "jsmith.myshopify.com",
 ) -> httpx.Response:
     """POST /webhooks/shopify signed as Shopify signs."""
     headers = {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
-        "X-Shopify-Shop-Domain": "jsmith.myshopify.com",
+        "X-Shopify-Shop-Domain": domain,
         "X-Shopify-API-Version": "2025-10",
         "X-Shopify-Webhook-Id": webhook_id,
         "X-Shopify-Hmac-Sha256": signature if signature is not None else sign_base64(body, secret),

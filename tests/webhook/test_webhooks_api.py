@@ -279,6 +279,21 @@ async def test_store_cancellation_cancels_the_running_order(
     assert again.json()["outcome"] == "duplicate"
 
 
+async def test_store_cancellation_after_packing_is_kept_for_review(
+    api: httpx.AsyncClient, worker
+) -> None:
+    await _catalogue(api)
+    number = (await post_shopify(api, shopify_order())).json()["order_number"]
+    await wait_for_order(api, number, lambda o: o["current_step"] == "collection")
+    response = await post_shopify(api, shopify_order(), topic="orders/cancelled")
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "needs_review"
+    assert "once it reached collection" in response.json()["detail"]
+    order = (await api.get(f"/api/orders/{number}")).json()
+    assert order["status"] == "open"
+    assert any(e["kind"] == "store_update" for e in order["events"])
+
+
 async def test_delivery_log_is_admin_only(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/webhook-deliveries", headers={"Authorization": "Bearer x"})
     assert response.status_code == 401
