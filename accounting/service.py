@@ -198,13 +198,17 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
             "customer_id": order.customer_id if order else 0,
             "currency": payment.currency,
         }
+        # A refund is recorded as a negative payment; it posts the other way round.
+        amount = abs(payment.amount)
+        refund = payment.amount < 0
+        what = "refund" if refund else "payment"
         postings.append(
             Posting(
                 **common,
                 account=mapping.bank_for(payment.method),
-                description=f"payment ({payment.method}) {payment.reference or ''}".strip(),
-                debit=payment.amount,
-                credit=ZERO,
+                description=f"{what} ({payment.method}) {payment.reference or ''}".strip(),
+                debit=ZERO if refund else amount,
+                credit=amount if refund else ZERO,
             )
         )
         postings.append(
@@ -212,8 +216,8 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
                 **common,
                 account=mapping.accounts.receivable,
                 description="receivable",
-                debit=ZERO,
-                credit=payment.amount,
+                debit=amount if refund else ZERO,
+                credit=ZERO if refund else amount,
             )
         )
     kinds = {"invoice": 0, "credit_note": 1, "payment": 2}

@@ -82,6 +82,9 @@ def _books(engine: Engine, *, inclusive: bool = False) -> tuple[str, str]:
         invoice_service.record_payment(
             session=session, key="p2", order=order, amount=Decimal("10"), method="manual"
         )
+        invoice_service.record_payment(
+            session=session, key="r1", order=order, amount=Decimal("-4"), method="stripe_refund"
+        )
         note = invoice_service.create_credit_note(
             session=session, key="c", invoice=invoice, reason="returned"
         )
@@ -110,7 +113,13 @@ def test_every_document_balances_and_uses_the_mapping(
         invoice = invoice_service.get_by_number(session=session, number=invoice_number)
         assert isinstance(invoice, Invoice)
     documents = _by_document(postings)
-    assert set(documents) == {invoice_number, note_number, "PAY-000001", "PAY-000002"}
+    assert set(documents) == {
+        invoice_number,
+        note_number,
+        "PAY-000001",
+        "PAY-000002",
+        "PAY-000003",
+    }
     for rows in documents.values():
         assert sum(p.debit for p in rows) == sum(p.credit for p in rows) > 0
     sales = {(p.account, p.description): (p.debit, p.credit) for p in documents[invoice_number]}
@@ -149,6 +158,12 @@ def test_every_document_balances_and_uses_the_mapping(
         ("1400", Decimal("0.00"), Decimal("50.00"), "CASH"),
     ]
     assert documents["PAY-000002"][0].account == "1000"  # default bank
+    refund = documents["PAY-000003"]
+    assert [(p.account, p.debit, p.credit) for p in refund] == [
+        ("1000", Decimal("0.00"), Decimal("4.00")),
+        ("1400", Decimal("4.00"), Decimal("0.00")),
+    ]
+    assert refund[0].description == "refund (stripe_refund)"
 
 
 def test_date_range_and_csv(engine: Engine) -> None:
@@ -198,7 +213,8 @@ def test_conveyor_export_writes_the_journal(
     day = TODAY.isoformat()
     assert cli_main.main(["export", "--from", day, "--to", day, "--out", str(out)]) == 0
     text = out.read_text()
-    assert invoice_number in text and note_number in text and "PAY-000002" in text
+    assert invoice_number in text and note_number in text and "PAY-000003" in text
+    assert "-" not in "".join(row.split(",")[8] + row.split(",")[9] for row in text.splitlines())
     assert cli_main.main(["export", "--from", day, "--to", day]) == 0
     assert capsys.readouterr().out.replace("\r\n", "\n") == text.replace("\r\n", "\n")
     assert cli_main.main(["export", "--from", day, "--to", "2000-01-01"]) == 2
