@@ -77,6 +77,19 @@ async def test_journal_csv_through_the_api(
     credit = sum(Decimal(r["credit"] or 0) for r in mine)
     assert debit == credit == Decimal("210.00")
     assert "BANK-7" in mine[-2]["description"]
+    as_json = await api.get(
+        "/api/accounting/journal", params={"from": today, "to": today}, headers=auth(accountant)
+    )
+    assert as_json.status_code == 200
+    body = as_json.json()
+    assert body["count"] == len(rows)
+    first = next(r for r in body["data"] if r["order"] == number)
+    assert (first["document"], first["account"], first["debit"], first["credit"]) == (
+        invoice["number"],
+        "1200",
+        "105.00",
+        "0.00",
+    )
 
     # Only accountants (and admins); clear 4xx for bad ranges; a broken mapping says why.
     warehouse = await create_employee(api, ["warehouse"])
