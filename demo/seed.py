@@ -10,6 +10,7 @@ from sqlmodel import select
 from core.db import session_scope
 from customer import service as customer_service
 from customer.models import CustomerCreate
+from demo.pricing import seed_pricing
 from employee import service as employee_service
 from employee.models import Employee, EmployeeCreate
 from inventory import service as inventory_service
@@ -73,6 +74,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     tags=tags,
                 ),
             )
+        seed_pricing(session)
         for name, email, group, country, limit in CUSTOMERS:
             customer = customer_service.create(
                 session=session,
