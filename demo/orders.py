@@ -2,8 +2,8 @@
 
 Everything goes through the same HTTP API people and stores use (orders, tasks, payments), so
 the workflows, tasks, e-mails and trail are real. Only the support history and activities (no
-JSON route yet) are written through their service, and the placing dates are spread over the
-last days so the reports have a history to show.
+JSON route yet) are written through their service, and a week of finished orders is dated back
+(their whole record, so it stays consistent) so the reports have a history to show.
 """
 
 import logging
@@ -12,16 +12,43 @@ from datetime import timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from core.db import session_scope
 from core.models import utcnow
 from customer import service as customer_service
+from invoice import service as invoice_service
+from invoice.models import Payment
+from notification import service as notification_service
 from order import service as order_service
 from support import service as support_service
 from support.models import ActivityKind, AuthorKind
+from task import service as task_service
 
 log = logging.getLogger(__name__)
 WAIT_SECONDS = 45.0
+# Orders of the past week: (customer e-mail, channel, lines); worked to the end and dated back.
+# (MOUSE-WL stays untouched: tests/cli/test_dev.py counts its stock while the demo runs.)
+HISTORY = [
+    ("jane.doe@example.com", "web", [("LAPTOP-14", 1), ("CABLE-HDMI", 1)]),
+    ("purchasing@contoso.example", "phone", [("MON-27", 6), ("CABLE-HDMI", 6)]),
+    ("ravi.patel@example.com", "web", [("KB-MECH", 2)]),
+    ("einkauf@fabrikam.example", "sales_rep", [("DOCK-USB-C", 8)]),
+    ("jane.doe@example.com", "web", [("CHAIR-ERGO", 1)]),
+    ("orders@northwind.example", "phone", [("LAPTOP-16", 2), ("MON-27", 2)]),
+    ("ravi.patel@example.com", "web", [("PRN-LASER", 1)]),
+]
+TIMESTAMPS = (
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "at",
+    "assigned_at",
+    "due_at",
+    "issued_at",
+    "received_at",
+    "sent_at",
+)
 
 
 class DemoOrders:
@@ -122,10 +149,21 @@ class DemoOrders:
         backordered = self.place("purchasing@contoso.example", "phone", [("DESK-SIT", 2)], "P-2004")
         cancelled = self.place("ravi.patel@example.com", "phone", [("PRN-LASER", 1)], "P-2005")
 
-        for number in web[:3]:
+        # Last week's business, worked to the end, then dated back (see `_date_back`).
+        history = [
+            self.place(email, channel, lines, f"H-{400 + i}")
+            for i, (email, channel, lines) in enumerate(HISTORY)
+        ]
+        web_history = [h for h, spec in zip(history, HISTORY, strict=True) if spec[1] == "web"]
+        for number in [*web[:3], *web_history]:
             task = self.open_task(number, "allocation")
             who = self.emails.get(task["assignee_id"], desk[0]) if task else desk[0]
             self.complete(number, "allocation", who, "approved", "address and payment checked")
+        for number in (h for h, spec in zip(history, HISTORY, strict=True) if spec[1] != "web"):
+            self.complete(number, "picking", "walter@conveyor.example", "done", "picked")
+            self.complete(number, "packing", "walter@conveyor.example", "done", "1 parcel")
+        for number in history:
+            self.pay(number)
         for number in phone[:2]:
             self.complete(number, "picking", "walter@conveyor.example", "done", "picked")
             self.complete(number, "packing", "walter@conveyor.example", "done", "2 parcels")
@@ -133,11 +171,49 @@ class DemoOrders:
             self.pay(number)
         if self.open_task(cancelled, "picking"):
             self.api.post(f"/api/orders/{cancelled}/cancel", params={"reason": "customer request"})
-        self._history(quote, phone[2], backordered, [*web, *phone, quote, backordered, cancelled])
+        self._notes(quote, phone[2], backordered)
+        # One web order has waited two hours for the order desk: past its 30-minute SLA, so
+        # the monitor has a stuck order to show (its whole record moves back, consistently).
+        if self.open_task(web[4], "allocation"):
+            self._date_back(web[4], timedelta(hours=2))
+        for days, number in enumerate(history, start=1):
+            if self.wait_status(number, "completed"):
+                self._date_back(number, timedelta(days=days, hours=3 * days))
 
-    def _history(self, quote: str, open_order: str, backordered: str, numbers: list[str]) -> None:
-        """Support messages, activities and placing dates spread over the last days."""
+    def wait_status(self, number: str, status: str) -> bool:
+        """Wait until the order has `status`; False when it does not get there in time."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < deadline:
+            if self.api.get(f"/api/orders/{number}").json()["status"] == status:
+                return True
+            time.sleep(0.3)
+        log.warning("demo: %s never became %s", number, status)
+        return False
+
+    def _date_back(self, number: str, delta: timedelta) -> None:
+        """Move a finished order's whole record back in time (order, trail, tasks, mail...)."""
         with session_scope(self.engine) as session:
+            order = order_service.get_by_number(session=session, number=number)
+            assert order is not None
+            rows: list = [order]
+            rows += order_service.events(session=session, order_id=order.id)
+            rows += task_service.list_for_order(session=session, order_id=order.id)
+            rows += invoice_service.list_for_order(session=session, order_id=order.id)
+            rows += session.exec(select(Payment).where(Payment.order_id == order.id)).all()
+            rows += notification_service.list_messages(
+                session=session, order_number=number, limit=100
+            )[0]
+            for row in rows:
+                for name in TIMESTAMPS:
+                    value = getattr(row, name, None)
+                    if value is not None:
+                        setattr(row, name, value - delta)
+                session.add(row)
+
+    def _notes(self, quote: str, open_order: str, backordered: str) -> None:
+        """Support messages and activities on some of the open orders."""
+        with session_scope(self.engine) as session:
+            numbers = (quote, open_order, backordered)
             orders = {n: order_service.get_by_number(session=session, number=n) for n in numbers}
             quoted = orders[quote]
             support_service.add_message(
@@ -170,11 +246,6 @@ class DemoOrders:
                 created_by="olivia@conveyor.example",
                 due_at=utcnow() + timedelta(days=3),
             )
-            now = utcnow()
-            for age, number in enumerate(reversed(numbers)):
-                order = orders[number]
-                order.created_at = now - timedelta(days=age % 9, hours=age)
-                session.add(order)
 
 
 def place_demo_orders(base: str, admin_token: str, accounts: list[dict], engine: Engine) -> None:

@@ -4,21 +4,16 @@ SQLite only (the page tests cover PostgreSQL); screenshots of each page go to te
 """
 
 import os
-import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from sqlalchemy.engine import Engine
 
-from api.main import create_app
-from core import temporal_server
 from core.migrate import upgrade
-from core.settings import Settings
 from tests.conftest import ADMIN_TOKEN, RULES
 from tests.utils.api import create_customer, create_employee, create_product, place_order
 from tests.utils.pages import open_customer_account
@@ -54,26 +49,6 @@ def database_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'conveyor.db'}"
     upgrade(url)
     return url
-
-
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[str]:
-    """The real app under uvicorn on a free port, in a background thread."""
-    port = temporal_server.free_port()
-    app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="live-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
-    app.state.conveyor.engine.dispose()
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -1,0 +1,61 @@
+"""The demo data of `conveyor dev` fills every page (seeded, then placed through a live API)."""
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from core.migrate import upgrade
+from demo.orders import DemoOrders
+from demo.seed import CUSTOMER_LOGINS, seed
+from tests.conftest import ADMIN_TOKEN
+from tests.utils.pages import customer_client, staff_client
+
+
+@pytest.fixture
+def rules_dir() -> Path:
+    """The rules that ship with Conveyor, as `conveyor dev` uses them."""
+    return Path(__file__).resolve().parents[2] / "routing_rules" / "rules"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite, as `conveyor dev` runs."""
+    url = f"sqlite:///{tmp_path / 'conveyor.db'}"
+    upgrade(url)
+    return url
+
+
+async def test_demo_orders_fill_every_page(
+    api: httpx.AsyncClient, worker, engine: Engine, live_server: str, tmp_path: Path
+) -> None:
+    accounts = seed(engine, tmp_path / "demo-accounts.json")
+    demo = DemoOrders(live_server, ADMIN_TOKEN, accounts, engine)
+    await asyncio.to_thread(demo.run)  # blocking HTTP; the worker runs on this loop meanwhile
+
+    admin = await staff_client(api, ADMIN_TOKEN)
+    monitor = (await admin.get("/monitor")).text
+    stuck = monitor.split('data-testid="stuck"', 1)[1].split("</section>", 1)[0]
+    assert stuck.count("/orders/") == 1  # the web order waiting two hours
+    assert "backordered" in monitor and "Contoso Ltd" in monitor
+    reports = (await admin.get("/reports")).text
+    orders_kpi = reports.split('data-testid="kpi-orders">', 1)[1].split("<", 1)[0]
+    assert int(orders_kpi) >= 15
+    assert "walter@conveyor.example" in reports  # work per employee
+    await admin.aclose()
+
+    alice = next(a for a in accounts if a["email"] == "alice@conveyor.example")
+    desk = await staff_client(api, alice["token"])
+    assert 'data-testid="task"' in (await desk.get("/inbox?scope=all")).text
+    await desk.aclose()
+
+    email, password = next(iter(CUSTOMER_LOGINS.items()))
+    customer = await customer_client(api, email, password)
+    center = (await customer.get("/customer")).text
+    assert "Quotes waiting for your answer" in center
+    quote = center.split('href="/customer/orders/', 1)[1].split('"', 1)[0]
+    detail = (await customer.get(f"/customer/orders/{quote}")).text
+    assert "Accept quote" in detail and "German keyboard" in detail
+    await customer.aclose()
