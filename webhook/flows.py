@@ -156,20 +156,45 @@ async def receive(
             ),
         )
         return _answer(delivery)
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "headers": headers,
+        "body": body,
+        "store": store.name,
+        "delivery_id": delivery_ref,
+        "topic": topic,
+        "signature_valid": True,
+    }
+    module = STORE_MODULES.get(provider)
+    if module is not None and topic in module.CREATE_TOPICS:
+        return await _receive_order(state, store, module, fields)
+    delivery = await _db(state, lambda s: webhook_service.record_delivery(session=s, **fields))
+    return await process(state, delivery=delivery, store=store)
+
+
+async def _receive_order(
+    state: AppState, store: StoreConnection, module: Any, fields: dict[str, Any]
+) -> Answer:
+    """The common case, a new store order: delivery, order and outcome in one transaction."""
+    try:
+        order_in = module.map_order(parse_json(fields["body"]))
+    except PayloadError as exc:
+        return await _record(state, fields, Outcome.MALFORMED, str(exc))
+    try:
+        return await _create(state, None, store, order_in, new_delivery=fields)
+    except Exception as exc:  # noqa: BLE001 - rolled back; the delivery is still kept, as failed
+        log.exception("webhook delivery from %s failed", store.name)
+        return await _record(state, fields, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+async def _record(state: AppState, fields: dict[str, Any], outcome: Outcome, detail: str) -> Answer:
     delivery = await _db(
         state,
         lambda s: webhook_service.record_delivery(
-            session=s,
-            provider=provider,
-            headers=headers,
-            body=body,
-            store=store.name,
-            delivery_id=delivery_ref,
-            topic=topic,
-            signature_valid=True,
+            session=s, **fields, outcome=outcome, detail=detail
         ),
     )
-    return await process(state, delivery=delivery, store=store)
+    return _answer(delivery)
 
 
 async def replay(state: AppState, *, delivery_id: int) -> Answer:
@@ -231,9 +256,19 @@ async def _store_event(
 
 
 async def _create(
-    state: AppState, delivery_id: int, store: StoreConnection, order_in: StoreOrderIn
+    state: AppState,
+    delivery_id: int | None,
+    store: StoreConnection,
+    order_in: StoreOrderIn,
+    *,
+    new_delivery: dict[str, Any] | None = None,
 ) -> Answer:
     def record(session: Session) -> tuple[SalesOrder, WebhookDelivery]:
+        if delivery_id is None:
+            assert new_delivery is not None
+            stored = webhook_service.record_delivery(session=session, **new_delivery)
+        else:
+            stored = None
         order, created = webhook_service.import_order(
             session=session,
             store=store,
@@ -250,7 +285,7 @@ async def _create(
             detail, outcome = f"order {order.number} exists already", Outcome.DUPLICATE
         delivery = webhook_service.finish(
             session=session,
-            delivery_id=delivery_id,
+            delivery_id=stored.id if stored else delivery_id,
             outcome=outcome,
             detail=detail,
             order_number=order.number,
