@@ -11,7 +11,9 @@ from temporalio.exceptions import ApplicationError
 from activities.common import load_order
 from core.db import session_scope
 from customer.models import Customer
+from inventory import service as inventory_service
 from invoice import service as invoice_service
+from invoice import shipment as shipment_invoicing
 from order import service as order_service
 from order.enums import OrderStatus
 from order.models import OrderEvent
@@ -28,6 +30,7 @@ from workflows.types import (
     PaymentStatus,
     PlannedStep,
     RecordProgressInput,
+    ShipmentInput,
     SiblingQuotes,
 )
 
@@ -71,6 +74,7 @@ class OrderActivities:
                 rule=decision.rule,
                 rules_version=decision.version,
                 prepaid=order.prepaid,
+                partial=order.allow_partial,
                 steps=[
                     PlannedStep(
                         step=s.step,
@@ -118,6 +122,24 @@ class OrderActivities:
             order = load_order(session, request.order_number)
             invoice = invoice_service.create_for_order(
                 session=session, key=request.key, order=order
+            )
+            return InvoiceResult(number=invoice.number, total=invoice.total)
+
+    @activity.defn
+    def create_shipment_invoice(self, request: ShipmentInput) -> InvoiceResult:
+        """Invoice what one shipment packed (once per shipment)."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            goods = inventory_service.committed_under(
+                session=session, key=f"{order.number}:commit:s{request.shipment}"
+            )
+            invoice = shipment_invoicing.create_for_shipment(
+                session=session,
+                key=f"{order.number}:invoice:s{request.shipment}",
+                order=order,
+                goods=[(g.sku, g.qty) for g in goods],
+                first=request.shipment == 1,
+                last=request.last,
             )
             return InvoiceResult(number=invoice.number, total=invoice.total)
 

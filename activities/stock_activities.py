@@ -11,10 +11,12 @@ from inventory.models import PickListLine
 from inventory.service import StockNeed
 from order import service as order_service
 from workflows.types import (
+    AllocateShipmentResult,
     AllocateStockResult,
     KeyedOrderInput,
     OrderRef,
     PickListResult,
+    ShipmentInput,
     StockCheckResult,
 )
 
@@ -24,6 +26,22 @@ def _needs(session, order_id: int) -> list[StockNeed]:  # noqa: ANN001
     for line in order_service.lines(session=session, order_id=order_id):
         totals[line.sku] = totals.get(line.sku, 0) + line.qty
     return [StockNeed(sku=sku, qty=qty) for sku, qty in totals.items()]
+
+
+def _remaining(session, order_number: str, order_id: int) -> list[StockNeed]:  # noqa: ANN001
+    """What is still to allocate: ordered minus what the ledger committed (and kept)."""
+    remaining = []
+    for need in _needs(session, order_id):
+        allocated = inventory_service.allocated(
+            session=session, order_number=order_number, sku=need.sku
+        )
+        if need.qty > allocated:
+            remaining.append(StockNeed(sku=need.sku, qty=need.qty - allocated))
+    return remaining
+
+
+def _shipment_key(order_number: str, shipment: int) -> str:
+    return f"{order_number}:commit:s{shipment}"
 
 
 def _describe(shortages: list[StockNeed]) -> list[str]:
@@ -38,11 +56,16 @@ class StockActivities:
 
     @activity.defn
     def check_stock(self, ref: OrderRef) -> StockCheckResult:
-        """Is there enough available stock for every line?"""
+        """Is there enough available stock for what is still to allocate, or for some of it?"""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            missing = inventory_service.shortages(session=session, needs=_needs(session, order.id))
-            return StockCheckResult(available=not missing, shortages=_describe(missing))
+            needs = _remaining(session, order.number, order.id)
+            missing = inventory_service.shortages(session=session, needs=needs)
+            short_by = {short.sku: short.qty for short in missing}
+            some = any(short_by.get(need.sku, 0) < need.qty for need in needs)
+            return StockCheckResult(
+                available=not missing, shortages=_describe(missing), some_available=some
+            )
 
     @activity.defn
     def allocate_stock(self, request: KeyedOrderInput) -> AllocateStockResult:
@@ -102,4 +125,65 @@ class StockActivities:
                 key=request.key,
                 order_number=order.number,
                 needs=_needs(session, order.id),
+            )
+
+    @activity.defn
+    def allocate_shipment(self, request: ShipmentInput) -> AllocateShipmentResult:
+        """Commit what is available now of what is still to allocate: one shipment's goods."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            committed = inventory_service.commit_available(
+                session=session,
+                key=_shipment_key(order.number, request.shipment),
+                order_number=order.number,
+                needs=_remaining(session, order.number, order.id),
+            )
+            left = _remaining(session, order.number, order.id)
+            missing = inventory_service.shortages(session=session, needs=left)
+            return AllocateShipmentResult(
+                lines=len(committed),
+                remaining=sum(n.qty for n in left),
+                shortages=_describe(missing),
+            )
+
+    @activity.defn
+    def create_shipment_pick_list(self, request: ShipmentInput) -> PickListResult:
+        """The pick list of one shipment (by location), once."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            existing = session.exec(
+                select(PickListLine)
+                .where(PickListLine.order_id == order.id)
+                .where(PickListLine.shipment == request.shipment)
+            ).all()
+            if existing:
+                return PickListResult(lines=len(existing))
+            goods = inventory_service.committed_under(
+                session=session, key=_shipment_key(order.number, request.shipment)
+            )
+            products = inventory_service.get_many(session=session, skus=[g.sku for g in goods])
+            for need in sorted(goods, key=lambda n: products[n.sku].location):
+                session.add(
+                    PickListLine(
+                        order_id=order.id,
+                        shipment=request.shipment,
+                        sku=need.sku,
+                        qty=need.qty,
+                        location=products[need.sku].location,
+                    )
+                )
+            return PickListResult(lines=len(goods))
+
+    @activity.defn
+    def pack_shipment(self, request: ShipmentInput) -> None:
+        """Deduct one shipment's goods from on-hand and committed (once per shipment)."""
+        with session_scope(self.engine) as session:
+            order = load_order(session, request.order_number)
+            inventory_service.pack(
+                session=session,
+                key=f"{order.number}:pack:s{request.shipment}",
+                order_number=order.number,
+                needs=inventory_service.committed_under(
+                    session=session, key=_shipment_key(order.number, request.shipment)
+                ),
             )

@@ -27,5 +27,6 @@ class AppState:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
-                    self._client = await connect(self.settings)
+                    # Fail fast: a request must not hang while Temporal is down.
+                    self._client = await connect(self.settings, wait_seconds=0)
         return self._client

@@ -79,6 +79,7 @@ class PickListLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="salesorder.id", index=True)
+    shipment: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     sku: str = Field(max_length=64)
     qty: int
     location: str = Field(max_length=32)

@@ -126,6 +126,61 @@ def held(*, session: Session, order_number: str, sku: str) -> int:
     return int(sums.get("commit") or 0) - int(sums.get("release") or 0) - int(sums.get("pack") or 0)
 
 
+def allocated(*, session: Session, order_number: str, sku: str) -> int:
+    """What the order has had committed of the SKU so far, packed or not (commits - releases)."""
+    sums = dict(
+        session.exec(
+            select(StockMovement.kind, func.sum(StockMovement.qty))
+            .where(StockMovement.order_number == order_number)
+            .where(StockMovement.sku == sku)
+            .where(col(StockMovement.kind).in_(["commit", "release"]))
+            .group_by(StockMovement.kind)
+        ).all()
+    )
+    return int(sums.get("commit") or 0) - int(sums.get("release") or 0)
+
+
+def commit_available(
+    *, session: Session, key: str, order_number: str, needs: Sequence[StockNeed]
+) -> list[StockNeed]:
+    """Commit as much of each need as is available now (partial fulfilment); once per `key`.
+
+    Returns what this call (or the earlier call with the same `key`) committed.
+    """
+    done = committed_under(session=session, key=key)
+    if done:
+        return done
+    committed = []
+    for need in sorted(needs, key=lambda n: n.sku):
+        _lock(session, need.sku)
+        product = get_by_sku(session=session, sku=need.sku)
+        qty = min(need.qty, (product.on_hand - product.committed) if product else 0)
+        if qty <= 0:
+            continue
+        result = session.execute(
+            update(Product)
+            .where(Product.sku == need.sku)
+            .where(Product.on_hand - Product.committed >= qty)
+            .values(committed=Product.committed + qty)
+        )
+        if result.rowcount != 1:
+            continue  # taken meanwhile (only possible without the row lock); try next time
+        _record(session, f"{key}:{need.sku}", need.sku, "commit", qty, order_number)
+        committed.append(StockNeed(sku=need.sku, qty=qty))
+    return committed
+
+
+def committed_under(*, session: Session, key: str) -> list[StockNeed]:
+    """What was committed by the call with `key` (the content of one shipment)."""
+    rows = session.exec(
+        select(StockMovement)
+        .where(col(StockMovement.key).startswith(f"{key}:"))
+        .where(StockMovement.kind == "commit")
+        .order_by(StockMovement.sku)
+    ).all()
+    return [StockNeed(sku=row.sku, qty=row.qty) for row in rows]
+
+
 def _lock(session: Session, sku: str) -> None:
     # PostgreSQL: a row lock, so the ledger read that follows cannot race another release or
     # pack of the SKU. SQLite: a no-op (BEGIN IMMEDIATE already holds the write lock).

@@ -53,11 +53,8 @@ def list_for_order(*, session: Session, order_id: int) -> list[Invoice]:
     )
 
 
-def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoice:
-    """Invoice the whole order once per `key`, numbered from a gap-free yearly sequence."""
-    existing = get_by_key(session=session, key=key)
-    if existing:
-        return existing
+def numbered_invoice(*, session: Session, key: str, order: SalesOrder) -> Invoice:
+    """A new, empty invoice of the order with the next number of this year's gap-free sequence."""
     year = utcnow().year
     seq = next_number(session=session, name=f"invoice-{year}")
     invoice = Invoice(
@@ -65,12 +62,21 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
         key=key,
         order_id=order.id,
         currency=order.currency,
-        subtotal=order.subtotal,
-        charges=order.charges_total,
-        tax=order.tax_total,
         prices_include_tax=order.prices_include_tax,
-        total=order.total,
     )
+    session.add(invoice)
+    session.flush()
+    return invoice
+
+
+def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoice:
+    """Invoice the whole order once per `key`, numbered from a gap-free yearly sequence."""
+    existing = get_by_key(session=session, key=key)
+    if existing:
+        return existing
+    invoice = numbered_invoice(session=session, key=key, order=order)
+    invoice.subtotal, invoice.charges = order.subtotal, order.charges_total
+    invoice.tax, invoice.total = order.tax_total, order.total
     session.add(invoice)
     session.flush()
     # The lines as issued: a later change to the order never changes an issued invoice.

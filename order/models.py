@@ -37,6 +37,8 @@ class SalesOrder(SQLModel, table=True):
     needs_review: bool = Field(default=False, index=True)
     # Quotes for the same opportunity: accepting one voids the others.
     opportunity: str | None = Field(default=None, max_length=64, index=True)
+    # Ship what is in stock now and backorder the rest (several shipments and invoices).
+    allow_partial: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)
@@ -109,6 +111,7 @@ class OrderCreate(SQLModel):
     external_ref: str | None = Field(default=None, min_length=1, max_length=128)
     prepaid: bool = False
     opportunity: str | None = Field(default=None, min_length=1, max_length=64)
+    allow_partial: bool = False
     # Destination for taxes and shipping; the customer's country when not given.
     ship_to_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     prices_include_tax: bool = False
@@ -181,6 +184,7 @@ class OrderSummary(SQLModel):
     total: Decimal
     needs_review: bool = False
     opportunity: str | None = None
+    allow_partial: bool = False
     created_at: datetime
 
 

@@ -109,6 +109,7 @@ def create(
         currency=currencies.pop(),
         prepaid=order_in.prepaid,
         opportunity=order_in.opportunity,
+        allow_partial=order_in.allow_partial,
         created_by=created_by,
     )
     session.add(order)

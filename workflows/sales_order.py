@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteTaskResult,
         CreateTaskInput,
         EscalateTaskInput,
+        InvoiceResult,
         KeyedOrderInput,
         NotifyInput,
         OrderPlan,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         RecordProgressInput,
         SalesOrderInput,
         SalesOrderResult,
+        ShipmentInput,
         SiblingQuotes,
         TaskAssigned,
         TaskRef,
@@ -52,6 +54,10 @@ PATCH_NOTIFY_AND_SLA = "notifications-and-sla-v2"
 PATCH_DUNNING = "dunning-v3"
 # Version 4 mails quotes, reminds before they expire and voids sibling quotes on acceptance.
 PATCH_QUOTES = "quotes-v4"
+# Version 5 ships partially: what is in stock goes now, the rest follows in later shipments.
+PATCH_PARTIAL = "partial-shipments-v5"
+# The steps repeated for every shipment of a partially fulfilled order.
+SHIPMENT_STEPS = ("stock_check", "allocation", "picking", "packing", "invoicing")
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=5),
@@ -76,6 +82,8 @@ class SalesOrderWorkflow:
     routing rules says. Backordered orders wait durably for `stock_arrived`; collection waits for
     `payment_recorded`. Handlers: update `complete_task`, update `cancel` (refused from packing
     on), signals `stock_arrived` and `payment_recorded`, query `progress`.
+    Orders that allow partial fulfilment (v5) run stock check to invoicing once per shipment:
+    what is in stock ships and is invoiced now, the rest waits as a backorder.
     While collection waits, payment reminders go out on the dunning schedule (v3).
     Quotes (v4) are mailed, reminded before expiry, and void their siblings when accepted
     (signal `quote_voided`).
@@ -103,6 +111,9 @@ class SalesOrderWorkflow:
         self._reminders_sent = 0
         self._quote_answered = False
         self._pending_reminders: list[asyncio.Task] = []
+        self._shipment = 0  # 0: the order ships in one go; 1, 2, ...: the shipment under way
+        self._units_to_allocate = 0
+        self._packed_any = False
 
     # ---- entry point -------------------------------------------------------------------------
 
@@ -115,9 +126,12 @@ class SalesOrderWorkflow:
         if not (quote_first and workflow.patched(PATCH_QUOTES)):
             self._notify("order_confirmation", "confirmation")  # a quote is confirmed on accept
         try:
-            for planned in plan.steps:
-                self._raise_if_cancelled()
-                await self._run_step(planned, plan)
+            if plan.partial and workflow.patched(PATCH_PARTIAL):
+                await self._run_in_shipments(plan)
+            else:
+                for planned in plan.steps:
+                    self._raise_if_cancelled()
+                    await self._run_step(planned, plan)
             await self._progress("completed", "order completed", status="completed", clear=True)
             self._status = "completed"
         except _Cancelled:
@@ -161,6 +175,8 @@ class SalesOrderWorkflow:
             raise ValueError(f"the order is already {self._status}")
         if self._step in NOT_CANCELLABLE_FROM:
             raise ValueError(f"the order cannot be cancelled once it reached {self._step}")
+        if self._packed_any:
+            raise ValueError("part of the order has shipped; it cannot be cancelled")
 
     @workflow.update
     async def amend(self, request: AmendRequest) -> AmendResult:
@@ -182,7 +198,7 @@ class SalesOrderWorkflow:
     def _validate_amend(self, request: AmendRequest) -> None:
         if self._finished or self._cancel is not None:
             raise ValueError(f"the order is already {self._status}")
-        if self._step not in AMENDABLE_IN:
+        if self._step not in AMENDABLE_IN or self._stock_committed:
             raise ValueError(f"the order cannot be amended once it reached {self._step}")
         if not request.lines:
             raise ValueError("an order needs at least one line")
@@ -224,6 +240,20 @@ class SalesOrderWorkflow:
 
     # ---- steps -------------------------------------------------------------------------------
 
+    async def _run_in_shipments(self, plan: OrderPlan) -> None:
+        """Quote, then stock check to invoicing once per shipment until all is shipped, then
+        collection (v5, orders that allow partial fulfilment)."""
+        by_step = {planned.step: planned for planned in plan.steps}
+        await self._run_step(by_step["quote"], plan)
+        while True:
+            self._shipment += 1
+            for step in SHIPMENT_STEPS:
+                self._raise_if_cancelled()
+                await self._run_step(by_step[step], plan)
+            if self._units_to_allocate == 0:
+                break
+        await self._run_step(by_step["collection"], plan)
+
     async def _run_step(self, planned: PlannedStep, plan: OrderPlan) -> None:
         step = planned.step
         if planned.mode == "skip":
@@ -235,19 +265,27 @@ class SalesOrderWorkflow:
         workflow.upsert_search_attributes([ORDER_STEP.value_set(step)])
         await self._progress("step_started", f"{step} ({planned.mode})", step=step, current=step)
         if step == "picking":
-            result = await self._call(StockActivities.create_pick_list, self._ref())
+            if self._shipment:
+                result = await self._call(
+                    StockActivities.create_shipment_pick_list, self._shipment_ref()
+                )
+            else:
+                result = await self._call(StockActivities.create_pick_list, self._ref())
             await self._progress("pick_list", f"pick list with {result.lines} lines", step=step)
-        if step == "allocation" and self._v2:
+        if step == "allocation" and self._v2 and self._shipment <= 1:
             await self._check_credit()
         if step == "quote" and planned.mode == "task" and self._v2:
             await self._quote(planned)
         elif planned.mode == "task":
-            await self._human_task(planned)
+            suffix = "task" if self._shipment <= 1 else f"task:s{self._shipment}"
+            await self._human_task(planned, key_suffix=suffix)
         await self._do_step_work(step, plan)
         await self._progress("step_completed", f"{step} done", step=step)
 
     async def _do_step_work(self, step: str, plan: OrderPlan) -> None:
-        if step == "stock_check":
+        if self._shipment and step in SHIPMENT_STEPS:
+            await self._do_shipment_work(step)
+        elif step == "stock_check":
             await self._wait_until_stock_available()
         elif step == "allocation":
             await self._allocate()
@@ -257,17 +295,51 @@ class SalesOrderWorkflow:
             self._notify("order_shipped", "shipped")
         elif step == "invoicing":
             invoice = await self._call(OrderActivities.create_invoice, self._keyed("invoice"))
-            self._invoiced_at = workflow.now()
-            await self._progress(
-                "invoiced", f"invoice {invoice.number} for {invoice.total}", step=step
-            )
-            self._notify(
-                "invoice_issued",
-                f"invoice:{invoice.number}",
-                extra={"invoice_number": invoice.number, "invoice_total": str(invoice.total)},
-            )
+            await self._invoiced(invoice)
         elif step == "collection":
             await self._collect(plan)
+
+    async def _do_shipment_work(self, step: str) -> None:
+        n = self._shipment
+        if step == "stock_check":
+            while not (
+                check := await self._call(StockActivities.check_stock, self._ref())
+            ).some_available:
+                await self._wait_for_stock(check.shortages)
+            await self._mark_open_again()
+        elif step == "allocation":
+            while True:
+                result = await self._call(StockActivities.allocate_shipment, self._shipment_ref())
+                if result.lines:
+                    break
+                await self._wait_for_stock(result.shortages)
+            self._stock_committed = True
+            self._units_to_allocate = result.remaining
+            await self._mark_open_again()
+            later = f"; {result.remaining} units to follow" if result.remaining else ""
+            await self._progress("allocated", f"shipment {n}: stock committed{later}", step=step)
+        elif step == "packing":
+            await self._call(StockActivities.pack_shipment, self._shipment_ref())
+            self._packed_any = True
+            await self._progress("packed", f"shipment {n} packed; on-hand deducted", step=step)
+            self._notify("order_shipped", "shipped" if n == 1 else f"shipped:s{n}")
+        elif step == "invoicing":
+            invoice = await self._call(
+                OrderActivities.create_shipment_invoice,
+                ShipmentInput(self._number(), n, last=self._units_to_allocate == 0),
+            )
+            await self._invoiced(invoice, f"shipment {n}: ")
+
+    async def _invoiced(self, invoice: InvoiceResult, prefix: str = "") -> None:
+        self._invoiced_at = workflow.now()
+        await self._progress(
+            "invoiced", f"{prefix}invoice {invoice.number} for {invoice.total}", step="invoicing"
+        )
+        self._notify(
+            "invoice_issued",
+            f"invoice:{invoice.number}",
+            extra={"invoice_number": invoice.number, "invoice_total": str(invoice.total)},
+        )
 
     async def _quote(self, planned: PlannedStep) -> None:
         """The order is a quote until accepted (task completed); unanswered, it expires.
@@ -606,6 +678,9 @@ class SalesOrderWorkflow:
 
     def _ref(self) -> OrderRef:
         return OrderRef(self._number())
+
+    def _shipment_ref(self) -> ShipmentInput:
+        return ShipmentInput(self._number(), self._shipment)
 
     def _keyed(self, what: str) -> KeyedOrderInput:
         return KeyedOrderInput(order_number=self._number(), key=f"{self._number()}:{what}")

@@ -46,6 +46,7 @@ class OrderPlan:
     rules_version: str
     steps: list[PlannedStep]
     prepaid: bool = False
+    partial: bool = False  # ship what is in stock, backorder the rest
 
 
 @dataclass
@@ -78,6 +79,7 @@ class RecordProgressInput:
 class StockCheckResult:
     available: bool
     shortages: list[str] = field(default_factory=list)
+    some_available: bool = False  # part of what is still to allocate could ship now
 
 
 @dataclass
@@ -249,3 +251,19 @@ class QuoteVoided:
     """Signal: another quote of this opportunity was accepted."""
 
     accepted_order_number: str
+
+
+@dataclass
+class ShipmentInput:
+    """One shipment of a partially fulfilled order (1, 2, ...)."""
+
+    order_number: str
+    shipment: int
+    last: bool = False  # the final shipment (its invoice takes the rounding remainders)
+
+
+@dataclass
+class AllocateShipmentResult:
+    lines: int  # SKUs committed to this shipment (0: nothing could be committed)
+    remaining: int  # units still to allocate after this shipment
+    shortages: list[str] = field(default_factory=list)

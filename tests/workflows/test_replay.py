@@ -26,8 +26,9 @@ from workflows.sales_order import SalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
-# and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding).
-RECORD_AS = "v4"
+# and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
+# v5: partial shipments).
+RECORD_AS = "v5"
 
 
 def _replayer() -> Replayer:
@@ -121,3 +122,29 @@ async def test_live_quote_histories_replay(
     await wait_for_order(api, voided["number"], lambda o: o["status"] == "cancelled")
     await _record(temporal_client, accepted["number"], "quote_accepted")
     await _record(temporal_client, voided["number"], "quote_voided")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_live_partial_shipment_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    product = await create_product(api, on_hand=2, price="4.10")
+    customer = await create_customer(api)
+    order = (
+        await api.post(
+            "/api/orders",
+            json={
+                "customer_id": customer["id"],
+                "lines": [{"sku": product["sku"], "qty": 5}],
+                "allow_partial": True,
+            },
+        )
+    ).json()
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "backordered")
+    await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 3})
+    await wait_for_order(api, order["number"], lambda o: o["current_step"] == "collection")
+    paid = await api.post(f"/api/orders/{order['number']}/payments", json={"amount": "20.50"})
+    assert paid.status_code == 201
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    await _record(temporal_client, order["number"], "partial_shipments")
