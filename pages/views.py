@@ -6,13 +6,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from pages import auth, customer, inbox, insight, orders, rules
+from pages import accounts, auth, customer, inbox, insight, orders, rules
 from pages.web import SignInRequired, login_redirect_url
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, inbox, orders, customer, insight, rules):
+for module in (auth, inbox, orders, customer, accounts, insight, rules):
     router.include_router(module.router)
 
 

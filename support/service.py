@@ -75,3 +75,16 @@ def list_activities(*, session: Session, order_id: int) -> list[OrderActivity]:
             .order_by(col(OrderActivity.id))
         )
     )
+
+
+def list_messages_for_orders(*, session: Session, order_ids: list[int]) -> list[SupportMessage]:
+    """Support messages of several orders (a customer's), newest first."""
+    if not order_ids:
+        return []
+    return list(
+        session.exec(
+            select(SupportMessage)
+            .where(col(SupportMessage.order_id).in_(order_ids))
+            .order_by(col(SupportMessage.id).desc())
+        )
+    )

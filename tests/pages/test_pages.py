@@ -92,6 +92,19 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
     work = await admin.get("/reports/durations.csv")
     assert "stock_check" in work.text
     assert (await admin.get("/orders/NO-SUCH-1")).status_code == 404
+    history = await admin.get(f"/customers/{customer['id']}")
+    assert history.status_code == 200 and order["number"] in history.text
+    assert (await admin.get("/customers/999999")).status_code == 404
+    invoices = (await api.get(f"/api/invoices?order={order['number']}")).json()
+    sheet = await admin.get(f"/invoices/{invoices[0]['number']}")
+    assert sheet.status_code == 200 and "Print / save as PDF" in sheet.text
+    assert "Page Test Ltd" in sheet.text and "179.00" in sheet.text
+    opened = await admin.post(f"/customers/{customer['id']}/account", {"password": "longenough"})
+    assert opened.status_code == 303
+    buyer = await customer_client(api, customer["email"], "longenough")
+    mine = await buyer.get(f"/customer/invoices/{invoices[0]['number']}")
+    assert mine.status_code == 200 and "179.00" in mine.text
+    await buyer.aclose()
     assert (await admin.get("/static/vendor/htmx-2.0.11.min.js")).status_code == 200
     await admin.aclose()
 
@@ -139,6 +152,15 @@ async def test_customer_center_quote_support_and_access(
     assert accepted.status_code == 303
     done = await wait_for_order(api, quote["number"], lambda o: o["status"] != "quote")
     assert [t["outcome"] for t in done["tasks"]] == ["approved"]
+
+    for number in (quote["number"], foreign["number"]):
+        await wait_for_order(api, number, lambda o: o["totals"]["invoiced"] != "0.00")
+    theirs = (await api.get(f"/api/invoices?order={foreign['number']}")).json()
+    ours = (await api.get(f"/api/invoices?order={quote['number']}")).json()
+    assert (await customer.get(f"/customer/invoices/{ours[0]['number']}")).status_code == 200
+    other_invoice = await customer.get(f"/customer/invoices/{theirs[0]['number']}")
+    assert other_invoice.status_code == 404
+    assert (await customer.get(f"/invoices/{ours[0]['number']}")).status_code == 303  # staff only
 
     refused = await customer.http.post(
         f"/customer/orders/{quote['number']}/messages", data={"body": "no token"}
