@@ -10,6 +10,8 @@ from temporalio import activity
 from activities.common import load_order
 from core.db import session_scope
 from core.settings import Settings
+from invoice import pdf as invoice_pdf
+from invoice import service as invoice_service
 from notification import service as outbox_service
 from notification.compose import compose
 from notification.models import OutboxMessage, OutboxStatus
@@ -34,13 +36,14 @@ class NotificationActivities:
         same message (same Message-ID), and a message marked sent is never sent again.
         """
         message = await asyncio.to_thread(self._store, request)
+        document = await asyncio.to_thread(self._attachment, message.attachment)
         if message.status == OutboxStatus.SENT:
             return NotifyResult("already_sent", _split(message.recipients))
         if message.status == OutboxStatus.SKIPPED:
             return NotifyResult("skipped")
         try:
             await aiosmtplib.send(
-                self._email(message),
+                self._email(message, document),
                 hostname=self.settings.smtp_host,
                 port=self.settings.smtp_port,
                 timeout=SMTP_TIMEOUT_SECONDS,
@@ -73,6 +76,7 @@ class NotificationActivities:
                 order_number=request.order_number,
                 recipients=composition.recipients,
                 mail=render(request.kind, composition.context),
+                attachment=composition.attachment,
             )
 
     def _sent(self, message_id: int) -> None:
@@ -83,7 +87,20 @@ class NotificationActivities:
         with session_scope(self.engine) as session:
             outbox_service.record_failure(session=session, message_id=message_id, error=error)
 
-    def _email(self, message: OutboxMessage) -> EmailMessage:
+    def _attachment(self, reference: str | None) -> tuple[str, bytes] | None:
+        """The (file name, PDF) a message refers to; rendered again at each attempt."""
+        if not reference or not reference.startswith("invoice:"):
+            return None
+        number = reference.removeprefix("invoice:")
+        with session_scope(self.engine) as session:
+            invoice = invoice_service.get_by_number(session=session, number=number)
+            if invoice is None:
+                return None
+            return f"{number}.pdf", invoice_pdf.render(session=session, invoice=invoice)
+
+    def _email(
+        self, message: OutboxMessage, document: tuple[str, bytes] | None = None
+    ) -> EmailMessage:
         email = EmailMessage()
         email["From"] = self.settings.mail_from
         email["To"] = message.recipients
@@ -93,6 +110,9 @@ class NotificationActivities:
         email["Message-ID"] = f"<outbox-{message.id}@conveyor>"
         email.set_content(message.body_text)
         email.add_alternative(message.body_html, subtype="html")
+        if document is not None:
+            name, content = document
+            email.add_attachment(content, maintype="application", subtype="pdf", filename=name)
         return email
 
 

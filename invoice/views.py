@@ -1,9 +1,10 @@
 """Invoice endpoints: an invoice with its lines, charges and taxes; an order's invoices."""
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 from sqlmodel import Session
 
 from api.deps import CurrentPrincipal, ReadSessionDep
+from invoice import pdf as invoice_pdf
 from invoice import service as invoice_service
 from invoice.models import Invoice, InvoiceDetail, InvoiceLinePublic, InvoicePublic
 from order import service as order_service
@@ -44,3 +45,20 @@ def read_invoice(number: str, session: ReadSessionDep, _: CurrentPrincipal) -> I
     if invoice is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
     return invoice_detail(session, invoice)
+
+
+@router.get(
+    "/{number}/pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "the invoice as PDF"}},
+)
+def invoice_as_pdf(number: str, session: ReadSessionDep, _: CurrentPrincipal) -> Response:
+    """The invoice as a PDF document."""
+    invoice = invoice_service.get_by_number(session=session, number=number)
+    if invoice is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
+    return Response(
+        invoice_pdf.render(session=session, invoice=invoice),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{number}.pdf"'},
+    )

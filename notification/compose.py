@@ -27,6 +27,7 @@ CUSTOMER_KINDS = (
 class Composition:
     recipients: list[str]
     context: dict[str, Any]
+    attachment: str | None = None  # e.g. "invoice:INV-2026-000001"
 
 
 def compose(
@@ -56,7 +57,12 @@ def compose(
         "recipient_name": customer.name if customer else "",
     }
     if kind in CUSTOMER_KINDS:
-        return Composition([customer.email] if customer else [], context)
+        invoice = extra.get("invoice_number") if kind == "invoice_issued" else None
+        return Composition(
+            [customer.email] if customer else [],
+            context,
+            attachment=f"invoice:{invoice}" if invoice else None,
+        )
     task = task_service.get(session=session, task_id=task_id) if task_id else None
     if task is None:
         return Composition([], context)

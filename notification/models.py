@@ -23,6 +23,8 @@ class OutboxMessage(SQLModel, table=True):
     subject: str = Field(max_length=300)
     body_text: str
     body_html: str
+    # A document to attach when sending, by reference ("invoice:INV-2026-000001").
+    attachment: str | None = Field(default=None, max_length=100)
     status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
@@ -38,6 +40,7 @@ class OutboxMessagePublic(SQLModel):
     recipients: str
     subject: str
     body_text: str
+    attachment: str | None
     status: str
     attempts: int
     last_error: str | None

@@ -21,6 +21,7 @@ def enqueue(
     order_number: str | None,
     recipients: list[str],
     mail: RenderedMail,
+    attachment: str | None = None,
 ) -> OutboxMessage:
     """Store the message under `key`, or return the one already stored (a retry)."""
     existing = get_by_key(session=session, key=key)
@@ -34,6 +35,7 @@ def enqueue(
         subject=mail.subject,
         body_text=mail.text,
         body_html=mail.html,
+        attachment=attachment,
         status=OutboxStatus.PENDING if recipients else OutboxStatus.SKIPPED,
     )
     session.add(message)
