@@ -24,7 +24,7 @@ def redirect(request: Request, url: str, web: WebSession | None = None) -> Redir
 
 def _safe_next(next_url: str | None, default: str) -> str:
     # Only local paths: an open redirect would let a link sign people in and send them away.
-    if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+    if next_url and next_url.startswith("/") and not next_url.startswith(("//", "/\\")):
         return next_url
     return default
 

@@ -2,20 +2,20 @@
 
 from dataclasses import dataclass
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
-from customer.models import Customer
 from employee import service as employee_service
 from employee import views as employee_views
 from employee.models import SUPERVISOR_ROLE, Attendance, Employee
-from order import service as order_service
 from order.enums import STEPS
 from pages.auth import redirect
 from pages.web import CsrfChecked, StaffDep, WebSessionDep, is_htmx, render
+from report import service as report_service
 from task import service as task_service
 from task import views as task_views
 from task.models import Task, TaskComplete, TaskReassign
@@ -64,11 +64,12 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
         sort=filters.sort,
         limit=200,
     )
+    found = report_service.task_lookups(session=session, tasks=tasks)
     rows = []
     for task in tasks:
-        order = order_service.get_by_number(session=session, number=task.order_number)
-        customer = session.get(Customer, order.customer_id) if order else None
-        assignee = session.get(Employee, task.assignee_id) if task.assignee_id else None
+        order = found.orders.get(task.order_number)
+        customer = found.customers.get(order.customer_id) if order else None
+        assignee = found.employees.get(task.assignee_id) if task.assignee_id else None
         rows.append(
             InboxRow(
                 task=task,
@@ -143,7 +144,10 @@ def _done(request: Request, web, message: str, ok: bool = True) -> Response:  # 
         response.headers["HX-Trigger"] = "tasks-changed"
         return response
     web.flash = message
-    return redirect(request, request.headers.get("referer") or "/inbox", web)
+    # Back to the inbox view the form came from (path and filters only, never another host).
+    referer = urlsplit(request.headers.get("referer") or "")
+    back = referer.path + (f"?{referer.query}" if referer.query else "")
+    return redirect(request, back if back.startswith("/inbox") else "/inbox", web)
 
 
 async def _act(request: Request, web, action, success: str) -> Response:  # noqa: ANN001

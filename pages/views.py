@@ -7,7 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from pages import accounts, auth, customer, inbox, insight, orders, rules
-from pages.web import SignInRequired, login_redirect_url
+from pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -25,8 +25,14 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
     return RedirectResponse(url, status_code=303)
 
 
+async def _csrf_refused(request: Request, exc: Exception) -> Response:
+    detail = "This form is out of date (or did not come from Conveyor). Reload the page and retry."
+    return render(request, "error.html", {"status": 403, "detail": detail}, status_code=403)
+
+
 def install(app: FastAPI) -> None:
     """Add the HTML pages (same app, same services as the JSON API)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(CsrfRefused, _csrf_refused)

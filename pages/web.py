@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -44,6 +44,10 @@ class WebSession:
     issued: float = field(default_factory=time.time)
     flash: str | None = None
     new: bool = False  # not (yet) in the browser: the response must set the cookie
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the session's CSRF token (answered 403)."""
 
 
 class SignInRequired(Exception):
@@ -141,7 +145,7 @@ async def require_csrf(request: Request, web: WebSessionDep) -> None:
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     if web.new or not given or not hmac.compare_digest(given, web.csrf):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong")
+        raise CsrfRefused()
 
 
 CsrfChecked = Depends(require_csrf)

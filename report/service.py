@@ -233,3 +233,39 @@ def unfinished_numbers(*, session: Session, limit: int = 40) -> list[str]:
         .limit(limit)
     ).all()
     return [number for number in rows if number]
+
+
+@dataclass
+class TaskLookups:
+    """What an inbox shows beside its tasks, loaded in three queries instead of three per task."""
+
+    orders: dict[str, SalesOrder]
+    customers: dict[int, Customer]
+    employees: dict[int, Employee]
+
+
+def task_lookups(*, session: Session, tasks: list[Task]) -> TaskLookups:
+    """The orders, customers and assignees of these tasks."""
+    numbers = {t.order_number for t in tasks}
+    orders = (
+        session.exec(select(SalesOrder).where(col(SalesOrder.number).in_(numbers))).all()
+        if numbers
+        else []
+    )
+    customer_ids = {o.customer_id for o in orders}
+    customers = (
+        session.exec(select(Customer).where(col(Customer.id).in_(customer_ids))).all()
+        if customer_ids
+        else []
+    )
+    employee_ids = {t.assignee_id for t in tasks if t.assignee_id}
+    employees = (
+        session.exec(select(Employee).where(col(Employee.id).in_(employee_ids))).all()
+        if employee_ids
+        else []
+    )
+    return TaskLookups(
+        orders={o.number: o for o in orders if o.number},
+        customers={c.id: c for c in customers if c.id},
+        employees={e.id: e for e in employees if e.id},
+    )
