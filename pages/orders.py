@@ -166,6 +166,20 @@ def order_page(
     return render(request, "order.html", context, principal=principal)
 
 
+@router.get("/orders/{number}/timeline", include_in_schema=False)
+def order_timeline(
+    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+) -> Response:
+    """The step timeline alone (the order page polls it while the order runs)."""
+    order = order_service.get_by_number(session=session, number=number)
+    if order is None:
+        return error_page(request, not_found(number), principal=principal)
+    events = order_service.events(session=session, order_id=order.id)
+    tasks = task_service.list_for_order(session=session, order_id=order.id)
+    context = {"timeline": timeline(order, events, tasks), "show_notes": True, "order": order}
+    return render(request, "_timeline.html", context, principal=principal)
+
+
 def temporal_url(settings, number: str) -> str:  # noqa: ANN001
     """The order's workflow history in the Temporal Web UI."""
     return (
