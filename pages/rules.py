@@ -1,5 +1,6 @@
 """Routing rules page: the rules in force, laid out, and a preview form."""
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -27,6 +28,17 @@ def parse_lines(text: str) -> list[rules_views.PreviewLine]:
             raise ValueError(f"line {number}: write `SKU qty`, e.g. `KB-MECH 2`")
         lines.append(rules_views.PreviewLine(sku=parts[0], qty=int(qty)))
     return lines
+
+
+def _sources(directory: Path, files: list[str]) -> dict[str, str]:
+    """The text of the rule files in force, to show as written (unreadable ones are skipped)."""
+    texts = {}
+    for name in files:
+        try:
+            texts[name] = (directory / Path(name).name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+    return texts
 
 
 @router.get("/rules", include_in_schema=False)
@@ -61,6 +73,7 @@ def rules_page(
         except (ValidationError, ValueError, RuleFileError) as exc:
             preview_error = str(exc).splitlines()[0] if str(exc) else "invalid preview input"
     context = {
+        "sources": _sources(state.rules.directory, rule_set.files if rule_set else []),
         "page": "rules",
         "rule_set": rule_set,
         "problems": problems,

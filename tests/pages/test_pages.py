@@ -74,7 +74,7 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
         "/monitor": "Workflow monitor",
         "/monitor?q=Page+Test": order["number"],
         "/reports": "Orders and revenue per day",
-        "/rules": "wholesale-quotes",
+        "/rules": "The file on disk: <code>rules.yaml</code>",
         "/rules?channel=web&lines=PAGE-KB+1": "web-desk",
         f"/orders/{order['number']}": "Processing trail",
     }
