@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 
 from activities.notification_activities import NotificationActivities
 from activities.order_activities import OrderActivities
+from activities.purchasing_activities import PurchasingActivities
 from activities.stock_activities import StockActivities
 from activities.task_activities import TaskActivities
 from core.db import make_engine
@@ -26,6 +27,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     orders = OrderActivities(engine, RuleRegistry(settings.rules_dir))
     stock = StockActivities(engine)
     tasks = TaskActivities(engine)
+    purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)
     return [
         orders.plan_order,
@@ -45,6 +47,9 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         stock.allocate_shipment,
         stock.create_shipment_pick_list,
         stock.pack_shipment,
+        purchasing.create_purchase_orders,
+        purchasing.count_open_purchase_orders,
+        purchasing.cancel_purchase_orders,
         tasks.create_task,
         tasks.escalate_task,
         mail.send_notification,

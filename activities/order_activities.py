@@ -18,6 +18,7 @@ from order import service as order_service
 from order.enums import OrderStatus
 from order.models import OrderEvent
 from order.routing import facts_for
+from purchasing import service as purchasing_service
 from routing_rules.registry import RuleRegistry
 from workflows.types import (
     AmendOrderInput,
@@ -75,6 +76,9 @@ class OrderActivities:
                 rules_version=decision.version,
                 prepaid=order.prepaid,
                 partial=order.allow_partial,
+                drop_ship=bool(
+                    purchasing_service.drop_ship_lines(session=session, order_id=order.id or 0)
+                ),
                 steps=[
                     PlannedStep(
                         step=s.step,
@@ -130,14 +134,20 @@ class OrderActivities:
         """Invoice what one shipment packed (once per shipment)."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            goods = inventory_service.committed_under(
-                session=session, key=f"{order.number}:commit:s{request.shipment}"
-            )
+            goods = [
+                (g.sku, g.qty)
+                for g in inventory_service.committed_under(
+                    session=session, key=f"{order.number}:commit:s{request.shipment}"
+                )
+            ]
+            if request.last:  # what the suppliers shipped is billed with the last shipment
+                drop_ship = purchasing_service.drop_ship_lines(session=session, order_id=order.id)
+                goods += [(line.sku, line.qty) for line in drop_ship]
             invoice = shipment_invoicing.create_for_shipment(
                 session=session,
                 key=f"{order.number}:invoice:s{request.shipment}",
                 order=order,
-                goods=[(g.sku, g.qty) for g in goods],
+                goods=goods,
                 first=request.shipment == 1,
                 last=request.last,
             )

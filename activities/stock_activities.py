@@ -22,8 +22,13 @@ from workflows.types import (
 
 
 def _needs(session, order_id: int) -> list[StockNeed]:  # noqa: ANN001
+    """The stock the order needs per SKU; drop-ship lines need none (the supplier ships)."""
+    order_lines = order_service.lines(session=session, order_id=order_id)
+    products = inventory_service.get_many(session=session, skus=[ln.sku for ln in order_lines])
     totals: dict[str, int] = {}
-    for line in order_service.lines(session=session, order_id=order_id):
+    for line in order_lines:
+        if line.sku in products and products[line.sku].drop_ship:
+            continue
         totals[line.sku] = totals.get(line.sku, 0) + line.qty
     return [StockNeed(sku=sku, qty=qty) for sku, qty in totals.items()]
 

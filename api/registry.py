@@ -10,6 +10,7 @@ from invoice.views import router as invoice_router
 from notification.views import router as outbox_router
 from order.views import router as order_router
 from pricing.views import agreements_router, shipping_rates_router, tax_rates_router
+from purchasing.views import router as purchasing_router
 from routing_rules.views import router as rules_router
 from task.views import router as task_router
 from webhook.views import deliveries_router
@@ -29,3 +30,4 @@ api_router.include_router(tax_rates_router, prefix="/tax-rates", tags=["pricing"
 api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=["pricing"])
 api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])
 api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])
+api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["purchasing"])

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import StringConstraints
+from pydantic import EmailStr, StringConstraints, model_validator
 from sqlmodel import Field, SQLModel
 
 from core.models import json_list_field, money_field, timestamp_field
@@ -21,6 +21,9 @@ class ProductBase(SQLModel):
     # Pricing: agreements may name an item group; taxes go by tax class.
     item_group: str | None = Field(default=None, max_length=50)
     tax_class: str = Field(default="standard", max_length=32)
+    # Drop-ship: the supplier ships to the customer; no stock is kept or committed.
+    drop_ship: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    supplier_email: str | None = Field(default=None, max_length=320)
 
 
 class ProductCreate(SQLModel):
@@ -33,6 +36,14 @@ class ProductCreate(SQLModel):
     tags: list[str] = Field(default_factory=list)
     item_group: str | None = Field(default=None, min_length=1, max_length=50)
     tax_class: str = Field(default="standard", min_length=1, max_length=32)
+    drop_ship: bool = False
+    supplier_email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _drop_ship_needs_a_supplier(self) -> "ProductCreate":
+        if self.drop_ship and not self.supplier_email:
+            raise ValueError("a drop-ship product needs a supplier_email")
+        return self
 
 
 class Product(ProductBase, table=True):

@@ -9,6 +9,7 @@ from customer.models import Customer
 from employee.models import Employee
 from order import service as order_service
 from order.models import SalesOrder
+from purchasing import service as purchasing_service
 from task import assignment
 from task import service as task_service
 
@@ -63,6 +64,17 @@ def compose(
             context,
             attachment=f"invoice:{invoice}" if invoice else None,
         )
+    if kind == "purchase_order":
+        number = extra.get("purchase_order_number", "")
+        purchase = purchasing_service.get_by_number(session=session, number=number)
+        if purchase is None:
+            return Composition([], context)
+        context["purchase_order"] = purchase
+        context["purchase_lines"] = purchasing_service.lines(
+            session=session, purchase_order_id=purchase.id or 0
+        )
+        context["recipient_name"] = purchase.supplier_email
+        return Composition([purchase.supplier_email], context)
     task = task_service.get(session=session, task_id=task_id) if task_id else None
     if task is None:
         return Composition([], context)

@@ -18,6 +18,7 @@ KINDS = (
     "payment_overdue",
     "quote_sent",
     "quote_expiring",
+    "purchase_order",
 )
 
 _text = Environment(

@@ -33,4 +33,5 @@ def facts_for(
         total=total,
         currency=currencies.pop() if len(currencies) == 1 else "USD",
         tags=frozenset(tag for p in products.values() for tag in p.tags),
+        has_drop_ship=any(p.drop_ship for p in products.values()),
     )

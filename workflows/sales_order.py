@@ -12,6 +12,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from activities.order_activities import OrderActivities
+    from activities.purchasing_activities import PurchasingActivities
     from activities.stock_activities import StockActivities
     from activities.task_activities import TaskActivities
     from core.temporal import order_workflow_id
@@ -33,12 +34,14 @@ with workflow.unsafe.imports_passed_through():
         OrderProgress,
         OrderRef,
         PlannedStep,
+        PurchaseOrdersResult,
         QuoteVoided,
         RecordProgressInput,
         SalesOrderInput,
         SalesOrderResult,
         ShipmentInput,
         SiblingQuotes,
+        SupplierShipped,
         TaskAssigned,
         TaskRef,
     )
@@ -57,6 +60,8 @@ PATCH_QUOTES = "quotes-v4"
 # Version 5 ships partially: what is in stock goes now, the rest follows in later shipments.
 PATCH_PARTIAL = "partial-shipments-v5"
 # The steps repeated for every shipment of a partially fulfilled order.
+# Version 6 sends purchase orders for drop-ship lines and invoices once the suppliers shipped.
+PATCH_DROP_SHIP = "drop-ship-v6"
 SHIPMENT_STEPS = ("stock_check", "allocation", "picking", "packing", "invoicing")
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -84,6 +89,8 @@ class SalesOrderWorkflow:
     on), signals `stock_arrived` and `payment_recorded`, query `progress`.
     Orders that allow partial fulfilment (v5) run stock check to invoicing once per shipment:
     what is in stock ships and is invoiced now, the rest waits as a backorder.
+    Drop-ship lines (v6) become purchase orders to their suppliers at allocation; invoicing waits
+    for `supplier_shipped`. Cancelling cancels the open purchase orders.
     While collection waits, payment reminders go out on the dunning schedule (v3).
     Quotes (v4) are mailed, reminded before expiry, and void their siblings when accepted
     (signal `quote_voided`).
@@ -114,6 +121,9 @@ class SalesOrderWorkflow:
         self._shipment = 0  # 0: the order ships in one go; 1, 2, ...: the shipment under way
         self._units_to_allocate = 0
         self._packed_any = False
+        self._drop_ship = False
+        self._purchase_orders: list[str] = []
+        self._supplier_signals = 0
 
     # ---- entry point -------------------------------------------------------------------------
 
@@ -122,6 +132,7 @@ class SalesOrderWorkflow:
         self._input = order
         self._v2 = workflow.patched(PATCH_NOTIFY_AND_SLA)
         plan: OrderPlan = await self._call(OrderActivities.plan_order, OrderRef(order.order_number))
+        self._drop_ship = plan.drop_ship and workflow.patched(PATCH_DROP_SHIP)
         quote_first = any(p.step == "quote" and p.mode == "task" for p in plan.steps)
         if not (quote_first and workflow.patched(PATCH_QUOTES)):
             self._notify("order_confirmation", "confirmation")  # a quote is confirmed on accept
@@ -229,6 +240,11 @@ class SalesOrderWorkflow:
             )
 
     @workflow.signal
+    def supplier_shipped(self, shipped: SupplierShipped) -> None:
+        """A supplier confirmed shipping one of this order's purchase orders."""
+        self._supplier_signals += 1
+
+    @workflow.signal
     def payment_recorded(self) -> None:
         """A payment was recorded for this order."""
         self._payment_signals += 1
@@ -289,11 +305,13 @@ class SalesOrderWorkflow:
             await self._wait_until_stock_available()
         elif step == "allocation":
             await self._allocate()
+            await self._order_from_suppliers()
         elif step == "packing":
             await self._call(StockActivities.pack_order, self._keyed("pack"))
             await self._progress("packed", "packed; on-hand deducted", step=step)
             self._notify("order_shipped", "shipped")
         elif step == "invoicing":
+            await self._wait_for_suppliers()
             invoice = await self._call(OrderActivities.create_invoice, self._keyed("invoice"))
             await self._invoiced(invoice)
         elif step == "collection":
@@ -302,19 +320,22 @@ class SalesOrderWorkflow:
     async def _do_shipment_work(self, step: str) -> None:
         n = self._shipment
         if step == "stock_check":
-            while not (
-                check := await self._call(StockActivities.check_stock, self._ref())
-            ).some_available:
+            while True:  # some of it in stock (or nothing left for stock: drop-ship only)
+                check = await self._call(StockActivities.check_stock, self._ref())
+                if check.available or check.some_available:
+                    break
                 await self._wait_for_stock(check.shortages)
             await self._mark_open_again()
         elif step == "allocation":
             while True:
                 result = await self._call(StockActivities.allocate_shipment, self._shipment_ref())
-                if result.lines:
+                if result.lines or result.remaining == 0:
                     break
                 await self._wait_for_stock(result.shortages)
             self._stock_committed = True
             self._units_to_allocate = result.remaining
+            if n == 1:
+                await self._order_from_suppliers()
             await self._mark_open_again()
             later = f"; {result.remaining} units to follow" if result.remaining else ""
             await self._progress("allocated", f"shipment {n}: stock committed{later}", step=step)
@@ -324,11 +345,51 @@ class SalesOrderWorkflow:
             await self._progress("packed", f"shipment {n} packed; on-hand deducted", step=step)
             self._notify("order_shipped", "shipped" if n == 1 else f"shipped:s{n}")
         elif step == "invoicing":
+            if self._units_to_allocate == 0:
+                await self._wait_for_suppliers()
             invoice = await self._call(
                 OrderActivities.create_shipment_invoice,
                 ShipmentInput(self._number(), n, last=self._units_to_allocate == 0),
             )
             await self._invoiced(invoice, f"shipment {n}: ")
+
+    async def _order_from_suppliers(self) -> None:
+        """Drop-ship lines: a purchase order per supplier, mailed to the supplier (v6)."""
+        if not self._drop_ship or self._purchase_orders:
+            return
+        sent: PurchaseOrdersResult = await self._call(
+            PurchasingActivities.create_purchase_orders, self._keyed("po")
+        )
+        self._purchase_orders = sent.numbers
+        for number, supplier in zip(sent.numbers, sent.suppliers, strict=True):
+            await self._progress("purchase_order", f"purchase order {number} sent to {supplier}")
+            self._notify(
+                "purchase_order",
+                f"po:{number}",
+                extra={"purchase_order_number": number, "supplier_email": supplier},
+            )
+
+    async def _wait_for_suppliers(self) -> None:
+        """Drop-ship lines are invoiced once every supplier confirmed its shipment."""
+        if not self._purchase_orders:
+            return
+        assert self._input is not None
+        while True:
+            seen = self._supplier_signals
+            still_open = await self._call(
+                PurchasingActivities.count_open_purchase_orders, self._ref()
+            )
+            if still_open == 0:
+                break
+            try:
+                await workflow.wait_condition(
+                    lambda seen=seen: self._supplier_signals > seen or self._cancel is not None,
+                    timeout=timedelta(seconds=self._input.backorder_recheck_seconds),
+                )
+            except TimeoutError:
+                pass  # periodic recheck: a lost signal never strands an order
+            self._raise_if_cancelled()
+        await self._progress("supplier_shipped", "the suppliers shipped the drop-ship lines")
 
     async def _invoiced(self, invoice: InvoiceResult, prefix: str = "") -> None:
         self._invoiced_at = workflow.now()
@@ -611,6 +672,8 @@ class SalesOrderWorkflow:
         if self._stock_committed:
             await self._call(StockActivities.release_stock, self._keyed("release"))
         await self._call(TaskActivities.cancel_open_tasks, self._ref())
+        if self._purchase_orders:
+            await self._call(PurchasingActivities.cancel_purchase_orders, self._ref())
         self._status = "cancelled"
         reason = f": {self._cancel.reason}" if self._cancel.reason else ""
         await self._progress(

@@ -47,6 +47,7 @@ class OrderPlan:
     steps: list[PlannedStep]
     prepaid: bool = False
     partial: bool = False  # ship what is in stock, backorder the rest
+    drop_ship: bool = False  # some lines are shipped by their supplier (purchase orders)
 
 
 @dataclass
@@ -267,3 +268,18 @@ class AllocateShipmentResult:
     lines: int  # SKUs committed to this shipment (0: nothing could be committed)
     remaining: int  # units still to allocate after this shipment
     shortages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PurchaseOrdersResult:
+    """The purchase orders sent to suppliers for an order's drop-ship lines."""
+
+    numbers: list[str] = field(default_factory=list)
+    suppliers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SupplierShipped:
+    """Signal: a supplier confirmed shipping a purchase order of this order."""
+
+    purchase_order_number: str

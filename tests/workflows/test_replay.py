@@ -27,8 +27,8 @@ from workflows.sales_order import SalesOrderWorkflow
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
 # and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
-# v5: partial shipments).
-RECORD_AS = "v5"
+# v5: partial shipments, v6: drop-ship purchase orders).
+RECORD_AS = "v6"
 
 
 def _replayer() -> Replayer:
@@ -148,3 +148,30 @@ async def test_live_partial_shipment_history_replays(
     assert paid.status_code == 201
     await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
     await _record(temporal_client, order["number"], "partial_shipments")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_live_drop_ship_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    desk = await create_product(
+        api, on_hand=0, price="50.00", drop_ship=True, supplier_email="po@supplier.example"
+    )
+    customer = await create_customer(api)
+    order = (
+        await api.post(
+            "/api/orders",
+            json={
+                "customer_id": customer["id"],
+                "lines": [{"sku": desk["sku"], "qty": 1}],
+                "prepaid": True,
+            },
+        )
+    ).json()
+    await wait_for_order(api, order["number"], lambda o: o["current_step"] == "invoicing")
+    purchase = (await api.get("/api/purchase-orders", params={"order": order["number"]})).json()
+    shipped = await api.post(f"/api/purchase-orders/{purchase[0]['number']}/shipped", json={})
+    assert shipped.status_code == 200
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    await _record(temporal_client, order["number"], "drop_ship")

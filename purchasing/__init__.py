@@ -1,0 +1,1 @@
+"""Purchasing: purchase orders to suppliers for drop-ship lines."""
