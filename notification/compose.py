@@ -21,6 +21,8 @@ CUSTOMER_KINDS = (
     "payment_overdue",
     "quote_sent",
     "quote_expiring",
+    "order_amended",
+    "order_cancelled",
 )
 
 

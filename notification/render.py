@@ -19,6 +19,8 @@ KINDS = (
     "quote_sent",
     "quote_expiring",
     "purchase_order",
+    "order_amended",
+    "order_cancelled",
 )
 
 _text = Environment(

@@ -62,6 +62,8 @@ PATCH_PARTIAL = "partial-shipments-v5"
 # The steps repeated for every shipment of a partially fulfilled order.
 # Version 6 sends purchase orders for drop-ship lines and invoices once the suppliers shipped.
 PATCH_DROP_SHIP = "drop-ship-v6"
+# Version 7 tells the customer when the order is amended or cancelled.
+PATCH_CHANGE_NOTICES = "change-notices-v7"
 SHIPMENT_STEPS = ("stock_check", "allocation", "picking", "packing", "invoicing")
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -193,16 +195,23 @@ class SalesOrderWorkflow:
     async def amend(self, request: AmendRequest) -> AmendResult:
         """Replace the order's lines; allowed until allocation starts."""
         self._amendments += 1
-        result = await self._call(
-            OrderActivities.amend_order,
-            AmendOrderInput(
-                order_number=self._number(),
-                key=f"{self._number()}:amend:{self._amendments}",
-                lines=request.lines,
-                actor=request.actor,
-            ),
-        )
+        n = self._amendments
+        self._amending += 1  # allocation waits until the new lines are recorded
+        try:
+            result = await self._call(
+                OrderActivities.amend_order,
+                AmendOrderInput(
+                    order_number=self._number(),
+                    key=f"{self._number()}:amend:{n}",
+                    lines=request.lines,
+                    actor=request.actor,
+                ),
+            )
+        finally:
+            self._amending -= 1
         self._stock_signals += 1  # a waiting stock check looks again at the new lines
+        if workflow.patched(PATCH_CHANGE_NOTICES):
+            self._notify("order_amended", f"amended:{n}", extra={"summary": result.summary})
         return result
 
     @amend.validator
@@ -683,6 +692,8 @@ class SalesOrderWorkflow:
             clear=True,
             actor=self._cancel.actor,
         )
+        if workflow.patched(PATCH_CHANGE_NOTICES):
+            self._notify("order_cancelled", "cancelled", extra={"reason": self._cancel.reason})
 
     # ---- notifications -----------------------------------------------------------------------
 

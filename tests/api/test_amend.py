@@ -1,11 +1,12 @@
-"""Amend lines before allocation (re-priced, audited); refused afterwards."""
+"""Amend lines before allocation (re-priced, audited, the customer told); refused afterwards."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import RULES
+from tests.conftest import RULES, Mailbox
 from tests.utils.api import create_customer, create_product, place_order, wait_for_order
 
 
@@ -16,7 +17,7 @@ def rules_dir() -> Path:
 
 
 async def test_amend_a_backordered_order_then_refused_after_allocation(
-    api: httpx.AsyncClient, worker
+    api: httpx.AsyncClient, worker, mailbox: Mailbox
 ) -> None:
     product = await create_product(api, on_hand=3, price="5.00")
     other = await create_product(api, on_hand=3, price="2.00")
@@ -46,3 +47,25 @@ async def test_amend_a_backordered_order_then_refused_after_allocation(
     )
     assert late.status_code == 409
     assert "picking" in late.json()["detail"]
+
+    for _ in range(100):
+        changed = [m for m in mailbox.to(customer["email"]) if "changed" in m["Subject"]]
+        if changed:
+            break
+        await asyncio.sleep(0.1)
+    assert [m["Subject"] for m in changed] == [f"Order {number} changed"]
+    assert "Total: 12.00 USD" in changed[0].get_body(("plain",)).get_content()
+
+
+async def test_cancel_tells_the_customer(api: httpx.AsyncClient, worker, mailbox: Mailbox) -> None:
+    product = await create_product(api, on_hand=3, price="5.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)])
+    await wait_for_order(api, order["number"], lambda o: o["current_step"] == "picking")
+    assert (await api.post(f"/api/orders/{order['number']}/cancel")).status_code == 200
+    for _ in range(100):
+        cancelled = [m for m in mailbox.to(customer["email"]) if "cancelled" in m["Subject"]]
+        if cancelled:
+            break
+        await asyncio.sleep(0.1)
+    assert [m["Subject"] for m in cancelled] == [f"Order {order['number']} cancelled"]

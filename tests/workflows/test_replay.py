@@ -27,8 +27,8 @@ from workflows.sales_order import SalesOrderWorkflow
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
 # and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
-# v5: partial shipments, v6: drop-ship purchase orders).
-RECORD_AS = "v6"
+# v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices).
+RECORD_AS = "v7"
 
 
 def _replayer() -> Replayer:
