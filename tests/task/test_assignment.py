@@ -1,5 +1,6 @@
 """Assignment strategies against a real database, including concurrent assigners."""
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session
@@ -44,7 +45,7 @@ def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:  
             session=session,
             customer_in=CustomerCreate(
                 name="C",
-                email=f"c{account_rep_id}-{id(session)}@example.com",
+                email=f"c{account_rep_id}-{uuid.uuid4().hex[:12]}@example.com",
                 account_rep_id=account_rep_id,
             ),
         )
