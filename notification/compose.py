@@ -23,6 +23,7 @@ CUSTOMER_KINDS = (
     "quote_expiring",
     "order_amended",
     "order_cancelled",
+    "return_received",
 )
 
 

@@ -21,6 +21,7 @@ KINDS = (
     "purchase_order",
     "order_amended",
     "order_cancelled",
+    "return_received",
 )
 
 _text = Environment(
