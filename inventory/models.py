@@ -5,7 +5,8 @@ from decimal import Decimal
 from typing import Annotated
 
 from pydantic import EmailStr, StringConstraints, model_validator
-from sqlmodel import Field, SQLModel
+from sqlalchemy import JSON
+from sqlmodel import Column, Field, SQLModel
 
 from core.models import json_list_field, money_field, timestamp_field
 
@@ -38,6 +39,8 @@ class ProductCreate(SQLModel):
     tax_class: str = Field(default="standard", min_length=1, max_length=32)
     drop_ship: bool = False
     supplier_email: EmailStr | None = None
+    # SKUs offered as options with this product (upselling: a printer with the laptop).
+    options: list[str] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _drop_ship_needs_a_supplier(self) -> "ProductCreate":
@@ -52,6 +55,9 @@ class Product(ProductBase, table=True):
     on_hand: int = Field(default=0)
     committed: int = Field(default=0)
     tags: list[str] = json_list_field()
+    options: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     created_at: datetime = timestamp_field()
 
 
@@ -60,6 +66,7 @@ class ProductPublic(ProductBase):
     on_hand: int
     committed: int
     tags: list[str]
+    options: list[str] = []
 
 
 class StockLevel(SQLModel):

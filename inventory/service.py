@@ -49,6 +49,11 @@ def create(*, session: Session, product_in: ProductCreate) -> Product:
     """Create a product with its opening stock (recorded as a receipt)."""
     if get_by_sku(session=session, sku=product_in.sku):
         raise ProductExistsError(f"a product with SKU {product_in.sku} already exists")
+    missing = sorted(
+        set(product_in.options) - set(get_many(session=session, skus=product_in.options))
+    )
+    if missing:
+        raise UnknownSkuError(f"unknown option SKU: {', '.join(missing)}")
     product = Product.model_validate(product_in)
     session.add(product)
     if product_in.on_hand:

@@ -22,7 +22,19 @@ def create_product(
         product = inventory_service.create(session=session, product_in=product_in)
     except inventory_service.ProductExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    except inventory_service.UnknownSkuError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return ProductPublic.model_validate(product)
+
+
+@products_router.get("/{sku}/options", response_model=list[ProductPublic])
+def list_options(sku: str, session: ReadSessionDep, _: CurrentPrincipal) -> list[ProductPublic]:
+    """The products offered as options with this one (for upselling), in the offered order."""
+    product = inventory_service.get_by_sku(session=session, sku=sku)
+    if product is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown SKU {sku}")
+    offered = inventory_service.get_many(session=session, skus=product.options)
+    return [ProductPublic.model_validate(offered[o]) for o in product.options if o in offered]
 
 
 @inventory_router.get("/{sku}", response_model=StockLevel)

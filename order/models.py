@@ -62,6 +62,8 @@ class OrderLine(SQLModel, table=True):
     tax_class: str = Field(default="standard", max_length=32)
     tax_rate: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(9, 4), nullable=False))
     tax_amount: Decimal = money_field()
+    # An ordered option (a printer with the laptop) points at the line it belongs to.
+    parent_line_id: int | None = Field(default=None, foreign_key="orderline.id")
 
 
 class OrderCharge(SQLModel, table=True):
@@ -92,9 +94,17 @@ class OrderEvent(SQLModel, table=True):
     at: datetime = timestamp_field()
 
 
+class OrderOptionCreate(SQLModel):
+    """An option of the product ordered with it; `qty` defaults to the main line's."""
+
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int | None = Field(default=None, gt=0, le=100_000)
+
+
 class OrderLineCreate(SQLModel):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(gt=0, le=100_000)
+    options: list[OrderOptionCreate] = Field(default_factory=list, max_length=20)
 
 
 class OrderChargeCreate(SQLModel):
@@ -124,6 +134,8 @@ class OrderAmend(SQLModel):
 
 
 class OrderLinePublic(SQLModel):
+    id: int
+    parent_line_id: int | None = None  # set on an option's line
     sku: str
     name: str
     qty: int

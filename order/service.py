@@ -95,11 +95,18 @@ def create(
         )
         if existing:
             raise DuplicateExternalRefError(existing)
-    products = inventory_service.get_many(session=session, skus=[ln.sku for ln in order_in.lines])
-    unknown = sorted({ln.sku for ln in order_in.lines} - set(products))
+    option_skus = [opt.sku for ln in order_in.lines for opt in ln.options]
+    skus = [ln.sku for ln in order_in.lines] + option_skus
+    products = inventory_service.get_many(session=session, skus=skus)
+    unknown = sorted(set(skus) - set(products))
     if unknown:
         raise OrderError(f"unknown SKU: {', '.join(unknown)}")
-    currencies = {products[ln.sku].currency for ln in order_in.lines}
+    for line_in in order_in.lines:
+        offered = products[line_in.sku].options
+        for option in line_in.options:
+            if option.sku not in offered:
+                raise OrderError(f"{option.sku} is not an option of {line_in.sku}")
+    currencies = {products[sku].currency for sku in skus}
     if len(currencies) > 1:
         raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")
     order = SalesOrder(
@@ -135,6 +142,14 @@ def create(
         )
         for line_in, price in zip(order_in.lines, explicit, strict=True)
     ]
+    # Ordered options become their own priced lines, each linked to its main line.
+    parents: list[int | None] = [None] * len(requests)
+    for index, line_in in enumerate(order_in.lines):
+        for option in line_in.options:
+            requests.append(
+                pricing_service.LineRequest(sku=option.sku, qty=option.qty or line_in.qty)
+            )
+            parents.append(index)
     order.ship_to_country = order_in.ship_to_country
     order.prices_include_tax = order_in.prices_include_tax
     priced = pricing_service.price_order(
@@ -151,7 +166,7 @@ def create(
         ],
         prices_include_tax=order_in.prices_include_tax,
     )
-    _record_priced(session, order, priced, products)
+    _record_priced(session, order, priced, products, parents)
     return order
 
 
@@ -160,29 +175,39 @@ def _record_priced(
     order: SalesOrder,
     priced: pricing_engine.PricedOrder,
     products: dict[str, Product],
+    parents: Sequence[int | None] = (),
 ) -> None:
-    """Write the priced lines and charges and the order's totals."""
+    """Write the priced lines and charges and the order's totals.
+
+    `parents[i]` is the index of the line that line i is an option of (None: a main line).
+    """
     amounts = [priced.total, priced.subtotal + priced.charges_total + priced.tax_total]
     amounts += [line.unit_price * line.qty for line in priced.lines]
     if max(amounts) >= MAX_AMOUNT:
         raise OrderError(f"order amounts must stay below {MAX_AMOUNT:,} {priced.currency}")
-    for line in priced.lines:
-        session.add(
-            OrderLine(
-                order_id=order.id,
-                sku=line.sku,
-                name=products[line.sku].name,
-                qty=line.qty,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-                list_price=line.list_price,
-                discount_amount=line.discount_amount,
-                price_rule=line.price_rule,
-                tax_class=line.tax_class,
-                tax_rate=line.tax_rate,
-                tax_amount=line.tax_amount,
-            )
+    written = [
+        OrderLine(
+            order_id=order.id,
+            sku=line.sku,
+            name=products[line.sku].name,
+            qty=line.qty,
+            unit_price=line.unit_price,
+            line_total=line.line_total,
+            list_price=line.list_price,
+            discount_amount=line.discount_amount,
+            price_rule=line.price_rule,
+            tax_class=line.tax_class,
+            tax_rate=line.tax_rate,
+            tax_amount=line.tax_amount,
         )
+        for line in priced.lines
+    ]
+    session.add_all(written)
+    if any(parent is not None for parent in parents):
+        session.flush()  # the main lines' ids
+        for line, parent in zip(written, parents, strict=True):
+            if parent is not None:
+                line.parent_line_id = written[parent].id
     for charge in priced.charges:
         session.add(
             OrderCharge(
