@@ -11,15 +11,17 @@ from temporalio.worker import Worker
 from activities.notification_activities import NotificationActivities
 from activities.order_activities import OrderActivities
 from activities.purchasing_activities import PurchasingActivities
+from activities.return_activities import ReturnActivities
 from activities.stock_activities import StockActivities
 from activities.task_activities import TaskActivities
 from core.db import make_engine
 from core.settings import Settings, settings
 from core.temporal import connect
 from routing_rules.registry import RuleRegistry
+from workflows.returns import ReturnWorkflow
 from workflows.sales_order import SalesOrderWorkflow
 
-WORKFLOWS = [SalesOrderWorkflow]
+WORKFLOWS = [SalesOrderWorkflow, ReturnWorkflow]
 
 
 def build_activities(engine: Engine, settings: Settings) -> list:
@@ -29,6 +31,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     tasks = TaskActivities(engine)
     purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)
+    returns = ReturnActivities(engine)
     return [
         orders.plan_order,
         orders.record_progress,
@@ -55,6 +58,10 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         mail.send_notification,
         tasks.record_task_completion,
         tasks.cancel_open_tasks,
+        returns.restock_return,
+        returns.credit_return,
+        returns.refund_return,
+        returns.complete_return,
     ]
 
 

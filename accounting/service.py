@@ -3,6 +3,7 @@
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from accounting.mapping import AccountMap
 from core.models import round_money
 from inventory.models import Product
-from invoice.models import CreditNote, Invoice, InvoiceLine, Payment
+from invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
 from order.models import SalesOrder
 
 COLUMNS = [
@@ -73,15 +74,24 @@ def _window(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def _revenue_split(
-    session: Session, invoice: Invoice, mapping: AccountMap
+    session: Session,
+    invoice: Invoice,
+    mapping: AccountMap,
+    lines: Sequence[InvoiceLine | CreditNoteLine] | None = None,
 ) -> dict[tuple[str, str], Decimal]:
-    """Credits of an invoice by (account, description): net revenue, charges, tax."""
+    """Credits of an invoice by (account, description): net revenue, charges, tax.
+
+    With `lines` (a partial credit note's), only those lines, at their invoice's tax treatment.
+    """
     credits: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-    lines = list(
-        session.exec(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id).order_by(InvoiceLine.id)
+    if lines is None:
+        lines = list(
+            session.exec(
+                select(InvoiceLine)
+                .where(InvoiceLine.invoice_id == invoice.id)
+                .order_by(InvoiceLine.id)
+            )
         )
-    )
     if not lines:  # an invoice issued before invoice lines existed
         net = invoice.subtotal + invoice.charges
         if invoice.prices_include_tax:
@@ -121,6 +131,8 @@ def _document_postings(
     on: date,
     order: SalesOrder | None,
     reverse: bool,
+    total: Decimal | None = None,
+    lines: Sequence[InvoiceLine | CreditNoteLine] | None = None,
 ) -> list[Posting]:
     def post(account: str, description: str, debit: Decimal, credit: Decimal) -> Posting:
         if reverse:
@@ -139,8 +151,9 @@ def _document_postings(
             currency=invoice.currency,
         )
 
-    postings = [post(mapping.accounts.receivable, "receivable", invoice.total, ZERO)]
-    for (account, description), amount in _revenue_split(session, invoice, mapping).items():
+    receivable = invoice.total if total is None else total
+    postings = [post(mapping.accounts.receivable, "receivable", receivable, ZERO)]
+    for (account, description), amount in _revenue_split(session, invoice, mapping, lines).items():
         if amount:
             postings.append(post(account, description, ZERO, amount))
     return postings
@@ -174,6 +187,14 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
         invoice = session.get(Invoice, note.invoice_id)
         if invoice is None:
             continue
+        # A credit note with lines (a return) reverses only them; one without, the whole invoice.
+        lines = list(
+            session.exec(
+                select(CreditNoteLine)
+                .where(CreditNoteLine.credit_note_id == note.id)
+                .order_by(col(CreditNoteLine.id))
+            )
+        )
         postings += _document_postings(
             session=session,
             invoice=invoice,
@@ -183,6 +204,8 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
             on=note.issued_at.date(),
             order=session.get(SalesOrder, note.order_id),
             reverse=True,
+            total=note.total if lines else None,
+            lines=lines or None,
         )
     payments = session.exec(
         select(Payment).where(Payment.received_at >= low).where(Payment.received_at < high)

@@ -11,6 +11,8 @@ from notification.views import router as outbox_router
 from order.views import router as order_router
 from pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from purchasing.views import router as purchasing_router
+from returns.views import order_returns_router
+from returns.views import router as returns_router
 from routing_rules.views import router as rules_router
 from task.views import router as task_router
 from webhook.views import deliveries_router
@@ -21,6 +23,7 @@ api_router.include_router(customer_router, prefix="/customers", tags=["customers
 api_router.include_router(products_router, prefix="/products", tags=["products"])
 api_router.include_router(inventory_router, prefix="/inventory", tags=["inventory"])
 api_router.include_router(order_router, prefix="/orders", tags=["orders"])
+api_router.include_router(order_returns_router, prefix="/orders", tags=["returns"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])
@@ -31,3 +34,4 @@ api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=
 api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])
 api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])
 api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["purchasing"])
+api_router.include_router(returns_router, prefix="/returns", tags=["returns"])

@@ -69,6 +69,29 @@ class CreditNote(SQLModel, table=True):
     issued_at: datetime = timestamp_field()
 
 
+class CreditNoteLine(SQLModel, table=True):
+    """One line of a partial credit note (a return): goods credited from one invoice line.
+
+    A credit note without lines credits its whole invoice (cancel); one with lines credits only
+    them, at the prices and tax rates they were invoiced at.
+    """
+
+    __tablename__ = "creditnoteline"
+
+    id: int | None = Field(default=None, primary_key=True)
+    credit_note_id: int = Field(foreign_key="creditnote.id", index=True)
+    invoice_line_id: int | None = Field(default=None, foreign_key="invoiceline.id", index=True)
+    kind: str = Field(default="item", max_length=16)
+    sku: str | None = Field(default=None, max_length=64)
+    description: str = Field(default="", max_length=200)
+    qty: int = 1
+    unit_price: Decimal = money_field()
+    amount: Decimal = money_field()
+    tax_class: str = Field(default="standard", max_length=32)
+    tax_rate: Decimal = Field(default=Decimal("0"), sa_column=Column(Numeric(9, 4), nullable=False))
+    tax_amount: Decimal = money_field()
+
+
 class InvoiceLinePublic(SQLModel):
     kind: str
     sku: str | None

@@ -8,6 +8,7 @@ import notification.models  # noqa: F401
 import order.models  # noqa: F401
 import pricing.models  # noqa: F401
 import purchasing.models  # noqa: F401
+import returns.models  # noqa: F401
 import support.models  # noqa: F401
 import task.models  # noqa: F401
 import webhook.models  # noqa: F401

@@ -1,0 +1,88 @@
+"""Return activities: restock or scrap, credit note, refund, completion; each once per RMA."""
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.db import session_scope
+from invoice.credit import NotInvoicedError
+from order import service as order_service
+from returns import service as return_service
+from returns.models import ReturnAuthorisation
+from workflows.return_types import (
+    CreditResult,
+    RefundResult,
+    RestockResult,
+    ReturnRef,
+    ReturnResult,
+)
+
+
+def _load(session: Session, number: str) -> ReturnAuthorisation:
+    rma = return_service.get_by_number(session=session, number=number)
+    if rma is None:
+        raise ApplicationError(
+            f"return {number} not found", type="ReturnNotFound", non_retryable=True
+        )
+    return rma
+
+
+class ReturnActivities:
+    """The side effects of a received return; holds the database engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @activity.defn
+    def restock_return(self, ref: ReturnRef) -> RestockResult:
+        """Restock (on-hand rises) or scrap (ledger only) what came back; once per RMA and SKU."""
+        with session_scope(self.engine) as session:
+            rma = _load(session, ref.return_number)
+            restocked, scrapped, skus = return_service.restock(session=session, rma=rma)
+            waiting = {
+                order.number
+                for sku in skus
+                for order in order_service.backordered_with_sku(session=session, sku=sku)
+                if order.number
+            }
+            return RestockResult(restocked, scrapped, sorted(waiting))
+
+    @activity.defn
+    def credit_return(self, ref: ReturnRef) -> CreditResult:
+        """Issue the credit note(s) for the returned goods at the invoiced prices and taxes."""
+        with session_scope(self.engine) as session:
+            rma = _load(session, ref.return_number)
+            try:
+                notes = return_service.credit(session=session, rma=rma)
+            except NotInvoicedError as exc:
+                raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from exc
+            return CreditResult([note.number for note in notes], rma.credit_total)
+
+    @activity.defn
+    def refund_return(self, ref: ReturnRef) -> RefundResult:
+        """Record the refund (a negative payment) when the order was paid; once per RMA."""
+        with session_scope(self.engine) as session:
+            rma = _load(session, ref.return_number)
+            return RefundResult(return_service.refund(session=session, rma=rma))
+
+    @activity.defn
+    def complete_return(self, ref: ReturnRef) -> ReturnResult:
+        """Mark the return received and note it on the order's trail."""
+        with session_scope(self.engine) as session:
+            rma = return_service.complete(session=session, rma=_load(session, ref.return_number))
+            notes = return_service.credit_notes(session=session, rma=rma)
+            return ReturnResult(
+                return_number=rma.number,
+                status=rma.status,
+                credit_notes=[note.number for note in notes],
+                credit_total=rma.credit_total,
+                refund=rma.refund_total,
+                currency=rma.currency,
+                goods=[
+                    f"{qty} x {row.sku} {what}"
+                    for row in return_service.lines(session=session, return_id=rma.id or 0)
+                    for qty, what in ((row.restock_qty, "restocked"), (row.scrap_qty, "scrapped"))
+                    if qty
+                ],
+            )

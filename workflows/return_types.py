@@ -1,0 +1,46 @@
+"""Dataclasses that cross the Temporal boundary for returns: workflow input and activity I/O."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+
+@dataclass
+class ReturnInput:
+    return_number: str
+    order_number: str
+    activity_timeout_seconds: float = 30.0
+
+
+@dataclass
+class ReturnRef:
+    return_number: str
+
+
+@dataclass
+class RestockResult:
+    restocked: int = 0
+    scrapped: int = 0
+    # Backordered orders that wait for a restocked SKU: the workflow wakes them.
+    waiting_orders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CreditResult:
+    credit_notes: list[str] = field(default_factory=list)
+    total: Decimal = Decimal("0.00")
+
+
+@dataclass
+class RefundResult:
+    amount: Decimal = Decimal("0.00")
+
+
+@dataclass
+class ReturnResult:
+    return_number: str
+    status: str
+    credit_notes: list[str] = field(default_factory=list)
+    credit_total: Decimal = Decimal("0.00")
+    refund: Decimal = Decimal("0.00")
+    currency: str = ""
+    goods: list[str] = field(default_factory=list)  # "2 x SKU-1 restocked", ...
