@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     admin_token: str | None = None
+    # Signs the pages' session cookies; unset, a random key is kept in `data_dir/session-secret`
+    # (set it when API processes do not share a data folder, so a sign-in works on every one).
+    session_secret: SecretStr | None = None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "conveyor@localhost"

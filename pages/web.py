@@ -59,7 +59,9 @@ class SignInRequired(Exception):
 
 
 def session_secret(state: AppState) -> bytes:
-    """The key that signs cookies: shared by every API process through the data folder."""
+    """The key that signs cookies: CONVEYOR_SESSION_SECRET, else a key in the data folder."""
+    if state.settings.session_secret is not None:
+        return state.settings.session_secret.get_secret_value().encode()
     path = state.settings.data_dir / "session-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
