@@ -51,6 +51,9 @@ def require_warehouse(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
+RETURN_FIELDS = [
+    name for name in ReturnPublic.model_fields if name not in ("lines", "credit_notes")
+]
 ReturnsDesk = Annotated[Principal, Depends(require_returns_desk)]
 Warehouse = Annotated[Principal, Depends(require_warehouse)]
 
@@ -59,7 +62,7 @@ def return_public(session: Session, rma: ReturnAuthorisation) -> ReturnPublic:
     """The return with its lines and credit notes."""
     notes = return_service.credit_notes(session=session, rma=rma)
     return ReturnPublic(
-        **rma.model_dump(exclude={"id", "key", "order_id"}),
+        **{name: getattr(rma, name) for name in RETURN_FIELDS},
         lines=[
             ReturnLinePublic.model_validate(line)
             for line in return_service.lines(session=session, return_id=rma.id or 0)
