@@ -84,9 +84,10 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("salesorder", schema=None) as batch_op:
-        # Existing orders never needed a review.
+        # Existing orders never needed a review. A constant default ("0", not sa.false()) lets
+        # SQLite add the column in place instead of rebuilding a table that rows point at.
         batch_op.add_column(
-            sa.Column("needs_review", sa.Boolean(), nullable=False, server_default=sa.false())
+            sa.Column("needs_review", sa.Boolean(), nullable=False, server_default="0")
         )
         batch_op.create_index(
             batch_op.f("ix_salesorder_needs_review"), ["needs_review"], unique=False
