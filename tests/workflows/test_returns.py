@@ -1,0 +1,69 @@
+"""ReturnWorkflow: restocked goods wake a backordered order; its histories replay.
+
+Set CONVEYOR_RECORD_HISTORIES=1 to write the live run's history under `histories/returns/`
+(a folder of its own: the SalesOrderWorkflow replay test reads only the top level).
+"""
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from tests.conftest import RULES
+from tests.utils.api import create_customer, create_product, place_order, wait_for_order
+from workflows.returns import ReturnWorkflow, return_workflow_id
+
+HISTORIES = Path(__file__).resolve().parent / "histories" / "returns"
+RECORD_AS = "v1"
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[ReturnWorkflow], data_converter=pydantic_data_converter)
+
+
+async def test_recorded_return_histories_replay() -> None:
+    files = sorted(HISTORIES.glob("*.json"))
+    assert files, "no recorded return histories found"
+    for path in files:
+        await _replayer().replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_restocked_return_wakes_a_backordered_order_and_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    product = await create_product(api, on_hand=2, price="7.50")
+    customer = await create_customer(api)
+    first = await place_order(
+        api, customer["id"], [(product["sku"], 2)], channel="sales_rep", prepaid=True
+    )
+    await wait_for_order(api, first["number"], lambda o: o["status"] == "completed")
+    waiting = await place_order(
+        api, customer["id"], [(product["sku"], 1)], channel="sales_rep", prepaid=True
+    )
+    await wait_for_order(api, waiting["number"], lambda o: o["status"] == "backordered")
+
+    rma = await api.post(
+        f"/api/orders/{first['number']}/returns",
+        json={"lines": [{"sku": product["sku"], "qty": 1}], "reason": "wrong size"},
+    )
+    assert rma.status_code == 201, rma.text
+    number = rma.json()["number"]
+    received = await api.post(f"/api/returns/{number}/receive", json={})
+    assert received.status_code == 200, received.text
+    assert received.json()["refund_total"] == "7.50"
+    # Woken by the return's signal, well before the backorder's periodic recheck (30 s here).
+    await wait_for_order(api, waiting["number"], lambda o: o["status"] == "completed", 20)
+
+    history = await temporal_client.get_workflow_handle(
+        return_workflow_id(first["number"], number)
+    ).fetch_history()
+    await _replayer().replay_workflow(history)
+    if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
+        HISTORIES.mkdir(parents=True, exist_ok=True)
+        (HISTORIES / f"{RECORD_AS}_received.json").write_text(history.to_json())
