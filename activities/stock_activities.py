@@ -1,5 +1,7 @@
 """Stock activities: check, commit, release, pick list, pack."""
 
+from collections.abc import Callable
+
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 from temporalio import activity
@@ -47,6 +49,35 @@ def _remaining(session, order_number: str, order_id: int) -> list[StockNeed]:  #
 
 def _shipment_key(order_number: str, shipment: int) -> str:
     return f"{order_number}:commit:s{shipment}"
+
+
+def _pick_list(
+    session,  # noqa: ANN001
+    order_id: int,
+    shipment: int,
+    goods: Callable[[], list[StockNeed]],
+) -> PickListResult:
+    """Write the pick list of one shipment (one line per SKU, by location), once."""
+    existing = session.exec(
+        select(PickListLine)
+        .where(PickListLine.order_id == order_id)
+        .where(PickListLine.shipment == shipment)
+    ).all()
+    if existing:
+        return PickListResult(lines=len(existing))
+    needs = goods()
+    products = inventory_service.get_many(session=session, skus=[n.sku for n in needs])
+    for need in sorted(needs, key=lambda n: products[n.sku].location):
+        session.add(
+            PickListLine(
+                order_id=order_id,
+                shipment=shipment,
+                sku=need.sku,
+                qty=need.qty,
+                location=products[need.sku].location,
+            )
+        )
+    return PickListResult(lines=len(needs))
 
 
 def _describe(shortages: list[StockNeed]) -> list[str]:
@@ -102,23 +133,7 @@ class StockActivities:
         """Make the pick list (one line per SKU with its location), once."""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            existing = session.exec(
-                select(PickListLine).where(PickListLine.order_id == order.id)
-            ).all()
-            if existing:
-                return PickListResult(lines=len(existing))
-            needs = _needs(session, order.id)
-            products = inventory_service.get_many(session=session, skus=[n.sku for n in needs])
-            for need in sorted(needs, key=lambda n: products[n.sku].location):
-                session.add(
-                    PickListLine(
-                        order_id=order.id,
-                        sku=need.sku,
-                        qty=need.qty,
-                        location=products[need.sku].location,
-                    )
-                )
-            return PickListResult(lines=len(needs))
+            return _pick_list(session, order.id, 1, lambda: _needs(session, order.id))
 
     @activity.defn
     def pack_order(self, request: KeyedOrderInput) -> None:
@@ -156,28 +171,13 @@ class StockActivities:
         """The pick list of one shipment (by location), once."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            existing = session.exec(
-                select(PickListLine)
-                .where(PickListLine.order_id == order.id)
-                .where(PickListLine.shipment == request.shipment)
-            ).all()
-            if existing:
-                return PickListResult(lines=len(existing))
-            goods = inventory_service.committed_under(
-                session=session, key=_shipment_key(order.number, request.shipment)
+            key = _shipment_key(order.number, request.shipment)
+            return _pick_list(
+                session,
+                order.id,
+                request.shipment,
+                lambda: inventory_service.committed_under(session=session, key=key),
             )
-            products = inventory_service.get_many(session=session, skus=[g.sku for g in goods])
-            for need in sorted(goods, key=lambda n: products[n.sku].location):
-                session.add(
-                    PickListLine(
-                        order_id=order.id,
-                        shipment=request.shipment,
-                        sku=need.sku,
-                        qty=need.qty,
-                        location=products[need.sku].location,
-                    )
-                )
-            return PickListResult(lines=len(goods))
 
     @activity.defn
     def pack_shipment(self, request: ShipmentInput) -> None:
