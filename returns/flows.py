@@ -50,7 +50,8 @@ async def receive(
 
     def record() -> tuple[str, str]:
         with session_scope(state.engine) as session:
-            rma = return_service.get_by_number(session=session, number=number)
+            # Locked: two receipts of one return at once are recorded one after the other.
+            rma = return_service.get_by_number(session=session, number=number, for_update=True)
             if rma is None:
                 raise ReturnNotFoundError(f"return {number} not found")
             rma = return_service.record_receipt(

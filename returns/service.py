@@ -44,11 +44,14 @@ class ReturnConflictError(Exception):
     """The order or the return is in a state that refuses the request."""
 
 
-def get_by_number(*, session: Session, number: str) -> ReturnAuthorisation | None:
-    """The return with that number, or None."""
-    return session.exec(
-        select(ReturnAuthorisation).where(ReturnAuthorisation.number == number)
-    ).first()
+def get_by_number(
+    *, session: Session, number: str, for_update: bool = False
+) -> ReturnAuthorisation | None:
+    """The return with that number, or None; `for_update` locks its row (PostgreSQL)."""
+    query = select(ReturnAuthorisation).where(ReturnAuthorisation.number == number)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
 
 
 def lines(*, session: Session, return_id: int) -> list[ReturnLine]:
@@ -115,6 +118,10 @@ def create(
     created_by: str,
 ) -> ReturnAuthorisation:
     """Authorise the return of shipped goods once per `key` (numbered RMA-000001, ...)."""
+    # PostgreSQL: the order row lock serialises returns of one order, so two at once cannot both
+    # take the same goods, and a repeated key finds the first request's RMA. SQLite:
+    # BEGIN IMMEDIATE already holds the write lock.
+    session.exec(select(SalesOrder.id).where(SalesOrder.id == order.id).with_for_update()).one()
     existing = session.exec(
         select(ReturnAuthorisation).where(ReturnAuthorisation.key == key)
     ).first()
@@ -122,9 +129,6 @@ def create(
         return existing
     if order.status == OrderStatus.CANCELLED:
         raise ReturnConflictError(f"order {order.number} is cancelled: nothing was shipped")
-    # PostgreSQL: the order row lock serialises returns of one order, so two at once cannot both
-    # take the same goods. SQLite: BEGIN IMMEDIATE already holds the write lock.
-    session.exec(select(SalesOrder.id).where(SalesOrder.id == order.id).with_for_update()).one()
     sent = shipped(session=session, order_number=order.number or "")
     if not sent:
         raise ReturnConflictError(f"nothing was shipped on order {order.number}")

@@ -1,6 +1,7 @@
 """Returns service: what may come back, restock or scrap, partial credit notes, refunds."""
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -251,3 +252,21 @@ def test_journal_reverses_only_the_returned_lines(engine: Engine, inclusive: boo
         ("1000", zero, note.total),
         ("1200", note.total, zero),
     }
+
+
+def test_concurrent_returns_never_take_more_than_was_shipped(engine: Engine) -> None:
+    number = _shipped_order(engine)
+
+    def attempt(i: int) -> str:
+        try:
+            return _authorise(engine, number, f"race-{i}", TOOL=1)
+        except return_service.ReturnError:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(attempt, range(6)))
+    assert sorted(outcomes) == ["RMA-000001", "RMA-000002", "RMA-000003"] + ["refused"] * 3
+    with session_scope(engine) as session:
+        order = order_service.get_by_number(session=session, number=number)
+        assert order is not None
+        assert return_service.returned(session=session, order_id=order.id or 0) == {"TOOL": 3}
