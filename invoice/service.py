@@ -99,10 +99,29 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
                 tax_amount=line.tax_amount,
             )
         )
-    order_charges = session.exec(
-        select(OrderCharge).where(OrderCharge.order_id == order.id).order_by(OrderCharge.id)
+    add_charge_lines(session=session, invoice=invoice, order_id=order.id or 0)
+    # An order recorded with totals that are not itemised (a store's own shipping, tax or
+    # discount) still gets an invoice that adds up: the difference becomes its own line.
+    itemised = order.subtotal + order.charges_total
+    if not order.prices_include_tax:
+        itemised += order.tax_total
+    difference = round_money(order.total - itemised)
+    if difference:
+        add_adjustment_line(session=session, invoice=invoice, amount=difference)
+        invoice.charges = round_money(invoice.charges + difference)
+        session.add(invoice)
+    session.flush()
+    return invoice
+
+
+def add_charge_lines(*, session: Session, invoice: Invoice, order_id: int) -> list[OrderCharge]:
+    """Copy the order's shipping and special charges onto the invoice; returns them."""
+    charges = list(
+        session.exec(
+            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+        )
     )
-    for charge in order_charges:
+    for charge in charges:
         session.add(
             InvoiceLine(
                 invoice_id=invoice.id,
@@ -116,27 +135,21 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
                 tax_amount=charge.tax_amount,
             )
         )
-    # An order recorded with totals that are not itemised (a store's own shipping, tax or
-    # discount) still gets an invoice that adds up: the difference becomes its own line.
-    itemised = order.subtotal + order.charges_total
-    if not order.prices_include_tax:
-        itemised += order.tax_total
-    difference = round_money(order.total - itemised)
-    if difference:
-        session.add(
-            InvoiceLine(
-                invoice_id=invoice.id,
-                kind="adjustment",
-                description="difference to the order total (not itemised)",
-                qty=1,
-                unit_price=difference,
-                amount=difference,
-            )
+    return charges
+
+
+def add_adjustment_line(*, session: Session, invoice: Invoice, amount: Decimal) -> None:
+    """A line for what an order's total holds beyond its itemised lines (a store's figures)."""
+    session.add(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            kind="adjustment",
+            description="difference to the order total (not itemised)",
+            qty=1,
+            unit_price=amount,
+            amount=amount,
         )
-        invoice.charges = round_money(invoice.charges + difference)
-        session.add(invoice)
-    session.flush()
-    return invoice
+    )
 
 
 def create_credit_note(

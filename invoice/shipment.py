@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 from core.models import round_money
 from invoice import service as invoice_service
 from invoice.models import Invoice, InvoiceLine
-from order.models import OrderCharge, OrderLine, SalesOrder
+from order.models import OrderLine, SalesOrder
 
 
 def create_for_shipment(
@@ -66,24 +66,11 @@ def create_for_shipment(
         subtotal += amount
         tax += line_tax
     if first:
-        for charge in session.exec(
-            select(OrderCharge).where(OrderCharge.order_id == order.id).order_by(OrderCharge.id)
-        ):
-            session.add(
-                InvoiceLine(
-                    invoice_id=invoice.id,
-                    kind=charge.kind,
-                    description=charge.description,
-                    qty=1,
-                    unit_price=charge.amount,
-                    amount=charge.amount,
-                    tax_class=charge.tax_class,
-                    tax_rate=charge.tax_rate,
-                    tax_amount=charge.tax_amount,
-                )
-            )
-            charges += charge.amount
-            tax += charge.tax_amount
+        added = invoice_service.add_charge_lines(
+            session=session, invoice=invoice, order_id=order.id or 0
+        )
+        charges += sum((charge.amount for charge in added), Decimal("0"))
+        tax += sum((charge.tax_amount for charge in added), Decimal("0"))
     total = subtotal + charges + (Decimal("0") if order.prices_include_tax else tax)
     if last:  # what the order total holds beyond its itemised lines (a store's own figures)
         previous = sum(
@@ -96,16 +83,7 @@ def create_for_shipment(
         )
         difference = round_money(order.total - previous - total)
         if difference:
-            session.add(
-                InvoiceLine(
-                    invoice_id=invoice.id,
-                    kind="adjustment",
-                    description="difference to the order total (not itemised)",
-                    qty=1,
-                    unit_price=difference,
-                    amount=difference,
-                )
-            )
+            invoice_service.add_adjustment_line(session=session, invoice=invoice, amount=difference)
             charges += difference
             total += difference
     invoice.subtotal, invoice.charges = round_money(subtotal), round_money(charges)
