@@ -74,8 +74,12 @@ def return_public(session: Session, rma: ReturnAuthorisation) -> ReturnPublic:
 def _credit_note(session: Session, note: CreditNote) -> ReturnCreditNote:
     invoice = session.get(Invoice, note.invoice_id)
     return ReturnCreditNote(
-        **note.model_dump(include={"number", "subtotal", "tax", "total", "issued_at"}),
+        number=note.number,
         invoice_number=invoice.number if invoice else "",
+        subtotal=note.subtotal,
+        tax=note.tax,
+        total=note.total,
+        issued_at=note.issued_at,
     )
 
 
