@@ -27,7 +27,7 @@ WORKFLOWS = [SalesOrderWorkflow, ReturnWorkflow]
 def build_activities(engine: Engine, settings: Settings) -> list:
     """Every activity, bound to its clients (database engine, rule registry)."""
     orders = OrderActivities(engine, RuleRegistry(settings.rules_dir))
-    stock = StockActivities(engine)
+    stock = StockActivities(engine, settings.staging_location)
     tasks = TaskActivities(engine)
     purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)

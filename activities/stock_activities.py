@@ -12,6 +12,7 @@ from inventory import service as inventory_service
 from inventory.models import PickListLine
 from inventory.service import StockNeed
 from order import service as order_service
+from order.models import SalesOrder
 from workflows.types import (
     AllocateShipmentResult,
     AllocateStockResult,
@@ -51,33 +52,87 @@ def _shipment_key(order_number: str, shipment: int) -> str:
     return f"{order_number}:commit:s{shipment}"
 
 
+def _order_goods(session, order_number: str, order_id: int) -> list[StockNeed]:  # noqa: ANN001
+    """The whole order's goods per SKU and warehouse: where the ledger says the order holds them."""
+    default = inventory_service.default_warehouse(session=session)
+    goods = []
+    for need in _needs(session, order_id):
+        holds = inventory_service.held_by_warehouse(
+            session=session, order_number=order_number, sku=need.sku
+        )
+        left = need.qty
+        for warehouse in sorted(holds, key=lambda code: (code != default, code)):
+            qty = min(left, holds[warehouse])
+            if qty > 0:
+                goods.append(StockNeed(sku=need.sku, qty=qty, warehouse=warehouse))
+                left -= qty
+        if left > 0:  # not (or no longer) held: picked from the default warehouse
+            goods.append(StockNeed(sku=need.sku, qty=left, warehouse=default))
+    return goods
+
+
 def _pick_list(
     session,  # noqa: ANN001
-    order_id: int,
+    order: SalesOrder,
     shipment: int,
     goods: Callable[[], list[StockNeed]],
+    staging: str | None,
 ) -> PickListResult:
-    """Write the pick list of one shipment (one line per SKU, by location), once."""
+    """Write the pick list of one shipment (by warehouse, then bin), once; stage it if asked."""
     existing = session.exec(
         select(PickListLine)
-        .where(PickListLine.order_id == order_id)
+        .where(PickListLine.order_id == order.id)
         .where(PickListLine.shipment == shipment)
     ).all()
     if existing:
         return PickListResult(lines=len(existing))
     needs = goods()
-    products = inventory_service.get_many(session=session, skus=[n.sku for n in needs])
-    for need in sorted(needs, key=lambda n: products[n.sku].location):
-        session.add(
+    skus = [n.sku for n in needs]
+    products = inventory_service.get_many(session=session, skus=skus)
+    bins = inventory_service.bin_locations(session=session, skus=skus)
+    default = inventory_service.default_warehouse(session=session)
+    lines = []
+    for need in needs:
+        warehouse = need.warehouse or default
+        lines.append(
             PickListLine(
-                order_id=order_id,
+                order_id=order.id,
                 shipment=shipment,
                 sku=need.sku,
                 qty=need.qty,
-                location=products[need.sku].location,
+                warehouse=warehouse,
+                location=bins.get((need.sku, warehouse)) or products[need.sku].location,
+                staging_location=staging,
             )
         )
-    return PickListResult(lines=len(needs))
+    lines.sort(key=lambda ln: (ln.warehouse, ln.location, ln.sku))
+    session.add_all(lines)
+    if staging and lines:
+        _stage(session, order, shipment, lines, staging)
+    return PickListResult(lines=len(lines))
+
+
+def _stage(session, order: SalesOrder, shipment: int, lines: list[PickListLine], to: str) -> None:  # noqa: ANN001
+    """Move the picked goods from their bins to the staging location: ledger and trail."""
+    for line in lines:
+        inventory_service.stage(
+            session=session,
+            key=f"{order.number}:stage:s{shipment}:{line.sku}@{line.warehouse}",
+            order_number=order.number or "",
+            sku=line.sku,
+            qty=line.qty,
+            warehouse=line.warehouse,
+            location=to,
+        )
+    moved = ", ".join(f"{ln.qty} x {ln.sku} from {ln.warehouse} {ln.location}" for ln in lines)
+    order_service.add_event(
+        session=session,
+        key=f"{order.number}:staged:s{shipment}",
+        order=order,
+        kind="staged",
+        step="picking",
+        message=f"Staged at {to}: {moved}"[:2000],
+    )
 
 
 def _describe(shortages: list[StockNeed]) -> list[str]:
@@ -87,8 +142,10 @@ def _describe(shortages: list[StockNeed]) -> list[str]:
 class StockActivities:
     """Activities on stock balances and pick lists; built once per worker."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, staging_location: str | None = None) -> None:
         self.engine = engine
+        # Set: picking also moves the goods to this staging location (CONVEYOR_STAGING_LOCATION).
+        self.staging_location = staging_location
 
     @activity.defn
     def check_stock(self, ref: OrderRef) -> StockCheckResult:
@@ -133,7 +190,13 @@ class StockActivities:
         """Make the pick list (one line per SKU with its location), once."""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            return _pick_list(session, order.id, 1, lambda: _needs(session, order.id))
+            return _pick_list(
+                session,
+                order,
+                1,
+                lambda: _order_goods(session, order.number, order.id),
+                self.staging_location,
+            )
 
     @activity.defn
     def pack_order(self, request: KeyedOrderInput) -> None:
@@ -174,9 +237,10 @@ class StockActivities:
             key = _shipment_key(order.number, request.shipment)
             return _pick_list(
                 session,
-                order.id,
+                order,
                 request.shipment,
-                lambda: inventory_service.committed_under(session=session, key=key),
+                lambda: inventory_service.commitments_under(session=session, key=key),
+                self.staging_location,
             )
 
     @activity.defn
@@ -188,7 +252,7 @@ class StockActivities:
                 session=session,
                 key=f"{order.number}:pack:s{request.shipment}",
                 order_number=order.number,
-                needs=inventory_service.committed_under(
+                needs=inventory_service.commitments_under(
                     session=session, key=_shipment_key(order.number, request.shipment)
                 ),
             )

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from accounting.views import router as accounting_router
 from customer.views import router as customer_router
 from employee.views import router as employee_router
-from inventory.views import inventory_router, products_router
+from inventory.views import inventory_router, pick_lists_router, products_router, warehouses_router
 from invoice.views import router as invoice_router
 from notification.views import router as outbox_router
 from order.views import router as order_router
@@ -22,6 +22,8 @@ api_router.include_router(employee_router, prefix="/employees", tags=["employees
 api_router.include_router(customer_router, prefix="/customers", tags=["customers"])
 api_router.include_router(products_router, prefix="/products", tags=["products"])
 api_router.include_router(inventory_router, prefix="/inventory", tags=["inventory"])
+api_router.include_router(warehouses_router, prefix="/warehouses", tags=["inventory"])
+api_router.include_router(pick_lists_router, prefix="/pick-lists", tags=["inventory"])
 api_router.include_router(order_router, prefix="/orders", tags=["orders"])
 api_router.include_router(order_returns_router, prefix="/orders", tags=["returns"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     accounting_map_file: Path | None = None
     # Payment reminders after the invoice (seconds; JSON list in the environment): 7/14/30 days.
     dunning_schedule_seconds: list[float] = [7 * 86400.0, 14 * 86400.0, 30 * 86400.0]
+    # Stock: the warehouse that takes receipts without one and is tried first when committing.
+    default_warehouse: str = Field(default="MAIN", pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
+    # Set (e.g. `STAGE-01`): picking moves the goods from their bins to this staging location.
+    staging_location: str | None = Field(default=None, min_length=1, max_length=32)
 
     @field_validator("database_url")
     @classmethod

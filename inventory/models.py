@@ -1,16 +1,20 @@
-"""Product (with its stock balance), stock ledger and pick list tables, plus API shapes."""
+"""Product (with its company-wide stock totals), warehouses and their balances, stock ledger and
+pick list tables, plus API shapes."""
 
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import EmailStr, StringConstraints, model_validator
-from sqlalchemy import JSON
+from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from core.models import json_list_field, money_field, timestamp_field
+from core.settings import settings
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+WAREHOUSE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,15}$"
+LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$"
 
 
 class ProductBase(SQLModel):
@@ -69,15 +73,63 @@ class ProductPublic(ProductBase):
     options: list[str] = []
 
 
-class StockLevel(SQLModel):
-    sku: str
+class WarehouseBase(SQLModel):
+    code: str = Field(max_length=16, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+
+
+class WarehouseCreate(SQLModel):
+    code: Annotated[str, StringConstraints(pattern=WAREHOUSE_PATTERN, to_upper=True)]
+    name: str = Field(default="", max_length=200)
+
+
+class Warehouse(WarehouseBase, table=True):
+    """A place that keeps stock; `code` (like `MAIN`) names it everywhere else."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = timestamp_field()
+
+
+class WarehousePublic(WarehouseBase):
+    id: int
+
+
+class StockBalance(SQLModel, table=True):
+    """One SKU in one warehouse: its bin and its balances (the product keeps the totals)."""
+
+    __table_args__ = (UniqueConstraint("sku", "warehouse"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=64, foreign_key="product.sku", index=True)
+    warehouse: str = Field(max_length=16, foreign_key="warehouse.code")
+    location: str = Field(max_length=32)
+    on_hand: int = Field(default=0)
+    committed: int = Field(default=0)
+
+
+class WarehouseStock(SQLModel):
+    warehouse: str
+    location: str
     on_hand: int
     committed: int
     available: int
 
 
+class StockLevel(SQLModel):
+    sku: str
+    on_hand: int
+    committed: int
+    available: int
+    warehouses: list[WarehouseStock] = []
+
+
 class StockReceive(SQLModel):
     qty: int = Field(gt=0, le=1_000_000)
+    # Unset: the default warehouse (CONVEYOR_DEFAULT_WAREHOUSE) and the SKU's bin there.
+    warehouse: (
+        Annotated[str, StringConstraints(pattern=WAREHOUSE_PATTERN, to_upper=True)] | None
+    ) = None
+    location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
 
 
 class StockMovement(SQLModel, table=True):
@@ -86,9 +138,16 @@ class StockMovement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
     sku: str = Field(max_length=64, index=True)
-    kind: str = Field(max_length=16)  # receive | commit | release | pack
+    kind: str = Field(max_length=16)  # receive | commit | release | pack | stage | scrap
     qty: int
     order_number: str | None = Field(default=None, max_length=32, index=True)
+    # The warehouse whose balance moved; for `stage`, `location` is where the goods went.
+    warehouse: str = Field(
+        default_factory=lambda: settings.default_warehouse,
+        max_length=16,
+        sa_column_kwargs={"server_default": "MAIN"},
+    )
+    location: str | None = Field(default=None, max_length=32)
     at: datetime = timestamp_field()
 
 
@@ -100,4 +159,20 @@ class PickListLine(SQLModel, table=True):
     shipment: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     sku: str = Field(max_length=64)
     qty: int
+    warehouse: str = Field(
+        default_factory=lambda: settings.default_warehouse,
+        max_length=16,
+        sa_column_kwargs={"server_default": "MAIN"},
+    )
     location: str = Field(max_length=32)
+    # Set when picking stages the goods (CONVEYOR_STAGING_LOCATION) before packing.
+    staging_location: str | None = Field(default=None, max_length=32)
+
+
+class PickListLinePublic(SQLModel):
+    shipment: int
+    sku: str
+    qty: int
+    warehouse: str
+    location: str
+    staging_location: str | None

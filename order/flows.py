@@ -122,13 +122,21 @@ async def start_pending_workflows(state: AppState, *, older_than_seconds: float 
 
 
 async def receive_stock(
-    state: AppState, *, key: str, sku: str, qty: int
+    state: AppState,
+    *,
+    key: str,
+    sku: str,
+    qty: int,
+    warehouse: str | None = None,
+    location: str | None = None,
 ) -> tuple[Product, list[str]]:
     """Record a goods receipt, then wake the backordered orders that wait for the SKU."""
 
     def record() -> tuple[Product, list[str]]:
         with session_scope(state.engine) as session:
-            product = inventory_service.receive(session=session, key=key, sku=sku, qty=qty)
+            product = inventory_service.receive(
+                session=session, key=key, sku=sku, qty=qty, warehouse=warehouse, location=location
+            )
             waiting = order_service.backordered_with_sku(session=session, sku=sku)
             return product, [o.number for o in waiting if o.number]
 

@@ -43,6 +43,7 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
 
     picking = await wait_for_open_task(api, number, "picking")
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
+    stock.pop("warehouses")
     assert stock == {"sku": product["sku"], "on_hand": 20, "committed": 3, "available": 17}
 
     # Someone without the warehouse role may not complete it.
@@ -92,6 +93,7 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
     }
     assert final["rule"] == "default"
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
+    stock.pop("warehouses")
     assert stock == {"sku": product["sku"], "on_hand": 17, "committed": 0, "available": 17}
 
     completed_steps = [e["step"] for e in final["events"] if e["kind"] == "step_completed"]
@@ -161,12 +163,9 @@ async def test_cancel_before_packing_releases_stock(
     assert body["status"] == "cancelled"
     assert [t["status"] for t in body["tasks"] if t["id"] == task["id"]] == ["cancelled"]
     assert "customer asked" in body["events"][-1]["message"]
-    assert (await api.get(f"/api/inventory/{product['sku']}")).json() == {
-        "sku": product["sku"],
-        "on_hand": 4,
-        "committed": 0,
-        "available": 4,
-    }
+    stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
+    stock.pop("warehouses")
+    assert stock == {"sku": product["sku"], "on_hand": 4, "committed": 0, "available": 4}
     again = await api.post(f"/api/orders/{order['number']}/cancel")
     assert again.status_code == 409
 
