@@ -28,6 +28,7 @@ from core.db import make_engine
 from core.migrate import upgrade
 from core.settings import Settings
 from core.temporal import connect
+from notification.mail_sink import start_sink
 from order.models import SalesOrder
 from worker import build_worker
 
@@ -138,8 +139,11 @@ async def main() -> None:
     args = parser.parse_args()
 
     port = temporal_server.free_port()
+    smtp_port = temporal_server.free_port()
     with tempfile.TemporaryDirectory() as tmp:
         server = temporal_server.start_dev_server(port=port, db_file=Path(tmp) / "temporal.db")
+        # Orders send mail (confirmation, shipped, invoice, payment): a real sink receives it.
+        mail_sink = start_sink(Path(tmp) / "mail", host="127.0.0.1", port=smtp_port)
         try:
             url = args.database_url or f"sqlite:///{tmp}/bench.db"
             upgrade(url)
@@ -150,6 +154,8 @@ async def main() -> None:
                 task_queue=f"bench-{uuid.uuid4().hex[:6]}",
                 rules_dir=ALL_AUTO,
                 data_dir=Path(tmp),
+                smtp_host="127.0.0.1",
+                smtp_port=smtp_port,
             )
             client = await connect(settings)
             print(
@@ -165,7 +171,10 @@ async def main() -> None:
                 f"POST /api/orders -> completed: p50 {statistics.median(latencies):.3f}s, "
                 f"p99 {_pct(latencies, 99):.3f}s"
             )
+            mails = len(list((Path(tmp) / "mail").glob("*.eml")))
+            print(f"e-mails received by the SMTP sink:  {mails:8d}")
         finally:
+            mail_sink.stop()
             temporal_server.stop(server)
 
 
