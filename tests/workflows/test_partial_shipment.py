@@ -28,9 +28,12 @@ async def _post(api: httpx.AsyncClient, path: str, body: dict) -> dict:
     return response.json()
 
 
-async def test_partial_shipment_then_backorder_then_full_payment(
-    api: httpx.AsyncClient, worker
+@pytest.mark.parametrize("rules_dir", [RULES / "b2b_quote"])
+async def test_quote_partial_shipment_backorder_two_invoices_then_paid(
+    api: httpx.AsyncClient, worker, rules_dir: Path
 ) -> None:
+    """The B2B path end to end: quote, acceptance, a partial shipment, the backorder, two
+    invoices that add up to the cent, a partial then a full payment."""
     customer = await create_customer(api, group="wholesale", country="DE", credit_limit="10000")
     tools = await create_product(api, on_hand=4, price="12.00")
     cable = await create_product(api, on_hand=50, price="3.33")
@@ -55,6 +58,10 @@ async def test_partial_shipment_then_backorder_then_full_payment(
     )
     number = order["number"]
     assert order["allow_partial"] is True
+    quote = await wait_for_open_task(api, number, "quote")
+    assert (await api.get(f"/api/orders/{number}")).json()["status"] == "quote"
+    accepted = await api.post(f"/api/tasks/{quote['id']}/complete", json={"outcome": "approved"})
+    assert accepted.status_code == 200, accepted.text
     # 10 x 9.99 (quantity break) + 7 x 3.33 + 6.90 shipping, each taxed 19 %, rounded per line
     assert Decimal(order["total"]) == Decimal("154.83")
 
@@ -99,6 +106,7 @@ async def test_partial_shipment_then_backorder_then_full_payment(
     assert paid.status_code == 201
     final = await wait_for_order(api, number, lambda o: o["status"] == "completed")
     kinds = [e["kind"] for e in final["events"]]
+    assert kinds.index("quote_accepted") < kinds.index("allocated")
     assert kinds.count("packed") == 2 and kinds.count("invoiced") == 2
     assert kinds.index("backordered") > kinds.index("invoiced")
 
