@@ -5,7 +5,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import EmailStr, StringConstraints, model_validator
+from pydantic import BeforeValidator, EmailStr, StringConstraints, model_validator
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
@@ -15,6 +15,12 @@ from core.settings import settings
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 WAREHOUSE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,15}$"
 LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$"
+# A warehouse code as the API takes it: any case in, upper case kept.
+WarehouseCode = Annotated[
+    str,
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    StringConstraints(pattern=WAREHOUSE_PATTERN),
+]
 
 
 class ProductBase(SQLModel):
@@ -79,7 +85,7 @@ class WarehouseBase(SQLModel):
 
 
 class WarehouseCreate(SQLModel):
-    code: Annotated[str, StringConstraints(pattern=WAREHOUSE_PATTERN, to_upper=True)]
+    code: WarehouseCode
     name: str = Field(default="", max_length=200)
 
 
