@@ -166,6 +166,10 @@ class OrderTotals(SQLModel):
     total: Decimal
     invoiced: Decimal
     paid: Decimal
+    credited: Decimal = Decimal("0.00")
+    # What the customer still owes: invoiced - credited - paid; below zero, a credit in their
+    # favour (an overpayment).
+    balance: Decimal = Decimal("0.00")
 
 
 class OrderEventPublic(SQLModel):

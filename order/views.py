@@ -1,5 +1,6 @@
 """Order endpoints: place, list, read, cancel, record a payment."""
 
+from decimal import Decimal
 from typing import Annotated
 from uuid import uuid4
 
@@ -31,6 +32,19 @@ from workflows.types import AmendLine, AmendRequest, CancelRequest
 
 router = APIRouter()
 MODIFY_CLEARANCE = 2
+
+
+def _money_received(session: Session, order_id: int) -> dict[str, Decimal]:
+    """Invoiced, paid and credited so far, and the balance the customer still owes."""
+    invoiced = invoice_service.invoiced_total(session=session, order_id=order_id)
+    paid = invoice_service.paid_total(session=session, order_id=order_id)
+    credited = invoice_service.credited_total(session=session, order_id=order_id)
+    return {
+        "invoiced": invoiced,
+        "paid": paid,
+        "credited": credited,
+        "balance": invoiced - credited - paid,
+    }
 
 
 def _load(session: Session, number: str) -> SalesOrder:
@@ -71,8 +85,7 @@ def order_public(session: Session, order: SalesOrder) -> OrderPublic:
             tax=order.tax_total,
             tax_included=order.prices_include_tax,
             total=order.total,
-            invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
-            paid=invoice_service.paid_total(session=session, order_id=order.id),
+            **_money_received(session, order.id),
         ),
         tasks=[
             OrderTaskPublic.model_validate(task)

@@ -630,7 +630,9 @@ class SalesOrderWorkflow:
             seen = self._payment_signals
             status = await self._call(OrderActivities.check_payment, self._ref())
             if status.settled:
-                await self._progress("paid", f"paid {status.paid} of {status.invoiced}")
+                over = status.paid - status.invoiced
+                extra = f"; overpaid by {over}, a credit for the customer" if over > 0 else ""
+                await self._progress("paid", f"paid {status.paid} of {status.invoiced}{extra}")
                 self._notify("payment_received", "paid", extra={"amount": str(status.paid)})
                 return
             wait = self._input.backorder_recheck_seconds

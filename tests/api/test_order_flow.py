@@ -90,6 +90,8 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
         "total": "37.50",
         "invoiced": "37.50",
         "paid": "37.50",
+        "credited": "0.00",
+        "balance": "0.00",
     }
     assert final["rule"] == "default"
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
