@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from api.deps import ReadSessionDep, StateDep, in_session
 from customer import service as customer_service
+from invoice import pdf as invoice_pdf
 from invoice import service as invoice_service
 from invoice import views as invoice_views
 from order import service as order_service
@@ -95,6 +96,44 @@ def _invoice(session, number: str):  # noqa: ANN001, ANN202
     return invoice
 
 
+def _pdf(session, invoice) -> Response:  # noqa: ANN001
+    return Response(
+        invoice_pdf.render(session=session, invoice=invoice),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice.number}.pdf"'},
+    )
+
+
+def _own_invoice(session, number: str, customer_id: int):  # noqa: ANN001, ANN202
+    invoice = _invoice(session, number)
+    order = session.get(SalesOrder, invoice.order_id)
+    if order is None or order.customer_id != customer_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
+    return invoice
+
+
+@router.get("/invoices/{number}.pdf", include_in_schema=False)
+def invoice_pdf_page(
+    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+) -> Response:
+    """The invoice PDF (the same document as GET /api/invoices/{number}/pdf)."""
+    try:
+        return _pdf(session, _invoice(session, number))
+    except HTTPException as exc:
+        return error_page(request, exc, principal=principal)
+
+
+@router.get("/customer/invoices/{number}.pdf", include_in_schema=False)
+def customer_invoice_pdf(
+    number: str, request: Request, session: ReadSessionDep, customer: CustomerDep
+) -> Response:
+    """The customer's own invoice as PDF (someone else's: 404)."""
+    try:
+        return _pdf(session, _own_invoice(session, number, customer.id or 0))
+    except HTTPException as exc:
+        return error_page(request, exc, customer=customer)
+
+
 @router.get("/invoices/{number}", include_in_schema=False)
 def invoice_page(
     number: str, request: Request, session: ReadSessionDep, principal: StaffDep
@@ -113,10 +152,7 @@ def customer_invoice_page(
 ) -> Response:
     """The customer's own invoice (someone else's: 404)."""
     try:
-        invoice = _invoice(session, number)
-        order = session.get(SalesOrder, invoice.order_id)
-        if order is None or order.customer_id != customer.id:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
+        invoice = _own_invoice(session, number, customer.id or 0)
     except HTTPException as exc:
         return error_page(request, exc, customer=customer)
     return _render_invoice(request, session, invoice, customer=customer)

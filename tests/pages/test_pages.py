@@ -97,7 +97,9 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
     assert (await admin.get("/customers/999999")).status_code == 404
     invoices = (await api.get(f"/api/invoices?order={order['number']}")).json()
     sheet = await admin.get(f"/invoices/{invoices[0]['number']}")
-    assert sheet.status_code == 200 and "Print / save as PDF" in sheet.text
+    assert sheet.status_code == 200 and f"/invoices/{invoices[0]['number']}.pdf" in sheet.text
+    pdf = await admin.get(f"/invoices/{invoices[0]['number']}.pdf")
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert "Page Test Ltd" in sheet.text and "179.00" in sheet.text
     opened = await admin.post(f"/customers/{customer['id']}/account", {"password": "longenough"})
     assert opened.status_code == 303
@@ -158,6 +160,10 @@ async def test_customer_center_quote_support_and_access(
     theirs = (await api.get(f"/api/invoices?order={foreign['number']}")).json()
     ours = (await api.get(f"/api/invoices?order={quote['number']}")).json()
     assert (await customer.get(f"/customer/invoices/{ours[0]['number']}")).status_code == 200
+    own_pdf = await customer.get(f"/customer/invoices/{ours[0]['number']}.pdf")
+    assert own_pdf.status_code == 200 and own_pdf.content.startswith(b"%PDF")
+    other_pdf = await customer.get(f"/customer/invoices/{theirs[0]['number']}.pdf")
+    assert other_pdf.status_code == 404
     other_invoice = await customer.get(f"/customer/invoices/{theirs[0]['number']}")
     assert other_invoice.status_code == 404
     assert (await customer.get(f"/invoices/{ours[0]['number']}")).status_code == 303  # staff only
