@@ -229,29 +229,47 @@ def restock(*, session: Session, rma: ReturnAuthorisation) -> tuple[int, int, li
     restocked = scrapped = 0
     skus = []
     for row in lines(session=session, return_id=rma.id or 0):
+        warehouse = _shipped_from(session, rma.order_number, row.sku)
         if row.restock_qty:
             inventory_service.receive(
                 session=session,
                 key=f"return:{rma.number}:restock:{row.sku}",
                 sku=row.sku,
                 qty=row.restock_qty,
+                warehouse=warehouse,
             )
             restocked += row.restock_qty
             skus.append(row.sku)
         if row.scrap_qty:
-            _scrap(session, f"return:{rma.number}:scrap:{row.sku}", row.sku, row.scrap_qty, rma)
+            _scrap(session, f"return:{rma.number}:scrap:{row.sku}", row, rma, warehouse)
             scrapped += row.scrap_qty
     return restocked, scrapped, skus
 
 
-def _scrap(session: Session, key: str, sku: str, qty: int, rma: ReturnAuthorisation) -> None:
+def _shipped_from(session: Session, order_number: str, sku: str) -> str | None:
+    """The warehouse that shipped most of the SKU on the order: returns go back there."""
+    rows = session.exec(
+        select(StockMovement.warehouse, func.sum(StockMovement.qty))
+        .where(StockMovement.order_number == order_number)
+        .where(StockMovement.sku == sku)
+        .where(StockMovement.kind == "pack")
+        .group_by(StockMovement.warehouse)
+    ).all()
+    return max(rows, key=lambda row: (row[1], row[0]))[0] if rows else None
+
+
+def _scrap(
+    session: Session, key: str, row: ReturnLine, rma: ReturnAuthorisation, warehouse: str | None
+) -> None:
     # A ledger entry of its own kind: the goods came back and went straight to the bin, so
     # on-hand (receipts - packs) stays as it is.
+    movement = StockMovement(
+        key=key, sku=row.sku, kind="scrap", qty=row.scrap_qty, order_number=rma.order_number
+    )
+    if warehouse:
+        movement.warehouse = warehouse
     try:
         with session.begin_nested():
-            movement = StockMovement(
-                key=key, sku=sku, kind="scrap", qty=qty, order_number=rma.order_number
-            )
             session.add(movement)
             session.flush()
     except IntegrityError:

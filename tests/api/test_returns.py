@@ -1,5 +1,6 @@
 """Returns through the API: RMA, receipt through the ReturnWorkflow, credit note, refund, mail."""
 
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,6 +110,7 @@ async def test_return_restocks_scraps_credits_refunds_and_mails_once(
     assert (await _on_hand(api, tool["sku"]), await _on_hand(api, cable["sku"])) == (8, 9)
     after = (await api.get(f"/api/orders/{number}")).json()
     assert after["totals"]["paid"] == "29.74"  # 83.26 paid, 53.52 refunded
+    assert (after["totals"]["credited"], after["totals"]["balance"]) == ("53.52", "0.00")
     assert [e["kind"] for e in after["events"] if e["kind"].startswith("return_")] == [
         "return_authorised",
         "return_received",
@@ -212,3 +214,29 @@ async def test_return_on_an_unshipped_order_is_a_conflict_and_roles_are_checked(
     cannot_receive = await api.post("/api/returns/RMA-000001/receive", json={}, headers=auth(desk))
     assert cannot_receive.status_code == 403
     assert (await api.get("/api/returns", headers=auth(rep))).json() == {"data": [], "count": 0}
+
+
+async def test_restocked_goods_go_back_to_the_warehouse_that_shipped_them(
+    api: httpx.AsyncClient, worker
+) -> None:
+    code = f"R{uuid.uuid4().hex[:6].upper()}"
+    assert (await api.post("/api/warehouses", json={"code": code})).status_code == 201
+    product = await create_product(api, on_hand=0)
+    sku = product["sku"]
+    received = await api.post(f"/api/inventory/{sku}/receive", json={"qty": 3, "warehouse": code})
+    assert received.status_code == 200, received.text
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(sku, 2)], channel="sales_rep", prepaid=True)
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    rma = await api.post(
+        f"/api/orders/{order['number']}/returns", json={"lines": [{"sku": sku, "qty": 2}]}
+    )
+    assert rma.status_code == 201, rma.text
+    done = await api.post(
+        f"/api/returns/{rma.json()['number']}/receive",
+        json={"lines": [{"sku": sku, "qty": 1}, {"sku": sku, "qty": 1, "disposition": "scrap"}]},
+    )
+    assert done.status_code == 200, done.text
+    stock = (await api.get(f"/api/inventory/{sku}")).json()
+    on_hand = {w["warehouse"]: w["on_hand"] for w in stock["warehouses"]}
+    assert on_hand.get(code) == 2 and on_hand.get("MAIN", 0) == 0  # 3 - 2 shipped + 1 back
