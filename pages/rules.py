@@ -30,6 +30,36 @@ def parse_lines(text: str) -> list[rules_views.PreviewLine]:
     return lines
 
 
+def describe(condition: object, nested: bool = False) -> str:
+    """A rule condition in words: `channel is web and total ≥ 5000`."""
+    kind = getattr(condition, "kind", None)
+    if kind in ("all", "any"):
+        parts = [describe(c, nested=True) for c in condition.conditions]  # type: ignore[attr-defined]
+        joined = f" {'and' if kind == 'all' else 'or'} ".join(parts)
+        return f"({joined})" if nested and len(parts) > 1 else joined
+    if kind == "one_of":
+        values = " or ".join(sorted(condition.values))  # type: ignore[attr-defined]
+        return f"{condition.key.replace('_', ' ')} is {values}"  # type: ignore[attr-defined]
+    if kind == "total":
+        bounds = [
+            f"total {sign} {value}"
+            for sign, value in (
+                ("≥", condition.gte),  # type: ignore[attr-defined]
+                (">", condition.gt),  # type: ignore[attr-defined]
+                ("≤", condition.lte),  # type: ignore[attr-defined]
+                ("<", condition.lt),  # type: ignore[attr-defined]
+            )
+            if value is not None
+        ]
+        return " and ".join(bounds)
+    if kind == "tags":
+        tags = ", ".join(sorted(condition.tags))  # type: ignore[attr-defined]
+        return f"{'any' if condition.mode == 'any' else 'all'} of the tags {tags}"  # type: ignore[attr-defined]
+    if kind == "has_drop_ship":
+        return "has drop-ship lines" if condition.value else "no drop-ship lines"  # type: ignore[attr-defined]
+    return str(condition)
+
+
 def _sources(directory: Path, files: list[str]) -> dict[str, str]:
     """The text of the rule files in force, to show as written (unreadable ones are skipped)."""
     texts = {}
@@ -75,6 +105,7 @@ def rules_page(
     context = {
         "sources": _sources(state.rules.directory, rule_set.files if rule_set else []),
         "page": "rules",
+        "describe": describe,
         "rule_set": rule_set,
         "problems": problems,
         "directory": str(state.rules.directory),

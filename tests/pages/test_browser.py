@@ -175,10 +175,19 @@ async def test_customer_accepts_quote_and_staff_see_message_and_stuck_order(
     link = staff.locator("[data-testid=stuck] [data-testid=temporal-link]").first
     assert (await link.get_attribute("href")).endswith(f"/workflows/order-{late}")
     await shot(staff, "06-monitor")
+    invoices: list = []
+    while not invoices:
+        assert time.monotonic() < deadline + 30, "the accepted quote was never invoiced"
+        invoices = (await api.get(f"/api/invoices?order={quote}")).json()
+        await staff.wait_for_timeout(300)
+    await staff.goto(f"/customers/{buyer['id']}")
+    assert "side entrance" in await staff.inner_text("main")
+    await shot(staff, "10-customer-history")
     for path, name in (
         ("/reports", "07-reports"),
         ("/rules", "08-rules"),
         ("/inbox", "09-inbox-admin"),
+        (f"/invoices/{invoices[0]['number']}", "11-invoice"),
     ):
         await staff.goto(path)
         await shot(staff, name)
