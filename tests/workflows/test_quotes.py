@@ -88,7 +88,13 @@ async def test_quote_is_mailed_and_reminded_before_expiry(
     await wait_for_order(api, number, lambda o: o["status"] == "cancelled", timeout=30)
     expiring = await _mails(mailbox, customer["email"], "expires soon", 1)
     assert len(expiring) == 1
-    assert len(mailbox.to(customer["email"])) == 2  # the quote and its reminder, nothing more
+    await _mails(mailbox, customer["email"], "cancelled", 1)
+    subjects = sorted(m["Subject"] for m in mailbox.to(customer["email"]))
+    assert subjects == [  # the quote, its reminder and the notice, nothing more
+        f"Order {number} cancelled",
+        f"Your quote {number}",
+        f"Your quote {number} expires soon",
+    ]
 
 
 async def test_accepting_one_quote_voids_its_siblings(
