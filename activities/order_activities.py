@@ -216,12 +216,13 @@ class OrderActivities:
 
     @activity.defn
     def check_payment(self, ref: OrderRef) -> PaymentStatus:
-        """How much of the order is invoiced and how much is paid."""
+        """How much of the order is invoiced, credited and paid."""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
             return PaymentStatus(
                 invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
                 paid=invoice_service.paid_total(session=session, order_id=order.id),
+                credited=invoice_service.credited_total(session=session, order_id=order.id),
             )
 
     @activity.defn

@@ -157,7 +157,7 @@ class OrderGoods(OrderPlumbing):
             seen = self._payment_signals
             status = await self._call(OrderActivities.check_payment, self._ref())
             if status.settled:
-                over = status.paid - status.invoiced
+                over = -status.due
                 extra = f"; overpaid by {over}, a credit for the customer" if over > 0 else ""
                 await self._progress("paid", f"paid {status.paid} of {status.invoiced}{extra}")
                 self._notify("payment_received", "paid", extra={"amount": str(status.paid)})
@@ -174,7 +174,7 @@ class OrderGoods(OrderPlumbing):
             except TimeoutError:
                 pass
             if self._next_reminder_in() == 0:
-                await self._send_payment_reminder(status.invoiced - status.paid)
+                await self._send_payment_reminder(status.due)
 
     def _next_reminder_in(self) -> float | None:
         """Seconds until the next payment reminder is due (0: now), None when none is left."""

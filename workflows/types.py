@@ -104,11 +104,17 @@ class InvoiceResult:
 class PaymentStatus:
     invoiced: Decimal
     paid: Decimal
+    credited: Decimal = Decimal("0")  # credit notes (returns) lower what is owed
+
+    @property
+    def due(self) -> Decimal:
+        """What the customer still owes (below zero: a credit in their favour)."""
+        return self.invoiced - self.credited - self.paid
 
     @property
     def settled(self) -> bool:
-        """True when the payments cover the invoices."""
-        return self.invoiced > 0 and self.paid >= self.invoiced
+        """True when payments and credit notes cover the invoices."""
+        return self.invoiced > 0 and self.due <= 0
 
 
 @dataclass
