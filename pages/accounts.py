@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import Response
 
 from api.deps import ReadSessionDep, StateDep, in_session
@@ -15,10 +15,10 @@ from order import views as order_views
 from order.models import SalesOrder
 from pages.auth import redirect
 from pages.orders import error_page
-from pages.web import CsrfChecked, CustomerDep, StaffDep, WebSessionDep, render
+from pages.web import CsrfChecked, CustomerDep, StaffDep, WebSessionDep, page_router, render
 from support import service as support_service
 
-router = APIRouter()
+router = page_router()
 
 
 @router.get("/customers/{customer_id}", include_in_schema=False)

@@ -2,16 +2,16 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import StateDep, in_session
 from core.security import tokens_equal
 from customer import service as customer_service
 from employee import service as employee_service
-from pages.web import CsrfChecked, WebSession, WebSessionDep, render, store_session
+from pages.web import CsrfChecked, WebSession, WebSessionDep, page_router, render, store_session
 
-router = APIRouter()
+router = page_router()
 
 
 def redirect(request: Request, url: str, web: WebSession | None = None) -> RedirectResponse:

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import Response
 
 from api.deps import ReadSessionDep, StateDep, in_session
@@ -11,13 +11,13 @@ from order import service as order_service
 from order.models import SalesOrder
 from pages.auth import redirect
 from pages.orders import error_page, not_found, order_context
-from pages.web import CsrfChecked, CustomerDep, WebSessionDep, render
+from pages.web import CsrfChecked, CustomerDep, WebSessionDep, page_router, render
 from support import service as support_service
 from support.models import AuthorKind
 from task import service as task_service
 from workflows.types import CompleteTaskRequest
 
-router = APIRouter()
+router = page_router()
 
 
 @router.get("/customer", include_in_schema=False)

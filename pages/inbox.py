@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
@@ -14,13 +14,13 @@ from employee import views as employee_views
 from employee.models import SUPERVISOR_ROLE, Attendance, Employee
 from order.enums import STEPS
 from pages.auth import redirect
-from pages.web import CsrfChecked, StaffDep, WebSessionDep, is_htmx, render
+from pages.web import CsrfChecked, StaffDep, WebSessionDep, is_htmx, page_router, render
 from report import service as report_service
 from task import service as task_service
 from task import views as task_views
 from task.models import Task, TaskComplete, TaskReassign
 
-router = APIRouter()
+router = page_router()
 Scope = Literal["mine", "pool", "all"]
 Sort = Literal["due", "created", "-created", "-due"]
 

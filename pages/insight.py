@@ -5,7 +5,7 @@ import io
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -15,11 +15,11 @@ from order import service as order_service
 from order import views as order_views
 from order.enums import STEPS, OrderStatus
 from pages.orders import temporal_url
-from pages.web import CsrfChecked, StaffDep, render
+from pages.web import CsrfChecked, StaffDep, page_router, render
 from report import service as report_service
 from report import temporal as report_temporal
 
-router = APIRouter()
+router = page_router()
 STATUSES = tuple(OrderStatus)
 
 

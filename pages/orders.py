@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -27,6 +27,7 @@ from pages.web import (
     WebSessionDep,
     get_customer,
     get_staff,
+    page_router,
     render,
 )
 from support import service as support_service
@@ -35,7 +36,7 @@ from task import service as task_service
 from task.models import Task
 from workflows.sales_order import AMENDABLE_IN, NOT_CANCELLABLE_FROM
 
-router = APIRouter()
+router = page_router()
 
 
 @dataclass

@@ -3,17 +3,17 @@
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from api.deps import ReadSessionDep, StateDep
 from order.enums import Channel
-from pages.web import StaffDep, render
+from pages.web import StaffDep, page_router, render
 from routing_rules import views as rules_views
 from routing_rules.models import RuleFileError
 
-router = APIRouter()
+router = page_router()
 
 
 def parse_lines(text: str) -> list[rules_views.PreviewLine]:

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import time
@@ -14,9 +15,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError
 
 from api.deps import Principal, StateDep
 from api.state import AppState
@@ -27,6 +31,7 @@ from customer.models import Customer
 from employee import service as employee_service
 from employee.models import ADMIN_ROLE
 
+log = logging.getLogger(__name__)
 COOKIE = "conveyor_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -270,3 +275,40 @@ def _label(value: str | None) -> str:
 TEMPLATES.env.filters.update(
     datetime=_datetime, money=_money, duration=_duration, relative=_relative, label=_label
 )
+
+
+def unavailable(exc: Exception) -> bool:
+    """True when `exc` says Temporal or the database cannot be reached (not a bug of ours)."""
+    if isinstance(exc, RPCError | OSError | TimeoutError | DBAPIError):
+        return True
+    # core.temporal.connect gives up with the SDK's RuntimeError("Failed client connect: ...").
+    return isinstance(exc, RuntimeError) and "client connect" in str(exc)
+
+
+class PageRoute(APIRoute):
+    """A page route: an outage of Temporal or the database becomes a 503 page, logged."""
+
+    def get_route_handler(self):  # noqa: ANN201
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.exception("page %s failed: a service is unreachable", request.url.path)
+                detail = (
+                    "The workflow engine or the database cannot be reached right now. Nothing "
+                    "was lost; try again in a moment."
+                )
+                return render(
+                    request, "error.html", {"status": 503, "detail": detail}, status_code=503
+                )
+
+        return handle
+
+
+def page_router() -> APIRouter:
+    """A router whose routes are pages (see PageRoute)."""
+    return APIRouter(route_class=PageRoute)

@@ -5,6 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
+from temporalio.service import RPCError, RPCStatusCode
 
 from tests.conftest import ADMIN_TOKEN, RULES
 from tests.utils.api import (
@@ -251,3 +252,23 @@ async def test_inbox_clock_in_claim_complete_and_stuck_monitor(
     out = await staff.post("/inbox/clock", {"action": "out"})
     assert out.status_code == 303 and "Off duty" in (await staff.get("/inbox")).text
     await staff.aclose()
+
+
+async def test_an_unreachable_temporal_is_a_503_page(api: httpx.AsyncClient) -> None:
+    product = await create_product(api, on_hand=5)
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)])
+    admin = await staff_client(api, ADMIN_TOKEN)
+    state = api._transport.app.state.conveyor
+
+    async def down() -> None:
+        raise RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b"")
+
+    state.temporal = down
+    try:
+        answer = await admin.post(f"/orders/{order['number']}/cancel", {"reason": "test"})
+    finally:
+        del state.temporal
+    assert answer.status_code == 503
+    assert "cannot be reached right now" in answer.text
+    await admin.aclose()
