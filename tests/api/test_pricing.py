@@ -97,6 +97,8 @@ async def test_b2b_order_with_agreement_break_tax_and_shipping(
         "total": "313.42",
         "invoiced": "0.00",
         "paid": "0.00",
+        "credited": "0.00",
+        "balance": "0.00",
     }
     # Below the break the plain agreement applies; another group pays the list price.
     small = await place_order(api, customer["id"], [(sku, 19)])
