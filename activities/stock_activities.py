@@ -167,7 +167,11 @@ class StockActivities:
             order = load_order(session, request.order_number)
             needs = _needs(session, order.id)
             if inventory_service.commit(
-                session=session, key=request.key, order_number=order.number, needs=needs
+                session=session,
+                key=request.key,
+                order_number=order.number,
+                needs=needs,
+                warehouse=order.warehouse,
             ):
                 return AllocateStockResult(committed=True)
             missing = inventory_service.shortages(session=session, needs=needs)
@@ -220,6 +224,7 @@ class StockActivities:
                 key=_shipment_key(order.number, request.shipment),
                 order_number=order.number,
                 needs=_remaining(session, order.number, order.id),
+                warehouse=order.warehouse,
             )
             left = _remaining(session, order.number, order.id)
             missing = inventory_service.shortages(session=session, needs=left)

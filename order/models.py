@@ -9,6 +9,7 @@ from sqlalchemy import Column, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.models import money_field, timestamp_field
+from inventory.models import WarehouseCode
 from order.enums import Channel, OrderStatus, Step
 
 
@@ -39,6 +40,8 @@ class SalesOrder(SQLModel, table=True):
     opportunity: str | None = Field(default=None, max_length=64, index=True)
     # Ship what is in stock now and backorder the rest (several shipments and invoices).
     allow_partial: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Commit stock from this warehouse first (then the others by code); None: the default one.
+    warehouse: str | None = Field(default=None, max_length=16)
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)
@@ -122,6 +125,8 @@ class OrderCreate(SQLModel):
     prepaid: bool = False
     opportunity: str | None = Field(default=None, min_length=1, max_length=64)
     allow_partial: bool = False
+    # Ship from this warehouse first (then the others by code); the default warehouse if unset.
+    warehouse: WarehouseCode | None = None
     # Destination for taxes and shipping; the customer's country when not given.
     ship_to_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
     prices_include_tax: bool = False
@@ -201,6 +206,7 @@ class OrderSummary(SQLModel):
     needs_review: bool = False
     opportunity: str | None = None
     allow_partial: bool = False
+    warehouse: str | None = None
     created_at: datetime
 
 

@@ -106,6 +106,10 @@ def create(
         for option in line_in.options:
             if option.sku not in offered:
                 raise OrderError(f"{option.sku} is not an option of {line_in.sku}")
+    if order_in.warehouse and not inventory_service.get_warehouse(
+        session=session, code=order_in.warehouse
+    ):
+        raise OrderError(f"unknown warehouse {order_in.warehouse}")
     currencies = {products[sku].currency for sku in skus}
     if len(currencies) > 1:
         raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")
@@ -117,6 +121,7 @@ def create(
         prepaid=order_in.prepaid,
         opportunity=order_in.opportunity,
         allow_partial=order_in.allow_partial,
+        warehouse=order_in.warehouse,
         created_by=created_by,
     )
     session.add(order)

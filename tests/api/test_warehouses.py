@@ -157,3 +157,30 @@ class TestStaging:
         assert "STAGE-01" in staged_events[0]["message"]
         stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
         assert (stock["on_hand"], stock["committed"]) == (1, 0)  # staging moved, packing deducted
+
+
+async def test_an_order_names_the_warehouse_it_ships_from_first(
+    api: httpx.AsyncClient, worker
+) -> None:
+    east = await _warehouse(api)
+    product = await create_product(api, on_hand=5)
+    await _receive(api, product["sku"], {"qty": 3, "warehouse": east})
+    customer = await create_customer(api)
+    unknown = await api.post(
+        "/api/orders",
+        json={
+            "customer_id": customer["id"],
+            "lines": [{"sku": product["sku"], "qty": 1}],
+            "warehouse": "NOWHERE",
+        },
+    )
+    assert unknown.status_code == 422
+    order = await place_order(
+        api, customer["id"], [(product["sku"], 4)], prepaid=True, warehouse=east.lower()
+    )
+    assert order["warehouse"] == east
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    picks = (await api.get(f"/api/pick-lists/{order['number']}")).json()
+    assert [(p["warehouse"], p["qty"]) for p in picks] == [(east, 3), ("MAIN", 1)]
+    stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
+    assert {w["warehouse"]: w["on_hand"] for w in stock["warehouses"]} == {"MAIN": 4, east: 0}
