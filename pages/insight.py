@@ -28,6 +28,29 @@ def _customers(session: Session, orders) -> dict[int, Customer]:  # noqa: ANN001
     return {cid: c for cid in ids if (c := session.get(Customer, cid)) is not None}
 
 
+def _live_context(session: Session, state, extra_orders: list | None = None) -> dict:  # noqa: ANN001
+    """Counts per step and status, stuck and backordered orders (refreshed every few seconds)."""
+    counts = report_service.counts_by_step_and_status(session=session)
+    grid = [
+        (step, [counts.get((step, s), 0) for s in STATUSES])
+        for step in (*STEPS, None)
+        if any(counts.get((step, s), 0) for s in STATUSES) or step is not None
+    ]
+    stuck = report_service.overdue_tasks(session=session)
+    backordered, _ = order_service.list_orders(session=session, status=OrderStatus.BACKORDERED)
+    shown = [*(extra_orders or []), *backordered, *(o for _, o in stuck)]
+    return {
+        "statuses": STATUSES,
+        "steps": STEPS,
+        "grid": grid,
+        "totals": [sum(row[i] for _, row in grid) for i in range(len(STATUSES))],
+        "stuck": stuck,
+        "backordered": backordered,
+        "customers": _customers(session, shown),
+        "temporal_url": lambda number: temporal_url(state.settings, number),
+    }
+
+
 @router.get("/monitor", include_in_schema=False)
 def monitor(
     request: Request,
@@ -41,14 +64,6 @@ def monitor(
     days: Annotated[int, Query(ge=1, le=365)] = 7,
 ) -> Response:
     """Counts per step and state, stuck and backordered orders, search, step durations."""
-    counts = report_service.counts_by_step_and_status(session=session)
-    grid = [
-        (step, [counts.get((step, s), 0) for s in STATUSES])
-        for step in (*STEPS, None)
-        if any(counts.get((step, s), 0) for s in STATUSES) or step is not None
-    ]
-    stuck = report_service.overdue_tasks(session=session)
-    backordered, _ = order_service.list_orders(session=session, status=OrderStatus.BACKORDERED)
     found = report_service.search_orders(
         session=session,
         q=q or None,
@@ -58,23 +73,23 @@ def monitor(
     )
     since = report_service.utcnow() - timedelta(days=days)
     durations = report_service.step_durations(session=session, since=since)
-    shown = [*found, *backordered, *(o for _, o in stuck)]
-    context = {
+    context = _live_context(session, state, found) | {
         "page": "monitor",
-        "statuses": STATUSES,
-        "steps": STEPS,
-        "grid": grid,
-        "totals": [sum(row[i] for _, row in grid) for i in range(len(STATUSES))],
-        "stuck": stuck,
-        "backordered": backordered,
         "found": found,
-        "customers": _customers(session, shown),
         "durations": durations,
         "chart": _durations_chart(durations),
         "query": {"q": q, "step": step, "status": status, "assignee": assignee, "days": days},
-        "temporal_url": lambda number: temporal_url(state.settings, number),
     }
     return render(request, "monitor.html", context, principal=principal)
+
+
+@router.get("/monitor/live", include_in_schema=False)
+def monitor_live(
+    request: Request, session: ReadSessionDep, state: StateDep, principal: StaffDep
+) -> Response:
+    """The live part of the monitor alone (htmx polls it)."""
+    context = _live_context(session, state)
+    return render(request, "_monitor_live.html", context, principal=principal)
 
 
 @router.get("/monitor/failing", include_in_schema=False)

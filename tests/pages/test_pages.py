@@ -73,6 +73,7 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
         "/inbox": "Task inbox",
         "/inbox/tasks?scope=all": "task",
         "/monitor": "Workflow monitor",
+        "/monitor/live": "Orders per step and state",
         "/monitor?q=Page+Test": order["number"],
         "/reports": "Orders and revenue per day",
         "/rules": "The file on disk: <code>rules.yaml</code>",
