@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated
+from uuid import uuid4
 
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
@@ -13,6 +14,7 @@ from api.deps import Principal, ReadSessionDep, StateDep, in_session
 from customer.models import Customer
 from employee.models import Employee
 from invoice import service as invoice_service
+from invoice.models import PaymentCreate
 from notification import service as notification_service
 from order import service as order_service
 from order import views as order_views
@@ -163,6 +165,9 @@ def order_page(
         "may_modify": _may_modify(principal),
         "temporal_url": temporal_url(state.settings, number),
         "activity_kinds": list(ActivityKind),
+        "may_record_payment": principal.has_role("accountant")
+        and order.status != OrderStatus.CANCELLED,
+        "payment_key": uuid4().hex,
     }
     return render(request, "order.html", context, principal=principal)
 
@@ -248,6 +253,35 @@ async def amend(
         web.flash = f"Not amended: {str(exc).splitlines()[0]}"
     else:
         web.flash = "Order amended and re-priced."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post("/orders/{number}/payments", include_in_schema=False, dependencies=[CsrfChecked])
+async def record_payment(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    amount: Annotated[str, Form(max_length=20)] = "",
+    method: Annotated[str, Form(max_length=32)] = "bank_transfer",
+    reference: Annotated[str, Form(max_length=200)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Record money received (accountants); `key` makes a double submit count once."""
+    try:
+        payment = PaymentCreate(
+            amount=amount.strip(), method=method.strip() or "manual", reference=reference or None
+        )
+        await order_views.record_payment(number, payment, state, principal, key or None)
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            return error_page(request, exc, principal=principal)
+        web.flash = f"Not recorded: {exc.detail}"
+    except ValidationError:
+        web.flash = "Not recorded: the amount must be a positive number with at most 2 decimals."
+    else:
+        web.flash = f"Payment of {payment.amount} recorded."
     return redirect(request, f"/orders/{number}", web)
 
 

@@ -103,6 +103,20 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
     pdf = await admin.get(f"/invoices/{invoices[0]['number']}.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert "Page Test Ltd" in sheet.text and "179.00" in sheet.text
+    accountant = await create_employee(api, ["accountant"])
+    books = await staff_client(api, accountant["token"])
+    page = await books.get(f"/orders/{order['number']}")
+    assert "Record a payment" in page.text and 'value="179.00"' in page.text
+    bad = await books.post(f"/orders/{order['number']}/payments", {"amount": "lots"})
+    assert bad.status_code == 303
+    assert "Not recorded" in (await books.get(f"/orders/{order['number']}")).text
+    payment = {"amount": "179.00", "method": "card", "key": "page-test-payment"}
+    for _ in range(2):  # a double submit records it once
+        paid = await books.post(f"/orders/{order['number']}/payments", payment)
+        assert paid.status_code == 303
+    done = await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    assert done["totals"]["paid"] == "179.00"
+    await books.aclose()
     opened = await admin.post(f"/customers/{customer['id']}/account", {"password": "longenough"})
     assert opened.status_code == 303
     buyer = await customer_client(api, customer["email"], "longenough")
