@@ -89,9 +89,18 @@ def _list_context(session: Session, principal: Principal, filters: Filters) -> d
     if supervisor:
         for role in {row.task.role for row in rows}:
             people[role] = employee_service.list_active(session=session, role=role)
+    pool_count = 0
+    if filters.scope == "mine":
+        _, pool_count = task_service.list_inbox(
+            session=session,
+            employee=None if principal.is_admin else principal.employee,
+            scope="pool",
+            limit=1,
+        )
     return {
         "rows": rows,
         "count": count,
+        "pool_count": pool_count,
         "filters": filters,
         "steps": STEPS,
         "is_supervisor": supervisor,

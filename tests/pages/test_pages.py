@@ -254,6 +254,8 @@ async def test_inbox_clock_in_claim_complete_and_stuck_monitor(
     # A phone order's pool task with a 1 s SLA: claimable, and soon stuck on the monitor.
     phone = await place_order(api, customer["id"], [(product["sku"], 1)], channel="phone")
     pooled = await wait_for_open_task(api, phone["number"], "allocation")
+    hint = await staff.get("/inbox/tasks?scope=mine")
+    assert "1 waiting in your role's pool" in hint.text
     stuck = await wait_for_page(staff, "/monitor", f"/orders/{phone['number']}")
     assert "Stuck: past their SLA" in stuck.text
     assert f"workflows/order-{phone['number']}" in stuck.text
