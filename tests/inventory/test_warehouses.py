@@ -264,3 +264,48 @@ def test_concurrent_commits_over_two_warehouses_never_oversell(engine: Engine) -
     with Session(engine) as session:
         rows = session.exec(select(StockBalance).where(StockBalance.sku == sku)).all()
     assert {r.warehouse for r in rows} == {"MAIN", "EAST"}
+
+
+def test_commits_receipts_releases_and_packs_at_once_keep_every_balance_equal_to_the_ledger(
+    engine: Engine,
+) -> None:
+    sku = _setup(engine, 4, "EAST")
+    _receive(engine, sku, 4, "EAST")
+
+    def work(i: int) -> bool:
+        order = f"m{i}"
+        if i % 5 == 0:  # a receipt, into either warehouse
+            _receive(engine, sku, 3, "EAST" if i % 2 else "MAIN")
+            return False
+        with session_scope(engine) as session:
+            ok = inventory_service.commit(
+                session=session,
+                key=f"{order}:commit",
+                order_number=order,
+                needs=[StockNeed(sku, 3)],
+                warehouse="EAST" if i % 2 else None,
+            )
+        if ok and i % 3:
+            with session_scope(engine) as session:
+                call = inventory_service.pack if i % 3 == 1 else inventory_service.release
+                call(
+                    session=session,
+                    key=f"{order}:end",
+                    order_number=order,
+                    needs=[StockNeed(sku, 3)],
+                )
+        return ok
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(work, range(45)))
+    assert results.count(True) >= 3
+    balances = _balances(engine, sku)
+    assert all(h >= 0 and 0 <= c <= h for h, c in balances.values())
+    on_hand, committed = _product(engine, sku)
+    assert (sum(h for h, _ in balances.values()), sum(c for _, c in balances.values())) == (
+        on_hand,
+        committed,
+    )
+    assert _ledger(engine, sku) == balances
+    kept = [i for i, ok in enumerate(results) if ok and i % 3 == 0]
+    assert committed == 3 * len(kept)
