@@ -24,7 +24,7 @@ from inventory.models import Product
 from invoice import service as invoice_service
 from order import service as order_service
 from order.models import OrderCreate, SalesOrder
-from workflows.sales_order import SalesOrderWorkflow
+from workflows.sales_order import NOT_WAITING_FOR_TASK, SalesOrderWorkflow
 from workflows.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
 from workflows.types import (
     AmendRequest,
@@ -36,6 +36,7 @@ from workflows.types import (
 
 log = logging.getLogger(__name__)
 UPDATE_TIMEOUT_SECONDS = 30
+TASK_NOT_YET_AWAITED_SECONDS = 5.0
 
 
 class WorkflowRefusedError(Exception):
@@ -176,10 +177,23 @@ async def record_payment(
 async def complete_task(
     state: AppState, *, order_number: str, request: CompleteTaskRequest
 ) -> None:
-    """Hand a task's outcome to the waiting workflow (it records it and resumes)."""
+    """Hand a task's outcome to the waiting workflow (it records it and resumes).
+
+    The task row commits in an activity a moment before the workflow starts waiting for it; a
+    person quick enough to answer in between is retried for a few seconds, not refused.
+    """
     client = await state.temporal()
     handle = client.get_workflow_handle(order_workflow_id(order_number))
-    await _update(handle.execute_update(SalesOrderWorkflow.complete_task, request))
+    deadline = asyncio.get_running_loop().time() + TASK_NOT_YET_AWAITED_SECONDS
+    while True:
+        try:
+            await _update(handle.execute_update(SalesOrderWorkflow.complete_task, request))
+            return
+        except WorkflowRefusedError as exc:
+            waiting_soon = NOT_WAITING_FOR_TASK in str(exc)
+            if not waiting_soon or asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def amend_order(state: AppState, *, order_number: str, request: AmendRequest) -> None:

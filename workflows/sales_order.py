@@ -43,6 +43,8 @@ from workflows.versions import (
     PATCH_QUOTES,
 )
 
+# The refusal of a task the order does not wait for (yet): callers may retry briefly.
+NOT_WAITING_FOR_TASK = "the order is not waiting for this task"
 # Amending lines is allowed until allocation commits stock.
 AMENDABLE_IN = (None, "quote", "stock_check")
 # Steps from which a cancel is refused: goods are packed or later.
@@ -142,7 +144,7 @@ class SalesOrderWorkflow(OrderPeople, OrderGoods):
         if request.task_id in self._outcomes:
             raise ValueError("task is already completed")
         if request.task_id != self._pending_task_id:
-            raise ValueError("the order is not waiting for this task")
+            raise ValueError(NOT_WAITING_FOR_TASK)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> CancelResult:

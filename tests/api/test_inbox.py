@@ -1,11 +1,16 @@
 """Inbox API: scopes, claim race, unclaim, reassign, SLA state, clock in/out hand-over."""
 
 import asyncio
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from core.db import session_scope
+from order import service as order_service
+from order.flows import TASK_NOT_YET_AWAITED_SECONDS
+from task import service as task_service
 from tests.conftest import RULES
 from tests.utils.api import auth, create_customer, create_employee, create_product, place_order
 
@@ -121,3 +126,28 @@ async def test_inbox_filters_and_sorting(api: httpx.AsyncClient, worker) -> None
     outsider = await create_employee(api, ["warehouse"])
     assert (await api.get("/api/tasks?scope=all", headers=auth(outsider))).json()["count"] == 0
     assert (await api.get("/api/tasks?scope=everything")).status_code == 422
+
+
+async def test_a_task_the_order_does_not_wait_for_is_refused_after_a_short_retry(
+    api: httpx.AsyncClient, worker, engine
+) -> None:
+    desk = await create_employee(api, ["order_desk"])
+    number = await _web_order(api)
+    awaited = await _task_of(api, number)
+    with session_scope(engine) as session:
+        order = order_service.get_by_number(session=session, number=number)
+        stray = task_service.create(
+            session=session,
+            key=f"{number}:stray",
+            order_id=order.id,
+            order_number=number,
+            step="allocation",
+            role="order_desk",
+        )
+    started = time.monotonic()
+    refused = await api.post(f"/api/tasks/{stray.id}/complete", json={}, headers=auth(desk))
+    assert refused.status_code == 409
+    assert "not waiting for this task" in refused.json()["detail"]
+    assert time.monotonic() - started >= TASK_NOT_YET_AWAITED_SECONDS  # retried, then refused
+    done = await api.post(f"/api/tasks/{awaited['id']}/complete", json={}, headers=auth(desk))
+    assert done.status_code == 200
