@@ -19,6 +19,7 @@ from tests.conftest import RULES
 from tests.utils.api import (
     create_customer,
     create_product,
+    place_order,
     wait_for_open_task,
     wait_for_order,
 )
@@ -59,15 +60,7 @@ async def test_live_histories_replay(
     customer = await create_customer(api)
 
     # A backordered order that gets stock, goes through a task, is paid and completes.
-    first = (
-        await api.post(
-            "/api/orders",
-            json={
-                "customer_id": customer["id"],
-                "lines": [{"sku": product["sku"], "qty": 5}],
-            },
-        )
-    ).json()
+    first = await place_order(api, customer["id"], [(product["sku"], 5)])
     await wait_for_order(api, first["number"], lambda o: o["status"] == "backordered")
     await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 2})
     task = await wait_for_open_task(api, first["number"], "picking")
@@ -80,15 +73,7 @@ async def test_live_histories_replay(
 
     # An order cancelled while its picking task is open.
     await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 1})
-    second = (
-        await api.post(
-            "/api/orders",
-            json={
-                "customer_id": customer["id"],
-                "lines": [{"sku": product["sku"], "qty": 1}],
-            },
-        )
-    ).json()
+    second = await place_order(api, customer["id"], [(product["sku"], 1)])
     await wait_for_open_task(api, second["number"], "picking")
     assert (await api.post(f"/api/orders/{second['number']}/cancel")).status_code == 200
     await _record(temporal_client, second["number"], "cancelled_at_picking")
@@ -102,17 +87,9 @@ async def test_live_quote_histories_replay(
     product = await create_product(api, on_hand=10, price="4.10")
     customer = await create_customer(api)
     accepted, voided = [
-        (
-            await api.post(
-                "/api/orders",
-                json={
-                    "customer_id": customer["id"],
-                    "lines": [{"sku": product["sku"], "qty": qty}],
-                    "opportunity": "OPP-REPLAY",
-                    "prepaid": True,
-                },
-            )
-        ).json()
+        await place_order(
+            api, customer["id"], [(product["sku"], qty)], opportunity="OPP-REPLAY", prepaid=True
+        )
         for qty in (1, 2)
     ]
     await wait_for_open_task(api, voided["number"], "quote")
@@ -131,16 +108,7 @@ async def test_live_partial_shipment_history_replays(
 ) -> None:
     product = await create_product(api, on_hand=2, price="4.10")
     customer = await create_customer(api)
-    order = (
-        await api.post(
-            "/api/orders",
-            json={
-                "customer_id": customer["id"],
-                "lines": [{"sku": product["sku"], "qty": 5}],
-                "allow_partial": True,
-            },
-        )
-    ).json()
+    order = await place_order(api, customer["id"], [(product["sku"], 5)], allow_partial=True)
     await wait_for_order(api, order["number"], lambda o: o["status"] == "backordered")
     await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 3})
     await wait_for_order(api, order["number"], lambda o: o["current_step"] == "collection")
@@ -159,16 +127,7 @@ async def test_live_drop_ship_history_replays(
         api, on_hand=0, price="50.00", drop_ship=True, supplier_email="po@supplier.example"
     )
     customer = await create_customer(api)
-    order = (
-        await api.post(
-            "/api/orders",
-            json={
-                "customer_id": customer["id"],
-                "lines": [{"sku": desk["sku"], "qty": 1}],
-                "prepaid": True,
-            },
-        )
-    ).json()
+    order = await place_order(api, customer["id"], [(desk["sku"], 1)], prepaid=True)
     await wait_for_order(api, order["number"], lambda o: o["current_step"] == "invoicing")
     purchase = (await api.get("/api/purchase-orders", params={"order": order["number"]})).json()
     shipped = await api.post(f"/api/purchase-orders/{purchase[0]['number']}/shipped", json={})
