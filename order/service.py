@@ -244,6 +244,8 @@ def list_orders(
     customer_id: int | None = None,
     external_ref: str | None = None,
     q: str | None = None,
+    needs_review: bool | None = None,
+    opportunity: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[SalesOrder], int]:
@@ -259,6 +261,10 @@ def list_orders(
         query = query.where(SalesOrder.customer_id == customer_id)
     if external_ref:
         query = query.where(SalesOrder.external_ref == external_ref)
+    if needs_review is not None:
+        query = query.where(SalesOrder.needs_review == needs_review)
+    if opportunity:
+        query = query.where(SalesOrder.opportunity == opportunity)
     if q:
         pattern = f"%{q}%"
         query = query.where(

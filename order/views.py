@@ -122,10 +122,13 @@ def list_orders(
     customer_id: int | None = None,
     external_ref: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
+    needs_review: bool | None = None,
+    opportunity: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> OrdersPublic:
-    """Orders, newest first, filtered and paginated."""
+    """Orders, newest first; filters: status, step, channel, customer, external ref, text,
+    `needs_review` (store orders waiting for the order desk), `opportunity` (sibling quotes)."""
     rows, count = order_service.list_orders(
         session=session,
         status=status_,
@@ -134,6 +137,8 @@ def list_orders(
         customer_id=customer_id,
         external_ref=external_ref,
         q=q,
+        needs_review=needs_review,
+        opportunity=opportunity,
         limit=page_size,
         offset=(page - 1) * page_size,
     )

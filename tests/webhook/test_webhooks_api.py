@@ -188,6 +188,9 @@ async def test_woocommerce_order_without_sku_is_recorded_for_review(
     assert order["totals"]["total"] == "29.35"  # lines 18.00 + shipping 10.00 + tax 1.35
     assert [ln["line_total"] for ln in order["lines"]] == ["6.00", "12.00"]
     assert any("line without SKU: Woo Single #1" in e["message"] for e in order["events"])
+    review = (await api.get("/api/orders", params={"needs_review": "true"})).json()
+    assert [o["number"] for o in review["data"]] == [number]
+    assert (await api.get("/api/orders", params={"needs_review": "false"})).json()["count"] == 0
 
 
 @pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])

@@ -109,6 +109,8 @@ async def test_accepting_one_quote_voids_its_siblings(
     ]
     unrelated = await place_order(api, other["id"], [(product["sku"], 1)], opportunity="OPP-7")
     assert large["opportunity"] == "OPP-7"
+    same = (await api.get("/api/orders", params={"opportunity": "OPP-7"})).json()
+    assert same["count"] == 3
     task = await wait_for_open_task(api, large["number"], "quote")
     await wait_for_open_task(api, small["number"], "quote")
     await wait_for_open_task(api, unrelated["number"], "quote")
