@@ -3,10 +3,14 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, create_engine, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+Row = TypeVar("Row")
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -65,3 +69,16 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def page(
+    session: Session,
+    query: SelectOfScalar[Row],
+    *order_by: Any,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of a filtered query in the given order, and how many rows match in all."""
+    count = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(*order_by).offset(offset).limit(limit)).all()
+    return list(rows), count

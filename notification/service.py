@@ -1,8 +1,8 @@
 """Outbox service: store a rendered message once per key, mark it sent or failed, list it."""
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core.db import page
 from core.models import utcnow
 from notification.models import OutboxMessage, OutboxStatus
 from notification.render import RenderedMail
@@ -83,8 +83,4 @@ def list_messages(
         query = query.where(OutboxMessage.status == status)
     if kind:
         query = query.where(OutboxMessage.kind == kind)
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(OutboxMessage.id).desc()).offset(offset).limit(limit)
-    ).all()
-    return list(rows), count
+    return page(session, query, col(OutboxMessage.id).desc(), limit=limit, offset=offset)

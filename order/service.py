@@ -3,10 +3,10 @@
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
+from core.db import page
 from core.models import utcnow
 from customer.models import Customer
 from inventory import service as inventory_service
@@ -270,9 +270,7 @@ def list_orders(
         query = query.where(
             or_(col(SalesOrder.number).ilike(pattern), col(SalesOrder.external_ref).ilike(pattern))
         )
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(col(SalesOrder.id).desc()).offset(offset).limit(limit)).all()
-    return list(rows), count
+    return page(session, query, col(SalesOrder.id).desc(), limit=limit, offset=offset)
 
 
 def add_event(

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import page
 from core.models import round_money, utcnow
 from inventory import service as inventory_service
 from inventory.models import StockMovement
@@ -70,11 +71,7 @@ def list_returns(
     query = select(ReturnAuthorisation)
     if order_number:
         query = query.where(ReturnAuthorisation.order_number == order_number)
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(ReturnAuthorisation.id).desc()).offset(offset).limit(limit)
-    )
-    return list(rows), count
+    return page(session, query, col(ReturnAuthorisation.id).desc(), limit=limit, offset=offset)
 
 
 def credit_notes(*, session: Session, rma: ReturnAuthorisation) -> list[CreditNote]:

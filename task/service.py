@@ -2,9 +2,10 @@
 
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from core.db import page
 from core.models import utcnow
 from employee.models import Employee
 from task.models import Task, TaskStatus
@@ -101,9 +102,7 @@ def list_inbox(
     if overdue is not None:
         late = col(Task.due_at).is_not(None) & (col(Task.due_at) < utcnow())
         query = query.where(late if overdue else ~late)
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(query.order_by(SORTS[sort], col(Task.id)).offset(offset).limit(limit))
-    return list(rows), count
+    return page(session, query, SORTS[sort], col(Task.id), limit=limit, offset=offset)
 
 
 def sla_state(task: Task, now: datetime | None = None) -> str | None:

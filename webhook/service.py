@@ -7,6 +7,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.db import page
 from core.models import round_money, utcnow
 from customer import service as customer_service
 from customer.models import Customer
@@ -119,11 +120,7 @@ def list_deliveries(
         query = query.where(WebhookDelivery.store == store)
     if order_number:
         query = query.where(WebhookDelivery.order_number == order_number)
-    count = session.exec(select(func.count()).select_from(query.subquery())).one()
-    rows = session.exec(
-        query.order_by(col(WebhookDelivery.id).desc()).offset(offset).limit(limit)
-    ).all()
-    return list(rows), count
+    return page(session, query, col(WebhookDelivery.id).desc(), limit=limit, offset=offset)
 
 
 # ---- store orders ---------------------------------------------------------------------------
