@@ -14,9 +14,9 @@ from activities.purchasing_activities import PurchasingActivities
 from activities.return_activities import ReturnActivities
 from activities.stock_activities import StockActivities
 from activities.task_activities import TaskActivities
-from core.db import make_engine
-from core.settings import Settings, settings
-from core.temporal import connect
+from conveyor.core.db import make_engine
+from conveyor.core.settings import Settings, settings
+from conveyor.core.temporal import connect
 from routing_rules.registry import RuleRegistry
 from workflows.returns import ReturnWorkflow
 from workflows.sales_order import SalesOrderWorkflow

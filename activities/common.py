@@ -3,8 +3,8 @@
 from sqlmodel import Session
 from temporalio.exceptions import ApplicationError
 
-from order import service as order_service
-from order.models import SalesOrder
+from conveyor.order import service as order_service
+from conveyor.order.models import SalesOrder
 
 
 def load_order(session: Session, number: str) -> SalesOrder:

@@ -8,14 +8,14 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import load_order
-from core.db import session_scope
-from core.settings import Settings
-from invoice import pdf as invoice_pdf
-from invoice import service as invoice_service
-from notification import service as outbox_service
-from notification.compose import compose
-from notification.models import OutboxMessage, OutboxStatus
-from notification.render import render
+from conveyor.core.db import session_scope
+from conveyor.core.settings import Settings
+from conveyor.invoice import pdf as invoice_pdf
+from conveyor.invoice import service as invoice_service
+from conveyor.notification import service as outbox_service
+from conveyor.notification.compose import compose
+from conveyor.notification.models import OutboxMessage, OutboxStatus
+from conveyor.notification.render import render
 from workflows.types import NotifyInput, NotifyResult
 
 SMTP_TIMEOUT_SECONDS = 20

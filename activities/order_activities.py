@@ -9,16 +9,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
-from core.db import session_scope
-from customer.models import Customer
-from inventory import service as inventory_service
-from invoice import service as invoice_service
-from invoice import shipment as shipment_invoicing
-from order import service as order_service
-from order.enums import OrderStatus
-from order.models import OrderEvent
-from order.routing import facts_for
-from purchasing import service as purchasing_service
+from conveyor.core.db import session_scope
+from conveyor.customer.models import Customer
+from conveyor.inventory import service as inventory_service
+from conveyor.invoice import service as invoice_service
+from conveyor.invoice import shipment as shipment_invoicing
+from conveyor.order import service as order_service
+from conveyor.order.enums import OrderStatus
+from conveyor.order.models import OrderEvent
+from conveyor.order.routing import facts_for
+from conveyor.purchasing import service as purchasing_service
 from routing_rules.registry import RuleRegistry
 from workflows.types import (
     AmendOrderInput,

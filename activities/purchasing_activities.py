@@ -4,8 +4,8 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import load_order
-from core.db import session_scope
-from purchasing import service as purchasing_service
+from conveyor.core.db import session_scope
+from conveyor.purchasing import service as purchasing_service
 from workflows.types import KeyedOrderInput, OrderRef, PurchaseOrdersResult
 
 

@@ -5,11 +5,11 @@ from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from core.db import session_scope
-from invoice.credit import NotInvoicedError
-from order import service as order_service
-from returns import service as return_service
-from returns.models import ReturnAuthorisation
+from conveyor.core.db import session_scope
+from conveyor.invoice.credit import NotInvoicedError
+from conveyor.order import service as order_service
+from conveyor.returns import service as return_service
+from conveyor.returns.models import ReturnAuthorisation
 from workflows.return_types import (
     CreditResult,
     RefundResult,

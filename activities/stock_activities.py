@@ -7,12 +7,12 @@ from sqlmodel import select
 from temporalio import activity
 
 from activities.common import load_order
-from core.db import session_scope
-from inventory import service as inventory_service
-from inventory.models import PickListLine
-from inventory.service import StockNeed
-from order import service as order_service
-from order.models import SalesOrder
+from conveyor.core.db import session_scope
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import PickListLine
+from conveyor.inventory.service import StockNeed
+from conveyor.order import service as order_service
+from conveyor.order.models import SalesOrder
 from workflows.types import (
     AllocateShipmentResult,
     AllocateStockResult,

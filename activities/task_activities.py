@@ -7,13 +7,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
-from core.db import session_scope
-from core.models import utcnow
-from employee.models import Employee
-from order import service as order_service
-from task import assignment
-from task import service as task_service
-from task.service import TaskConflictError
+from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
+from conveyor.employee.models import Employee
+from conveyor.order import service as order_service
+from conveyor.task import assignment
+from conveyor.task import service as task_service
+from conveyor.task.service import TaskConflictError
 from workflows.types import (
     CompleteTaskRequest,
     CreateTaskInput,

@@ -11,10 +11,10 @@ from sqlmodel import Session
 from temporalio.client import Client
 
 from api.state import AppState
-from core.db import session_scope
-from core.security import tokens_equal
-from employee import service as employee_service
-from employee.models import ADMIN_ROLE, Employee
+from conveyor.core.db import session_scope
+from conveyor.core.security import tokens_equal
+from conveyor.employee import service as employee_service
+from conveyor.employee.models import ADMIN_ROLE, Employee
 
 
 def get_state(request: Request) -> AppState:

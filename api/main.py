@@ -13,12 +13,12 @@ from fastapi.responses import JSONResponse
 from api.health import router as health_router
 from api.registry import api_router
 from api.state import AppState
-from core.db import make_engine
-from core.settings import Settings, settings
-from order import flows as order_flows
-from pages.views import install as install_pages
+from conveyor.core.db import make_engine
+from conveyor.core.settings import Settings, settings
+from conveyor.order import flows as order_flows
+from conveyor.pages.views import install as install_pages
+from conveyor.webhook.views import router as webhook_router
 from routing_rules.registry import RuleRegistry
-from webhook.views import router as webhook_router
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = 10.0

@@ -2,20 +2,25 @@
 
 from fastapi import APIRouter
 
-from accounting.views import router as accounting_router
-from customer.views import router as customer_router
-from employee.views import router as employee_router
-from inventory.views import inventory_router, pick_lists_router, products_router, warehouses_router
-from invoice.views import router as invoice_router
-from notification.views import router as outbox_router
-from order.views import router as order_router
-from pricing.views import agreements_router, shipping_rates_router, tax_rates_router
-from purchasing.views import router as purchasing_router
-from returns.views import order_returns_router
-from returns.views import router as returns_router
+from conveyor.accounting.views import router as accounting_router
+from conveyor.customer.views import router as customer_router
+from conveyor.employee.views import router as employee_router
+from conveyor.inventory.views import (
+    inventory_router,
+    pick_lists_router,
+    products_router,
+    warehouses_router,
+)
+from conveyor.invoice.views import router as invoice_router
+from conveyor.notification.views import router as outbox_router
+from conveyor.order.views import router as order_router
+from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
+from conveyor.purchasing.views import router as purchasing_router
+from conveyor.returns.views import order_returns_router
+from conveyor.returns.views import router as returns_router
+from conveyor.task.views import router as task_router
+from conveyor.webhook.views import deliveries_router
 from routing_rules.views import router as rules_router
-from task.views import router as task_router
-from webhook.views import deliveries_router
 
 api_router = APIRouter(prefix="/api")
 api_router.include_router(employee_router, prefix="/employees", tags=["employees"])

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from core.settings import Settings
-from core.temporal import connect
+from conveyor.core.settings import Settings
+from conveyor.core.temporal import connect
 from routing_rules.registry import RuleRegistry
 
 

@@ -23,13 +23,13 @@ from temporalio.worker import Worker
 
 from api.main import create_app
 from bench.noop_workflow import SevenNoopsWorkflow, noop_step
-from core import temporal_server
-from core.db import make_engine
-from core.migrate import upgrade
-from core.settings import Settings
-from core.temporal import connect
-from notification.mail_sink import start_sink
-from order.models import SalesOrder
+from conveyor.core import temporal_server
+from conveyor.core.db import make_engine
+from conveyor.core.migrate import upgrade
+from conveyor.core.settings import Settings
+from conveyor.core.temporal import connect
+from conveyor.notification.mail_sink import start_sink
+from conveyor.order.models import SalesOrder
 from worker import build_worker
 
 ADMIN = "bench-admin-token-0123456789"

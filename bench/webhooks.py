@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from webhook.signatures import sign_base64
+from conveyor.webhook.signatures import sign_base64
 
 SAMPLE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "webhooks"
 SAMPLE_ID = b"820982911946154508"

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentPrincipal, ReadSessionDep, StateDep
-from order.enums import Channel
-from order.routing import facts_for
+from conveyor.order.enums import Channel
+from conveyor.order.routing import facts_for
 from routing_rules.models import Decision, OrderFacts, RuleFileError
 from routing_rules.registry import RuleRegistry
 

@@ -17,11 +17,11 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from api.main import create_app
-from core import temporal_server
-from core.db import make_engine
-from core.migrate import upgrade
-from core.settings import Settings
-from core.temporal import connect
+from conveyor.core import temporal_server
+from conveyor.core.db import make_engine
+from conveyor.core.migrate import upgrade
+from conveyor.core.settings import Settings
+from conveyor.core.temporal import connect
 from worker import build_worker
 
 ADMIN_TOKEN = "test-admin-token-0123456789"

@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from core.migrate import alembic_config
+from conveyor.core.migrate import alembic_config
 
 
 def test_one_head(database_url: str) -> None:
@@ -15,7 +15,7 @@ def test_one_head(database_url: str) -> None:
 
 
 def test_models_match_the_migrated_schema(engine: Engine) -> None:
-    import migrations.models  # noqa: F401 - every table on SQLModel.metadata
+    import conveyor.migrations.models  # noqa: F401 - every table on SQLModel.metadata
 
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

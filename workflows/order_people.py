@@ -8,7 +8,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from activities.task_activities import TaskActivities
-    from core.temporal import order_workflow_id
+    from conveyor.core.temporal import order_workflow_id
     from workflows.types import (
         CancelRequest,
         CreateTaskInput,

@@ -8,7 +8,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from activities.return_activities import ReturnActivities
-    from core.temporal import order_workflow_id
+    from conveyor.core.temporal import order_workflow_id
     from workflows.return_types import ReturnInput, ReturnRef, ReturnResult
     from workflows.types import NotifyInput
 

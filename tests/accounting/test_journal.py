@@ -10,21 +10,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from accounting import mapping as account_mapping
-from accounting import service as accounting_service
-from cli import main as cli_main
-from core.db import session_scope
-from core.settings import Settings
-from customer import service as customer_service
-from customer.models import CustomerCreate
-from inventory import service as inventory_service
-from inventory.models import ProductCreate
-from invoice import service as invoice_service
-from invoice.models import Invoice
-from order import service as order_service
-from order.models import OrderChargeCreate, OrderCreate, OrderLineCreate
-from pricing import service as pricing_service
-from pricing.models import ShippingRateCreate, TaxRateCreate
+from conveyor.accounting import mapping as account_mapping
+from conveyor.accounting import service as accounting_service
+from conveyor.cli import main as cli_main
+from conveyor.core.db import session_scope
+from conveyor.core.settings import Settings
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import CustomerCreate
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductCreate
+from conveyor.invoice import service as invoice_service
+from conveyor.invoice.models import Invoice
+from conveyor.order import service as order_service
+from conveyor.order.models import OrderChargeCreate, OrderCreate, OrderLineCreate
+from conveyor.pricing import service as pricing_service
+from conveyor.pricing.models import ShippingRateCreate, TaxRateCreate
 
 TODAY = datetime.now(UTC).date()
 MAPPING = """

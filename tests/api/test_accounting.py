@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.settings import Settings
+from conveyor.core.settings import Settings
 from tests.conftest import RULES
 from tests.utils.api import (
     auth,

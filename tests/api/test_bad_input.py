@@ -4,7 +4,7 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from order.models import SalesOrder
+from conveyor.order.models import SalesOrder
 from tests.utils.api import create_customer, create_product
 
 

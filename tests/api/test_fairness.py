@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from core.settings import Settings
-from task.models import Task
+from conveyor.core.settings import Settings
+from conveyor.task.models import Task
 from tests.conftest import RULES
 from tests.utils.api import auth, create_customer, create_employee, create_product
 from tests.utils.processes import start_worker, stop

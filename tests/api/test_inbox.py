@@ -7,10 +7,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.db import session_scope
-from order import service as order_service
-from order.flows import TASK_NOT_YET_AWAITED_SECONDS
-from task import service as task_service
+from conveyor.core.db import session_scope
+from conveyor.order import service as order_service
+from conveyor.order.flows import TASK_NOT_YET_AWAITED_SECONDS
+from conveyor.task import service as task_service
 from tests.conftest import RULES
 from tests.utils.api import auth, create_customer, create_employee, create_product, place_order
 

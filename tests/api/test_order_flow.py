@@ -6,9 +6,9 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
-from inventory.models import StockMovement
-from invoice.models import Invoice, Payment
-from order.models import SalesOrder
+from conveyor.inventory.models import StockMovement
+from conveyor.invoice.models import Invoice, Payment
+from conveyor.order.models import SalesOrder
 from tests.conftest import RULES
 from tests.utils.api import (
     auth,

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from invoice.models import CreditNote, Payment
-from notification.models import OutboxMessage
-from returns.models import ReturnAuthorisation
+from conveyor.invoice.models import CreditNote, Payment
+from conveyor.notification.models import OutboxMessage
+from conveyor.returns.models import ReturnAuthorisation
 from tests.conftest import RULES, Mailbox
 from tests.utils.api import (
     auth,

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from inventory.models import StockMovement
+from conveyor.inventory.models import StockMovement
 from tests.conftest import RULES
 from tests.utils.api import create_customer, create_product
 

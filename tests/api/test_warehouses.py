@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from inventory.models import StockMovement
+from conveyor.inventory.models import StockMovement
 from tests.conftest import RULES
 from tests.utils.api import (
     auth,

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core import temporal_server
+from conveyor.core import temporal_server
 from tests.utils.processes import ROOT
 
 ADMIN = "dev-test-admin-token-0123456789"
@@ -56,7 +56,7 @@ class DevGroup:
     def start(self) -> str:
         """Start and wait for the banner; returns what it printed."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "dev"],
+            [sys.executable, "-m", "conveyor.cli.main", "dev"],
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.PIPE,

@@ -15,10 +15,10 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from core.db import session_scope
-from inventory import service as inventory_service
-from inventory.models import Product, ProductCreate, StockMovement
-from inventory.service import StockNeed
+from conveyor.core.db import session_scope
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import Product, ProductCreate, StockMovement
+from conveyor.inventory.service import StockNeed
 
 # One order's life: how many it wants, what happens after a successful commit, and whether
 # each call is delivered twice (an activity retry).

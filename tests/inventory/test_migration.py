@@ -3,8 +3,8 @@
 from alembic import command
 from sqlalchemy import text
 
-from core.db import make_engine
-from core.migrate import alembic_config
+from conveyor.core.db import make_engine
+from conveyor.core.migrate import alembic_config
 from tests.pricing.test_migration import NOW, empty_url  # noqa: F401 - the fixture
 
 

@@ -4,10 +4,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session, select
 
-from core.db import session_scope
-from inventory import service as inventory_service
-from inventory.models import Product, ProductCreate
-from inventory.service import StockNeed
+from conveyor.core.db import session_scope
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import Product, ProductCreate
+from conveyor.inventory.service import StockNeed
 
 
 def _make(engine, sku: str, on_hand: int) -> None:  # noqa: ANN001

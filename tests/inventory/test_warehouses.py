@@ -8,10 +8,16 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from core.db import session_scope
-from inventory import service as inventory_service
-from inventory.models import Product, ProductCreate, StockBalance, StockMovement, WarehouseCreate
-from inventory.service import StockNeed
+from conveyor.core.db import session_scope
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import (
+    Product,
+    ProductCreate,
+    StockBalance,
+    StockMovement,
+    WarehouseCreate,
+)
+from conveyor.inventory.service import StockNeed
 
 
 def _setup(engine: Engine, on_hand: int = 0, *warehouses: str) -> str:

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from core.db import session_scope
-from customer import service as customer_service
-from customer.models import CustomerCreate
-from inventory import service as inventory_service
-from inventory.models import ProductCreate
-from invoice import service as invoice_service
-from order import service as order_service
-from order.models import OrderCreate, OrderLineCreate
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import CustomerCreate
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductCreate
+from conveyor.invoice import service as invoice_service
+from conveyor.order import service as order_service
+from conveyor.order.models import OrderCreate, OrderLineCreate
 
 
 def _orders(engine: Engine, count: int) -> list[str]:

@@ -12,10 +12,10 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.notification_activities import NotificationActivities
-from core import temporal_server
-from core.settings import Settings
-from notification.mail_sink import start_sink
-from notification.models import OutboxMessage
+from conveyor.core import temporal_server
+from conveyor.core.settings import Settings
+from conveyor.notification.mail_sink import start_sink
+from conveyor.notification.models import OutboxMessage
 from tests.conftest import Mailbox
 from tests.utils.api import (
     auth,

@@ -8,8 +8,8 @@ import pytest
 import uvicorn
 
 from api.main import create_app
-from core import temporal_server
-from core.settings import Settings
+from conveyor.core import temporal_server
+from conveyor.core.settings import Settings
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import Engine
 
-from core.migrate import upgrade
+from conveyor.core.migrate import upgrade
 from tests.conftest import ADMIN_TOKEN, RULES
 from tests.utils.api import create_customer, create_employee, create_product, place_order
 from tests.utils.pages import open_customer_account

@@ -7,9 +7,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from core.migrate import upgrade
-from demo.orders import DemoOrders
-from demo.seed import CUSTOMER_LOGINS, seed
+from conveyor.core.migrate import upgrade
+from conveyor.demo.orders import DemoOrders
+from conveyor.demo.seed import CUSTOMER_LOGINS, seed
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.pages import customer_client, staff_client
 

@@ -6,8 +6,8 @@ import time
 import httpx
 import pytest
 
-from core import temporal_server
-from core.settings import Settings
+from conveyor.core import temporal_server
+from conveyor.core.settings import Settings
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_customer, create_employee, create_product, place_order
 from tests.utils.pages import staff_client

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pages.rules import describe, parse_lines
+from conveyor.pages.rules import describe, parse_lines
 from routing_rules.models import AllOf, AnyOf, DropShip, OneOf, TagMatch, TotalRange
 
 

@@ -4,8 +4,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from core.settings import Settings
-from pages.web import WebSession, decode_session, encode_session, session_secret
+from conveyor.core.settings import Settings
+from conveyor.pages.web import WebSession, decode_session, encode_session, session_secret
 
 SECRET = b"k" * 32
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.engine import (
+from conveyor.pricing.engine import (
     Agreement,
     ChargeInput,
     CustomerFacts,

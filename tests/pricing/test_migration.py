@@ -10,8 +10,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from core.db import make_engine
-from core.migrate import alembic_config
+from conveyor.core.db import make_engine
+from conveyor.core.migrate import alembic_config
 from tests.conftest import PG_ADMIN_URL, _postgres_available
 
 NOW = "2026-01-02 03:04:05+00:00"

@@ -5,13 +5,13 @@ from decimal import Decimal
 
 from sqlalchemy.engine import Engine
 
-from core.db import session_scope
-from core.models import utcnow
-from customer.models import Customer
-from employee.models import Employee
-from order.models import OrderEvent, SalesOrder
-from report import service as report_service
-from task.models import Task, TaskStatus
+from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
+from conveyor.customer.models import Customer
+from conveyor.employee.models import Employee
+from conveyor.order.models import OrderEvent, SalesOrder
+from conveyor.report import service as report_service
+from conveyor.task.models import Task, TaskStatus
 
 
 def test_percentile_nearest_rank() -> None:

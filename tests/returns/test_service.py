@@ -9,23 +9,29 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from accounting import mapping as account_mapping
-from accounting import service as accounting_service
-from core.db import session_scope
-from customer import service as customer_service
-from customer.models import CustomerCreate
-from inventory import service as inventory_service
-from inventory.models import ProductCreate, StockMovement
-from inventory.service import StockNeed
-from invoice import service as invoice_service
-from invoice.models import CreditNote, CreditNoteLine, Payment
-from order import service as order_service
-from order.enums import OrderStatus
-from order.models import OrderCreate, OrderLineCreate, SalesOrder
-from pricing import service as pricing_service
-from pricing.models import TaxRateCreate
-from returns import service as return_service
-from returns.models import Disposition, ReceiveLine, ReturnCreate, ReturnLineCreate, ReturnStatus
+from conveyor.accounting import mapping as account_mapping
+from conveyor.accounting import service as accounting_service
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import CustomerCreate
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductCreate, StockMovement
+from conveyor.inventory.service import StockNeed
+from conveyor.invoice import service as invoice_service
+from conveyor.invoice.models import CreditNote, CreditNoteLine, Payment
+from conveyor.order import service as order_service
+from conveyor.order.enums import OrderStatus
+from conveyor.order.models import OrderCreate, OrderLineCreate, SalesOrder
+from conveyor.pricing import service as pricing_service
+from conveyor.pricing.models import TaxRateCreate
+from conveyor.returns import service as return_service
+from conveyor.returns.models import (
+    Disposition,
+    ReceiveLine,
+    ReturnCreate,
+    ReturnLineCreate,
+    ReturnStatus,
+)
 
 TODAY = datetime.now(UTC).date()
 

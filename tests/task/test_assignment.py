@@ -5,18 +5,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session
 
-from core.db import session_scope
-from customer import service as customer_service
-from customer.models import CustomerCreate
-from employee import service as employee_service
-from employee.models import EmployeeCreate
-from inventory import service as inventory_service
-from inventory.models import ProductCreate
-from order import service as order_service
-from order.models import OrderCreate, OrderLineCreate
-from task import assignment
-from task import service as task_service
-from task.models import Task
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import CustomerCreate
+from conveyor.employee import service as employee_service
+from conveyor.employee.models import EmployeeCreate
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductCreate
+from conveyor.order import service as order_service
+from conveyor.order.models import OrderCreate, OrderLineCreate
+from conveyor.task import assignment
+from conveyor.task import service as task_service
+from conveyor.task.models import Task
 
 
 def _employees(engine, count: int, role: str, on_duty: bool = True) -> list[int]:  # noqa: ANN001

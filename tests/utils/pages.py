@@ -7,8 +7,8 @@ import time
 import httpx
 from sqlalchemy.engine import Engine
 
-from core.db import session_scope
-from customer import service as customer_service
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

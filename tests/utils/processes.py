@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.settings import Settings
+from conveyor.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

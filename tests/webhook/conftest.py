@@ -7,8 +7,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from core.settings import Settings
-from webhook.signatures import sign_base64, sign_stripe
+from conveyor.core.settings import Settings
+from conveyor.webhook.signatures import sign_base64, sign_stripe
 
 SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 SHOPIFY_SECRET = "shopify-test-secret-0123456789"

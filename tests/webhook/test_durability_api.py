@@ -4,9 +4,9 @@ import httpx
 from temporalio.client import Client
 
 from api.main import create_app
-from core import temporal_server
-from core.settings import Settings
-from order import flows as order_flows
+from conveyor.core import temporal_server
+from conveyor.core.settings import Settings
+from conveyor.order import flows as order_flows
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_product, wait_for_order
 from tests.webhook.conftest import post_shopify, shopify_order

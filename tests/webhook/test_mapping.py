@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from conveyor.webhook import shopify, stripe, woocommerce
+from conveyor.webhook.payloads import PayloadError, parse_json
 from tests.webhook.conftest import SHOPIFY_ID, sample
-from webhook import shopify, stripe, woocommerce
-from webhook.payloads import PayloadError, parse_json
 
 
 def test_shopify_sample_maps_exactly() -> None:

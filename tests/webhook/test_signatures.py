@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from core.settings import Settings
-from webhook import connections
-from webhook.connections import StoreConnection, StoreSecret
-from webhook.signatures import (
+from conveyor.core.settings import Settings
+from conveyor.webhook import connections
+from conveyor.webhook.connections import StoreConnection, StoreSecret
+from conveyor.webhook.signatures import (
     SignatureError,
     sign_base64,
     sign_stripe,

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.settings import Settings
+from conveyor.core.settings import Settings
 from tests.utils.api import create_product, wait_for_order
 from tests.webhook.conftest import SHOPIFY_ID, post_shopify, shopify_order
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from conveyor.webhook.models import StoreOrder, WebhookDelivery
+from conveyor.webhook.signatures import sign_base64
 from tests.conftest import RULES
 from tests.utils.api import create_product, wait_for_open_task, wait_for_order
 from tests.webhook.conftest import (
@@ -21,8 +23,6 @@ from tests.webhook.conftest import (
     sample,
     shopify_order,
 )
-from webhook.models import StoreOrder, WebhookDelivery
-from webhook.signatures import sign_base64
 
 SHOPIFY_SKUS = {"SKU2006-001": "89.99", "SKU2006-020": "159.99", "SKU2006-035": "119.99"}
 

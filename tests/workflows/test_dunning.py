@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from core.settings import Settings
+from conveyor.core.settings import Settings
 from tests.conftest import Mailbox
 from tests.utils.api import create_customer, create_product, place_order, wait_for_order
 

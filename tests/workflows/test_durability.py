@@ -9,10 +9,10 @@ import httpx
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from core.settings import Settings
-from inventory.models import StockMovement
-from invoice.models import Invoice, Payment
-from order.models import OrderEvent, SalesOrder
+from conveyor.core.settings import Settings
+from conveyor.inventory.models import StockMovement
+from conveyor.invoice.models import Invoice, Payment
+from conveyor.order.models import OrderEvent, SalesOrder
 from tests.utils.api import create_customer, create_product, wait_for_order
 from tests.utils.processes import start_worker, stop
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.settings import Settings
+from conveyor.core.settings import Settings
 from tests.conftest import RULES, Mailbox
 from tests.utils.api import (
     create_customer,

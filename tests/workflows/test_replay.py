@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from core.temporal import order_workflow_id
+from conveyor.core.temporal import order_workflow_id
 from tests.conftest import RULES
 from tests.utils.api import (
     create_customer,

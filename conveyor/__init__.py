@@ -1,0 +1,1 @@
+"""Conveyor: sales-order fulfillment as durable Temporal workflows (everything but the edges)."""

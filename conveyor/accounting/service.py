@@ -1,0 +1,258 @@
+"""The journal: balanced postings for invoices, credit notes and payments in a date range."""
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlmodel import Session, col, select
+
+from conveyor.accounting.mapping import AccountMap
+from conveyor.core.models import round_money
+from conveyor.inventory.models import Product
+from conveyor.invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
+from conveyor.order.models import SalesOrder
+
+COLUMNS = [
+    "date",
+    "journal",
+    "document_type",
+    "document",
+    "order",
+    "customer_id",
+    "account",
+    "description",
+    "debit",
+    "credit",
+    "currency",
+]
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One journal row: an amount on one side of one account."""
+
+    date: date
+    journal: str
+    document_type: str  # invoice | credit_note | payment
+    document: str
+    order: str
+    customer_id: int
+    account: str
+    description: str
+    debit: Decimal
+    credit: Decimal
+    currency: str
+
+    def row(self) -> list[str]:
+        """The posting as CSV cells."""
+        return [
+            self.date.isoformat(),
+            self.journal,
+            self.document_type,
+            self.document,
+            self.order,
+            str(self.customer_id),
+            self.account,
+            self.description,
+            f"{self.debit:.2f}" if self.debit else "",
+            f"{self.credit:.2f}" if self.credit else "",
+            self.currency,
+        ]
+
+
+def _window(start: date, end: date) -> tuple[datetime, datetime]:
+    # Both dates inclusive, in UTC.
+    return (
+        datetime.combine(start, time.min, tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
+def _revenue_split(
+    session: Session,
+    invoice: Invoice,
+    mapping: AccountMap,
+    lines: Sequence[InvoiceLine | CreditNoteLine] | None = None,
+) -> dict[tuple[str, str], Decimal]:
+    """Credits of an invoice by (account, description): net revenue, charges, tax.
+
+    With `lines` (a partial credit note's), only those lines, at their invoice's tax treatment.
+    """
+    credits: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    if lines is None:
+        lines = list(
+            session.exec(
+                select(InvoiceLine)
+                .where(InvoiceLine.invoice_id == invoice.id)
+                .order_by(InvoiceLine.id)
+            )
+        )
+    if not lines:  # an invoice issued before invoice lines existed
+        net = invoice.subtotal + invoice.charges
+        if invoice.prices_include_tax:
+            net -= invoice.tax
+        credits[(mapping.accounts.revenue, "revenue")] += net
+        if invoice.tax:
+            credits[(mapping.accounts.tax, "tax")] += invoice.tax
+        return credits
+    skus = {line.sku for line in lines if line.sku}
+    groups = {
+        p.sku: p.item_group for p in session.exec(select(Product).where(col(Product.sku).in_(skus)))
+    }
+    for line in lines:
+        net = line.amount - line.tax_amount if invoice.prices_include_tax else line.amount
+        if line.kind == "item":
+            key = (mapping.revenue_for(groups.get(line.sku or "")), "revenue")
+        elif line.kind == "shipping":
+            key = (mapping.accounts.shipping, "shipping")
+        elif line.kind == "adjustment":
+            key = (mapping.accounts.adjustments, "not itemised")
+        else:
+            key = (mapping.accounts.special_charges, "special charges")
+        credits[key] += net
+        if line.tax_amount:
+            rate = f"{line.tax_rate.normalize():f}"
+            credits[(mapping.tax_for(line.tax_class), f"tax {rate}%")] += line.tax_amount
+    return credits
+
+
+def _document_postings(
+    *,
+    session: Session,
+    invoice: Invoice,
+    mapping: AccountMap,
+    document_type: str,
+    document: str,
+    on: date,
+    order: SalesOrder | None,
+    reverse: bool,
+    total: Decimal | None = None,
+    lines: Sequence[InvoiceLine | CreditNoteLine] | None = None,
+) -> list[Posting]:
+    def post(account: str, description: str, debit: Decimal, credit: Decimal) -> Posting:
+        if reverse:
+            debit, credit = credit, debit
+        return Posting(
+            date=on,
+            journal=mapping.journals.sales,
+            document_type=document_type,
+            document=document,
+            order=(order.number or "") if order else "",
+            customer_id=order.customer_id if order else 0,
+            account=account,
+            description=description,
+            debit=round_money(debit),
+            credit=round_money(credit),
+            currency=invoice.currency,
+        )
+
+    receivable = invoice.total if total is None else total
+    postings = [post(mapping.accounts.receivable, "receivable", receivable, ZERO)]
+    for (account, description), amount in _revenue_split(session, invoice, mapping, lines).items():
+        if amount:
+            postings.append(post(account, description, ZERO, amount))
+    return postings
+
+
+def journal(*, session: Session, start: date, end: date, mapping: AccountMap) -> list[Posting]:
+    """Every posting of invoices, credit notes and payments dated `start`..`end` (inclusive).
+
+    Each document balances: its debits equal its credits. Rows come by date, then document.
+    """
+    low, high = _window(start, end)
+    postings: list[Posting] = []
+    invoices = session.exec(
+        select(Invoice).where(Invoice.issued_at >= low).where(Invoice.issued_at < high)
+    ).all()
+    for invoice in invoices:
+        postings += _document_postings(
+            session=session,
+            invoice=invoice,
+            mapping=mapping,
+            document_type="invoice",
+            document=invoice.number,
+            on=invoice.issued_at.date(),
+            order=session.get(SalesOrder, invoice.order_id),
+            reverse=False,
+        )
+    notes = session.exec(
+        select(CreditNote).where(CreditNote.issued_at >= low).where(CreditNote.issued_at < high)
+    ).all()
+    for note in notes:
+        invoice = session.get(Invoice, note.invoice_id)
+        if invoice is None:
+            continue
+        # A credit note with lines (a return) reverses only them; one without, the whole invoice.
+        lines = list(
+            session.exec(
+                select(CreditNoteLine)
+                .where(CreditNoteLine.credit_note_id == note.id)
+                .order_by(col(CreditNoteLine.id))
+            )
+        )
+        postings += _document_postings(
+            session=session,
+            invoice=invoice,
+            mapping=mapping,
+            document_type="credit_note",
+            document=note.number,
+            on=note.issued_at.date(),
+            order=session.get(SalesOrder, note.order_id),
+            reverse=True,
+            total=note.total if lines else None,
+            lines=lines or None,
+        )
+    payments = session.exec(
+        select(Payment).where(Payment.received_at >= low).where(Payment.received_at < high)
+    ).all()
+    for payment in payments:
+        order = session.get(SalesOrder, payment.order_id)
+        common = {
+            "date": payment.received_at.date(),
+            "journal": mapping.journals.cash,
+            "document_type": "payment",
+            "document": f"PAY-{payment.id:06d}",
+            "order": (order.number or "") if order else "",
+            "customer_id": order.customer_id if order else 0,
+            "currency": payment.currency,
+        }
+        # A refund is recorded as a negative payment; it posts the other way round.
+        amount = abs(payment.amount)
+        refund = payment.amount < 0
+        what = "refund" if refund else "payment"
+        postings.append(
+            Posting(
+                **common,
+                account=mapping.bank_for(payment.method),
+                description=f"{what} ({payment.method}) {payment.reference or ''}".strip(),
+                debit=ZERO if refund else amount,
+                credit=amount if refund else ZERO,
+            )
+        )
+        postings.append(
+            Posting(
+                **common,
+                account=mapping.accounts.receivable,
+                description="receivable",
+                debit=amount if refund else ZERO,
+                credit=ZERO if refund else amount,
+            )
+        )
+    kinds = {"invoice": 0, "credit_note": 1, "payment": 2}
+    # A stable sort keeps each document's rows in posting order.
+    return sorted(postings, key=lambda p: (p.date, kinds[p.document_type], p.document))
+
+
+def to_csv(postings: list[Posting]) -> str:
+    """The postings as CSV with a header row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for posting in postings:
+        writer.writerow(posting.row())
+    return buffer.getvalue()

@@ -1,0 +1,98 @@
+"""Conveyor settings, read once from `CONVEYOR_*` environment variables."""
+
+from importlib.resources import files
+from pathlib import Path
+
+from pydantic import Field, SecretStr, computed_field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every tunable of Conveyor; env `CONVEYOR_<NAME>` sets `settings.<name>`."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_", env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    data_dir: Path = Path(".data")
+    database_url: str | None = None
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "conveyor"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    admin_token: str | None = None
+    # Signs the pages' session cookies; unset, a random key is kept in `data_dir/session-secret`
+    # (set it when API processes do not share a data folder, so a sign-in works on every one).
+    session_secret: SecretStr | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_from: str = "conveyor@localhost"
+    # `conveyor dev` runs a local SMTP sink on smtp_host:smtp_port; off when using a real relay.
+    dev_mail_sink: bool = True
+    # Links in e-mails point here; defaults to the API's own address.
+    public_base_url: str | None = None
+    default_currency: str = "USD"
+    # Order numbers are `<prefix>-000123`; the workflow id is `order-<number>`.
+    order_number_prefix: str = Field(default="SO", pattern=r"^[A-Z0-9]{1,8}$")
+    rules_dir: Path = Path(str(files("routing_rules") / "rules"))
+    # Webhooks (webhook/connections.py): one secret per provider is the simplest setup; the
+    # secrets file (JSON or YAML) adds several stores and secret rotation. Never logged.
+    shopify_secret: SecretStr | None = None
+    woocommerce_secret: SecretStr | None = None
+    stripe_secret: SecretStr | None = None
+    webhook_secrets_file: Path | None = None
+    stripe_tolerance_seconds: int = Field(default=300, ge=1)
+    # Durations (seconds) that the workflow uses; tests shorten them.
+    backorder_recheck_seconds: float = 3600.0
+    activity_timeout_seconds: float = 30.0
+    quote_validity_seconds: float = 14 * 24 * 3600.0
+    # The customer is reminded this long before a quote expires (half-way for shorter quotes).
+    quote_reminder_before_seconds: float = 2 * 24 * 3600.0
+    # Accounting export: a YAML account mapping (accounting/mapping.py); built-in defaults if unset.
+    accounting_map_file: Path | None = None
+    # Payment reminders after the invoice (seconds; JSON list in the environment): 7/14/30 days.
+    dunning_schedule_seconds: list[float] = [7 * 86400.0, 14 * 86400.0, 30 * 86400.0]
+    # Stock: the warehouse that takes receipts without one and is tried first when committing.
+    default_warehouse: str = Field(default="MAIN", pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
+    # Set (e.g. `STAGE-01`): picking moves the goods from their bins to this staging location.
+    staging_location: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str | None) -> str | None:
+        """Accept the usual `postgres://` spellings and pick the psycopg 3 driver."""
+        if value is None:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _refuse_weak_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("CONVEYOR_ADMIN_TOKEN must be at least 16 characters")
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force: the configured one or SQLite in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'conveyor.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        """The address people open Conveyor at, without a trailing slash."""
+        return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the business data lives in SQLite."""
+        return self.effective_database_url.startswith("sqlite")
+
+
+settings = Settings()

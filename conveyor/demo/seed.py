@@ -1,0 +1,115 @@
+"""Fill an empty database with believable demo data (products, customers, employees)."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import CustomerCreate
+from conveyor.demo.pricing import seed_pricing
+from conveyor.employee import service as employee_service
+from conveyor.employee.models import Employee, EmployeeCreate
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductCreate
+
+PRODUCTS = [
+    ("LAPTOP-14", 'Laptop 14" business', "1199.00", 40, "A-01", ["electronics", "computers"]),
+    ("LAPTOP-16", 'Laptop 16" workstation', "1899.00", 12, "A-02", ["electronics", "computers"]),
+    ("MON-27", 'Monitor 27" 4K', "349.90", 60, "B-01", ["electronics", "displays"]),
+    ("PRN-LASER", "Laser printer", "229.00", 25, "B-07", ["electronics", "printers"]),
+    ("DOCK-USB-C", "USB-C docking station", "179.00", 80, "C-03", ["accessories"]),
+    ("KB-MECH", "Mechanical keyboard", "89.50", 150, "C-04", ["accessories"]),
+    ("MOUSE-WL", "Wireless mouse", "29.99", 300, "C-05", ["accessories"]),
+    ("CHAIR-ERGO", "Ergonomic office chair", "459.00", 8, "D-01", ["furniture", "bulky"]),
+    ("DESK-SIT", "Sit-stand desk", "699.00", 0, "D-02", ["furniture", "bulky"]),
+    ("CABLE-HDMI", "HDMI cable 2 m", "9.90", 500, "C-09", ["accessories"]),
+]
+CUSTOMERS = [
+    ("Northwind Traders", "orders@northwind.example", "wholesale", "US", "50000.00"),
+    ("Contoso Ltd", "purchasing@contoso.example", "b2b", "US", "20000.00"),
+    ("Fabrikam GmbH", "einkauf@fabrikam.example", "b2b", "DE", "15000.00"),
+    ("Jane Doe", "jane.doe@example.com", "retail", "US", "0.00"),
+    ("Ravi Patel", "ravi.patel@example.com", "retail", "GB", "0.00"),
+]
+# Customer-center sign-ins (e-mail + password) for demo customers.
+CUSTOMER_LOGINS = {
+    "orders@northwind.example": "northwind-demo",
+    "jane.doe@example.com": "jane-demo-pass",
+}
+EMPLOYEES = [
+    ("Olivia Ops", "olivia@conveyor.example", ["admin", "supervisor"], 5),
+    ("Alice Desk", "alice@conveyor.example", ["order_desk"], 2),
+    ("Bob Desk", "bob@conveyor.example", ["order_desk"], 2),
+    ("Carol Desk", "carol@conveyor.example", ["order_desk"], 2),
+    ("Walter Warehouse", "walter@conveyor.example", ["warehouse"], 1),
+    ("Ann Accountant", "ann@conveyor.example", ["accountant"], 3),
+    ("Sam Sales", "sam@conveyor.example", ["sales"], 2),
+    ("Chris Credit", "chris@conveyor.example", ["credit"], 3),
+]
+
+
+def is_seeded(engine: Engine) -> bool:
+    """True when the database already holds employees (we never seed twice)."""
+    with session_scope(engine) as session:
+        return session.exec(select(Employee.id)).first() is not None
+
+
+def seed(engine: Engine, accounts_file: Path) -> list[dict]:
+    """Insert the demo data and write the demo accounts (with their tokens) to `accounts_file`."""
+    accounts = []
+    with session_scope(engine) as session:
+        for sku, name, price, on_hand, location, tags in PRODUCTS:
+            inventory_service.create(
+                session=session,
+                product_in=ProductCreate(
+                    sku=sku,
+                    name=name,
+                    price=Decimal(price),
+                    on_hand=on_hand,
+                    location=location,
+                    tags=tags,
+                ),
+            )
+        seed_pricing(session)
+        for name, email, group, country, limit in CUSTOMERS:
+            customer = customer_service.create(
+                session=session,
+                customer_in=CustomerCreate(
+                    name=name,
+                    email=email,
+                    group=group,
+                    country=country,
+                    credit_limit=Decimal(limit),
+                ),
+            )
+            if email in CUSTOMER_LOGINS:
+                customer_service.set_password(
+                    session=session, customer=customer, password=CUSTOMER_LOGINS[email]
+                )
+        for name, email, roles, clearance in EMPLOYEES:
+            employee, token = employee_service.create(
+                session=session,
+                employee_in=EmployeeCreate(
+                    name=name, email=email, roles=roles, clearance=clearance
+                ),
+            )
+            if "order_desk" in roles or "warehouse" in roles:
+                employee_service.clock_in(session=session, employee=employee)
+            accounts.append(
+                {"id": employee.id, "name": name, "email": email, "roles": roles, "token": token}
+            )
+    accounts_file.parent.mkdir(parents=True, exist_ok=True)
+    accounts_file.write_text(json.dumps(accounts, indent=2))
+    accounts_file.chmod(0o600)
+    return accounts
+
+
+def load_accounts(accounts_file: Path) -> list[dict]:
+    """The demo accounts written at seeding time (empty when there are none)."""
+    if not accounts_file.exists():
+        return []
+    return json.loads(accounts_file.read_text())

@@ -1,0 +1,62 @@
+"""Employee and attendance tables, plus API shapes."""
+
+from datetime import datetime
+
+from pydantic import EmailStr
+from sqlmodel import Field, SQLModel
+
+from conveyor.core.models import json_list_field, timestamp_field
+
+ADMIN_ROLE = "admin"
+SUPERVISOR_ROLE = "supervisor"
+
+
+class EmployeeBase(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320, unique=True, index=True)
+    clearance: int = Field(default=1, ge=0, le=10)
+
+
+class EmployeeCreate(SQLModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    roles: list[str] = Field(default_factory=list, max_length=20)
+    clearance: int = Field(default=1, ge=0, le=10)
+
+
+class Employee(EmployeeBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    roles: list[str] = json_list_field()
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    active: bool = True
+    on_duty: bool = False
+    created_at: datetime = timestamp_field()
+
+    def has_role(self, role: str) -> bool:
+        """True when the employee holds `role` (admins hold every role)."""
+        return role in self.roles or ADMIN_ROLE in self.roles
+
+
+class EmployeePublic(EmployeeBase):
+    id: int
+    roles: list[str]
+    active: bool
+    on_duty: bool
+
+
+class EmployeeCreated(EmployeePublic):
+    token: str
+
+
+class Attendance(SQLModel, table=True):
+    """One shift: clocked in at, clocked out at (open while on duty)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id", index=True)
+    clock_in_at: datetime = timestamp_field()
+    clock_out_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class AttendancePublic(SQLModel):
+    clock_in_at: datetime
+    clock_out_at: datetime | None

@@ -1,0 +1,184 @@
+"""Product (with its company-wide stock totals), warehouses and their balances, stock ledger and
+pick list tables, plus API shapes."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BeforeValidator, EmailStr, StringConstraints, model_validator
+from sqlalchemy import JSON, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+from conveyor.core.models import json_list_field, money_field, timestamp_field
+from conveyor.core.settings import settings
+
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+WAREHOUSE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,15}$"
+LOCATION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,31}$"
+# A warehouse code as the API takes it: any case in, upper case kept.
+WarehouseCode = Annotated[
+    str,
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    StringConstraints(pattern=WAREHOUSE_PATTERN),
+]
+
+
+class ProductBase(SQLModel):
+    sku: str = Field(min_length=1, max_length=64, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+    price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    location: str = Field(default="A-01", max_length=32)
+    # Pricing: agreements may name an item group; taxes go by tax class.
+    item_group: str | None = Field(default=None, max_length=50)
+    tax_class: str = Field(default="standard", max_length=32)
+    # Drop-ship: the supplier ships to the customer; no stock is kept or committed.
+    drop_ship: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    supplier_email: str | None = Field(default=None, max_length=320)
+
+
+class ProductCreate(SQLModel):
+    sku: Annotated[str, StringConstraints(pattern=SKU_PATTERN, min_length=1, max_length=64)]
+    name: str = Field(default="", max_length=200)
+    price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
+    location: str = Field(default="A-01", max_length=32)
+    on_hand: int = Field(default=0, ge=0)
+    tags: list[str] = Field(default_factory=list)
+    item_group: str | None = Field(default=None, min_length=1, max_length=50)
+    tax_class: str = Field(default="standard", min_length=1, max_length=32)
+    drop_ship: bool = False
+    supplier_email: EmailStr | None = None
+    # SKUs offered as options with this product (upselling: a printer with the laptop).
+    options: list[str] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _drop_ship_needs_a_supplier(self) -> "ProductCreate":
+        if self.drop_ship and not self.supplier_email:
+            raise ValueError("a drop-ship product needs a supplier_email")
+        return self
+
+
+class Product(ProductBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    price: Decimal = money_field()
+    on_hand: int = Field(default=0)
+    committed: int = Field(default=0)
+    tags: list[str] = json_list_field()
+    options: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    created_at: datetime = timestamp_field()
+
+
+class ProductPublic(ProductBase):
+    id: int
+    on_hand: int
+    committed: int
+    tags: list[str]
+    options: list[str] = []
+
+
+class WarehouseBase(SQLModel):
+    code: str = Field(max_length=16, unique=True, index=True)
+    name: str = Field(default="", max_length=200)
+
+
+class WarehouseCreate(SQLModel):
+    code: WarehouseCode
+    name: str = Field(default="", max_length=200)
+
+
+class Warehouse(WarehouseBase, table=True):
+    """A place that keeps stock; `code` (like `MAIN`) names it everywhere else."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = timestamp_field()
+
+
+class WarehousePublic(WarehouseBase):
+    id: int
+
+
+class StockBalance(SQLModel, table=True):
+    """One SKU in one warehouse: its bin and its balances (the product keeps the totals)."""
+
+    __table_args__ = (UniqueConstraint("sku", "warehouse"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sku: str = Field(max_length=64, foreign_key="product.sku", index=True)
+    warehouse: str = Field(max_length=16, foreign_key="warehouse.code")
+    location: str = Field(max_length=32)
+    on_hand: int = Field(default=0)
+    committed: int = Field(default=0)
+
+
+class WarehouseStock(SQLModel):
+    warehouse: str
+    location: str
+    on_hand: int
+    committed: int
+    available: int
+
+
+class StockLevel(SQLModel):
+    sku: str
+    on_hand: int
+    committed: int
+    available: int
+    warehouses: list[WarehouseStock] = []
+
+
+class StockReceive(SQLModel):
+    qty: int = Field(gt=0, le=1_000_000)
+    # Unset: the default warehouse (CONVEYOR_DEFAULT_WAREHOUSE) and the SKU's bin there.
+    warehouse: (
+        Annotated[str, StringConstraints(pattern=WAREHOUSE_PATTERN, to_upper=True)] | None
+    ) = None
+    location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
+
+
+class StockMovement(SQLModel, table=True):
+    """One ledger entry; `key` makes each movement happen at most once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    sku: str = Field(max_length=64, index=True)
+    kind: str = Field(max_length=16)  # receive | commit | release | pack | stage | scrap
+    qty: int
+    order_number: str | None = Field(default=None, max_length=32, index=True)
+    # The warehouse whose balance moved; for `stage`, `location` is where the goods went.
+    warehouse: str = Field(
+        default_factory=lambda: settings.default_warehouse,
+        max_length=16,
+        sa_column_kwargs={"server_default": "MAIN"},
+    )
+    location: str | None = Field(default=None, max_length=32)
+    at: datetime = timestamp_field()
+
+
+class PickListLine(SQLModel, table=True):
+    """Where to pick one order line from."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    shipment: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    sku: str = Field(max_length=64)
+    qty: int
+    warehouse: str = Field(
+        default_factory=lambda: settings.default_warehouse,
+        max_length=16,
+        sa_column_kwargs={"server_default": "MAIN"},
+    )
+    location: str = Field(max_length=32)
+    # Set when picking stages the goods (CONVEYOR_STAGING_LOCATION) before packing.
+    staging_location: str | None = Field(default=None, max_length=32)
+
+
+class PickListLinePublic(SQLModel):
+    shipment: int
+    sku: str
+    qty: int
+    warehouse: str
+    location: str
+    staging_location: str | None

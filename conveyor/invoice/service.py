@@ -1,0 +1,254 @@
+"""Invoicing, credit notes and payment recording."""
+
+from decimal import Decimal
+
+from sqlalchemy import func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from conveyor.core.models import round_money, utcnow
+from conveyor.invoice.models import Counter, CreditNote, Invoice, InvoiceLine, Payment
+from conveyor.order.models import OrderCharge, OrderLine, SalesOrder
+
+
+def next_number(*, session: Session, name: str) -> int:
+    """Advance the named counter in the caller's transaction (no gaps: a rollback undoes it)."""
+    result = session.execute(
+        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+    )
+    if result.rowcount == 0:
+        try:
+            with session.begin_nested():
+                session.add(Counter(name=name, value=1))
+                session.flush()
+            return 1
+        except IntegrityError:
+            return next_number(session=session, name=name)
+    return session.exec(select(Counter.value).where(Counter.name == name)).one()
+
+
+def get_by_number(*, session: Session, number: str) -> Invoice | None:
+    """The invoice with that number, or None."""
+    return session.exec(select(Invoice).where(Invoice.number == number)).first()
+
+
+def lines(*, session: Session, invoice_id: int) -> list[InvoiceLine]:
+    """The invoice's lines: goods first, then charges, in entry order."""
+    return list(
+        session.exec(
+            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.id)
+        )
+    )
+
+
+def get_by_key(*, session: Session, key: str) -> Invoice | None:
+    """The invoice created under that idempotency key, or None."""
+    return session.exec(select(Invoice).where(Invoice.key == key)).first()
+
+
+def list_for_order(*, session: Session, order_id: int) -> list[Invoice]:
+    """The order's invoices, oldest first."""
+    return list(
+        session.exec(select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.id)).all()
+    )
+
+
+def numbered_invoice(*, session: Session, key: str, order: SalesOrder) -> Invoice:
+    """A new, empty invoice of the order with the next number of this year's gap-free sequence."""
+    year = utcnow().year
+    seq = next_number(session=session, name=f"invoice-{year}")
+    invoice = Invoice(
+        number=f"INV-{year}-{seq:06d}",
+        key=key,
+        order_id=order.id,
+        currency=order.currency,
+        prices_include_tax=order.prices_include_tax,
+    )
+    session.add(invoice)
+    session.flush()
+    return invoice
+
+
+def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoice:
+    """Invoice the whole order once per `key`, numbered from a gap-free yearly sequence."""
+    existing = get_by_key(session=session, key=key)
+    if existing:
+        return existing
+    invoice = numbered_invoice(session=session, key=key, order=order)
+    invoice.subtotal, invoice.charges = order.subtotal, order.charges_total
+    invoice.tax, invoice.total = order.tax_total, order.total
+    session.add(invoice)
+    session.flush()
+    # The lines as issued: a later change to the order never changes an issued invoice.
+    order_lines = session.exec(
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+    )
+    for line in order_lines:
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                kind="item",
+                sku=line.sku,
+                description=line.name,
+                qty=line.qty,
+                unit_price=line.unit_price,
+                amount=line.line_total,
+                price_rule=line.price_rule,
+                tax_class=line.tax_class,
+                tax_rate=line.tax_rate,
+                tax_amount=line.tax_amount,
+            )
+        )
+    add_charge_lines(session=session, invoice=invoice, order_id=order.id or 0)
+    # An order recorded with totals that are not itemised (a store's own shipping, tax or
+    # discount) still gets an invoice that adds up: the difference becomes its own line.
+    itemised = order.subtotal + order.charges_total
+    if not order.prices_include_tax:
+        itemised += order.tax_total
+    difference = round_money(order.total - itemised)
+    if difference:
+        add_adjustment_line(session=session, invoice=invoice, amount=difference)
+        invoice.charges = round_money(invoice.charges + difference)
+        session.add(invoice)
+    session.flush()
+    return invoice
+
+
+def add_charge_lines(*, session: Session, invoice: Invoice, order_id: int) -> list[OrderCharge]:
+    """Copy the order's shipping and special charges onto the invoice; returns them."""
+    charges = list(
+        session.exec(
+            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+        )
+    )
+    for charge in charges:
+        session.add(
+            InvoiceLine(
+                invoice_id=invoice.id,
+                kind=charge.kind,
+                description=charge.description,
+                qty=1,
+                unit_price=charge.amount,
+                amount=charge.amount,
+                tax_class=charge.tax_class,
+                tax_rate=charge.tax_rate,
+                tax_amount=charge.tax_amount,
+            )
+        )
+    return charges
+
+
+def add_adjustment_line(*, session: Session, invoice: Invoice, amount: Decimal) -> None:
+    """A line for what an order's total holds beyond its itemised lines (a store's figures)."""
+    session.add(
+        InvoiceLine(
+            invoice_id=invoice.id,
+            kind="adjustment",
+            description="difference to the order total (not itemised)",
+            qty=1,
+            unit_price=amount,
+            amount=amount,
+        )
+    )
+
+
+def create_credit_note(
+    *, session: Session, key: str, invoice: Invoice, reason: str = ""
+) -> CreditNote:
+    """Credit an invoice in full once per `key`, numbered from a gap-free yearly sequence."""
+    existing = session.exec(select(CreditNote).where(CreditNote.key == key)).first()
+    if existing:
+        return existing
+    year = utcnow().year
+    seq = next_number(session=session, name=f"credit-note-{year}")
+    note = CreditNote(
+        number=f"CN-{year}-{seq:06d}",
+        key=key,
+        invoice_id=invoice.id,
+        order_id=invoice.order_id,
+        currency=invoice.currency,
+        subtotal=invoice.subtotal,
+        charges=invoice.charges,
+        tax=invoice.tax,
+        total=invoice.total,
+        reason=reason[:500],
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def credited_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the credit notes on the order's invoices."""
+    total = session.exec(
+        select(func.coalesce(func.sum(CreditNote.total), 0)).where(CreditNote.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
+
+
+def invoiced_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the order's invoices."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(Invoice.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
+
+
+def paid_total(*, session: Session, order_id: int) -> Decimal:
+    """Sum of the payments received for the order."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(Payment.order_id == order_id)
+    ).one()
+    return round_money(Decimal(total))
+
+
+def record_payment(
+    *,
+    session: Session,
+    key: str,
+    order: SalesOrder,
+    amount: Decimal,
+    method: str,
+    reference: str | None = None,
+) -> Payment:
+    """Record a payment once per `key`."""
+    existing = session.exec(select(Payment).where(Payment.key == key)).first()
+    if existing:
+        return existing
+    payment = Payment(
+        key=key,
+        order_id=order.id,
+        amount=round_money(amount),
+        currency=order.currency,
+        method=method,
+        reference=reference,
+    )
+    session.add(payment)
+    session.flush()
+    return payment
+
+
+def open_receivables(
+    *, session: Session, customer_id: int, exclude_order_id: int | None = None
+) -> Decimal:
+    """What the customer owes: invoiced minus credited minus paid (never below zero)."""
+    order_ids = select(SalesOrder.id).where(SalesOrder.customer_id == customer_id)
+    if exclude_order_id is not None:
+        order_ids = order_ids.where(SalesOrder.id != exclude_order_id)
+    invoiced = session.exec(
+        select(func.coalesce(func.sum(Invoice.total), 0)).where(
+            col(Invoice.order_id).in_(order_ids)
+        )
+    ).one()
+    paid = session.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            col(Payment.order_id).in_(order_ids)
+        )
+    ).one()
+    credited = session.exec(
+        select(func.coalesce(func.sum(CreditNote.total), 0)).where(
+            col(CreditNote.order_id).in_(order_ids)
+        )
+    ).one()
+    owed = Decimal(invoiced) - Decimal(credited) - Decimal(paid)
+    return max(round_money(owed), Decimal("0.00"))

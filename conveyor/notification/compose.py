@@ -1,0 +1,91 @@
+"""Who gets a notification and what its template sees, read from orders, tasks and people."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from conveyor.customer.models import Customer
+from conveyor.employee.models import Employee
+from conveyor.order import service as order_service
+from conveyor.order.models import SalesOrder
+from conveyor.purchasing import service as purchasing_service
+from conveyor.task import assignment
+from conveyor.task import service as task_service
+
+CUSTOMER_KINDS = (
+    "order_confirmation",
+    "order_shipped",
+    "invoice_issued",
+    "payment_received",
+    "payment_overdue",
+    "quote_sent",
+    "quote_expiring",
+    "order_amended",
+    "order_cancelled",
+    "return_received",
+)
+
+
+@dataclass
+class Composition:
+    recipients: list[str]
+    context: dict[str, Any]
+    attachment: str | None = None  # e.g. "invoice:INV-2026-000001"
+
+
+def compose(
+    *,
+    session: Session,
+    kind: str,
+    order: SalesOrder,
+    task_id: int | None,
+    to_role: str | None,
+    extra: dict[str, str],
+    app_url: str,
+) -> Composition:
+    """Recipients and template context for one notification about `order`.
+
+    Customer mails go to the order's customer. Task mails go to the task's assignee; a task in
+    the pool goes to everyone of its role who is on duty (nobody on duty: no recipient).
+    """
+    customer = session.get(Customer, order.customer_id)
+    context: dict[str, Any] = {
+        "app_url": app_url,
+        "order": order,
+        "customer": customer,
+        "lines": order_service.lines(session=session, order_id=order.id or 0),
+        "extra": extra,
+        "to_role": to_role,
+        "task": None,
+        "recipient_name": customer.name if customer else "",
+    }
+    if kind in CUSTOMER_KINDS:
+        invoice = extra.get("invoice_number") if kind == "invoice_issued" else None
+        return Composition(
+            [customer.email] if customer else [],
+            context,
+            attachment=f"invoice:{invoice}" if invoice else None,
+        )
+    if kind == "purchase_order":
+        number = extra.get("purchase_order_number", "")
+        purchase = purchasing_service.get_by_number(session=session, number=number)
+        if purchase is None:
+            return Composition([], context)
+        context["purchase_order"] = purchase
+        context["purchase_lines"] = purchasing_service.lines(
+            session=session, purchase_order_id=purchase.id or 0
+        )
+        context["recipient_name"] = purchase.supplier_email
+        return Composition([purchase.supplier_email], context)
+    task = task_service.get(session=session, task_id=task_id) if task_id else None
+    if task is None:
+        return Composition([], context)
+    context["task"] = task
+    assignee = session.get(Employee, task.assignee_id) if task.assignee_id else None
+    if assignee is not None:
+        context["recipient_name"] = assignee.name
+        return Composition([assignee.email], context)
+    on_duty = assignment.on_duty_with_role(session=session, role=task.role)
+    context["recipient_name"] = f"{task.role} team"
+    return Composition([e.email for e in on_duty], context)

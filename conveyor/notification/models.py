@@ -1,0 +1,53 @@
+"""Outbox table: one row per e-mail, keyed so a retried activity never sends it twice."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+from conveyor.core.models import timestamp_field
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # rendered and stored, not yet accepted by the SMTP server
+    SENT = "sent"
+    SKIPPED = "skipped"  # nobody to send it to (a pool task with nobody on duty)
+
+
+class OutboxMessage(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32, index=True)
+    order_number: str | None = Field(default=None, max_length=32, index=True)
+    recipients: str = Field(default="", max_length=2000)  # comma-separated addresses
+    subject: str = Field(max_length=300)
+    body_text: str
+    body_html: str
+    # A document to attach when sending, by reference ("invoice:INV-2026-000001").
+    attachment: str | None = Field(default=None, max_length=100)
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = timestamp_field()
+    sent_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class OutboxMessagePublic(SQLModel):
+    id: int
+    key: str
+    kind: str
+    order_number: str | None
+    recipients: str
+    subject: str
+    body_text: str
+    attachment: str | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class OutboxMessagesPublic(SQLModel):
+    data: list[OutboxMessagePublic]
+    count: int

@@ -1,0 +1,385 @@
+"""Order operations: capture, look-up, listing, state and trail."""
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from conveyor.core.db import page
+from conveyor.core.models import utcnow
+from conveyor.customer.models import Customer
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import Product
+from conveyor.order.enums import OrderStatus
+from conveyor.order.models import OrderCharge, OrderCreate, OrderEvent, OrderLine, SalesOrder
+from conveyor.pricing import engine as pricing_engine
+from conveyor.pricing import service as pricing_service
+
+# Money columns are NUMERIC(14, 2).
+MAX_AMOUNT = Decimal("1000000000000")
+
+
+class OrderError(Exception):
+    """An order request that breaks a rule (unknown SKU, unknown customer)."""
+
+
+class DuplicateExternalRefError(Exception):
+    """An order with that channel and external reference exists already."""
+
+    def __init__(self, order: SalesOrder) -> None:
+        super().__init__(f"order {order.number} already has this external reference")
+        self.number = order.number
+
+
+def get_by_number(*, session: Session, number: str) -> SalesOrder | None:
+    """The order with that number, or None."""
+    return session.exec(select(SalesOrder).where(SalesOrder.number == number)).first()
+
+
+def get_by_external_ref(*, session: Session, channel: str, external_ref: str) -> SalesOrder | None:
+    """The order a channel already created for its external reference, or None."""
+    return session.exec(
+        select(SalesOrder)
+        .where(SalesOrder.channel == channel)
+        .where(SalesOrder.external_ref == external_ref)
+    ).first()
+
+
+def lines(*, session: Session, order_id: int) -> list[OrderLine]:
+    """The order's lines in entry order."""
+    return list(
+        session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id))
+    )
+
+
+def events(*, session: Session, order_id: int) -> list[OrderEvent]:
+    """The order's processing trail, oldest first."""
+    return list(
+        session.exec(
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+        )
+    )
+
+
+def charges(*, session: Session, order_id: int) -> list[OrderCharge]:
+    """The order's shipping and special charges."""
+    return list(
+        session.exec(
+            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+        )
+    )
+
+
+def create(
+    *,
+    session: Session,
+    order_in: OrderCreate,
+    created_by: str,
+    number_prefix: str = "SO",
+    line_prices: Sequence[Decimal | None] | None = None,
+) -> SalesOrder:
+    """Price and record a new order with a fresh human-readable number.
+
+    `line_prices` (one per line, None = price it) are prices as a store charged them; they
+    bypass the price agreements. A `unit_price` attribute on a line does the same.
+    Raises OrderError for an unknown customer or SKU, DuplicateExternalRefError when the channel
+    already sent this external reference.
+    """
+    customer = session.get(Customer, order_in.customer_id)
+    if customer is None:
+        raise OrderError(f"unknown customer {order_in.customer_id}")
+    if order_in.external_ref:
+        existing = get_by_external_ref(
+            session=session, channel=order_in.channel, external_ref=order_in.external_ref
+        )
+        if existing:
+            raise DuplicateExternalRefError(existing)
+    option_skus = [opt.sku for ln in order_in.lines for opt in ln.options]
+    skus = [ln.sku for ln in order_in.lines] + option_skus
+    products = inventory_service.get_many(session=session, skus=skus)
+    unknown = sorted(set(skus) - set(products))
+    if unknown:
+        raise OrderError(f"unknown SKU: {', '.join(unknown)}")
+    for line_in in order_in.lines:
+        offered = products[line_in.sku].options
+        for option in line_in.options:
+            if option.sku not in offered:
+                raise OrderError(f"{option.sku} is not an option of {line_in.sku}")
+    if order_in.warehouse and not inventory_service.get_warehouse(
+        session=session, code=order_in.warehouse
+    ):
+        raise OrderError(f"unknown warehouse {order_in.warehouse}")
+    currencies = {products[sku].currency for sku in skus}
+    if len(currencies) > 1:
+        raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")
+    order = SalesOrder(
+        channel=order_in.channel,
+        customer_id=order_in.customer_id,
+        external_ref=order_in.external_ref,
+        currency=currencies.pop(),
+        prepaid=order_in.prepaid,
+        opportunity=order_in.opportunity,
+        allow_partial=order_in.allow_partial,
+        warehouse=order_in.warehouse,
+        created_by=created_by,
+    )
+    session.add(order)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request recorded the same external reference
+        existing = get_by_external_ref(
+            session=session, channel=order_in.channel, external_ref=order_in.external_ref or ""
+        )
+        if existing:
+            raise DuplicateExternalRefError(existing) from exc
+        raise
+    order.number = f"{number_prefix}-{order.id:06d}"
+    explicit = list(line_prices or [None] * len(order_in.lines))
+    if len(explicit) != len(order_in.lines):
+        raise OrderError("line_prices must give one entry per line")
+    requests = [
+        pricing_service.LineRequest(
+            sku=line_in.sku,
+            qty=line_in.qty,
+            explicit_price=price if price is not None else getattr(line_in, "unit_price", None),
+        )
+        for line_in, price in zip(order_in.lines, explicit, strict=True)
+    ]
+    # Ordered options become their own priced lines, each linked to its main line.
+    parents: list[int | None] = [None] * len(requests)
+    for index, line_in in enumerate(order_in.lines):
+        for option in line_in.options:
+            requests.append(
+                pricing_service.LineRequest(sku=option.sku, qty=option.qty or line_in.qty)
+            )
+            parents.append(index)
+    order.ship_to_country = order_in.ship_to_country
+    order.prices_include_tax = order_in.prices_include_tax
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=requests,
+        currency=order.currency,
+        on=utcnow().date(),
+        country=order_in.ship_to_country,
+        charges=[
+            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+            for c in order_in.charges
+        ],
+        prices_include_tax=order_in.prices_include_tax,
+    )
+    _record_priced(session, order, priced, products, parents)
+    return order
+
+
+def _record_priced(
+    session: Session,
+    order: SalesOrder,
+    priced: pricing_engine.PricedOrder,
+    products: dict[str, Product],
+    parents: Sequence[int | None] = (),
+) -> None:
+    """Write the priced lines and charges and the order's totals.
+
+    `parents[i]` is the index of the line that line i is an option of (None: a main line).
+    """
+    amounts = [priced.total, priced.subtotal + priced.charges_total + priced.tax_total]
+    amounts += [line.unit_price * line.qty for line in priced.lines]
+    if max(amounts) >= MAX_AMOUNT:
+        raise OrderError(f"order amounts must stay below {MAX_AMOUNT:,} {priced.currency}")
+    written = [
+        OrderLine(
+            order_id=order.id,
+            sku=line.sku,
+            name=products[line.sku].name,
+            qty=line.qty,
+            unit_price=line.unit_price,
+            line_total=line.line_total,
+            list_price=line.list_price,
+            discount_amount=line.discount_amount,
+            price_rule=line.price_rule,
+            tax_class=line.tax_class,
+            tax_rate=line.tax_rate,
+            tax_amount=line.tax_amount,
+        )
+        for line in priced.lines
+    ]
+    session.add_all(written)
+    if any(parent is not None for parent in parents):
+        session.flush()  # the main lines' ids
+        for line, parent in zip(written, parents, strict=True):
+            if parent is not None:
+                line.parent_line_id = written[parent].id
+    for charge in priced.charges:
+        session.add(
+            OrderCharge(
+                order_id=order.id,
+                kind=charge.kind,
+                description=charge.description,
+                amount=charge.amount,
+                tax_class=charge.tax_class,
+                tax_rate=charge.tax_rate,
+                tax_amount=charge.tax_amount,
+            )
+        )
+    order.subtotal = priced.subtotal
+    order.discount_total = priced.discount_total
+    order.charges_total = priced.charges_total
+    order.tax_total = priced.tax_total
+    order.total = priced.total
+    order.updated_at = utcnow()
+    session.add(order)
+    session.flush()
+
+
+def list_orders(
+    *,
+    session: Session,
+    status: str | None = None,
+    step: str | None = None,
+    channel: str | None = None,
+    customer_id: int | None = None,
+    external_ref: str | None = None,
+    q: str | None = None,
+    needs_review: bool | None = None,
+    opportunity: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[SalesOrder], int]:
+    """Orders newest first with the given filters; returns a page and the total count."""
+    query = select(SalesOrder)
+    if status:
+        query = query.where(SalesOrder.status == status)
+    if step:
+        query = query.where(SalesOrder.current_step == step)
+    if channel:
+        query = query.where(SalesOrder.channel == channel)
+    if customer_id:
+        query = query.where(SalesOrder.customer_id == customer_id)
+    if external_ref:
+        query = query.where(SalesOrder.external_ref == external_ref)
+    if needs_review is not None:
+        query = query.where(SalesOrder.needs_review == needs_review)
+    if opportunity:
+        query = query.where(SalesOrder.opportunity == opportunity)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            or_(col(SalesOrder.number).ilike(pattern), col(SalesOrder.external_ref).ilike(pattern))
+        )
+    return page(session, query, col(SalesOrder.id).desc(), limit=limit, offset=offset)
+
+
+def add_event(
+    *,
+    session: Session,
+    key: str,
+    order: SalesOrder,
+    kind: str,
+    message: str = "",
+    step: str | None = None,
+    actor: str = "system",
+) -> OrderEvent:
+    """Append to the trail once per `key`."""
+    existing = session.exec(select(OrderEvent).where(OrderEvent.key == key)).first()
+    if existing:
+        return existing
+    event = OrderEvent(
+        key=key, order_id=order.id, step=step, kind=kind, message=message, actor=actor
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def set_state(
+    *,
+    session: Session,
+    order: SalesOrder,
+    status: OrderStatus | None = None,
+    current_step: str | None = None,
+    clear_step: bool = False,
+) -> SalesOrder:
+    """Move the order to a status and/or step."""
+    if status is not None:
+        order.status = status
+        if status == OrderStatus.COMPLETED:
+            order.completed_at = utcnow()
+    if current_step is not None or clear_step:
+        order.current_step = current_step
+    order.updated_at = utcnow()
+    session.add(order)
+    session.flush()
+    return order
+
+
+def backordered_with_sku(*, session: Session, sku: str) -> list[SalesOrder]:
+    """Backordered orders that wait for this SKU."""
+    return list(
+        session.exec(
+            select(SalesOrder)
+            .join(OrderLine, col(OrderLine.order_id) == SalesOrder.id)
+            .where(SalesOrder.status == OrderStatus.BACKORDERED)
+            .where(OrderLine.sku == sku)
+            .distinct()
+        )
+    )
+
+
+def replace_lines(
+    *, session: Session, order: SalesOrder, lines: list[tuple[str, int]]
+) -> tuple[str, str]:
+    """Re-price the order with new lines; returns (before, after) descriptions for the audit."""
+    products = inventory_service.get_many(session=session, skus=[sku for sku, _ in lines])
+    unknown = sorted({sku for sku, _ in lines} - set(products))
+    if unknown:
+        raise OrderError(f"unknown SKU: {', '.join(unknown)}")
+    currencies = {products[sku].currency for sku, _ in lines}
+    if currencies != {order.currency}:
+        raise OrderError(f"lines must be in the order's currency {order.currency}")
+    old = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)))
+    before = ", ".join(f"{line.qty} x {line.sku}" for line in old) + f" = {order.total}"
+    old_charges = charges(session=session, order_id=order.id)
+    # The charges the order was placed with stay as they were (taxed again with the lines).
+    kept = [
+        pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+        for c in old_charges
+    ]
+    for row in [*old, *old_charges]:
+        session.delete(row)
+    session.flush()
+    customer = session.get(Customer, order.customer_id)
+    assert customer is not None
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=[pricing_service.LineRequest(sku=sku, qty=qty) for sku, qty in lines],
+        currency=order.currency,
+        on=utcnow().date(),
+        country=order.ship_to_country,
+        charges=kept,
+        prices_include_tax=order.prices_include_tax,
+    )
+    _record_priced(session, order, priced, products)
+    after = ", ".join(f"{qty} x {sku}" for sku, qty in lines) + f" = {order.total}"
+    return before, after
+
+
+def sibling_quotes(*, session: Session, order: SalesOrder) -> list[SalesOrder]:
+    """Other open quotes of the same customer and opportunity (voided when this one is accepted)."""
+    if not order.opportunity:
+        return []
+    return list(
+        session.exec(
+            select(SalesOrder)
+            .where(SalesOrder.opportunity == order.opportunity)
+            .where(SalesOrder.customer_id == order.customer_id)
+            .where(SalesOrder.status == OrderStatus.QUOTE)
+            .where(SalesOrder.id != order.id)
+            .order_by(SalesOrder.id)
+        )
+    )

@@ -1,0 +1,126 @@
+"""Customer center: a customer's own orders, details, quote acceptance, support messages."""
+
+from typing import Annotated, Literal
+
+from fastapi import Form, HTTPException, Request
+from fastapi.responses import Response
+
+from api.deps import ReadSessionDep, StateDep, in_session
+from conveyor.order import flows as order_flows
+from conveyor.order import service as order_service
+from conveyor.order.models import SalesOrder
+from conveyor.pages.auth import redirect
+from conveyor.pages.orders import error_page, not_found, order_context
+from conveyor.pages.web import CsrfChecked, CustomerDep, WebSessionDep, page_router, render
+from conveyor.support import service as support_service
+from conveyor.support.models import AuthorKind
+from conveyor.task import service as task_service
+from workflows.types import CompleteTaskRequest
+
+router = page_router()
+
+
+@router.get("/customer", include_in_schema=False)
+def center(request: Request, session: ReadSessionDep, customer: CustomerDep) -> Response:
+    """The customer's orders, newest first; open quotes on top."""
+    orders, count = order_service.list_orders(session=session, customer_id=customer.id, limit=100)
+    quotes = [o for o in orders if o.status == "quote"]
+    context = {"orders": orders, "count": count, "quotes": quotes, "page": "customer"}
+    return render(request, "customer.html", context, customer=customer)
+
+
+def _own(session, customer_id: int, number: str) -> SalesOrder:  # noqa: ANN001
+    order = order_service.get_by_number(session=session, number=number)
+    if order is None or order.customer_id != customer_id:
+        raise not_found(number)  # someone else's order looks exactly like a missing one
+    return order
+
+
+@router.get("/customer/orders/{number}", include_in_schema=False)
+def customer_order(
+    number: str, request: Request, session: ReadSessionDep, customer: CustomerDep
+) -> Response:
+    """One of the customer's orders: status, timeline, lines, invoices, support history."""
+    try:
+        order = _own(session, customer.id, number)
+    except HTTPException as exc:
+        return error_page(request, exc, customer=customer)
+    context = order_context(session, order) | {"page": "customer"}
+    return render(request, "customer_order.html", context, customer=customer)
+
+
+@router.post("/customer/orders/{number}/quote", include_in_schema=False, dependencies=[CsrfChecked])
+async def answer_quote(
+    number: str,
+    request: Request,
+    state: StateDep,
+    customer: CustomerDep,
+    web: WebSessionDep,
+    decision: Annotated[Literal["accept", "decline"], Form()] = "accept",
+) -> Response:
+    """Accept (the order goes ahead at the quoted prices) or decline (it is cancelled)."""
+
+    def find(session):  # noqa: ANN001, ANN202
+        order = _own(session, customer.id, number)
+        tasks = task_service.list_for_order(session=session, order_id=order.id)
+        return next((t for t in tasks if t.step == "quote" and t.status == "open"), None)
+
+    try:
+        task = await in_session(state, find, read_only=True)
+    except HTTPException as exc:
+        return error_page(request, exc, customer=customer)
+    if task is None:
+        web.flash = "This order has no open quote."
+        return redirect(request, f"/customer/orders/{number}", web)
+    accepted = decision == "accept"
+    request_ = CompleteTaskRequest(
+        task_id=task.id or 0,
+        outcome="approved" if accepted else "rejected",
+        note="accepted in the customer center" if accepted else "declined in the customer center",
+        actor=customer.email,
+    )
+    try:
+        await order_flows.complete_task(state, order_number=number, request=request_)
+    except order_flows.WorkflowRefusedError as exc:
+        web.flash = f"The quote could not be answered: {exc}"
+        return redirect(request, f"/customer/orders/{number}", web)
+    web.flash = (
+        "Thank you: the quote is accepted and your order is on its way."
+        if accepted
+        else "The quote is declined."
+    )
+    return redirect(request, f"/customer/orders/{number}", web)
+
+
+@router.post(
+    "/customer/orders/{number}/messages", include_in_schema=False, dependencies=[CsrfChecked]
+)
+async def send_message(
+    number: str,
+    request: Request,
+    state: StateDep,
+    customer: CustomerDep,
+    web: WebSessionDep,
+    body: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Write to support about this order; staff see it on the order page."""
+
+    def add(session):  # noqa: ANN001, ANN202
+        order = _own(session, customer.id, number)
+        return support_service.add_message(
+            session=session,
+            order_id=order.id,
+            author_kind=AuthorKind.CUSTOMER,
+            author=customer.email,
+            body=body,
+        )
+
+    try:
+        await in_session(state, add)
+    except HTTPException as exc:
+        return error_page(request, exc, customer=customer)
+    except support_service.SupportError as exc:
+        web.flash = f"Not sent: {exc}"
+        return redirect(request, f"/customer/orders/{number}#support", web)
+    web.flash = "Message sent. Our team will answer here."
+    return redirect(request, f"/customer/orders/{number}#support", web)

@@ -1,0 +1,254 @@
+"""Task inbox page: my tasks and my roles' pool, claim, complete, reassign, clock in and out."""
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from fastapi import Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.employee import service as employee_service
+from conveyor.employee import views as employee_views
+from conveyor.employee.models import SUPERVISOR_ROLE, Attendance, Employee
+from conveyor.order.enums import STEPS
+from conveyor.pages.auth import redirect
+from conveyor.pages.web import CsrfChecked, StaffDep, WebSessionDep, is_htmx, page_router, render
+from conveyor.report import service as report_service
+from conveyor.task import service as task_service
+from conveyor.task import views as task_views
+from conveyor.task.models import Task, TaskComplete, TaskReassign
+
+router = page_router()
+Scope = Literal["mine", "pool", "all"]
+Sort = Literal["due", "created", "-created", "-due"]
+
+
+@dataclass
+class InboxRow:
+    """A task with what the inbox shows next to it."""
+
+    task: Task
+    sla: str | None
+    customer: str
+    total: str
+    assignee: str | None
+
+
+@dataclass
+class Filters:
+    scope: Scope = "mine"
+    step: str = ""
+    sort: Sort = "due"
+    overdue: bool = False
+
+
+def _filters(
+    scope: Annotated[Scope, Query()] = "mine",
+    step: Annotated[str, Query(max_length=16)] = "",
+    sort: Annotated[Sort, Query()] = "due",
+    overdue: Annotated[bool, Query()] = False,
+) -> Filters:
+    return Filters(scope=scope, step=step if step in STEPS else "", sort=sort, overdue=overdue)
+
+
+def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tuple[list, int]:
+    """The tasks the filters select, with SLA state, customer, total and assignee."""
+    tasks, count = task_service.list_inbox(
+        session=session,
+        employee=None if principal.is_admin else principal.employee,
+        scope=filters.scope,
+        step=filters.step or None,
+        overdue=True if filters.overdue else None,
+        sort=filters.sort,
+        limit=200,
+    )
+    found = report_service.task_lookups(session=session, tasks=tasks)
+    rows = []
+    for task in tasks:
+        order = found.orders.get(task.order_number)
+        customer = found.customers.get(order.customer_id) if order else None
+        assignee = found.employees.get(task.assignee_id) if task.assignee_id else None
+        rows.append(
+            InboxRow(
+                task=task,
+                sla=task_service.sla_state(task),
+                customer=customer.name if customer else "—",
+                total=f"{order.total:,.2f} {order.currency}" if order else "—",
+                assignee=assignee.name if assignee else None,
+            )
+        )
+    return rows, count
+
+
+def _list_context(session: Session, principal: Principal, filters: Filters) -> dict:
+    rows, count = inbox_rows(session, principal, filters)
+    supervisor = principal.has_role(SUPERVISOR_ROLE)
+    people: dict[str, list[Employee]] = {}
+    if supervisor:
+        for role in {row.task.role for row in rows}:
+            people[role] = employee_service.list_active(session=session, role=role)
+    pool_count = 0
+    if filters.scope == "mine":
+        _, pool_count = task_service.list_inbox(
+            session=session,
+            employee=None if principal.is_admin else principal.employee,
+            scope="pool",
+            limit=1,
+        )
+    return {
+        "rows": rows,
+        "count": count,
+        "pool_count": pool_count,
+        "filters": filters,
+        "steps": STEPS,
+        "is_supervisor": supervisor,
+        "people": people,
+        "me": principal.employee_id,
+    }
+
+
+@router.get("/inbox", include_in_schema=False)
+def inbox(
+    request: Request,
+    session: ReadSessionDep,
+    principal: StaffDep,
+    scope: Annotated[Scope, Query()] = "mine",
+    step: Annotated[str, Query(max_length=16)] = "",
+    sort: Annotated[Sort, Query()] = "due",
+    overdue: Annotated[bool, Query()] = False,
+) -> HTMLResponse:
+    """The inbox page; the list below refreshes itself every few seconds."""
+    filters = _filters(scope, step, sort, overdue)
+    shift: Attendance | None = None
+    if principal.employee is not None:
+        shifts = employee_service.list_attendance(
+            session=session, employee_id=principal.employee.id
+        )
+        shift = shifts[0] if shifts else None
+    context = _list_context(session, principal, filters) | {"shift": shift, "page": "inbox"}
+    return render(request, "inbox.html", context, principal=principal)
+
+
+@router.get("/inbox/tasks", include_in_schema=False)
+def inbox_tasks(
+    request: Request,
+    session: ReadSessionDep,
+    principal: StaffDep,
+    scope: Annotated[Scope, Query()] = "mine",
+    step: Annotated[str, Query(max_length=16)] = "",
+    sort: Annotated[Sort, Query()] = "due",
+    overdue: Annotated[bool, Query()] = False,
+) -> HTMLResponse:
+    """The task list alone (htmx polls it)."""
+    context = _list_context(session, principal, _filters(scope, step, sort, overdue))
+    return render(request, "_tasks.html", context, principal=principal)
+
+
+def _done(request: Request, web, message: str, ok: bool = True) -> Response:  # noqa: ANN001
+    """htmx: a notice and a `tasks-changed` event; plain form: back to the inbox."""
+    if is_htmx(request):
+        response = render(request, "_notice.html", {"message": message, "ok": ok})
+        response.headers["HX-Trigger"] = "tasks-changed"
+        return response
+    web.flash = message
+    # Back to the inbox view the form came from (path and filters only, never another host).
+    referer = urlsplit(request.headers.get("referer") or "")
+    back = referer.path + (f"?{referer.query}" if referer.query else "")
+    return redirect(request, back if back.startswith("/inbox") else "/inbox", web)
+
+
+async def _act(request: Request, web, action, success: str) -> Response:  # noqa: ANN001
+    try:
+        await action()
+    except HTTPException as exc:
+        return _done(request, web, str(exc.detail), ok=False)
+    return _done(request, web, success)
+
+
+@router.post("/inbox/tasks/{task_id}/claim", include_in_schema=False, dependencies=[CsrfChecked])
+async def claim(
+    task_id: int, request: Request, state: StateDep, principal: StaffDep, web: WebSessionDep
+) -> Response:
+    """Take a pool task (the same rules as POST /api/tasks/{id}/claim)."""
+    return await _act(
+        request,
+        web,
+        lambda: task_views.claim_task(task_id, state, principal),
+        f"Task {task_id} is yours.",
+    )
+
+
+@router.post("/inbox/tasks/{task_id}/unclaim", include_in_schema=False, dependencies=[CsrfChecked])
+async def unclaim(
+    task_id: int, request: Request, state: StateDep, principal: StaffDep, web: WebSessionDep
+) -> Response:
+    """Give a task back to the pool."""
+    return await _act(
+        request,
+        web,
+        lambda: task_views.unclaim_task(task_id, state, principal),
+        f"Task {task_id} is back in the pool.",
+    )
+
+
+@router.post("/inbox/tasks/{task_id}/complete", include_in_schema=False, dependencies=[CsrfChecked])
+async def complete(
+    task_id: int,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    outcome: Annotated[Literal["done", "approved", "rejected"], Form()] = "done",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Complete with an outcome and a note; the order's workflow resumes."""
+    body = TaskComplete(outcome=outcome, note=note.strip() or None)
+    return await _act(
+        request,
+        web,
+        lambda: task_views.complete_task(task_id, body, state, principal),
+        f"Task {task_id} completed ({outcome}).",
+    )
+
+
+@router.post("/inbox/tasks/{task_id}/reassign", include_in_schema=False, dependencies=[CsrfChecked])
+async def reassign(
+    task_id: int,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    employee_id: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Give the task to someone of its role, or back to the pool (supervisors only)."""
+    body = TaskReassign(employee_id=int(employee_id) if employee_id.isdigit() else None)
+    return await _act(
+        request,
+        web,
+        lambda: task_views.reassign_task(task_id, body, state, principal),
+        f"Task {task_id} reassigned.",
+    )
+
+
+@router.post("/inbox/clock", include_in_schema=False, dependencies=[CsrfChecked])
+async def clock(
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    action: Annotated[Literal["in", "out"], Form()] = "in",
+) -> Response:
+    """Clock in (waiting pool tasks come to you) or out (your tasks go to others)."""
+    if principal.employee is None:
+        web.flash = "The admin account does not clock in."
+        return redirect(request, "/inbox", web)
+    employee_id = principal.employee.id
+    if action == "in":
+        await employee_views.clock_in(employee_id, state, principal)
+        web.flash = "Clocked in. New tasks can come to you."
+    else:
+        await employee_views.clock_out(employee_id, state, principal)
+        web.flash = "Clocked out. Your open tasks went to colleagues on duty."
+    return redirect(request, "/inbox", web)

@@ -1,0 +1,255 @@
+"""Workflow monitor and reports pages, with CSV downloads."""
+
+import csv
+import io
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from fastapi import Form, HTTPException, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from api.deps import ReadSessionDep, StateDep, in_session
+from conveyor.customer.models import Customer
+from conveyor.order import service as order_service
+from conveyor.order import views as order_views
+from conveyor.order.enums import STEPS, OrderStatus
+from conveyor.pages.orders import temporal_url
+from conveyor.pages.web import CsrfChecked, StaffDep, page_router, render
+from conveyor.report import service as report_service
+from conveyor.report import temporal as report_temporal
+
+router = page_router()
+STATUSES = tuple(OrderStatus)
+
+
+def _customers(session: Session, orders) -> dict[int, Customer]:  # noqa: ANN001
+    ids = {o.customer_id for o in orders}
+    return {cid: c for cid in ids if (c := session.get(Customer, cid)) is not None}
+
+
+def _live_context(session: Session, state, extra_orders: list | None = None) -> dict:  # noqa: ANN001
+    """Counts per step and status, stuck and backordered orders (refreshed every few seconds)."""
+    counts = report_service.counts_by_step_and_status(session=session)
+    grid = [
+        (step, [counts.get((step, s), 0) for s in STATUSES])
+        for step in (*STEPS, None)
+        if any(counts.get((step, s), 0) for s in STATUSES) or step is not None
+    ]
+    stuck = report_service.overdue_tasks(session=session)
+    backordered, _ = order_service.list_orders(session=session, status=OrderStatus.BACKORDERED)
+    shown = [*(extra_orders or []), *backordered, *(o for _, o in stuck)]
+    return {
+        "statuses": STATUSES,
+        "steps": STEPS,
+        "grid": grid,
+        "totals": [sum(row[i] for _, row in grid) for i in range(len(STATUSES))],
+        "stuck": stuck,
+        "backordered": backordered,
+        "customers": _customers(session, shown),
+        "temporal_url": lambda number: temporal_url(state.settings, number),
+    }
+
+
+@router.get("/monitor", include_in_schema=False)
+def monitor(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: StaffDep,
+    q: Annotated[str, Query(max_length=100)] = "",
+    step: Annotated[str, Query(max_length=16)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    assignee: Annotated[str, Query(max_length=100)] = "",
+    days: Annotated[int, Query(ge=1, le=365)] = 7,
+) -> Response:
+    """Counts per step and state, stuck and backordered orders, search, step durations."""
+    found = report_service.search_orders(
+        session=session,
+        q=q or None,
+        step=step if step in STEPS else None,
+        status=status if status in STATUSES else None,
+        assignee=assignee or None,
+    )
+    since = report_service.utcnow() - timedelta(days=days)
+    durations = report_service.step_durations(session=session, since=since)
+    context = _live_context(session, state, found) | {
+        "page": "monitor",
+        "found": found,
+        "durations": durations,
+        "chart": _durations_chart(durations),
+        "query": {"q": q, "step": step, "status": status, "assignee": assignee, "days": days},
+    }
+    return render(request, "monitor.html", context, principal=principal)
+
+
+@router.get("/monitor/live", include_in_schema=False)
+def monitor_live(
+    request: Request, session: ReadSessionDep, state: StateDep, principal: StaffDep
+) -> Response:
+    """The live part of the monitor alone (htmx polls it)."""
+    context = _live_context(session, state)
+    return render(request, "_monitor_live.html", context, principal=principal)
+
+
+@router.get("/monitor/failing", include_in_schema=False)
+async def failing(
+    request: Request, state: StateDep, principal: StaffDep, notice: str | None = None
+) -> Response:
+    """Activities that keep failing (from Temporal), loaded into the monitor by htmx."""
+    numbers = await in_session(
+        state, lambda s: report_service.unfinished_numbers(session=s), read_only=True
+    )
+    error, activities = None, []
+    try:
+        client = await state.temporal()
+        activities = await report_temporal.failing_activities(client, numbers)
+    except Exception as exc:  # noqa: BLE001 - show Temporal being down, do not fail the page
+        error = f"Temporal is unreachable: {exc}"
+    context = {
+        "activities": activities,
+        "error": error,
+        "notice": notice,
+        "checked": len(numbers),
+        "temporal_url": lambda number: temporal_url(state.settings, number),
+    }
+    return render(request, "_failing.html", context, principal=principal)
+
+
+@router.post("/monitor/failing/retry", include_in_schema=False, dependencies=[CsrfChecked])
+async def retry(
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    number: Annotated[str, Form(max_length=32)],
+    activity_id: Annotated[str, Form(max_length=100)],
+) -> Response:
+    """Run a failing activity again now (attempts reset); needs the modify clearance."""
+    try:
+        order_views._require_modify(principal)
+        client = await state.temporal()
+        await report_temporal.retry_activity(
+            client,
+            namespace=state.settings.temporal_namespace,
+            number=number,
+            activity_id=activity_id,
+        )
+        notice = f"Activity {activity_id} of {number} is running again."
+    except HTTPException as exc:
+        notice = str(exc.detail)
+    except Exception as exc:  # noqa: BLE001 - Temporal refused; say why
+        notice = f"Temporal refused the retry: {getattr(exc, 'message', None) or exc}"
+    return await failing(request, state, principal, notice=notice)
+
+
+def _durations_chart(durations: list[report_service.StepDuration]) -> dict:
+    longest = max((d.p95 or 0 for d in durations), default=0)
+    unit, size = ("h", 3600) if longest >= 7200 else ("min", 60) if longest >= 120 else ("s", 1)
+
+    def scaled(value: float | None) -> float | None:
+        return round(value / size, 2) if value is not None else None
+
+    return {
+        "type": "bar",
+        "labels": [d.step.replace("_", " ") for d in durations],
+        "datasets": [
+            {"label": f"median ({unit})", "data": [scaled(d.median) for d in durations]},
+            {"label": f"p95 ({unit})", "data": [scaled(d.p95) for d in durations]},
+        ],
+    }
+
+
+def _report_data(session: Session, days: int) -> dict:
+    since = report_service.utcnow() - timedelta(days=days)
+    return {
+        "per_day": report_service.orders_per_day(session=session, since=since),
+        "durations": report_service.step_durations(session=session, since=since),
+        "sla": report_service.sla_breaches(session=session, since=since),
+        "work": report_service.work_per_employee(session=session, since=since),
+    }
+
+
+@router.get("/reports", include_in_schema=False)
+def reports(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: StaffDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> Response:
+    """Orders and revenue per day, cycle time per step, SLA breaches, work per employee."""
+    data = _report_data(session, days)
+    currency = state.settings.default_currency
+    per_day = data["per_day"]
+    charts = {
+        "orders": {
+            "type": "bar",
+            "labels": [d.day.isoformat() for d in per_day],
+            "datasets": [
+                {"label": "orders", "data": [d.orders for d in per_day], "yAxisID": "y"},
+                {
+                    "label": f"revenue ({currency})",
+                    "data": [float(d.revenue.get(currency, 0)) for d in per_day],
+                    "type": "line",
+                    "yAxisID": "y1",
+                },
+            ],
+        },
+        "durations": _durations_chart(data["durations"]),
+        "work": {
+            "type": "bar",
+            "labels": [w.who for w in data["work"]],
+            "datasets": [
+                {"label": "completed", "data": [w.completed for w in data["work"]]},
+                {"label": "open now", "data": [w.open_now for w in data["work"]]},
+            ],
+        },
+    }
+    context = data | {
+        "page": "reports",
+        "days": days,
+        "charts": charts,
+        "totals": {
+            "orders": sum(d.orders for d in per_day),
+            "cancelled": sum(d.cancelled for d in per_day),
+            "revenue": sum(float(d.revenue.get(currency, 0)) for d in per_day),
+            "currency": currency,
+            "breached": sum(b.breached for b in data["sla"]),
+        },
+    }
+    return render(request, "reports.html", context, principal=principal)
+
+
+@router.get("/reports/{kind}.csv", include_in_schema=False)
+def report_csv(
+    kind: Literal["orders", "durations", "sla", "work"],
+    session: ReadSessionDep,
+    principal: StaffDep,
+    days: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> Response:
+    """One report as CSV (opens in any spreadsheet)."""
+    data = _report_data(session, days)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if kind == "orders":
+        writer.writerow(["day", "orders", "cancelled", "currency", "revenue"])
+        for d in data["per_day"]:
+            for currency, amount in sorted(d.revenue.items()) or [("", 0)]:
+                writer.writerow([d.day.isoformat(), d.orders, d.cancelled, currency, amount])
+    elif kind == "durations":
+        writer.writerow(["step", "completed", "median_seconds", "p95_seconds"])
+        for s in data["durations"]:
+            writer.writerow([s.step, s.count, s.median or "", s.p95 or ""])
+    elif kind == "sla":
+        writer.writerow(["step", "role", "tasks_with_sla", "breached"])
+        for b in data["sla"]:
+            writer.writerow([b.step, b.role, b.with_sla, b.breached])
+    else:
+        writer.writerow(["who", "completed", "completed_late", "open_now"])
+        for w in data["work"]:
+            writer.writerow([w.who, w.completed, w.late, w.open_now])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="conveyor-{kind}-{days}d.csv"'},
+    )

@@ -1,0 +1,357 @@
+"""The order page for staff: lines, totals, timeline, tasks, mail, activities, support, trail."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import uuid4
+
+from fastapi import Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from api.deps import Principal, ReadSessionDep, StateDep, in_session
+from conveyor.customer.models import Customer
+from conveyor.employee.models import Employee
+from conveyor.invoice import service as invoice_service
+from conveyor.invoice.models import PaymentCreate
+from conveyor.notification import service as notification_service
+from conveyor.order import service as order_service
+from conveyor.order import views as order_views
+from conveyor.order.enums import STEPS, OrderStatus
+from conveyor.order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
+from conveyor.pages.auth import redirect
+from conveyor.pages.rules import parse_lines
+from conveyor.pages.web import (
+    CsrfChecked,
+    SignInRequired,
+    StaffDep,
+    WebSessionDep,
+    get_customer,
+    get_staff,
+    page_router,
+    render,
+)
+from conveyor.support import service as support_service
+from conveyor.support.models import ActivityKind, AuthorKind
+from conveyor.task import service as task_service
+from conveyor.task.models import Task
+from workflows.sales_order import AMENDABLE_IN, NOT_CANCELLABLE_FROM
+
+router = page_router()
+
+
+@dataclass
+class TimelineStep:
+    """One of the seven steps as the order page shows it."""
+
+    step: str
+    state: str  # done | current | skipped | cancelled | todo
+    started_at: datetime | None
+    finished_at: datetime | None
+    who: str | None
+    note: str | None
+
+
+def timeline(order: SalesOrder, events: list[OrderEvent], tasks: list[Task]) -> list[TimelineStep]:
+    """Done, current and to-come steps, with who finished each and when."""
+    result = []
+    for step in STEPS:
+        mine = [e for e in events if e.step == step]
+        started = next((e for e in mine if e.kind == "step_started"), None)
+        completed = next((e for e in mine if e.kind == "step_completed"), None)
+        skipped = next((e for e in mine if e.kind == "step_skipped"), None)
+        task = next((t for t in reversed(tasks) if t.step == step), None)
+        if skipped:
+            state = "skipped"
+        elif completed:
+            state = "done"
+        elif order.current_step == step:
+            state = "current"
+        elif started and order.status == OrderStatus.CANCELLED:
+            state = "cancelled"
+        else:
+            state = "todo"
+        who = task.completed_by if task and task.completed_by else None
+        if state == "done" and who is None:
+            who = "automatic"
+        result.append(
+            TimelineStep(
+                step=step,
+                state=state,
+                started_at=started.at if started else None,
+                finished_at=(completed or skipped).at if (completed or skipped) else None,
+                who=who,
+                note=task.note if task else None,
+            )
+        )
+    return result
+
+
+def can_cancel(order: SalesOrder) -> bool:
+    """Cancel is offered before packing, as the workflow allows."""
+    return order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED) and (
+        order.current_step not in NOT_CANCELLABLE_FROM
+    )
+
+
+def can_amend(order: SalesOrder) -> bool:
+    """Amending is offered until allocation starts, as the workflow allows."""
+    return order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED) and (
+        order.current_step in AMENDABLE_IN
+    )
+
+
+def order_context(session: Session, order: SalesOrder) -> dict:
+    """Everything the order pages show, read through the services."""
+    public = order_views.order_public(session, order)
+    events = order_service.events(session=session, order_id=order.id)
+    tasks = task_service.list_for_order(session=session, order_id=order.id)
+    assignees = {
+        t.assignee_id: session.get(Employee, t.assignee_id) for t in tasks if t.assignee_id
+    }
+    mails, _ = notification_service.list_messages(
+        session=session, order_number=order.number, limit=100
+    )
+    return {
+        "order": order,
+        "public": public,
+        "customer": session.get(Customer, order.customer_id),
+        "timeline": timeline(order, events, tasks),
+        "tasks": [(t, task_service.sla_state(t), assignees.get(t.assignee_id)) for t in tasks],
+        "events": events,
+        "mails": mails,
+        "messages": support_service.list_messages(session=session, order_id=order.id),
+        "activities": support_service.list_activities(session=session, order_id=order.id),
+        "invoices": invoice_service.list_for_order(session=session, order_id=order.id),
+        "can_cancel": can_cancel(order),
+        "can_amend": can_amend(order),
+        "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),
+    }
+
+
+def not_found(number: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"order {number} not found")
+
+
+def error_page(request: Request, exc: HTTPException, **who) -> HTMLResponse:  # noqa: ANN003
+    """An error as a page, with its status code."""
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "detail": exc.detail},
+        status_code=exc.status_code,
+        **who,
+    )
+
+
+@router.get("/orders/{number}", include_in_schema=False)
+def order_page(
+    number: str, request: Request, session: ReadSessionDep, state: StateDep, web: WebSessionDep
+) -> Response:
+    """Staff see any order; a customer sees only their own (404 for anyone else's)."""
+    if web.kind == "customer":
+        customer = get_customer(request, state, web)
+        order = order_service.get_by_number(session=session, number=number)
+        if order is None or order.customer_id != customer.id:
+            return error_page(request, not_found(number), customer=customer)
+        return redirect(request, f"/customer/orders/{number}")
+    principal = get_staff(request, state, web)
+    order = order_service.get_by_number(session=session, number=number)
+    if order is None:
+        return error_page(request, not_found(number), principal=principal)
+    context = order_context(session, order) | {
+        "page": "monitor",
+        "may_modify": _may_modify(principal),
+        "temporal_url": temporal_url(state.settings, number),
+        "activity_kinds": list(ActivityKind),
+        "may_record_payment": principal.has_role("accountant")
+        and order.status != OrderStatus.CANCELLED,
+        "payment_key": uuid4().hex,
+    }
+    return render(request, "order.html", context, principal=principal)
+
+
+@router.get("/orders/{number}/timeline", include_in_schema=False)
+def order_timeline(
+    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+) -> Response:
+    """The step timeline alone (the order page polls it while the order runs)."""
+    order = order_service.get_by_number(session=session, number=number)
+    if order is None:
+        return error_page(request, not_found(number), principal=principal)
+    events = order_service.events(session=session, order_id=order.id)
+    tasks = task_service.list_for_order(session=session, order_id=order.id)
+    context = {"timeline": timeline(order, events, tasks), "show_notes": True, "order": order}
+    return render(request, "_timeline.html", context, principal=principal)
+
+
+def temporal_url(settings, number: str) -> str:  # noqa: ANN001
+    """The order's workflow history in the Temporal Web UI."""
+    return (
+        f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/"
+        f"{settings.temporal_namespace}/workflows/order-{number}"
+    )
+
+
+def _may_modify(principal: Principal) -> bool:
+    try:
+        order_views._require_modify(principal)
+    except HTTPException:
+        return False
+    return True
+
+
+async def _load(state, number: str) -> SalesOrder:  # noqa: ANN001
+    order = await in_session(
+        state, lambda s: order_service.get_by_number(session=s, number=number), read_only=True
+    )
+    if order is None:
+        raise not_found(number)
+    return order
+
+
+@router.post("/orders/{number}/cancel", include_in_schema=False, dependencies=[CsrfChecked])
+async def cancel(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Cancel with compensation (clearance needed; 409 once packing started)."""
+    try:
+        await _load(state, number)
+        await order_views.cancel_order(number, state, principal, reason.strip())
+    except HTTPException as exc:
+        return error_page(request, exc, principal=principal)
+    web.flash = f"Order {number} cancelled; stock released and open tasks closed."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post("/orders/{number}/amend", include_in_schema=False, dependencies=[CsrfChecked])
+async def amend(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    lines: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Replace the lines (`SKU qty` per line) before allocation; re-priced by the workflow."""
+    try:
+        parsed = [OrderLineCreate(sku=line.sku, qty=line.qty) for line in parse_lines(lines)]
+        if not parsed:
+            raise ValueError("an order needs at least one line")
+        await order_views.amend_order(number, OrderAmend(lines=parsed), state, principal)
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            return error_page(request, exc, principal=principal)
+        web.flash = f"Not amended: {exc.detail}"
+    except (ValueError, ValidationError) as exc:
+        web.flash = f"Not amended: {str(exc).splitlines()[0]}"
+    else:
+        web.flash = "Order amended and re-priced."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post("/orders/{number}/payments", include_in_schema=False, dependencies=[CsrfChecked])
+async def record_payment(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    amount: Annotated[str, Form(max_length=20)] = "",
+    method: Annotated[str, Form(max_length=32)] = "bank_transfer",
+    reference: Annotated[str, Form(max_length=200)] = "",
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Record money received (accountants); `key` makes a double submit count once."""
+    try:
+        payment = PaymentCreate(
+            amount=amount.strip(), method=method.strip() or "manual", reference=reference or None
+        )
+        await order_views.record_payment(number, payment, state, principal, key or None)
+    except HTTPException as exc:
+        if exc.status_code in (403, 404):
+            return error_page(request, exc, principal=principal)
+        web.flash = f"Not recorded: {exc.detail}"
+    except ValidationError:
+        web.flash = "Not recorded: the amount must be a positive number with at most 2 decimals."
+    else:
+        web.flash = f"Payment of {payment.amount} recorded."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post("/orders/{number}/activities", include_in_schema=False, dependencies=[CsrfChecked])
+async def add_activity(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    kind: Annotated[str, Form(max_length=32)] = ActivityKind.NOTE,
+    subject: Annotated[str, Form(max_length=200)] = "",
+    body: Annotated[str, Form(max_length=4000)] = "",
+    due_at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Attach a note, call, meeting, delivery window or follow-up (clearance needed)."""
+    try:
+        order_views._require_modify(principal)
+        order = await _load(state, number)
+        due = datetime.fromisoformat(due_at).replace(tzinfo=UTC) if due_at else None
+        await in_session(
+            state,
+            lambda s: support_service.add_activity(
+                session=s,
+                order_id=order.id,
+                kind=kind,
+                subject=subject,
+                body=body,
+                due_at=due,
+                created_by=principal.name,
+            ),
+        )
+    except HTTPException as exc:
+        return error_page(request, exc, principal=principal)
+    except (support_service.SupportError, ValueError) as exc:
+        web.flash = f"Not added: {exc}"
+        return redirect(request, f"/orders/{number}#activities", web)
+    web.flash = "Activity added."
+    return redirect(request, f"/orders/{number}#activities", web)
+
+
+@router.post("/orders/{number}/messages", include_in_schema=False, dependencies=[CsrfChecked])
+async def reply(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    web: WebSessionDep,
+    body: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Answer the customer in the order's support history."""
+    try:
+        order = await _load(state, number)
+        await in_session(
+            state,
+            lambda s: support_service.add_message(
+                session=s,
+                order_id=order.id,
+                author_kind=AuthorKind.STAFF,
+                author=principal.name,
+                body=body,
+            ),
+        )
+    except HTTPException as exc:
+        return error_page(request, exc, principal=principal)
+    except support_service.SupportError as exc:
+        web.flash = f"Not sent: {exc}"
+        return redirect(request, f"/orders/{number}#support", web)
+    web.flash = "Reply sent to the customer."
+    return redirect(request, f"/orders/{number}#support", web)
+
+
+__all__ = ["router", "order_context", "timeline", "SignInRequired"]

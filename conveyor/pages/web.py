@@ -1,0 +1,314 @@
+"""Web sessions for the pages: a signed cookie, CSRF tokens, the signed-in user, rendering."""
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from importlib.resources import files
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DBAPIError
+from temporalio.service import RPCError
+
+from api.deps import Principal, StateDep
+from api.state import AppState
+from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import Customer
+from conveyor.employee import service as employee_service
+from conveyor.employee.models import ADMIN_ROLE
+
+log = logging.getLogger(__name__)
+COOKIE = "conveyor_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SESSION_MAX_AGE_SECONDS = 12 * 3600
+TEMPLATES = Jinja2Templates(directory=str(files("conveyor.pages") / "templates"))
+
+
+@dataclass
+class WebSession:
+    """What the cookie carries: who is signed in (kind + id) and the session's CSRF token."""
+
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    kind: str | None = None  # employee | admin | customer
+    subject_id: int | None = None
+    issued: float = field(default_factory=time.time)
+    flash: str | None = None
+    new: bool = False  # not (yet) in the browser: the response must set the cookie
+
+
+class CsrfRefused(Exception):
+    """A state-changing request without the session's CSRF token (answered 403)."""
+
+
+class SignInRequired(Exception):
+    """The page needs a signed-in user of another kind; the handler redirects to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def session_secret(state: AppState) -> bytes:
+    """The key that signs cookies: CONVEYOR_SESSION_SECRET, else a key in the data folder."""
+    if state.settings.session_secret is not None:
+        return state.settings.session_secret.get_secret_value().encode()
+    path = state.settings.data_dir / "session-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: of several processes starting at once, one writes and all read it
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+        except FileExistsError:
+            pass
+    for _ in range(50):
+        value = path.read_text().strip()
+        if value:
+            return value.encode()
+        time.sleep(0.01)  # another process is between creating and writing the file
+    raise RuntimeError(f"{path} is empty")
+
+
+def _secret(request: Request) -> bytes:
+    app_state = request.app.state
+    if getattr(app_state, "pages_secret", None) is None:
+        app_state.pages_secret = session_secret(app_state.conveyor)
+    return app_state.pages_secret
+
+
+def encode_session(web: WebSession, secret: bytes) -> str:
+    """The signed cookie value."""
+    payload = {k: v for k, v in asdict(web).items() if k != "new"}
+    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode()
+    signature = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+    return f"{body}.{signature}"
+
+
+def decode_session(value: str, secret: bytes) -> WebSession | None:
+    """The session in a cookie, or None when it is forged, malformed or expired."""
+    body, _, signature = value.rpartition(".")
+    expected = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()
+    if not body or not hmac.compare_digest(signature, expected):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        web = WebSession(**data)
+    except (ValueError, TypeError):
+        return None
+    if time.time() - web.issued > SESSION_MAX_AGE_SECONDS:
+        return None
+    return web
+
+
+def get_web_session(request: Request) -> WebSession:
+    """The browser's session (a fresh anonymous one, with its own CSRF token, when absent)."""
+    cached = getattr(request.state, "web_session", None)
+    if cached is not None:
+        return cached
+    raw = request.cookies.get(COOKIE)
+    web = decode_session(raw, _secret(request)) if raw else None
+    if web is None:
+        web = WebSession(new=True)
+    request.state.web_session = web
+    return web
+
+
+WebSessionDep = Annotated[WebSession, Depends(get_web_session)]
+
+
+def store_session(request: Request, response: Response, web: WebSession) -> None:
+    """Write the session cookie (HttpOnly, SameSite=Lax; Secure when served over HTTPS)."""
+    response.set_cookie(
+        COOKIE,
+        encode_session(web, _secret(request)),
+        max_age=SESSION_MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+async def require_csrf(request: Request, web: WebSessionDep) -> None:
+    """403 unless a state-changing request carries the session's CSRF token."""
+    given = request.headers.get(CSRF_HEADER)
+    if given is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        given = value if isinstance(value, str) else None
+    if web.new or not given or not hmac.compare_digest(given, web.csrf):
+        raise CsrfRefused()
+
+
+CsrfChecked = Depends(require_csrf)
+
+
+def _next_url(request: Request) -> str:
+    path = request.url.path
+    if request.url.query:
+        path += "?" + request.url.query
+    return path
+
+
+def get_staff(request: Request, state: StateDep, web: WebSessionDep) -> Principal:
+    """The signed-in employee (or admin) as a Principal; otherwise off to /login."""
+    if web.kind == "admin":
+        return Principal(employee=None, is_admin=True)
+    if web.kind == "employee" and web.subject_id is not None:
+        with session_scope(state.read_engine) as session:
+            employee = employee_service.get(session=session, employee_id=web.subject_id)
+        if employee is not None and employee.active:
+            return Principal(employee=employee, is_admin=ADMIN_ROLE in employee.roles)
+    raise SignInRequired(_next_url(request))
+
+
+StaffDep = Annotated[Principal, Depends(get_staff)]
+
+
+def get_customer(request: Request, state: StateDep, web: WebSessionDep) -> Customer:
+    """The signed-in customer; otherwise off to /login."""
+    if web.kind == "customer" and web.subject_id is not None:
+        with session_scope(state.read_engine) as session:
+            customer = customer_service.get(session=session, customer_id=web.subject_id)
+        if customer is not None and customer.password_hash:
+            return customer
+    raise SignInRequired(_next_url(request))
+
+
+CustomerDep = Annotated[Customer, Depends(get_customer)]
+
+
+def login_redirect_url(next_url: str) -> str:
+    """/login with where to go afterwards."""
+    return f"/login?next={quote(next_url, safe='/')}"
+
+
+def is_htmx(request: Request) -> bool:
+    """True for requests htmx sends (partial updates)."""
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    principal: Principal | None = None,
+    customer: Customer | None = None,
+) -> HTMLResponse:
+    """Render a template with the session, CSRF token and user; set the cookie when new."""
+    web = get_web_session(request)
+    flash, web.flash = web.flash, None
+    state: AppState = request.app.state.conveyor
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {
+            "csrf_token": web.csrf,
+            "principal": principal,
+            "customer": customer,
+            "flash": flash,
+            "now": utcnow(),
+            "settings": state.settings,
+            **(context or {}),
+        },
+        status_code=status_code,
+    )
+    if web.new or flash:
+        web.new = False
+        store_session(request, response, web)
+    return response
+
+
+def _datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return value.strftime(fmt) + " UTC" if value else "—"
+
+
+def _money(value: Decimal | float | int | None, currency: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{Decimal(value):,.2f}"
+    return f"{text} {currency}".strip()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+
+
+def _relative(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    delta = (value - utcnow()).total_seconds()
+    text = _duration(abs(delta))
+    return f"in {text}" if delta > 0 else f"{text} ago"
+
+
+def _label(value: str | None) -> str:
+    return (value or "—").replace("_", " ")
+
+
+TEMPLATES.env.filters.update(
+    datetime=_datetime, money=_money, duration=_duration, relative=_relative, label=_label
+)
+
+
+def unavailable(exc: Exception) -> bool:
+    """True when `exc` says Temporal or the database cannot be reached (not a bug of ours)."""
+    if isinstance(exc, RPCError | OSError | TimeoutError | DBAPIError):
+        return True
+    # core.temporal.connect gives up with the SDK's RuntimeError("Failed client connect: ...").
+    return isinstance(exc, RuntimeError) and "client connect" in str(exc)
+
+
+class PageRoute(APIRoute):
+    """A page route: an outage of Temporal or the database becomes a 503 page, logged."""
+
+    def get_route_handler(self):  # noqa: ANN201
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                if not unavailable(exc):
+                    raise
+                log.exception("page %s failed: a service is unreachable", request.url.path)
+                detail = (
+                    "The workflow engine or the database cannot be reached right now. Nothing "
+                    "was lost; try again in a moment."
+                )
+                return render(
+                    request, "error.html", {"status": 503, "detail": detail}, status_code=503
+                )
+
+        return handle
+
+
+def page_router() -> APIRouter:
+    """A router whose routes are pages (see PageRoute)."""
+    return APIRouter(route_class=PageRoute)

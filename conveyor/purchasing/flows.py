@@ -1,0 +1,45 @@
+"""Purchasing flows: record the supplier's shipment, then tell the order's workflow."""
+
+import logging
+
+from temporalio.service import RPCError
+
+from api.deps import in_session
+from api.state import AppState
+from conveyor.core.temporal import order_workflow_id
+from conveyor.purchasing import service as purchasing_service
+from conveyor.purchasing.models import PurchaseOrderPublic
+from workflows.sales_order import SalesOrderWorkflow
+from workflows.types import SupplierShipped
+
+log = logging.getLogger(__name__)
+
+
+class PurchaseOrderNotFoundError(Exception):
+    """No purchase order has that number."""
+
+
+async def confirm_shipped(
+    state: AppState, *, number: str, tracking: str | None
+) -> PurchaseOrderPublic:
+    """Mark the purchase order shipped (idempotent), then signal the order's workflow."""
+
+    def record(session) -> tuple[str, PurchaseOrderPublic]:  # noqa: ANN001
+        purchase = purchasing_service.get_by_number(session=session, number=number)
+        if purchase is None:
+            raise PurchaseOrderNotFoundError(f"purchase order {number} not found")
+        purchasing_service.mark_shipped(session=session, purchase=purchase, tracking=tracking)
+        return purchase.order_number, purchasing_service.to_public(
+            session=session, purchase=purchase
+        )
+
+    order_number, public = await in_session(state, record)
+    try:
+        client = await state.temporal()
+        await client.get_workflow_handle(order_workflow_id(order_number)).signal(
+            SalesOrderWorkflow.supplier_shipped, SupplierShipped(number)
+        )
+    except (RPCError, RuntimeError):
+        # Recorded; the workflow rechecks open purchase orders on a timer.
+        log.warning("could not tell %s that %s shipped", order_number, number)
+    return public

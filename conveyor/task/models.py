@@ -1,0 +1,76 @@
+"""Task table and API shapes."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from sqlmodel import Field, SQLModel
+
+from conveyor.core.models import timestamp_field
+
+
+class TaskStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Task(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True)
+    order_id: int = Field(foreign_key="salesorder.id", index=True)
+    order_number: str = Field(max_length=32, index=True)
+    step: str = Field(max_length=16, index=True)
+    role: str = Field(max_length=50, index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="employee.id", index=True)
+    assign: str = Field(default="pool", max_length=16)  # strategy, reused when reassigning
+    fallback: str = Field(default="pool", max_length=16)  # for `owner` without an account rep
+    assigned_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    reminded_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    escalated_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    status: str = Field(default=TaskStatus.OPEN, max_length=16, index=True)
+    outcome: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = timestamp_field()
+    due_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    completed_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    completed_by: str | None = Field(default=None, max_length=200)
+
+
+class TaskPublic(SQLModel):
+    id: int
+    order_number: str
+    step: str
+    role: str
+    assignee_id: int | None
+    assign: str
+    assigned_at: datetime | None
+    status: str
+    outcome: str | None
+    note: str | None
+    created_at: datetime
+    due_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+    sla_state: str | None = None  # on_time | due_soon | overdue
+
+
+class TasksPublic(SQLModel):
+    data: list[TaskPublic]
+    count: int
+
+
+class TaskReassign(SQLModel):
+    employee_id: int | None = Field(default=None, gt=0)  # None: back to the pool
+
+
+class TaskComplete(SQLModel):
+    outcome: Literal["done", "approved", "rejected"] = "done"
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AssignmentCursor(SQLModel, table=True):
+    """Round-robin position per role: the id of the employee who got the last task."""
+
+    role: str = Field(primary_key=True, max_length=50)
+    last_employee_id: int = 0

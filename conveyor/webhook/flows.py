@@ -1,0 +1,515 @@
+"""Webhook flows: verify, store the delivery, act on it (order, update, cancel, payment), answer.
+
+The delivery is committed before anything acts on it, and the answer goes out only after what it
+asked for is durably recorded (the order row, the payment). The workflow start, signal or update
+comes after that commit; a failed start is retried by the API's pending-order sweep.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlmodel import Session
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
+from temporalio.service import RPCError
+
+from api.state import AppState
+from conveyor.core.db import session_scope
+from conveyor.core.temporal import order_workflow_id
+from conveyor.order import flows as order_flows
+from conveyor.order import service as order_service
+from conveyor.order.enums import OrderStatus
+from conveyor.order.models import SalesOrder
+from conveyor.webhook import connections, shopify, stripe, woocommerce
+from conveyor.webhook import service as webhook_service
+from conveyor.webhook.connections import ConnectionsError, StoreConnection
+from conveyor.webhook.models import Outcome, WebhookAck, WebhookDelivery
+from conveyor.webhook.payloads import PayloadError, PaymentIn, StoreOrderIn, parse_json
+from conveyor.webhook.signatures import SignatureError, verify_base64_hmac, verify_stripe
+from workflows.sales_order import SalesOrderWorkflow
+from workflows.types import AmendLine, AmendRequest, CancelRequest
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+STORE_MODULES = {"shopify": shopify, "woocommerce": woocommerce}
+# How long a store cancellation waits for the compensation before answering (it goes on anyway).
+CANCEL_WAIT_SECONDS = 1.0
+STATUS = {
+    Outcome.REJECTED: 401,
+    Outcome.MALFORMED: 400,
+    Outcome.FAILED: 500,
+}
+
+
+@dataclass
+class Answer:
+    """The HTTP status and body a delivery is answered with."""
+
+    status: int
+    ack: WebhookAck
+
+
+class ReplayRefusedError(Exception):
+    """The delivery cannot be replayed (unsigned, or its store is gone)."""
+
+
+async def _db(state: AppState, work: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with session_scope(state.engine) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)
+
+
+def _answer(delivery: WebhookDelivery) -> Answer:
+    ack = WebhookAck(
+        delivery=delivery.id or 0,
+        outcome=delivery.outcome,
+        order_number=delivery.order_number,
+        detail=delivery.detail,
+    )
+    return Answer(STATUS.get(Outcome(delivery.outcome), 200), ack)
+
+
+async def _finish(
+    state: AppState, delivery_id: int, outcome: Outcome, detail: str = "", **kw: Any
+) -> Answer:
+    delivery = await _db(
+        state,
+        lambda s: webhook_service.finish(
+            session=s, delivery_id=delivery_id, outcome=outcome, detail=detail, **kw
+        ),
+    )
+    return _answer(delivery)
+
+
+# ---- receiving ------------------------------------------------------------------------------
+
+
+def _verify(
+    state: AppState, provider: str, headers: dict[str, str], body: bytes
+) -> tuple[StoreConnection, str | None, str | None]:
+    """(store, topic, delivery id) of a genuinely signed delivery; SignatureError otherwise."""
+    stores = connections.for_provider(state.settings, provider)
+    now = connections.now()
+    if provider == "stripe":
+        store = verify_stripe(
+            body,
+            headers.get(stripe.SIGNATURE_HEADER),
+            stores,
+            now=now,
+            tolerance_seconds=state.settings.stripe_tolerance_seconds,
+        )
+        return store, None, None  # both are in the (signed) body
+    module = STORE_MODULES[provider]
+    store = verify_base64_hmac(
+        body,
+        headers.get(module.SIGNATURE_HEADER),
+        stores,
+        header=module.SIGNATURE_HEADER,
+        now=now,
+        domain=headers.get(module.DOMAIN_HEADER),
+    )
+    delivery_id = next((headers[h] for h in module.DELIVERY_HEADERS if headers.get(h)), None)
+    return store, headers.get(module.TOPIC_HEADER), delivery_id
+
+
+async def receive(
+    state: AppState, *, provider: str, headers: dict[str, str], body: bytes
+) -> Answer:
+    """Handle one delivery to `/webhooks/<provider>` (headers with lower-case names)."""
+    if provider == "woocommerce" and woocommerce.is_ping(body, headers):
+        delivery = await _db(
+            state,
+            lambda s: webhook_service.record_delivery(
+                session=s,
+                provider=provider,
+                headers=headers,
+                body=body,
+                topic="ping",
+                outcome=Outcome.PING,
+                detail="WooCommerce webhook ping",
+            ),
+        )
+        return _answer(delivery)
+    try:
+        store, topic, delivery_ref = _verify(state, provider, headers, body)
+    except (SignatureError, ConnectionsError) as exc:
+        if isinstance(exc, ConnectionsError):
+            log.error("webhook configuration: %s", exc)
+        detail = str(exc) if isinstance(exc, SignatureError) else "webhook configuration is invalid"
+        delivery = await _db(
+            state,
+            lambda s: webhook_service.record_delivery(
+                session=s,
+                provider=provider,
+                headers=headers,
+                body=body,
+                topic=headers.get(STORE_MODULES[provider].TOPIC_HEADER)
+                if provider in STORE_MODULES
+                else None,
+                outcome=Outcome.REJECTED,
+                detail=detail,
+            ),
+        )
+        return _answer(delivery)
+    fields: dict[str, Any] = {
+        "provider": provider,
+        "headers": headers,
+        "body": body,
+        "store": store.name,
+        "delivery_id": delivery_ref,
+        "topic": topic,
+        "signature_valid": True,
+    }
+    module = STORE_MODULES.get(provider)
+    if module is not None and topic in module.CREATE_TOPICS:
+        return await _receive_order(state, store, module, fields)
+    delivery = await _db(state, lambda s: webhook_service.record_delivery(session=s, **fields))
+    return await process(state, delivery=delivery, store=store)
+
+
+async def _receive_order(
+    state: AppState, store: StoreConnection, module: Any, fields: dict[str, Any]
+) -> Answer:
+    """The common case, a new store order: delivery, order and outcome in one transaction."""
+    try:
+        order_in = module.map_order(parse_json(fields["body"]))
+    except PayloadError as exc:
+        return await _record(state, fields, Outcome.MALFORMED, str(exc))
+    try:
+        return await _create(state, None, store, order_in, new_delivery=fields)
+    except Exception as exc:  # noqa: BLE001 - rolled back; the delivery is still kept, as failed
+        log.exception("webhook delivery from %s failed", store.name)
+        return await _record(state, fields, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+async def _record(state: AppState, fields: dict[str, Any], outcome: Outcome, detail: str) -> Answer:
+    delivery = await _db(
+        state,
+        lambda s: webhook_service.record_delivery(
+            session=s, **fields, outcome=outcome, detail=detail
+        ),
+    )
+    return _answer(delivery)
+
+
+async def replay(state: AppState, *, delivery_id: int) -> Answer:
+    """Act on a stored, genuinely signed delivery again (idempotent like a provider's retry)."""
+
+    def load(session: Session) -> WebhookDelivery:
+        delivery = webhook_service.get(session=session, delivery_id=delivery_id)
+        if delivery is None:
+            raise LookupError(f"delivery {delivery_id} not found")
+        if not delivery.signature_valid:
+            raise ReplayRefusedError("only deliveries with a valid signature can be replayed")
+        delivery.replays += 1
+        session.add(delivery)
+        return delivery
+
+    delivery = await _db(state, load)
+    store = connections.by_name(state.settings, delivery.store)
+    if store is None or store.kind != delivery.provider:
+        raise ReplayRefusedError(f"store {delivery.store} is no longer configured")
+    return await process(state, delivery=delivery, store=store)
+
+
+async def process(state: AppState, *, delivery: WebhookDelivery, store: StoreConnection) -> Answer:
+    """Act on a stored delivery and record the outcome; our own errors answer 500 (retried)."""
+    assert delivery.id is not None
+    try:
+        payload = parse_json(delivery.body)
+        if delivery.provider == "stripe":
+            return await _stripe_event(state, delivery, payload)
+        return await _store_event(state, delivery, store, payload)
+    except PayloadError as exc:
+        return await _finish(state, delivery.id, Outcome.MALFORMED, str(exc))
+    except Exception as exc:  # noqa: BLE001 - recorded, answered 500, and the provider retries
+        log.exception("webhook delivery %s failed", delivery.id)
+        return await _finish(state, delivery.id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+
+
+# ---- store orders ---------------------------------------------------------------------------
+
+
+async def _store_event(
+    state: AppState, delivery: WebhookDelivery, store: StoreConnection, payload: Any
+) -> Answer:
+    module = STORE_MODULES[delivery.provider]
+    topic = delivery.topic or ""
+    assert delivery.id is not None
+    if topic in module.CREATE_TOPICS:
+        return await _create(state, delivery.id, store, module.map_order(payload))
+    if topic in module.UPDATE_TOPICS:
+        order_in = module.map_order(payload)
+        if order_in.cancelled:
+            return await _cancel(state, delivery.id, store, order_in.external_id)
+        return await _update(state, delivery.id, store, order_in)
+    if topic in module.CANCEL_TOPICS:
+        return await _cancel(state, delivery.id, store, module.order_id(payload))
+    return await _finish(
+        state, delivery.id, Outcome.IGNORED, f"topic {topic or '(none)'} is not handled"
+    )
+
+
+async def _create(
+    state: AppState,
+    delivery_id: int | None,
+    store: StoreConnection,
+    order_in: StoreOrderIn,
+    *,
+    new_delivery: dict[str, Any] | None = None,
+) -> Answer:
+    def record(session: Session) -> tuple[SalesOrder, WebhookDelivery]:
+        if delivery_id is None:
+            assert new_delivery is not None
+            stored = webhook_service.record_delivery(session=session, **new_delivery)
+        else:
+            stored = None
+        order, created = webhook_service.import_order(
+            session=session,
+            store=store,
+            order_in=order_in,
+            number_prefix=state.settings.order_number_prefix,
+            created_by=f"webhook:{store.name}",
+        )
+        if created:
+            detail = f"order {order.number} created"
+            if order.needs_review:
+                detail += "; needs review by the order desk"
+            outcome = Outcome.PROCESSED
+        else:
+            detail, outcome = f"order {order.number} exists already", Outcome.DUPLICATE
+        delivery = webhook_service.finish(
+            session=session,
+            delivery_id=stored.id if stored else delivery_id,
+            outcome=outcome,
+            detail=detail,
+            order_number=order.number,
+        )
+        return order, delivery
+
+    order, delivery = await _db(state, record)
+    if not order.workflow_started:
+        try:
+            await order_flows.start_workflow(state, order)
+        except Exception:  # noqa: BLE001 - the order is recorded; the sweep starts it later
+            log.exception("could not start the workflow of %s now; the sweep will", order.number)
+    return _answer(delivery)
+
+
+async def _update(
+    state: AppState, delivery_id: int, store: StoreConnection, order_in: StoreOrderIn
+) -> Answer:
+    def look(session: Session) -> tuple[SalesOrder | None, list[tuple[str, int]], list[str]]:
+        order = webhook_service.find_order(
+            session=session, store=store, external_id=order_in.external_id
+        )
+        if order is None:
+            return None, [], []
+        current = webhook_service.current_lines(session=session, order_id=order.id)
+        return order, current, webhook_service.review_reasons(session=session, order_in=order_in)
+
+    order, current, reasons = await _db(state, look)
+    if order is None:  # the store's update came first (or creation was not subscribed)
+        return await _create(state, delivery_id, store, order_in)
+    number = order.number or ""
+    paid = await _store_paid(state, store, order, order_in) if store.prepaid else ""
+    if current == order_in.line_key():
+        await _note(
+            state, order, f"updated at the store ({order_in.status or 'no status'})", delivery_id
+        )
+        detail = "no change to the lines" + (f"; {paid}" if paid else "")
+        return await _finish(state, delivery_id, Outcome.PROCESSED, detail, order_number=number)
+    if reasons:
+        message = "the store changed the lines; " + "; ".join(reasons)
+        await _note(state, order, message, delivery_id)
+        return await _finish(state, delivery_id, Outcome.NEEDS_REVIEW, message, order_number=number)
+    request = AmendRequest(
+        lines=[AmendLine(sku=line.sku or "", qty=line.qty) for line in order_in.lines],
+        actor=f"webhook:{store.name}",
+    )
+    try:
+        await order_flows.amend_order(state, order_number=number, request=request)
+    except order_flows.WorkflowRefusedError as exc:
+        message = f"the store changed the lines, but the order refused the change: {exc}"
+        await _note(state, order, message, delivery_id)
+        return await _finish(state, delivery_id, Outcome.NEEDS_REVIEW, message, order_number=number)
+    await _db(
+        state,
+        lambda s: webhook_service.apply_store_prices(
+            session=s,
+            order=order_service.get_by_number(session=s, number=number),
+            order_in=order_in,
+        ),
+    )
+    return await _finish(
+        state, delivery_id, Outcome.PROCESSED, "lines amended", order_number=number
+    )
+
+
+async def _store_paid(
+    state: AppState, store: StoreConnection, order: SalesOrder, order_in: StoreOrderIn
+) -> str:
+    """A prepaid store reports a later payment (Shopify `orders/paid`): record it once."""
+    if not order_in.paid or order.prepaid:
+        return ""  # unpaid, or the workflow records the prepayment itself
+    payment_in = PaymentIn(
+        kind="payment",
+        key=f"store-paid:{store.name}:{order_in.external_id}",
+        amount=order_in.total,
+        currency=order_in.currency,
+        reference=webhook_service.external_ref(store.name, order_in.external_id),
+        method="store",
+    )
+
+    def record(session: Session) -> bool:
+        row = session.get(SalesOrder, order.id)
+        assert row is not None
+        return (
+            webhook_service.record_payment(session=session, order=row, payment_in=payment_in)
+            is not None
+        )
+
+    if await _db(state, record):
+        await _signal_payment(state, order.number or "")
+        return f"paid at the store: {order_in.total} {order_in.currency}"
+    return ""
+
+
+async def _cancel(
+    state: AppState, delivery_id: int, store: StoreConnection, external_id: str
+) -> Answer:
+    order = await _db(
+        state, lambda s: webhook_service.find_order(session=s, store=store, external_id=external_id)
+    )
+    if order is None:
+        return await _finish(
+            state, delivery_id, Outcome.UNMATCHED, f"no order for {store.name} order {external_id}"
+        )
+    number = order.number or ""
+    if order.status == OrderStatus.CANCELLED:
+        return await _finish(
+            state, delivery_id, Outcome.DUPLICATE, "already cancelled", order_number=number
+        )
+    client = await state.temporal()
+    handle = client.get_workflow_handle(order_workflow_id(number))
+    try:
+        # Accepted is enough to answer: the workflow runs the compensation durably. A refusal by
+        # the validator comes back with the start, so result() raises it without waiting.
+        update = await handle.start_update(
+            SalesOrderWorkflow.cancel,
+            CancelRequest(reason="cancelled at the store", actor=f"webhook:{store.name}"),
+            id=f"store-cancel-{number}",
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(update.result(), timeout=CANCEL_WAIT_SECONDS)
+    except (WorkflowUpdateFailedError, RPCError) as exc:
+        cause = getattr(exc, "cause", None)
+        reason = getattr(cause, "message", None) or getattr(exc, "message", None) or str(exc)
+        message = f"the store cancelled the order, but it could not be cancelled: {reason}"
+        await _note(state, order, message, delivery_id)
+        return await _finish(state, delivery_id, Outcome.NEEDS_REVIEW, message, order_number=number)
+    return await _finish(
+        state, delivery_id, Outcome.PROCESSED, "cancel accepted", order_number=number
+    )
+
+
+async def _note(state: AppState, order: SalesOrder, message: str, delivery_id: int) -> None:
+    await _db(
+        state,
+        lambda s: order_service.add_event(
+            session=s,
+            key=f"{order.number}:webhook:{delivery_id}",
+            order=s.merge(order),
+            kind="store_update",
+            message=message[:2000],
+            actor="webhook",
+        ),
+    )
+
+
+# ---- payments -------------------------------------------------------------------------------
+
+
+async def _stripe_event(state: AppState, delivery: WebhookDelivery, payload: Any) -> Answer:
+    assert delivery.id is not None
+    event_id, event_type, thing = stripe.envelope(payload)
+
+    def identify(session: Session) -> None:
+        row = session.get(WebhookDelivery, delivery.id)
+        assert row is not None
+        row.delivery_id, row.topic = event_id, event_type
+        session.add(row)
+
+    await _db(state, identify)
+    if event_type in stripe.PAYMENT_EVENTS:
+        payment_in = stripe.map_payment(event_type, thing)
+        if payment_in is None:
+            return await _finish(state, delivery.id, Outcome.IGNORED, "not paid yet")
+        return await _payment(state, delivery.id, payment_in)
+    if event_type in stripe.REFUND_EVENTS:
+        return await _payment(state, delivery.id, stripe.map_refund(event_id, thing))
+    return await _finish(state, delivery.id, Outcome.IGNORED, f"event {event_type} is not handled")
+
+
+async def _payment(state: AppState, delivery_id: int, payment_in: PaymentIn) -> Answer:
+    def record(session: Session) -> tuple[WebhookDelivery, str | None]:
+        what = webhook_service.describe(payment_in)
+        order, how = webhook_service.match_payment(session=session, payment_in=payment_in)
+        if order is None:
+            # Answered 200 so the provider does not retry forever; the log keeps it for review.
+            return webhook_service.finish(
+                session=session,
+                delivery_id=delivery_id,
+                outcome=Outcome.UNMATCHED,
+                detail=f"{what} matched no order; kept for review",
+            ), None
+        finish = lambda outcome, detail: webhook_service.finish(  # noqa: E731
+            session=session,
+            delivery_id=delivery_id,
+            outcome=outcome,
+            detail=detail,
+            order_number=order.number,
+        )
+        if payment_in.currency != order.currency:
+            return finish(
+                Outcome.NEEDS_REVIEW,
+                f"{what} is not in the order's currency {order.currency}; not recorded",
+            ), None
+        payment = webhook_service.record_payment(
+            session=session, order=order, payment_in=payment_in
+        )
+        if payment is None:
+            return finish(Outcome.DUPLICATE, f"{what} was recorded already"), None
+        order_service.add_event(
+            session=session,
+            key=f"{order.number}:{payment_in.key}",
+            order=order,
+            kind=payment_in.kind,
+            message=f"{what} from Stripe, matched by {how}",
+            step="collection",
+            actor="webhook:stripe",
+        )
+        if order.status == OrderStatus.CANCELLED:
+            return finish(Outcome.NEEDS_REVIEW, f"{what} recorded for a cancelled order"), None
+        return finish(Outcome.PROCESSED, f"{what} recorded, matched by {how}"), order.number
+
+    delivery, number = await _db(state, record)
+    if number and payment_in.kind == "payment":
+        await _signal_payment(state, number)
+    return _answer(delivery)
+
+
+async def _signal_payment(state: AppState, number: str) -> None:
+    try:
+        client = await state.temporal()
+        await client.get_workflow_handle(order_workflow_id(number)).signal(
+            SalesOrderWorkflow.payment_recorded
+        )
+    except Exception:  # noqa: BLE001 - the payment is recorded; collection rechecks on a timer
+        log.warning("could not signal payment_recorded to %s", number)

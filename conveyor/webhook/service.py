@@ -1,0 +1,405 @@
+"""Webhook operations: the delivery log, importing store orders, matching payments."""
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from conveyor.core.db import page
+from conveyor.core.models import round_money, utcnow
+from conveyor.customer import service as customer_service
+from conveyor.customer.models import Customer
+from conveyor.inventory import service as inventory_service
+from conveyor.invoice import service as invoice_service
+from conveyor.invoice.models import Payment
+from conveyor.order import service as order_service
+from conveyor.order.models import OrderLine, SalesOrder
+from conveyor.webhook.connections import StoreConnection
+from conveyor.webhook.models import Outcome, StoreOrder, WebhookDelivery
+from conveyor.webhook.payloads import PaymentIn, StoreOrderIn
+
+REDACTED_HEADERS = frozenset(
+    {
+        "authorization",
+        "cookie",
+        "x-shopify-hmac-sha256",
+        "x-shopify-access-token",
+        "x-wc-webhook-signature",
+        "stripe-signature",
+    }
+)
+
+
+def safe_headers(headers: dict[str, str]) -> dict[str, str]:
+    """The headers worth keeping, with signatures and credentials left out."""
+    return {
+        k: ("[redacted]" if k in REDACTED_HEADERS else v[:500]) for k, v in sorted(headers.items())
+    }
+
+
+# ---- delivery log ---------------------------------------------------------------------------
+
+
+def record_delivery(
+    *,
+    session: Session,
+    provider: str,
+    headers: dict[str, str],
+    body: bytes,
+    store: str | None = None,
+    delivery_id: str | None = None,
+    topic: str | None = None,
+    signature_valid: bool = False,
+    outcome: Outcome = Outcome.RECEIVED,
+    detail: str = "",
+) -> WebhookDelivery:
+    """Store one HTTP delivery as received (before anything acts on it)."""
+    delivery = WebhookDelivery(
+        provider=provider,
+        store=store,
+        delivery_id=(delivery_id or None) and delivery_id[:128],
+        topic=(topic or None) and topic[:64],
+        headers=safe_headers(headers),
+        body=body,
+        signature_valid=signature_valid,
+        outcome=outcome,
+        detail=detail[:2000],
+        processed_at=None if outcome == Outcome.RECEIVED else utcnow(),
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def finish(
+    *,
+    session: Session,
+    delivery_id: int,
+    outcome: Outcome,
+    detail: str = "",
+    order_number: str | None = None,
+    topic: str | None = None,
+) -> WebhookDelivery:
+    """Record what a delivery led to."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    assert delivery is not None
+    delivery.outcome = outcome
+    delivery.detail = detail[:2000]
+    delivery.order_number = order_number or delivery.order_number
+    delivery.topic = topic[:64] if topic else delivery.topic
+    delivery.processed_at = utcnow()
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def get(*, session: Session, delivery_id: int) -> WebhookDelivery | None:
+    """The delivery with that id, or None."""
+    return session.get(WebhookDelivery, delivery_id)
+
+
+def list_deliveries(
+    *,
+    session: Session,
+    provider: str | None = None,
+    outcome: str | None = None,
+    store: str | None = None,
+    order_number: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[WebhookDelivery], int]:
+    """Deliveries newest first with the given filters; a page and the total count."""
+    query = select(WebhookDelivery)
+    if provider:
+        query = query.where(WebhookDelivery.provider == provider)
+    if outcome:
+        query = query.where(WebhookDelivery.outcome == outcome)
+    if store:
+        query = query.where(WebhookDelivery.store == store)
+    if order_number:
+        query = query.where(WebhookDelivery.order_number == order_number)
+    return page(session, query, col(WebhookDelivery.id).desc(), limit=limit, offset=offset)
+
+
+# ---- store orders ---------------------------------------------------------------------------
+
+
+def external_ref(store: str, external_id: str) -> str:
+    """The order's external reference: store name and the store's order id."""
+    return f"{store}:{external_id}"
+
+
+def find_order(*, session: Session, store: StoreConnection, external_id: str) -> SalesOrder | None:
+    """The order a store's order id was imported as, or None."""
+    return order_service.get_by_external_ref(
+        session=session, channel=store.channel, external_ref=external_ref(store.name, external_id)
+    )
+
+
+def _customer(session: Session, order_in: StoreOrderIn, store: StoreConnection) -> Customer:
+    email = order_in.email or f"unknown@{store.name.lower()}.webhook.invalid"
+    existing = customer_service.get_by_email(session=session, email=email)
+    if existing:
+        return existing
+    customer = Customer(
+        name=(order_in.customer_name or email)[:200]
+        if order_in.email
+        else f"Unknown customer ({store.name})",
+        email=email,
+        country=order_in.country or "US",
+    )
+    try:
+        with session.begin_nested():
+            session.add(customer)
+            session.flush()
+    except IntegrityError:  # a concurrent delivery created the same customer first
+        found = customer_service.get_by_email(session=session, email=email)
+        if found is None:
+            raise
+        return found
+    return customer
+
+
+def review_reasons(*, session: Session, order_in: StoreOrderIn) -> list[str]:
+    """Why a person has to look at this store order before it is fulfilled (empty: nothing)."""
+    reasons = []
+    if not order_in.email:
+        reasons.append("no customer e-mail")
+    if not order_in.lines:
+        reasons.append("no order lines")
+    skus = [line.sku for line in order_in.lines if line.sku]
+    known = inventory_service.get_many(session=session, skus=skus)
+    if any(not line.sku for line in order_in.lines):
+        reasons.append(
+            "line without SKU: " + ", ".join(ln.name for ln in order_in.lines if not ln.sku)
+        )
+    unknown = sorted({sku for sku in skus if sku not in known})
+    if unknown:
+        reasons.append("unknown SKU: " + ", ".join(unknown))
+    return reasons
+
+
+def import_order(
+    *,
+    session: Session,
+    store: StoreConnection,
+    order_in: StoreOrderIn,
+    number_prefix: str,
+    created_by: str,
+) -> tuple[SalesOrder, bool]:
+    """Record the store order as a sales order once; (order, False) when it already exists.
+
+    Prices, discounts, shipping and taxes are kept as the store charged them. Unknown SKUs or a
+    missing e-mail still record the order, flagged `needs_review`.
+    """
+    ref = external_ref(store.name, order_in.external_id)
+    existing = find_order(session=session, store=store, external_id=order_in.external_id)
+    if existing:
+        return existing, False
+    customer = _customer(session, order_in, store)
+    reasons = review_reasons(session=session, order_in=order_in)
+    order = SalesOrder(
+        channel=store.channel,
+        customer_id=customer.id,
+        external_ref=ref,
+        currency=order_in.currency,
+        subtotal=order_in.subtotal,
+        total=order_in.total,
+        prepaid=store.prepaid and order_in.paid,
+        needs_review=bool(reasons),
+        created_by=created_by,
+    )
+    try:
+        # Added inside the savepoint, so a failed insert leaves nothing pending to autoflush.
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError:  # a concurrent delivery of the same order got there first
+        found = find_order(session=session, store=store, external_id=order_in.external_id)
+        if found is None:
+            raise
+        return found, False
+    order.number = f"{number_prefix}-{order.id:06d}"
+    for sku, line in zip(order_in.skus(), order_in.lines, strict=True):
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                sku=sku,
+                name=line.name,
+                qty=line.qty,
+                unit_price=line.unit_price,
+                line_total=line.line_total,
+            )
+        )
+    session.add(
+        StoreOrder(
+            order_id=order.id,
+            store=store.name,
+            provider=store.kind,
+            external_id=order_in.external_id,
+            external_number=order_in.external_number,
+            payment_ref=order_in.payment_ref,
+            currency=order_in.currency,
+            subtotal=order_in.subtotal,
+            discount=order_in.discount,
+            shipping=order_in.shipping,
+            tax=order_in.tax,
+            total=order_in.total,
+            shipping_address=order_in.shipping_address,
+            review_reasons=reasons,
+        )
+    )
+    session.add(order)
+    session.flush()
+    order_service.add_event(
+        session=session,
+        key=f"{order.number}:received",
+        order=order,
+        kind="received",
+        message=_received_message(store, order_in),
+        actor=store.name,
+    )
+    if reasons:
+        order_service.add_event(
+            session=session,
+            key=f"{order.number}:needs_review",
+            order=order,
+            kind="needs_review",
+            message="needs review by the order desk: " + "; ".join(reasons),
+            actor=store.name,
+        )
+    return order, True
+
+
+def _received_message(store: StoreConnection, order_in: StoreOrderIn) -> str:
+    address = ", ".join(str(v) for v in order_in.shipping_address.values())
+    return (
+        f"received from {store.kind} store {store.name} as {order_in.external_number or '-'} "
+        f"(id {order_in.external_id}): {len(order_in.lines)} lines {order_in.subtotal}, "
+        f"discount {order_in.discount}, shipping {order_in.shipping}, tax {order_in.tax}, "
+        f"total {order_in.total} {order_in.currency}" + (f"; ship to {address}" if address else "")
+    )[:2000]
+
+
+def store_order(*, session: Session, order_id: int) -> StoreOrder | None:
+    """The store's record of an imported order, or None."""
+    return session.exec(select(StoreOrder).where(StoreOrder.order_id == order_id)).first()
+
+
+def apply_store_prices(*, session: Session, order: SalesOrder, order_in: StoreOrderIn) -> None:
+    """After an amendment from the store, keep the store's prices and totals, not the list's."""
+    by_sku = {line.sku: line for line in order_in.lines if line.sku}
+    for line in order_service.lines(session=session, order_id=order.id):
+        charged = by_sku.get(line.sku)
+        if charged and charged.qty == line.qty:
+            line.unit_price, line.line_total = charged.unit_price, charged.line_total
+            session.add(line)
+    order.subtotal, order.total = order_in.subtotal, order_in.total
+    order.updated_at = utcnow()
+    session.add(order)
+    row = store_order(session=session, order_id=order.id)
+    if row is not None:
+        row.subtotal, row.discount, row.shipping = (
+            order_in.subtotal,
+            order_in.discount,
+            order_in.shipping,
+        )
+        row.tax, row.total = order_in.tax, order_in.total
+        session.add(row)
+    session.flush()
+
+
+def current_lines(*, session: Session, order_id: int) -> list[tuple[str, int]]:
+    """(sku, qty) of the order's lines, sorted: what a store update is compared with."""
+    return sorted(
+        (line.sku, line.qty) for line in order_service.lines(session=session, order_id=order_id)
+    )
+
+
+# ---- payments -------------------------------------------------------------------------------
+
+
+def match_payment(*, session: Session, payment_in: PaymentIn) -> tuple[SalesOrder | None, str]:
+    """The order a payment or refund belongs to, and how it was matched ("" when it was not)."""
+    if payment_in.order_number:
+        order = order_service.get_by_number(session=session, number=payment_in.order_number)
+        if order:
+            return order, f"metadata order number {payment_in.order_number}"
+    if payment_in.payment_refs:
+        paid = session.exec(
+            select(Payment).where(col(Payment.reference).in_(payment_in.payment_refs))
+        ).first()
+        if paid:
+            return session.get(SalesOrder, paid.order_id), f"earlier payment {paid.reference}"
+        rows = session.exec(
+            select(StoreOrder).where(col(StoreOrder.payment_ref).in_(payment_in.payment_refs))
+        ).all()
+        if len({r.order_id for r in rows}) == 1:
+            return session.get(
+                SalesOrder, rows[0].order_id
+            ), f"payment reference {rows[0].payment_ref}"
+    if payment_in.external_ids:
+        rows = session.exec(
+            select(StoreOrder).where(col(StoreOrder.external_id).in_(payment_in.external_ids))
+        ).all()
+        if len({r.order_id for r in rows}) == 1:
+            return session.get(
+                SalesOrder, rows[0].order_id
+            ), f"store order id {rows[0].external_id}"
+    return None, ""
+
+
+def refunded_so_far(*, session: Session, reference: str) -> Decimal:
+    """What was already recorded as refunded against a payment reference (a positive amount)."""
+    total = session.exec(
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.reference == reference)
+        .where(Payment.method == "stripe_refund")
+    ).one()
+    return -round_money(Decimal(total))
+
+
+def record_payment(*, session: Session, order: SalesOrder, payment_in: PaymentIn) -> Payment | None:
+    """Record a payment (or a refund, as a negative payment) once; None when nothing is new."""
+    existing = session.exec(select(Payment).where(Payment.key == payment_in.key)).first()
+    if existing:
+        return None
+    if payment_in.kind == "refund":
+        amount = payment_in.amount - refunded_so_far(
+            session=session, reference=payment_in.reference
+        )
+        if amount <= 0:
+            return None
+        return invoice_service.record_payment(
+            session=session,
+            key=payment_in.key,
+            order=order,
+            amount=-amount,
+            method="stripe_refund",
+            reference=payment_in.reference,
+        )
+    return invoice_service.record_payment(
+        session=session,
+        key=payment_in.key,
+        order=order,
+        amount=payment_in.amount,
+        method=payment_in.method,
+        reference=payment_in.reference,
+    )
+
+
+def describe(payment_in: PaymentIn) -> str:
+    """A one-line description for the delivery log and the trail."""
+    return f"{payment_in.kind} {payment_in.amount} {payment_in.currency} ({payment_in.reference})"
+
+
+def body_text(delivery: WebhookDelivery) -> str:
+    """The stored body for people to read."""
+    return delivery.body.decode("utf-8", errors="replace")
+
+
+def as_dict(delivery: WebhookDelivery) -> dict[str, Any]:
+    """The delivery with its body as text (for the API)."""
+    return {**delivery.model_dump(exclude={"body"}), "body": body_text(delivery)}
