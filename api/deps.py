@@ -1,18 +1,17 @@
 """Typed dependencies: settings, session, Temporal client, the caller and permission checks."""
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 from temporalio.client import Client
 
-from api.state import AppState
 from conveyor.core.db import session_scope
 from conveyor.core.security import tokens_equal
+from conveyor.core.state import AppState
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import ADMIN_ROLE, Employee
 
@@ -41,25 +40,6 @@ def get_read_session(state: StateDep) -> Iterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
-T = TypeVar("T")
-
-
-async def in_session(
-    state: AppState, work: Callable[[Session], T], *, read_only: bool = False
-) -> T:
-    """Run `work` in its own short transaction on a worker thread.
-
-    Async handlers use this instead of SessionDep: a blocking database call on the event loop,
-    or a lock held across an await, would stall every other request (SQLite locks the file).
-    """
-
-    def run() -> T:
-        with session_scope(state.read_engine if read_only else state.engine) as session:
-            return work(session)
-
-    return await asyncio.to_thread(run)
-
-
 async def get_temporal(state: StateDep) -> Client:
     """The Temporal client; 503 when Temporal cannot be reached."""
     try:

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 
 from api.health import router as health_router
 from api.registry import api_router
-from api.state import AppState
 from conveyor.core.db import make_engine
 from conveyor.core.settings import Settings, settings
+from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
 from conveyor.pages.views import install as install_pages
 from conveyor.webhook.views import router as webhook_router

@@ -9,7 +9,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from activities.order_activities import OrderActivities
-    from workflows.search_attributes import ASSIGNEE
+    from conveyor.core.search_attributes import ASSIGNEE
     from workflows.types import (
         KeyedOrderInput,
         NotifyInput,

@@ -11,7 +11,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.purchasing_activities import PurchasingActivities
     from activities.stock_activities import StockActivities
     from activities.task_activities import TaskActivities
-    from workflows.search_attributes import ORDER_STEP
+    from conveyor.core.search_attributes import ORDER_STEP
     from workflows.types import (
         AmendOrderInput,
         AmendRequest,

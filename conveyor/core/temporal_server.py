@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from workflows.search_attributes import ALL_KEYS
+from conveyor.core.search_attributes import ALL_KEYS
 
 
 def temporal_cli_path() -> str:

@@ -9,8 +9,8 @@ from api.deps import (
     ReadSessionDep,
     SessionDep,
     StateDep,
-    in_session,
 )
+from conveyor.core.state import in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import (
     AttendancePublic,

@@ -15,9 +15,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from api.state import AppState
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
+from conveyor.core.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
+from conveyor.core.state import AppState
 from conveyor.core.temporal import order_workflow_id
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
@@ -25,7 +26,6 @@ from conveyor.invoice import service as invoice_service
 from conveyor.order import service as order_service
 from conveyor.order.models import OrderCreate, SalesOrder
 from workflows.sales_order import NOT_WAITING_FOR_TASK, SalesOrderWorkflow
-from workflows.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
 from workflows.types import (
     AmendRequest,
     CancelRequest,

@@ -7,7 +7,8 @@ from uuid import uuid4
 from fastapi import APIRouter, Header, HTTPException, Query, status
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, in_session
+from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.inventory import service as inventory_service
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import PaymentCreate

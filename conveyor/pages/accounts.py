@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import Response
 
-from api.deps import ReadSessionDep, StateDep, in_session
+from api.deps import ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.customer import service as customer_service
 from conveyor.invoice import pdf as invoice_pdf
 from conveyor.invoice import service as invoice_service

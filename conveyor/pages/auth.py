@@ -5,8 +5,9 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.deps import StateDep, in_session
+from api.deps import StateDep
 from conveyor.core.security import tokens_equal
+from conveyor.core.state import in_session
 from conveyor.customer import service as customer_service
 from conveyor.employee import service as employee_service
 from conveyor.pages.web import (

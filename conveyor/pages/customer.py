@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from fastapi import Form, HTTPException, Request
 from fastapi.responses import Response
 
-from api.deps import ReadSessionDep, StateDep, in_session
+from api.deps import ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder

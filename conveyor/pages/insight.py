@@ -9,7 +9,8 @@ from fastapi import Form, HTTPException, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import ReadSessionDep, StateDep, in_session
+from api.deps import ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.customer.models import Customer
 from conveyor.order import service as order_service
 from conveyor.order import views as order_views

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from api.deps import Principal, ReadSessionDep, StateDep, in_session
+from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.invoice import service as invoice_service

@@ -23,9 +23,9 @@ from sqlalchemy.exc import DBAPIError
 from temporalio.service import RPCError
 
 from api.deps import Principal, StateDep
-from api.state import AppState
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
+from conveyor.core.state import AppState
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.employee import service as employee_service

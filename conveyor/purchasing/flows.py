@@ -4,8 +4,7 @@ import logging
 
 from temporalio.service import RPCError
 
-from api.deps import in_session
-from api.state import AppState
+from conveyor.core.state import AppState, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.models import PurchaseOrderPublic

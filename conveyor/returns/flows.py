@@ -11,8 +11,8 @@ from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api.state import AppState
 from conveyor.core.db import session_scope
+from conveyor.core.state import AppState
 from conveyor.returns import service as return_service
 from conveyor.returns.models import ReceiveLine, ReturnStatus
 from workflows.return_types import ReturnInput, ReturnResult

@@ -12,8 +12,8 @@ from api.deps import (
     ReadSessionDep,
     SessionDep,
     StateDep,
-    in_session,
 )
+from conveyor.core.state import in_session
 from conveyor.invoice.models import CreditNote, Invoice
 from conveyor.order import service as order_service
 from conveyor.returns import flows as return_flows

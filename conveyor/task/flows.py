@@ -6,8 +6,7 @@ signal so it can notify the new assignee. A lost signal loses only that e-mail, 
 
 import logging
 
-from api.deps import in_session
-from api.state import AppState
+from conveyor.core.state import AppState, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Employee

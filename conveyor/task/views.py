@@ -5,7 +5,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, in_session
+from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep
+from conveyor.core.state import in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import SUPERVISOR_ROLE
 from conveyor.order import flows as order_flows

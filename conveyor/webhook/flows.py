@@ -16,8 +16,8 @@ from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.service import RPCError
 
-from api.state import AppState
 from conveyor.core.db import session_scope
+from conveyor.core.state import AppState
 from conveyor.core.temporal import order_workflow_id
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
