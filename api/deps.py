@@ -1,6 +1,6 @@
 """Typed dependencies: settings, session, Temporal client, the caller and permission checks."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -72,6 +72,20 @@ class Principal:
         """True when the caller may act for `role`."""
         return self.is_admin or (self.employee is not None and self.employee.has_role(role))
 
+    def has_clearance(self, level: int) -> bool:
+        """True when the caller's clearance is at least `level` (the admin token has all)."""
+        return self.is_admin or (self.employee is not None and self.employee.clearance >= level)
+
+    def role_refusal(self, roles: tuple[str, ...], action: str) -> str | None:
+        """Why the caller may not do `action` without one of `roles`; None when allowed."""
+        if any(self.has_role(role) for role in roles):
+            return None
+        return f"{action} needs the {' or '.join(roles)} role"
+
+    def clearance_refusal(self, level: int, action: str) -> str | None:
+        """Why the caller may not do `action` below clearance `level`; None when allowed."""
+        return None if self.has_clearance(level) else f"{action} needs clearance {level}"
+
 
 bearer = HTTPBearer(auto_error=False, description="Employee or admin bearer token")
 
@@ -105,6 +119,31 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def _forbid(refusal: str | None) -> None:
+    if refusal is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
+
+
+def require_role(*roles: str, action: str = "this") -> Callable[[Principal], Principal]:
+    """A dependency: the caller, or 403 unless they hold one of `roles` (admin holds all)."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        _forbid(principal.role_refusal(roles, action))
+        return principal
+
+    return dependency
+
+
+def require_clearance(level: int, action: str = "this") -> Callable[[Principal], Principal]:
+    """A dependency: the caller, or 403 when their clearance is below `level`."""
+
+    def dependency(principal: CurrentPrincipal) -> Principal:
+        _forbid(principal.clearance_refusal(level, action))
+        return principal
+
+    return dependency
 
 
 def require_admin(principal: CurrentPrincipal) -> Principal:
