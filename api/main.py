@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.health import router as health_router
 from api.registry import api_router
 from conveyor.core.db import make_engine
+from conveyor.core.errors import DomainError
 from conveyor.core.settings import Settings, settings
 from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
+from conveyor.pages.views import domain_error_page
 from conveyor.pages.views import install as install_pages
 from conveyor.webhook.views import router as webhook_router
 from routing_rules.registry import RuleRegistry
@@ -67,6 +69,13 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     app.include_router(api_router)
     app.include_router(webhook_router, prefix="/webhooks", tags=["webhooks"])
     install_pages(app)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        # One mapping for every area: JSON for the API and webhooks, an error page for people.
+        if request.url.path.startswith(("/api/", "/webhooks/")):
+            return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return domain_error_page(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from conveyor.core.errors import DomainError
 from conveyor.pages import accounts, auth, customer, inbox, insight, orders, rules
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
@@ -29,6 +30,13 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
     detail = "This form is out of date (or did not come from Conveyor). Reload the page and retry."
     return render(request, "error.html", {"status": 403, "detail": detail}, status_code=403)
+
+
+def domain_error_page(request: Request, exc: DomainError) -> Response:
+    """A refusal from a service or flow that no page caught, as an error page."""
+    return render(
+        request, "error.html", {"status": exc.status, "detail": exc.message}, status_code=exc.status
+    )
 
 
 def install(app: FastAPI) -> None:
