@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-webhooks clean help chromium
+.PHONY: run test lint typecheck format bench bench-webhooks clean help chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[dev,test]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with demo data
@@ -30,13 +30,18 @@ chromium:  ## install Debian's Chromium for the browser tests when it is missing
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
 	fi
 
-test: $(STAMP) chromium  ## lint, then run the whole test suite (SQLite and PostgreSQL)
+test: $(STAMP) chromium  ## lint and type-check, then run the whole test suite (SQLite and PostgreSQL)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -p no:cacheprovider -q -ra
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(STAMP)  ## ruff check, format check and mypy on the core folders
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+typecheck: $(STAMP)  ## mypy on workflows/, activities/ and every service.py
+	$(VENV)/bin/mypy
 
 format: $(STAMP)  ## format the code
 	$(VENV)/bin/ruff check --fix .
