@@ -25,13 +25,13 @@ WORKFLOWS = [SalesOrderWorkflow, ReturnWorkflow]
 
 
 def build_activities(engine: Engine, settings: Settings) -> list:
-    """Every activity, bound to its clients (database engine, rule registry)."""
+    """Every activity, bound to its clients (database engine, rule registry) and settings."""
     orders = OrderActivities(engine, RuleRegistry(settings.rules_dir))
-    stock = StockActivities(engine, settings.staging_location)
+    stock = StockActivities(engine, settings)
     tasks = TaskActivities(engine)
     purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)
-    returns = ReturnActivities(engine)
+    returns = ReturnActivities(engine, settings)
     return [
         orders.plan_order,
         orders.record_progress,

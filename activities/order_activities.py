@@ -1,24 +1,22 @@
 """Order activities: step plan, progress and trail, invoice, payment status."""
 
 from datetime import timedelta
-from decimal import Decimal
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
 from conveyor.core.db import session_scope
-from conveyor.customer.models import Customer
 from conveyor.inventory import service as inventory_service
+from conveyor.invoice import receivables
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice import shipment as shipment_invoicing
+from conveyor.order import amendment, planning
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
-from conveyor.order.models import OrderEvent
-from conveyor.order.routing import facts_for
 from conveyor.purchasing import service as purchasing_service
+from routing_rules.models import StepRoute
 from routing_rules.registry import RuleRegistry
 from workflows.types import (
     AmendOrderInput,
@@ -51,51 +49,15 @@ class OrderActivities:
         """
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            facts = facts_for(
-                session=session,
-                channel=order.channel,
-                customer_id=order.customer_id,
-                lines=[
-                    (line.sku, line.qty)
-                    for line in order_service.lines(session=session, order_id=order.id)
-                ],
-                total=order.total,
-            )
-            decision = self.rules.current().decide(facts)
-            order.rule, order.rules_version = decision.rule, decision.version
-            session.add(order)
-            order_service.add_event(
-                session=session,
-                key=f"{order.number}:routed",
-                order=order,
-                kind="routed",
-                message=f"routed by rule {decision.rule} (rules {decision.version})",
-            )
-            plan = OrderPlan(
-                rule=decision.rule,
-                rules_version=decision.version,
+            route = planning.route(session=session, order=order, rules=self.rules.current())
+            return OrderPlan(
+                rule=route.rule,
+                rules_version=route.version,
                 prepaid=order.prepaid,
                 partial=order.allow_partial,
-                drop_ship=bool(
-                    purchasing_service.drop_ship_lines(session=session, order_id=order.id or 0)
-                ),
-                steps=[
-                    PlannedStep(
-                        step=s.step,
-                        mode=s.mode,
-                        role=s.role,
-                        assign=s.assign,
-                        sla_seconds=s.sla.total_seconds() if s.sla else None,
-                        fallback=s.fallback,
-                        remind_after_seconds=_seconds(s.escalation and s.escalation.remind_after),
-                        escalate_after_seconds=_seconds(s.escalation and s.escalation.after),
-                        escalation_action=s.escalation.then if s.escalation else None,
-                        escalation_role=s.escalation.to_role if s.escalation else None,
-                    )
-                    for s in decision.steps
-                ],
+                drop_ship=route.drop_ship,
+                steps=[_planned(s) for s in route.steps],
             )
-            return _with_review(order.needs_review, plan)
 
     @activity.defn
     def record_progress(self, progress: RecordProgressInput) -> None:
@@ -158,61 +120,37 @@ class OrderActivities:
         """Record the payment a prepaid order brought with it: what is invoiced and unpaid."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            invoiced = invoice_service.invoiced_total(session=session, order_id=order.id)
-            paid = invoice_service.paid_total(session=session, order_id=order.id)
-            due = invoiced - paid
-            if due > Decimal("0"):
-                invoice_service.record_payment(
-                    session=session, key=request.key, order=order, amount=due, method="prepaid"
-                )
+            receivables.settle_prepaid(session=session, key=request.key, order=order)
 
     @activity.defn
     def amend_order(self, request: AmendOrderInput) -> AmendResult:
         """Replace the order's lines (once per key), with before/after in the trail."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            done = session.exec(select(OrderEvent).where(OrderEvent.key == request.key)).first()
-            if done is not None:
-                return AmendResult(total=order.total, summary=done.message)
             try:
-                before, after = order_service.replace_lines(
+                summary = amendment.amend(
                     session=session,
+                    key=request.key,
                     order=order,
                     lines=[(line.sku, line.qty) for line in request.lines],
+                    actor=request.actor,
                 )
             except order_service.OrderError as exc:
                 raise ApplicationError(str(exc), type="InvalidRequest", non_retryable=True) from exc
-            summary = f"lines amended: {before} -> {after}"
-            order_service.add_event(
-                session=session,
-                key=request.key,
-                order=order,
-                kind="amended",
-                message=summary,
-                actor=request.actor,
-            )
             return AmendResult(total=order.total, summary=summary)
 
     @activity.defn
     def check_credit(self, ref: OrderRef) -> CreditCheckResult:
-        """Open receivables plus this order against the customer's credit limit.
-
-        A limit of 0 means the customer has no credit terms to watch (prepaid or cash).
-        """
+        """Open receivables plus this order against the customer's credit limit."""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            customer = session.get(Customer, order.customer_id)
-            limit = customer.credit_limit if customer else Decimal("0")
-            if order.prepaid or limit <= 0:
-                return CreditCheckResult(
-                    approved=True, credit_limit=limit, reason="no credit terms"
-                )
-            exposure = order.total + invoice_service.open_receivables(
-                session=session, customer_id=order.customer_id, exclude_order_id=order.id
+            credit = receivables.check_credit(session=session, order=order)
+            return CreditCheckResult(
+                approved=credit.approved,
+                credit_limit=credit.credit_limit,
+                exposure=credit.exposure,
+                reason=credit.reason,
             )
-            approved = exposure <= limit
-            reason = f"exposure {exposure} {'within' if approved else 'over'} limit {limit}"
-            return CreditCheckResult(approved, credit_limit=limit, exposure=exposure, reason=reason)
 
     @activity.defn
     def check_payment(self, ref: OrderRef) -> PaymentStatus:
@@ -234,20 +172,21 @@ class OrderActivities:
             return SiblingQuotes([o.number for o in siblings if o.number])
 
 
-# A web order that arrived with something to check (unknown SKU, no e-mail) stops at the stock
-# check for the order desk, who can amend the lines (allowed until allocation) or reject it.
-REVIEW_ROLE = "order_desk"
-
-
-def _with_review(needs_review: bool, plan: OrderPlan) -> OrderPlan:
-    if needs_review:
-        plan.steps = [
-            PlannedStep(step=p.step, mode="task", role=REVIEW_ROLE, assign="round_robin")
-            if p.step == "stock_check"
-            else p
-            for p in plan.steps
-        ]
-    return plan
+def _planned(route: StepRoute) -> PlannedStep:
+    """A step's route as the workflow takes it: durations in seconds."""
+    escalation = route.escalation
+    return PlannedStep(
+        step=route.step,
+        mode=route.mode,
+        role=route.role,
+        assign=route.assign,
+        sla_seconds=_seconds(route.sla),
+        fallback=route.fallback,
+        remind_after_seconds=_seconds(escalation.remind_after if escalation else None),
+        escalate_after_seconds=_seconds(escalation.after if escalation else None),
+        escalation_action=escalation.then if escalation else None,
+        escalation_role=escalation.to_role if escalation else None,
+    )
 
 
 def _seconds(duration: timedelta | None) -> float | None:

@@ -6,6 +6,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from conveyor.core.db import session_scope
+from conveyor.core.settings import Settings
 from conveyor.invoice.credit import NotInvoicedError
 from conveyor.order import service as order_service
 from conveyor.returns import service as return_service
@@ -29,17 +30,21 @@ def _load(session: Session, number: str) -> ReturnAuthorisation:
 
 
 class ReturnActivities:
-    """The side effects of a received return; holds the database engine."""
+    """The side effects of a received return; holds the database engine and the settings."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
+        # Where goods go back when the ledger shows no warehouse that shipped them.
+        self.default_warehouse = settings.default_warehouse
 
     @activity.defn
     def restock_return(self, ref: ReturnRef) -> RestockResult:
         """Restock (on-hand rises) or scrap (ledger only) what came back; once per RMA and SKU."""
         with session_scope(self.engine) as session:
             rma = _load(session, ref.return_number)
-            restocked, scrapped, skus = return_service.restock(session=session, rma=rma)
+            restocked, scrapped, skus = return_service.restock(
+                session=session, rma=rma, default_warehouse=self.default_warehouse
+            )
             waiting = {
                 order.number
                 for sku in skus

@@ -40,11 +40,13 @@ def get_read_session(state: StateDep) -> Iterator[Session]:
 
 
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+
 async def get_temporal(state: StateDep) -> Client:
     """The Temporal client; 503 when Temporal cannot be reached."""
     try:
         return await state.temporal()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "unavailable"
+    except Exception as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal is unreachable") from exc
 
 
@@ -80,7 +82,8 @@ class Principal:
         """Why the caller may not do `action` without one of `roles`; None when allowed."""
         if any(self.has_role(role) for role in roles):
             return None
-        return f"{action} needs the {' or '.join(roles)} role"
+        needs = f"needs the {' or '.join(roles)} role"
+        return f"{action} {needs}" if action else needs  # action "": the bare "needs the ..."
 
     def clearance_refusal(self, level: int, action: str) -> str | None:
         """Why the caller may not do `action` below clearance `level`; None when allowed."""

@@ -34,7 +34,7 @@ async def _sweep_pending_orders(state: AppState) -> None:
             started = await order_flows.start_pending_workflows(state)
             if started:
                 log.info("started %d pending order workflows", started)
-        except Exception:  # noqa: BLE001 - keep sweeping; Temporal may be down for a while
+        except Exception:
             log.warning("pending-order sweep failed", exc_info=True)
 
 

@@ -51,7 +51,7 @@ async def _timed(
         return time.perf_counter() - started, response.status_code
 
 
-async def _run(calls: list[tuple[str, str, dict]], client: httpx.AsyncClient, concurrency: int):  # noqa: ANN202
+async def _run(calls: list[tuple[str, str, dict]], client: httpx.AsyncClient, concurrency: int):
     gate = asyncio.Semaphore(concurrency)
     started = time.perf_counter()
     results = await asyncio.gather(*(_timed(client, gate, m, u, **kw) for m, u, kw in calls))

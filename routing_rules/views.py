@@ -1,15 +1,15 @@
 """Routing-rule endpoints: the rules in force and a preview of an order's route."""
 
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentPrincipal, ReadSessionDep, StateDep
-from conveyor.order.enums import Channel
 from conveyor.order.routing import facts_for
-from routing_rules.models import Decision, OrderFacts, RuleFileError
+from routing_rules import preview as route_preview
+from routing_rules.models import RuleFileError
+from routing_rules.preview import PreviewRequest, PreviewResponse
 from routing_rules.registry import RuleRegistry
 
 router = APIRouter()
@@ -31,30 +31,6 @@ class RulesInForce(BaseModel):
     last_error: list[str] | None = Field(
         default=None, description="why the files on disk are not in force (the last good set is)"
     )
-
-
-class PreviewLine(BaseModel):
-    sku: str = Field(min_length=1, max_length=64)
-    qty: int = Field(gt=0, le=100_000)
-
-
-class PreviewRequest(BaseModel):
-    """An order as it would be placed, or the facts directly (`customer_group`, `total`...)."""
-
-    channel: Channel = Channel.SALES_REP
-    customer_id: int | None = Field(default=None, gt=0)
-    lines: list[PreviewLine] = Field(default_factory=list, max_length=500)
-    customer_group: str | None = None
-    country: str | None = None
-    total: Decimal | None = Field(default=None, ge=0)
-    currency: str | None = None
-    tags: list[str] | None = None
-    has_drop_ship: bool = False
-
-
-class PreviewResponse(BaseModel):
-    facts: OrderFacts
-    decision: Decision
 
 
 @router.get("", response_model=RulesInForce)
@@ -83,17 +59,7 @@ def preview(
         session=session,
         channel=request.channel,
         customer_id=request.customer_id,
-        lines=[(line.sku, line.qty) for line in request.lines],
+        lines=request.order_lines,
         total=request.total,
     )
-    overrides = {
-        "customer_group": request.customer_group,
-        "country": request.country,
-        "currency": request.currency,
-        "tags": frozenset(request.tags) if request.tags is not None else None,
-    }
-    facts = facts.model_copy(
-        update={k: v for k, v in overrides.items() if v is not None}
-        | {"has_drop_ship": request.has_drop_ship}
-    )
-    return PreviewResponse(facts=facts, decision=rules.current().decide(facts))
+    return route_preview.preview(request, facts, rules.current())

@@ -15,6 +15,7 @@ with workflow.unsafe.imports_passed_through():
         EscalateTaskInput,
         PlannedStep,
         QuoteVoided,
+        SalesOrderNames,
         SiblingQuotes,
         TaskRef,
     )
@@ -81,7 +82,7 @@ class OrderPeople(OrderPlumbing):
         for number in siblings.order_numbers:
             try:
                 await workflow.get_external_workflow_handle(order_workflow_id(number)).signal(
-                    "quote_voided", QuoteVoided(self._number())
+                    SalesOrderNames.QUOTE_VOIDED, QuoteVoided(self._number())
                 )
             except Exception:  # noqa: BLE001 - it finished meanwhile; nothing left to void
                 workflow.logger.info("quote %s was already closed", number)

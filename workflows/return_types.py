@@ -1,7 +1,15 @@
-"""Dataclasses that cross the Temporal boundary for returns: workflow input and activity I/O."""
+"""What crosses the Temporal boundary for returns: workflow name and id, input and activity I/O."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+# The name Temporal knows ReturnWorkflow by (its class name): the flows start it by this name.
+RETURN_WORKFLOW = "ReturnWorkflow"
+
+
+def return_workflow_id(order_number: str, return_number: str) -> str:
+    """The workflow id of a received return: `return-<order>-<rma>` (unique across databases)."""
+    return f"return-{order_number}-{return_number}"
 
 
 @dataclass

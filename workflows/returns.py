@@ -9,8 +9,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from activities.return_activities import ReturnActivities
     from conveyor.core.temporal import order_workflow_id
-    from workflows.return_types import ReturnInput, ReturnRef, ReturnResult
-    from workflows.types import NotifyInput
+    from workflows.return_types import ReturnInput, ReturnRef, ReturnResult, return_workflow_id
+    from workflows.types import NotifyInput, SalesOrderNames
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -23,12 +23,8 @@ MAIL_RETRY = RetryPolicy(
     non_retryable_error_types=["OrderNotFound", "InvalidRequest"],
 )
 # The signal a backordered SalesOrderWorkflow waits for when stock arrives.
-STOCK_ARRIVED = "stock_arrived"
-
-
-def return_workflow_id(order_number: str, return_number: str) -> str:
-    """The workflow id of a received return: `return-<order>-<rma>` (unique across databases)."""
-    return f"return-{order_number}-{return_number}"
+STOCK_ARRIVED = SalesOrderNames.STOCK_ARRIVED
+__all__ = ["ReturnWorkflow", "return_workflow_id"]  # the id stays importable from here too
 
 
 @workflow.defn

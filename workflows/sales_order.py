@@ -12,6 +12,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.stock_activities import StockActivities
     from activities.task_activities import TaskActivities
     from conveyor.core.search_attributes import ORDER_STEP
+    from conveyor.order.policy import Refusal, can_amend, can_cancel
     from workflows.types import (
         AmendOrderInput,
         AmendRequest,
@@ -43,14 +44,13 @@ from workflows.versions import (
     PATCH_QUOTES,
 )
 
-# The refusal of a task the order does not wait for (yet): callers may retry briefly.
-NOT_WAITING_FOR_TASK = "the order is not waiting for this task"
-# Amending lines is allowed until allocation commits stock.
-AMENDABLE_IN = (None, "quote", "stock_check")
-# Steps from which a cancel is refused: goods are packed or later.
-NOT_CANCELLABLE_FROM = ("packing", "invoicing", "collection")
 # The steps repeated for every shipment of a partially fulfilled order.
 SHIPMENT_STEPS = ("stock_check", "allocation", "picking", "packing", "invoicing")
+
+
+def _refusal(message: str, refusal: str) -> ApplicationError:
+    """An update validator's refusal: `type` for the callers, `message` for people."""
+    return ApplicationError(message, type=refusal, non_retryable=True)
 
 
 @workflow.defn
@@ -134,17 +134,21 @@ class SalesOrderWorkflow(OrderPeople, OrderGoods):
     async def complete_task(self, request: CompleteTaskRequest) -> CompleteTaskResult:
         """Record a person's outcome for the task the order is waiting on, and resume."""
         if request.task_id in self._outcomes:
-            raise ApplicationError("task is already completed", type="TaskAlreadyCompleted")
+            raise ApplicationError("task is already completed", type=Refusal.TASK_ALREADY_COMPLETED)
         self._outcomes[request.task_id] = request
         await self._call(TaskActivities.record_task_completion, request)
         return CompleteTaskResult(task_id=request.task_id, outcome=request.outcome)
 
+    # The validators refuse with a typed ApplicationError (callers match its `type`, never the
+    # message). A refused update is not written to the history, so refusals replay safely.
+
     @complete_task.validator
     def _validate_complete_task(self, request: CompleteTaskRequest) -> None:
         if request.task_id in self._outcomes:
-            raise ValueError("task is already completed")
+            raise _refusal("task is already completed", Refusal.TASK_ALREADY_COMPLETED)
         if request.task_id != self._pending_task_id:
-            raise ValueError(NOT_WAITING_FOR_TASK)
+            # Not yet, perhaps: the task row commits a moment before the order waits for it.
+            raise _refusal("the order is not waiting for this task", Refusal.NOT_WAITING_FOR_TASK)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> CancelResult:
@@ -157,11 +161,16 @@ class SalesOrderWorkflow(OrderPeople, OrderGoods):
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
         if self._finished:
-            raise ValueError(f"the order is already {self._status}")
-        if self._step in NOT_CANCELLABLE_FROM:
-            raise ValueError(f"the order cannot be cancelled once it reached {self._step}")
-        if self._packed_any:
-            raise ValueError("part of the order has shipped; it cannot be cancelled")
+            raise _refusal(f"the order is already {self._status}", Refusal.ORDER_FINISHED)
+        if not can_cancel(self._step):
+            raise _refusal(
+                f"the order cannot be cancelled once it reached {self._step}",
+                Refusal.NOT_CANCELLABLE,
+            )
+        if not can_cancel(self._step, packed_any=self._packed_any):
+            raise _refusal(
+                "part of the order has shipped; it cannot be cancelled", Refusal.NOT_CANCELLABLE
+            )
 
     @workflow.update
     async def amend(self, request: AmendRequest) -> AmendResult:
@@ -189,11 +198,13 @@ class SalesOrderWorkflow(OrderPeople, OrderGoods):
     @amend.validator
     def _validate_amend(self, request: AmendRequest) -> None:
         if self._finished or self._cancel is not None:
-            raise ValueError(f"the order is already {self._status}")
-        if self._step not in AMENDABLE_IN or self._stock_committed:
-            raise ValueError(f"the order cannot be amended once it reached {self._step}")
+            raise _refusal(f"the order is already {self._status}", Refusal.ORDER_FINISHED)
+        if not can_amend(self._step, stock_committed=self._stock_committed):
+            raise _refusal(
+                f"the order cannot be amended once it reached {self._step}", Refusal.NOT_AMENDABLE
+            )
         if not request.lines:
-            raise ValueError("an order needs at least one line")
+            raise _refusal("an order needs at least one line", Refusal.INVALID_REQUEST)
 
     @workflow.signal
     def stock_arrived(self) -> None:

@@ -7,6 +7,29 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 
+class SalesOrderNames:
+    """The names Temporal knows SalesOrderWorkflow and its handlers by.
+
+    They are the class and method names (the decorators take no `name=`), so recorded histories
+    and running orders keep them. The flows start, signal and update by these names instead of
+    importing the workflow module; tests/workflows/test_names.py checks they match.
+    """
+
+    WORKFLOW = "SalesOrderWorkflow"
+    # updates
+    COMPLETE_TASK = "complete_task"
+    CANCEL = "cancel"
+    AMEND = "amend"
+    # signals
+    STOCK_ARRIVED = "stock_arrived"
+    TASK_ASSIGNED = "task_assigned"
+    QUOTE_VOIDED = "quote_voided"
+    SUPPLIER_SHIPPED = "supplier_shipped"
+    PAYMENT_RECORDED = "payment_recorded"
+    # queries
+    PROGRESS = "progress"
+
+
 @dataclass
 class SalesOrderInput:
     order_number: str

@@ -4,11 +4,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep, require_role
 from conveyor.accounting import mapping as account_mapping
 from conveyor.accounting import service as accounting_service
 from conveyor.core.settings import Settings
@@ -17,6 +17,7 @@ router = APIRouter()
 MAX_DAYS = 3660
 FromDate = Annotated[date, Query(alias="from", description="first day, inclusive (UTC)")]
 ToDate = Annotated[date, Query(description="last day, inclusive (UTC)")]
+Accountant = Annotated[Principal, Depends(require_role("accountant", action="the journal"))]
 
 
 class JournalRow(BaseModel):
@@ -39,10 +40,8 @@ class JournalPublic(BaseModel):
 
 
 def _postings(
-    session: Session, settings: Settings, principal: Principal, start: date, end: date
+    session: Session, settings: Settings, start: date, end: date
 ) -> list[accounting_service.Posting]:
-    if not principal.has_role("accountant"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the journal needs the accountant role")
     if end < start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`to` is before `from`")
     if (end - start).days > MAX_DAYS:
@@ -63,12 +62,12 @@ def _postings(
 def journal_csv(
     session: ReadSessionDep,
     state: StateDep,
-    principal: CurrentPrincipal,
+    _: Accountant,
     from_: FromDate,
     to: ToDate,
 ) -> Response:
     """Invoices, credit notes and payments as balanced journal rows (accountant or admin)."""
-    postings = _postings(session, state.settings, principal, from_, to)
+    postings = _postings(session, state.settings, from_, to)
     filename = f"journal-{from_.isoformat()}-{to.isoformat()}.csv"
     return Response(
         content=accounting_service.to_csv(postings),
@@ -81,12 +80,12 @@ def journal_csv(
 def journal_json(
     session: ReadSessionDep,
     state: StateDep,
-    principal: CurrentPrincipal,
+    _: Accountant,
     from_: FromDate,
     to: ToDate,
 ) -> JournalPublic:
     """The same journal as JSON, for accounting systems that pull it (accountant or admin)."""
-    postings = _postings(session, state.settings, principal, from_, to)
+    postings = _postings(session, state.settings, from_, to)
     return JournalPublic(
         data=[JournalRow.model_validate(p, from_attributes=True) for p in postings],
         count=len(postings),

@@ -40,7 +40,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     # deadlock on the lock upgrade and one fails with "database is locked" without waiting.
     # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout queues writers instead.
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -55,7 +55,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         return
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # noqa: ANN001
+    def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

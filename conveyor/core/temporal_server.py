@@ -28,8 +28,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The dev server's SQLite settings: WAL, and fsync only at checkpoints. NORMAL stays safe against
+# a process crash (only a power loss can drop the last commits); `bench/devserver.py` measures it.
+DEV_SERVER_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
+
+
 def dev_server_command(
-    *, port: int, ui_port: int | None, db_file: Path | None, namespace: str = "default"
+    *,
+    port: int,
+    ui_port: int | None,
+    db_file: Path | None,
+    namespace: str = "default",
+    pragmas: tuple[str, ...] = DEV_SERVER_PRAGMAS,
 ) -> list[str]:
     """The command line of a dev server with Conveyor's search attributes registered."""
     command = [
@@ -51,7 +61,9 @@ def dev_server_command(
         command += ["--ui-port", str(ui_port), "--ui-disable-news-fetch"]
     if db_file is not None:
         db_file.parent.mkdir(parents=True, exist_ok=True)
-        command += ["--db-filename", str(db_file), "--sqlite-pragma", "journal_mode=wal"]
+        command += ["--db-filename", str(db_file)]
+        for pragma in pragmas:
+            command += ["--sqlite-pragma", pragma]
     for key in ALL_KEYS:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     return command
@@ -79,11 +91,12 @@ def start_dev_server(
     ui_port: int | None = None,
     db_file: Path | None = None,
     log_file: Path | None = None,
+    pragmas: tuple[str, ...] = DEV_SERVER_PRAGMAS,
 ) -> subprocess.Popen:
     """Start a dev server and wait until its frontend accepts connections."""
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL
     process = subprocess.Popen(
-        dev_server_command(port=port, ui_port=ui_port, db_file=db_file),
+        dev_server_command(port=port, ui_port=ui_port, db_file=db_file, pragmas=pragmas),
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -253,5 +253,5 @@ def place_demo_orders(base: str, admin_token: str, accounts: list[dict], engine:
     try:
         DemoOrders(base, admin_token, accounts, engine).run()
         log.info("demo orders placed")
-    except Exception:  # noqa: BLE001 - demo data is a nicety; `conveyor dev` keeps running
+    except Exception:
         log.exception("demo orders could not be placed")

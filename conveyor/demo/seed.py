@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from conveyor.core.db import session_scope
+from conveyor.core.settings import settings
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
 from conveyor.demo.pricing import seed_pricing
@@ -73,6 +74,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     location=location,
                     tags=tags,
                 ),
+                default_warehouse=settings.default_warehouse,
             )
         seed_pricing(session)
         for name, email, group, country, limit in CUSTOMERS:

@@ -1,6 +1,7 @@
 """Employee and attendance tables, plus API shapes."""
 
 from datetime import datetime
+from typing import Protocol
 
 from pydantic import EmailStr
 from sqlmodel import Field, SQLModel
@@ -9,6 +10,20 @@ from conveyor.core.models import json_list_field, timestamp_field
 
 ADMIN_ROLE = "admin"
 SUPERVISOR_ROLE = "supervisor"
+
+
+class Caller(Protocol):
+    """Who is acting: `api.deps.Principal` is one; services check record rules against it."""
+
+    is_admin: bool
+
+    @property
+    def employee_id(self) -> int | None: ...
+
+    @property
+    def name(self) -> str: ...
+
+    def has_role(self, role: str) -> bool: ...
 
 
 class EmployeeBase(SQLModel):

@@ -4,20 +4,31 @@ import re
 
 from sqlmodel import Session, col, select
 
+from conveyor.core.errors import Conflict, Forbidden, NotFound
 from conveyor.core.models import utcnow
 from conveyor.core.security import hash_token, new_token
-from conveyor.employee.models import Attendance, Employee, EmployeeCreate
+from conveyor.employee.models import Attendance, Caller, Employee, EmployeeCreate
 
 ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
-class EmployeeError(Exception):
+class EmployeeError(Conflict):
     """An employee operation that breaks a rule (duplicate e-mail, bad role)."""
 
 
 def get(*, session: Session, employee_id: int) -> Employee | None:
     """The employee with that id, or None."""
     return session.get(Employee, employee_id)
+
+
+def get_own(*, session: Session, employee_id: int, caller: Caller) -> Employee:
+    """The employee, when `caller` is that employee or an admin (their shifts are their own)."""
+    employee = get(session=session, employee_id=employee_id)
+    if employee is None:
+        raise NotFound(f"employee {employee_id} not found")
+    if not caller.is_admin and caller.employee_id != employee_id:
+        raise Forbidden("you may only clock yourself in or out")
+    return employee
 
 
 def get_by_token(*, session: Session, token: str) -> Employee | None:

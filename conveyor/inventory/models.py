@@ -10,7 +10,6 @@ from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from conveyor.core.models import json_list_field, money_field, timestamp_field
-from conveyor.core.settings import settings
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 WAREHOUSE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,15}$"
@@ -148,11 +147,7 @@ class StockMovement(SQLModel, table=True):
     qty: int
     order_number: str | None = Field(default=None, max_length=32, index=True)
     # The warehouse whose balance moved; for `stage`, `location` is where the goods went.
-    warehouse: str = Field(
-        default_factory=lambda: settings.default_warehouse,
-        max_length=16,
-        sa_column_kwargs={"server_default": "MAIN"},
-    )
+    warehouse: str = Field(max_length=16, sa_column_kwargs={"server_default": "MAIN"})
     location: str | None = Field(default=None, max_length=32)
     at: datetime = timestamp_field()
 
@@ -165,11 +160,7 @@ class PickListLine(SQLModel, table=True):
     shipment: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     sku: str = Field(max_length=64)
     qty: int
-    warehouse: str = Field(
-        default_factory=lambda: settings.default_warehouse,
-        max_length=16,
-        sa_column_kwargs={"server_default": "MAIN"},
-    )
+    warehouse: str = Field(max_length=16, sa_column_kwargs={"server_default": "MAIN"})
     location: str = Field(max_length=32)
     # Set when picking stages the goods (CONVEYOR_STAGING_LOCATION) before packing.
     staging_location: str | None = Field(default=None, max_length=32)

@@ -13,6 +13,8 @@ warehouse, on-hand = receipts - packs and committed = commits - releases - packs
 
 Ledger keys: one operation (`key`) on one SKU writes `key:SKU` for its first warehouse and
 `key:SKU@WAREHOUSE` for any further one, so the first part alone says the SKU was done.
+
+The default warehouse (CONVEYOR_DEFAULT_WAREHOUSE) comes from the caller, who holds the settings.
 """
 
 from collections.abc import Sequence
@@ -22,7 +24,6 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from conveyor.core.settings import settings
 from conveyor.inventory.models import (
     PickListLine,
     Product,
@@ -89,9 +90,8 @@ def create_warehouse(*, session: Session, warehouse_in: WarehouseCreate) -> Ware
     return warehouse
 
 
-def default_warehouse(*, session: Session) -> str:
-    """The default warehouse's code (CONVEYOR_DEFAULT_WAREHOUSE), created when missing."""
-    code = settings.default_warehouse
+def ensure_warehouse(*, session: Session, code: str) -> str:
+    """The warehouse's code, its row created when missing (the default warehouse's first use)."""
     if get_warehouse(session=session, code=code) is None:
         try:
             with session.begin_nested():
@@ -141,7 +141,7 @@ def get_many(*, session: Session, skus: Sequence[str]) -> dict[str, Product]:
     return {p.sku: p for p in rows}
 
 
-def create(*, session: Session, product_in: ProductCreate) -> Product:
+def create(*, session: Session, product_in: ProductCreate, default_warehouse: str) -> Product:
     """Create a product with its opening stock (a receipt into the default warehouse)."""
     if get_by_sku(session=session, sku=product_in.sku):
         raise ProductExistsError(f"a product with SKU {product_in.sku} already exists")
@@ -150,7 +150,7 @@ def create(*, session: Session, product_in: ProductCreate) -> Product:
     )
     if missing:
         raise UnknownSkuError(f"unknown option SKU: {', '.join(missing)}")
-    warehouse = default_warehouse(session=session)
+    warehouse = ensure_warehouse(session=session, code=default_warehouse)
     product = Product.model_validate(product_in)
     session.add(product)
     session.flush()
@@ -183,7 +183,7 @@ class _Refused(Exception):
     pass
 
 
-def _guarded(table: type[Product] | type[StockBalance], on_hand: int, committed: int):  # noqa: ANN202
+def _guarded(table: type[Product] | type[StockBalance], on_hand: int, committed: int):
     """UPDATE adding the deltas, refused when on-hand, committed or available would go negative."""
     stmt = update(table).values(
         on_hand=table.on_hand + on_hand, committed=table.committed + committed
@@ -346,6 +346,7 @@ def commit(
     order_number: str,
     needs: Sequence[StockNeed],
     warehouse: str | None = None,
+    default_warehouse: str,
 ) -> bool:
     """Commit all `needs` or nothing; True when committed (now or by an earlier call with `key`).
 
@@ -355,7 +356,7 @@ def commit(
     ordered = sorted(needs, key=lambda n: n.sku)  # fixed order: no lock-order deadlocks on PG
     if not ordered or _already_done(session, f"{key}:{ordered[0].sku}"):
         return True
-    first = warehouse or settings.default_warehouse
+    first = warehouse or default_warehouse
     try:
         with session.begin_nested():
             for need in ordered:
@@ -373,6 +374,7 @@ def commit_available(
     order_number: str,
     needs: Sequence[StockNeed],
     warehouse: str | None = None,
+    default_warehouse: str,
 ) -> list[StockNeed]:
     """Commit as much of each need as is available now (partial fulfilment); once per `key`.
 
@@ -381,7 +383,7 @@ def commit_available(
     done = committed_under(session=session, key=key)
     if done:
         return done
-    first = warehouse or settings.default_warehouse
+    first = warehouse or default_warehouse
     committed = []
     for need in sorted(needs, key=lambda n: n.sku):
         try:
@@ -423,7 +425,9 @@ def _by_sku(needs: Sequence[StockNeed]) -> dict[str, list[StockNeed]]:
     return grouped
 
 
-def _plan(needs: list[StockNeed], holds: dict[str, int]) -> tuple[int, dict[str, int]]:
+def _plan(
+    needs: list[StockNeed], holds: dict[str, int], default_warehouse: str
+) -> tuple[int, dict[str, int]]:
     """(quantity asked, per-warehouse quantities) for one SKU's needs against what is held.
 
     Needs that all name their warehouse are taken there; otherwise the total is taken from the
@@ -436,7 +440,7 @@ def _plan(needs: list[StockNeed], holds: dict[str, int]) -> tuple[int, dict[str,
             plan[need.warehouse or ""] = plan.get(need.warehouse or "", 0) + need.qty
         return asked, plan
     plan, left = {}, asked
-    for warehouse in _preference(list(holds), settings.default_warehouse):
+    for warehouse in _preference(list(holds), default_warehouse):
         part = min(left, holds[warehouse])
         if part > 0:
             plan[warehouse] = part
@@ -444,14 +448,21 @@ def _plan(needs: list[StockNeed], holds: dict[str, int]) -> tuple[int, dict[str,
     return asked, plan
 
 
-def release(*, session: Session, key: str, order_number: str, needs: Sequence[StockNeed]) -> None:
+def release(
+    *,
+    session: Session,
+    key: str,
+    order_number: str,
+    needs: Sequence[StockNeed],
+    default_warehouse: str,
+) -> None:
     """Give back what the order holds committed (compensation); nothing held, nothing to do."""
     for sku, sku_needs in _by_sku(needs).items():
         _lock(session, sku)
         if _already_done(session, f"{key}:{sku}"):
             continue
         holds = held_by_warehouse(session=session, order_number=order_number, sku=sku)
-        _, plan = _plan(sku_needs, holds)
+        _, plan = _plan(sku_needs, holds, default_warehouse)
         part = 0
         for warehouse, wanted in sorted(plan.items()):
             qty = min(wanted, holds.get(warehouse, 0))
@@ -476,14 +487,21 @@ def release(*, session: Session, key: str, order_number: str, needs: Sequence[St
             part += 1
 
 
-def pack(*, session: Session, key: str, order_number: str, needs: Sequence[StockNeed]) -> None:
+def pack(
+    *,
+    session: Session,
+    key: str,
+    order_number: str,
+    needs: Sequence[StockNeed],
+    default_warehouse: str,
+) -> None:
     """Deduct packed goods from on-hand and from committed (only what the order holds, where)."""
     for sku, sku_needs in _by_sku(needs).items():
         _lock(session, sku)
         if _already_done(session, f"{key}:{sku}"):
             continue
         holds = held_by_warehouse(session=session, order_number=order_number, sku=sku)
-        asked, plan = _plan(sku_needs, holds)
+        asked, plan = _plan(sku_needs, holds, default_warehouse)
         if sum(plan.values()) < asked or any(
             holds.get(warehouse, 0) < qty for warehouse, qty in plan.items()
         ):
@@ -518,6 +536,7 @@ def receive(
     qty: int,
     warehouse: str | None = None,
     location: str | None = None,
+    default_warehouse: str,
 ) -> Product:
     """Goods received into a warehouse (default: the default one): on-hand rises, once per key.
 
@@ -527,7 +546,7 @@ def receive(
     if product is None:
         raise UnknownSkuError(f"unknown SKU {sku}")
     if warehouse is None:
-        warehouse = default_warehouse(session=session)
+        warehouse = ensure_warehouse(session=session, code=default_warehouse)
     elif get_warehouse(session=session, code=warehouse) is None:
         raise UnknownWarehouseError(f"unknown warehouse {warehouse}")
     _lock(session, sku)

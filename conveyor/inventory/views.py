@@ -1,10 +1,19 @@
 """Product and inventory endpoints."""
 
+from typing import Annotated
 from uuid import uuid4
 
-from fastapi import APIRouter, Header, HTTPException, status
+from fastapi import APIRouter, Depends, Header, HTTPException, status
 
-from api.deps import AdminPrincipal, CurrentPrincipal, ReadSessionDep, SessionDep, StateDep
+from api.deps import (
+    AdminPrincipal,
+    CurrentPrincipal,
+    Principal,
+    ReadSessionDep,
+    SessionDep,
+    StateDep,
+    require_role,
+)
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import (
     PickListLinePublic,
@@ -23,9 +32,13 @@ products_router = APIRouter()
 inventory_router = APIRouter()
 warehouses_router = APIRouter()
 pick_lists_router = APIRouter()
+Receiver = Annotated[
+    Principal, Depends(require_role("warehouse", "purchasing", action="receiving"))
+]
+Picker = Annotated[Principal, Depends(require_role("warehouse", action="reading pick lists"))]
 
 
-def _level(session, product: Product) -> StockLevel:  # noqa: ANN001
+def _level(session, product: Product) -> StockLevel:
     """Company-wide balances of the product, with each warehouse's."""
     return StockLevel(
         sku=product.sku,
@@ -47,11 +60,15 @@ def _level(session, product: Product) -> StockLevel:  # noqa: ANN001
 
 @products_router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
 def create_product(
-    product_in: ProductCreate, session: SessionDep, _: AdminPrincipal
+    product_in: ProductCreate, session: SessionDep, state: StateDep, _: AdminPrincipal
 ) -> ProductPublic:
     """Add a product with its opening stock (admin)."""
     try:
-        product = inventory_service.create(session=session, product_in=product_in)
+        product = inventory_service.create(
+            session=session,
+            product_in=product_in,
+            default_warehouse=state.settings.default_warehouse,
+        )
     except inventory_service.ProductExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except inventory_service.UnknownSkuError as exc:
@@ -83,7 +100,7 @@ async def receive_stock(
     sku: str,
     receipt: StockReceive,
     state: StateDep,
-    principal: CurrentPrincipal,
+    _: Receiver,
     session: ReadSessionDep,
     idempotency_key: str | None = Header(default=None),
 ) -> StockLevel:
@@ -92,8 +109,6 @@ async def receive_stock(
 
     Send an `Idempotency-Key` header to make a retried receipt count once.
     """
-    if not (principal.has_role("warehouse") or principal.has_role("purchasing")):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "receiving needs the warehouse role")
     key = f"receipt:{idempotency_key or uuid4()}"
     try:
         product, waiting = await order_flows.receive_stock(
@@ -134,11 +149,9 @@ def list_warehouses(session: ReadSessionDep, _: CurrentPrincipal) -> list[Wareho
 
 @pick_lists_router.get("/{order_number}", response_model=list[PickListLinePublic])
 def read_pick_list(
-    order_number: str, session: ReadSessionDep, principal: CurrentPrincipal
+    order_number: str, session: ReadSessionDep, _: Picker
 ) -> list[PickListLinePublic]:
     """The order's pick list: by shipment, then warehouse and bin, with any staging location."""
-    if not principal.has_role("warehouse"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "pick lists need the warehouse role")
     lines = inventory_service.pick_list(session=session, order_number=order_number)
     if lines is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown order {order_number}")

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from conveyor.core.models import round_money, utcnow
+from conveyor.core.models import round_money
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from conveyor.order.models import SalesOrder
@@ -82,7 +82,15 @@ def credit_goods(
     notes = []
     for invoice_id, takes in sorted(_plan(session, invoices, goods).items()):
         invoice = invoices[invoice_id]
-        notes.append(_issue(session, f"{key}:{invoice.number}", invoice, takes, reason))
+        notes.append(
+            invoice_service.create_credit_note(
+                session=session,
+                key=f"{key}:{invoice.number}",
+                invoice=invoice,
+                reason=reason,
+                lines=[_note_line(take) for take in takes],
+            )
+        )
     return notes
 
 
@@ -150,43 +158,17 @@ def _credited(session: Session, line_ids: list[int]) -> dict[int, _Credited]:
     return credited
 
 
-def _issue(
-    session: Session, key: str, invoice: Invoice, takes: list[_Take], reason: str
-) -> CreditNote:
-    year = utcnow().year
-    seq = invoice_service.next_number(session=session, name=f"credit-note-{year}")
-    subtotal = round_money(sum((t.amount for t in takes), ZERO))
-    tax = round_money(sum((t.tax for t in takes), ZERO))
-    note = CreditNote(
-        number=f"CN-{year}-{seq:06d}",
-        key=key,
-        invoice_id=invoice.id,
-        order_id=invoice.order_id,
-        currency=invoice.currency,
-        subtotal=subtotal,
-        charges=ZERO,
-        tax=tax,
-        # As on the invoice: tax is inside the amounts when its prices include tax.
-        total=subtotal if invoice.prices_include_tax else subtotal + tax,
-        reason=reason[:500],
+def _note_line(take: _Take) -> CreditNoteLine:
+    """The credit note line for goods taken from one invoice line (its note is set on issue)."""
+    return CreditNoteLine(
+        invoice_line_id=take.line.id,
+        kind=take.line.kind,
+        sku=take.line.sku,
+        description=take.line.description,
+        qty=take.qty,
+        unit_price=take.line.unit_price,
+        amount=take.amount,
+        tax_class=take.line.tax_class,
+        tax_rate=take.line.tax_rate,
+        tax_amount=take.tax,
     )
-    session.add(note)
-    session.flush()
-    for take in takes:
-        session.add(
-            CreditNoteLine(
-                credit_note_id=note.id,
-                invoice_line_id=take.line.id,
-                kind=take.line.kind,
-                sku=take.line.sku,
-                description=take.line.description,
-                qty=take.qty,
-                unit_price=take.line.unit_price,
-                amount=take.amount,
-                tax_class=take.line.tax_class,
-                tax_rate=take.line.tax_rate,
-                tax_amount=take.tax,
-            )
-        )
-    session.flush()
-    return note

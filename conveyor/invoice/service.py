@@ -1,5 +1,6 @@
 """Invoicing, credit notes and payment recording."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlalchemy import func, update
@@ -7,8 +8,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from conveyor.core.models import round_money, utcnow
-from conveyor.invoice.models import Counter, CreditNote, Invoice, InvoiceLine, Payment
+from conveyor.invoice.models import (
+    Counter,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from conveyor.order.models import OrderCharge, OrderLine, SalesOrder
+
+ZERO = Decimal("0.00")
 
 
 def next_number(*, session: Session, name: str) -> int:
@@ -153,27 +163,48 @@ def add_adjustment_line(*, session: Session, invoice: Invoice, amount: Decimal) 
 
 
 def create_credit_note(
-    *, session: Session, key: str, invoice: Invoice, reason: str = ""
+    *,
+    session: Session,
+    key: str,
+    invoice: Invoice,
+    reason: str = "",
+    lines: Sequence[CreditNoteLine] = (),
 ) -> CreditNote:
-    """Credit an invoice in full once per `key`, numbered from a gap-free yearly sequence."""
+    """Credit an invoice once per `key`, numbered from a gap-free yearly sequence.
+
+    Every credit note is issued here. Without `lines` it credits the whole invoice (cancel);
+    with them (unsaved rows, as a return credits goods) only those lines and their tax.
+    """
     existing = session.exec(select(CreditNote).where(CreditNote.key == key)).first()
     if existing:
         return existing
     year = utcnow().year
     seq = next_number(session=session, name=f"credit-note-{year}")
+    if lines:
+        subtotal = round_money(sum((line.amount for line in lines), ZERO))
+        tax = round_money(sum((line.tax_amount for line in lines), ZERO))
+        # As on the invoice: tax is inside the amounts when its prices include tax.
+        charges, total = ZERO, subtotal if invoice.prices_include_tax else subtotal + tax
+    else:
+        subtotal, charges, tax = invoice.subtotal, invoice.charges, invoice.tax
+        total = invoice.total
     note = CreditNote(
         number=f"CN-{year}-{seq:06d}",
         key=key,
         invoice_id=invoice.id,
         order_id=invoice.order_id,
         currency=invoice.currency,
-        subtotal=invoice.subtotal,
-        charges=invoice.charges,
-        tax=invoice.tax,
-        total=invoice.total,
+        subtotal=subtotal,
+        charges=charges,
+        tax=tax,
+        total=total,
         reason=reason[:500],
     )
     session.add(note)
+    session.flush()
+    for line in lines:
+        line.credit_note_id = note.id or 0
+    session.add_all(lines)
     session.flush()
     return note
 

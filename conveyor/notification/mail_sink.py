@@ -20,7 +20,7 @@ class MaildirSink:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._counter = itertools.count(1)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001, N802
+    async def handle_DATA(self, server, session, envelope) -> str:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):05d}.eml"
         (self.folder / name).write_bytes(envelope.content)
         subject = message_from_bytes(envelope.content, policy=default_policy)["Subject"]

@@ -6,41 +6,60 @@ its database work before it touches the workflow, so nothing a caller was told i
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import uuid4
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from conveyor.core.db import session_scope
+from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import utcnow
 from conveyor.core.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
-from conveyor.core.state import AppState
+from conveyor.core.state import AppState, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
 from conveyor.invoice import service as invoice_service
+from conveyor.order import read as order_read
 from conveyor.order import service as order_service
+from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderCreate, SalesOrder
-from workflows.sales_order import NOT_WAITING_FOR_TASK, SalesOrderWorkflow
+from conveyor.order.policy import Refusal
 from workflows.types import (
+    AmendLine,
     AmendRequest,
+    AmendResult,
     CancelRequest,
     CancelResult,
     CompleteTaskRequest,
+    CompleteTaskResult,
     SalesOrderInput,
+    SalesOrderNames,
 )
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 UPDATE_TIMEOUT_SECONDS = 30
 TASK_NOT_YET_AWAITED_SECONDS = 5.0
 
 
-class WorkflowRefusedError(Exception):
-    """The order's workflow refused the request (wrong state); the message says why."""
+class WorkflowRefusedError(Conflict):
+    """The order's workflow refused the request (wrong state); the message says why.
+
+    `refusal` is the validator's `Refusal` type to match on; None when Temporal itself refused
+    (the workflow is gone or finished).
+    """
+
+    def __init__(self, message: str, refusal: str | None = None) -> None:
+        super().__init__(message)
+        self.refusal = refusal
 
 
 async def place_order(state: AppState, *, order_in: OrderCreate, created_by: str) -> SalesOrder:
@@ -58,7 +77,7 @@ async def place_order(state: AppState, *, order_in: OrderCreate, created_by: str
     order = await asyncio.to_thread(record)
     try:
         await start_workflow(state, order)
-    except Exception:  # noqa: BLE001 - the order is safe; the sweep starts its workflow later
+    except Exception:  # the order is safe; the sweep starts its workflow later
         log.exception("could not start the workflow of %s now; the sweep will", order.number)
     return order
 
@@ -69,7 +88,7 @@ async def start_workflow(state: AppState, order: SalesOrder) -> None:
     client = await state.temporal()
     try:
         await client.start_workflow(
-            SalesOrderWorkflow.run,
+            SalesOrderNames.WORKFLOW,
             SalesOrderInput(
                 order_number=order.number,
                 backorder_recheck_seconds=state.settings.backorder_recheck_seconds,
@@ -136,93 +155,151 @@ async def receive_stock(
     def record() -> tuple[Product, list[str]]:
         with session_scope(state.engine) as session:
             product = inventory_service.receive(
-                session=session, key=key, sku=sku, qty=qty, warehouse=warehouse, location=location
+                session=session,
+                key=key,
+                sku=sku,
+                qty=qty,
+                warehouse=warehouse,
+                location=location,
+                default_warehouse=state.settings.default_warehouse,
             )
             waiting = order_service.backordered_with_sku(session=session, sku=sku)
             return product, [o.number for o in waiting if o.number]
 
     product, waiting = await asyncio.to_thread(record)
-    await _signal_all(state, waiting, SalesOrderWorkflow.stock_arrived)
+    await _signal_all(state, waiting, SalesOrderNames.STOCK_ARRIVED)
     return product, waiting
 
 
 async def record_payment(
     state: AppState,
     *,
-    key: str,
     order_number: str,
     amount: Decimal,
     method: str,
     reference: str | None,
+    idempotency_key: str | None = None,
 ) -> None:
-    """Record a payment, then tell the order's workflow."""
+    """Record a payment (once per idempotency key), then tell the order's workflow.
 
-    def record() -> None:
-        with session_scope(state.engine) as session:
-            order = order_service.get_by_number(session=session, number=order_number)
-            assert order is not None
-            invoice_service.record_payment(
-                session=session,
-                key=key,
-                order=order,
-                amount=amount,
-                method=method,
-                reference=reference,
-            )
+    NotFound for an unknown order, Conflict for a cancelled one.
+    """
+    key = f"payment:{idempotency_key or uuid4()}"
 
-    await asyncio.to_thread(record)
-    await _signal_all(state, [order_number], SalesOrderWorkflow.payment_recorded)
+    def record(session: Session) -> None:
+        order = order_read.load(session, order_number)
+        if order.status == OrderStatus.CANCELLED:
+            raise Conflict(f"order {order_number} is cancelled")
+        invoice_service.record_payment(
+            session=session,
+            key=key,
+            order=order,
+            amount=amount,
+            method=method,
+            reference=reference,
+        )
+
+    await in_session(state, record)
+    await _signal_all(state, [order_number], SalesOrderNames.PAYMENT_RECORDED)
 
 
 async def complete_task(
-    state: AppState, *, order_number: str, request: CompleteTaskRequest
+    state: AppState,
+    *,
+    order_number: str,
+    task_id: int,
+    outcome: str = "done",
+    note: str | None = None,
+    actor: str,
 ) -> None:
     """Hand a task's outcome to the waiting workflow (it records it and resumes).
 
     The task row commits in an activity a moment before the workflow starts waiting for it; a
     person quick enough to answer in between is retried for a few seconds, not refused.
     """
-    client = await state.temporal()
-    handle = client.get_workflow_handle(order_workflow_id(order_number))
+    request = CompleteTaskRequest(task_id=task_id, outcome=outcome, note=note, actor=actor)
     deadline = asyncio.get_running_loop().time() + TASK_NOT_YET_AWAITED_SECONDS
     while True:
         try:
-            await _update(handle.execute_update(SalesOrderWorkflow.complete_task, request))
+            await _update(
+                state, order_number, SalesOrderNames.COMPLETE_TASK, request, CompleteTaskResult
+            )
             return
         except WorkflowRefusedError as exc:
-            waiting_soon = NOT_WAITING_FOR_TASK in str(exc)
+            waiting_soon = exc.refusal == Refusal.NOT_WAITING_FOR_TASK
             if not waiting_soon or asyncio.get_running_loop().time() >= deadline:
                 raise
             await asyncio.sleep(0.2)
 
 
-async def amend_order(state: AppState, *, order_number: str, request: AmendRequest) -> None:
-    """Replace the lines through the workflow, which refuses once allocation started."""
+async def amend(
+    state: AppState, *, number: str, lines: Sequence[tuple[str, int]], actor: str
+) -> None:
+    """Replace the order's lines (SKU, quantity) before allocation; the workflow re-prices them.
+
+    NotFound, Invalid for an unknown SKU, Conflict when the order is finished or too far along.
+    """
+
+    def check(session: Session) -> SalesOrder:
+        order = order_read.load(session, number)
+        skus = [sku for sku, _ in lines]
+        known = inventory_service.get_many(session=session, skus=skus)
+        unknown = sorted(set(skus) - set(known))
+        if unknown:
+            raise Invalid(f"unknown SKU: {', '.join(unknown)}")
+        return order
+
+    _refuse_if_finished(await in_session(state, check, read_only=True))
+    await amend_order(state, order_number=number, lines=lines, actor=actor)
+
+
+async def amend_order(
+    state: AppState, *, order_number: str, lines: Sequence[tuple[str, int]], actor: str
+) -> None:
+    """Replace the lines through the workflow alone, which refuses once allocation started."""
+    request = AmendRequest(lines=[AmendLine(sku=sku, qty=qty) for sku, qty in lines], actor=actor)
+    await _update(state, order_number, SalesOrderNames.AMEND, request, AmendResult)
+
+
+async def cancel(state: AppState, *, number: str, reason: str, actor: str) -> None:
+    """Cancel through the workflow, which runs the compensation before answering.
+
+    NotFound, Conflict when the order is finished or past packing.
+    """
+    order = await in_session(
+        state, lambda session: order_read.load(session, number), read_only=True
+    )
+    _refuse_if_finished(order)
+    request = CancelRequest(reason=reason, actor=actor)
+    await _update(state, number, SalesOrderNames.CANCEL, request, CancelResult)
+
+
+def _refuse_if_finished(order: SalesOrder) -> None:
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.COMPLETED):
+        raise Conflict(f"order {order.number} is already {order.status}")
+
+
+async def _update(
+    state: AppState, order_number: str, update: str, request: Any, result_type: type[R]
+) -> R:
+    """Run an update of the order's workflow; its refusal becomes WorkflowRefusedError."""
     client = await state.temporal()
     handle = client.get_workflow_handle(order_workflow_id(order_number))
-    await _update(handle.execute_update(SalesOrderWorkflow.amend, request))
-
-
-async def cancel_order(
-    state: AppState, *, order_number: str, request: CancelRequest
-) -> CancelResult:
-    """Cancel through the workflow, which runs the compensation before answering."""
-    client = await state.temporal()
-    handle = client.get_workflow_handle(order_workflow_id(order_number))
-    return await _update(handle.execute_update(SalesOrderWorkflow.cancel, request))
-
-
-async def _update(call):  # noqa: ANN001, ANN202
     try:
-        return await asyncio.wait_for(call, timeout=UPDATE_TIMEOUT_SECONDS)
+        return await asyncio.wait_for(
+            handle.execute_update(update, request, result_type=result_type),
+            timeout=UPDATE_TIMEOUT_SECONDS,
+        )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
-        raise WorkflowRefusedError(getattr(cause, "message", None) or str(cause)) from exc
+        refusal = cause.type if isinstance(cause, ApplicationError) else None
+        message = getattr(cause, "message", None) or str(cause)
+        raise WorkflowRefusedError(message, refusal) from exc
     except RPCError as exc:
         raise WorkflowRefusedError(exc.message) from exc
 
 
-async def _signal_all(state: AppState, numbers: list[str], signal) -> None:  # noqa: ANN001
+async def _signal_all(state: AppState, numbers: list[str], signal: str) -> None:
     if not numbers:
         return
     client = await state.temporal()
@@ -231,4 +308,4 @@ async def _signal_all(state: AppState, numbers: list[str], signal) -> None:  # n
             await client.get_workflow_handle(order_workflow_id(number)).signal(signal)
         except RPCError:
             # The workflow rechecks on a timer, so a missed signal only delays it.
-            log.warning("could not signal %s for %s", signal.__name__, number)
+            log.warning("could not signal %s for %s", signal, number)

@@ -9,6 +9,13 @@ from conveyor.order.enums import Step
 AMENDABLE_IN: tuple[Step | None, ...] = (None, Step.QUOTE, Step.STOCK_CHECK)
 # Steps from which a cancel is refused: goods are packed or later.
 NOT_CANCELLABLE_FROM: tuple[Step, ...] = (Step.PACKING, Step.INVOICING, Step.COLLECTION)
+# The clearance an employee needs to cancel, amend or annotate an order (admins have all).
+MODIFY_CLEARANCE = 2
+# How a refusal names that action: "modifying orders needs clearance 2".
+MODIFYING_ORDERS = "modifying orders"
+# Who records money received for an order (admins too): "recording payments needs the ... role".
+PAYMENT_ROLES = ("accountant",)
+RECORDING_PAYMENTS = "recording payments"
 
 
 class Refusal:

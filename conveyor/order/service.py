@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import page
+from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.inventory import service as inventory_service
@@ -20,15 +21,16 @@ from conveyor.pricing import service as pricing_service
 MAX_AMOUNT = Decimal("1000000000000")
 
 
-class OrderError(Exception):
+class OrderError(Invalid):
     """An order request that breaks a rule (unknown SKU, unknown customer)."""
 
 
-class DuplicateExternalRefError(Exception):
-    """An order with that channel and external reference exists already."""
+class DuplicateExternalRefError(Conflict):
+    """An order with that channel and external reference exists already (`order` is it)."""
 
     def __init__(self, order: SalesOrder) -> None:
         super().__init__(f"order {order.number} already has this external reference")
+        self.order = order
         self.number = order.number
 
 
@@ -95,6 +97,81 @@ def create(
         )
         if existing:
             raise DuplicateExternalRefError(existing)
+    products, currency = _checked_products(session, order_in)
+    requests, parents = _line_requests(order_in, line_prices)
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=requests,
+        currency=currency,
+        on=utcnow().date(),
+        country=order_in.ship_to_country,
+        charges=[
+            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+            for c in order_in.charges
+        ],
+        prices_include_tax=order_in.prices_include_tax,
+    )
+    order = SalesOrder(
+        channel=order_in.channel,
+        customer_id=order_in.customer_id,
+        external_ref=order_in.external_ref,
+        currency=currency,
+        prepaid=order_in.prepaid,
+        opportunity=order_in.opportunity,
+        allow_partial=order_in.allow_partial,
+        warehouse=order_in.warehouse,
+        ship_to_country=order_in.ship_to_country,
+        prices_include_tax=order_in.prices_include_tax,
+        created_by=created_by,
+    )
+    _apply_totals(order, priced)
+    order_lines, order_charges = _priced_rows(priced, products)
+    return record(
+        session=session,
+        order=order,
+        number_prefix=number_prefix,
+        lines=order_lines,
+        parents=parents,
+        charges=order_charges,
+    )
+
+
+def record(
+    *,
+    session: Session,
+    order: SalesOrder,
+    number_prefix: str,
+    lines: Sequence[OrderLine],
+    parents: Sequence[int | None] = (),
+    charges: Sequence[OrderCharge] = (),
+) -> SalesOrder:
+    """Insert a new order, number it and write its lines: the one place every order is made.
+
+    Callers (`create`, the store import) pass the order with its totals and the unsaved lines
+    and charges. The unique (channel, external_ref) constraint settles a race between two
+    requests for the same outside order: the later insert fails, and DuplicateExternalRefError
+    names the order that won. `parents[i]` is the index of the line that line i is an option of.
+    """
+    channel, ref = order.channel, order.external_ref
+    try:
+        # Added inside the savepoint, so a failed insert leaves nothing pending to autoflush.
+        with session.begin_nested():
+            session.add(order)
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request recorded the same external reference
+        existing = get_by_external_ref(session=session, channel=channel, external_ref=ref or "")
+        if existing:
+            raise DuplicateExternalRefError(existing) from exc
+        raise
+    order.number = f"{number_prefix}-{order.id:06d}"
+    _write_lines(session, order, lines, parents, charges)
+    return order
+
+
+def _checked_products(session: Session, order_in: OrderCreate) -> tuple[dict[str, Product], str]:
+    """The ordered products (options included) and their one currency; OrderError otherwise."""
     option_skus = [opt.sku for ln in order_in.lines for opt in ln.options]
     skus = [ln.sku for ln in order_in.lines] + option_skus
     products = inventory_service.get_many(session=session, skus=skus)
@@ -113,29 +190,13 @@ def create(
     currencies = {products[sku].currency for sku in skus}
     if len(currencies) > 1:
         raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")
-    order = SalesOrder(
-        channel=order_in.channel,
-        customer_id=order_in.customer_id,
-        external_ref=order_in.external_ref,
-        currency=currencies.pop(),
-        prepaid=order_in.prepaid,
-        opportunity=order_in.opportunity,
-        allow_partial=order_in.allow_partial,
-        warehouse=order_in.warehouse,
-        created_by=created_by,
-    )
-    session.add(order)
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError as exc:  # a concurrent request recorded the same external reference
-        existing = get_by_external_ref(
-            session=session, channel=order_in.channel, external_ref=order_in.external_ref or ""
-        )
-        if existing:
-            raise DuplicateExternalRefError(existing) from exc
-        raise
-    order.number = f"{number_prefix}-{order.id:06d}"
+    return products, currencies.pop()
+
+
+def _line_requests(
+    order_in: OrderCreate, line_prices: Sequence[Decimal | None] | None
+) -> tuple[list[pricing_service.LineRequest], list[int | None]]:
+    """What to price, main lines first, and for each the index of its main line (None: main)."""
     explicit = list(line_prices or [None] * len(order_in.lines))
     if len(explicit) != len(order_in.lines):
         raise OrderError("line_prices must give one entry per line")
@@ -155,44 +216,28 @@ def create(
                 pricing_service.LineRequest(sku=option.sku, qty=option.qty or line_in.qty)
             )
             parents.append(index)
-    order.ship_to_country = order_in.ship_to_country
-    order.prices_include_tax = order_in.prices_include_tax
-    priced = pricing_service.price_order(
-        session=session,
-        customer=customer,
-        products=products,
-        lines=requests,
-        currency=order.currency,
-        on=utcnow().date(),
-        country=order_in.ship_to_country,
-        charges=[
-            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
-            for c in order_in.charges
-        ],
-        prices_include_tax=order_in.prices_include_tax,
-    )
-    _record_priced(session, order, priced, products, parents)
-    return order
+    return requests, parents
 
 
-def _record_priced(
-    session: Session,
-    order: SalesOrder,
-    priced: pricing_engine.PricedOrder,
-    products: dict[str, Product],
-    parents: Sequence[int | None] = (),
-) -> None:
-    """Write the priced lines and charges and the order's totals.
-
-    `parents[i]` is the index of the line that line i is an option of (None: a main line).
-    """
+def _apply_totals(order: SalesOrder, priced: pricing_engine.PricedOrder) -> None:
+    """Set the order's totals from its pricing, refusing amounts the money columns cannot hold."""
     amounts = [priced.total, priced.subtotal + priced.charges_total + priced.tax_total]
     amounts += [line.unit_price * line.qty for line in priced.lines]
     if max(amounts) >= MAX_AMOUNT:
         raise OrderError(f"order amounts must stay below {MAX_AMOUNT:,} {priced.currency}")
-    written = [
+    order.subtotal = priced.subtotal
+    order.discount_total = priced.discount_total
+    order.charges_total = priced.charges_total
+    order.tax_total = priced.tax_total
+    order.total = priced.total
+
+
+def _priced_rows(
+    priced: pricing_engine.PricedOrder, products: dict[str, Product]
+) -> tuple[list[OrderLine], list[OrderCharge]]:
+    """The priced lines and charges as rows, not yet attached to an order."""
+    order_lines = [
         OrderLine(
-            order_id=order.id,
             sku=line.sku,
             name=products[line.sku].name,
             qty=line.qty,
@@ -207,29 +252,39 @@ def _record_priced(
         )
         for line in priced.lines
     ]
-    session.add_all(written)
+    order_charges = [
+        OrderCharge(
+            kind=charge.kind,
+            description=charge.description,
+            amount=charge.amount,
+            tax_class=charge.tax_class,
+            tax_rate=charge.tax_rate,
+            tax_amount=charge.tax_amount,
+        )
+        for charge in priced.charges
+    ]
+    return order_lines, order_charges
+
+
+def _write_lines(
+    session: Session,
+    order: SalesOrder,
+    order_lines: Sequence[OrderLine],
+    parents: Sequence[int | None] = (),
+    order_charges: Sequence[OrderCharge] = (),
+) -> None:
+    """Attach the lines and charges to the stored order and write them with its totals."""
+    for line in order_lines:
+        line.order_id = order.id or 0
+    session.add_all(order_lines)
     if any(parent is not None for parent in parents):
         session.flush()  # the main lines' ids
-        for line, parent in zip(written, parents, strict=True):
+        for line, parent in zip(order_lines, parents, strict=True):
             if parent is not None:
-                line.parent_line_id = written[parent].id
-    for charge in priced.charges:
-        session.add(
-            OrderCharge(
-                order_id=order.id,
-                kind=charge.kind,
-                description=charge.description,
-                amount=charge.amount,
-                tax_class=charge.tax_class,
-                tax_rate=charge.tax_rate,
-                tax_amount=charge.tax_amount,
-            )
-        )
-    order.subtotal = priced.subtotal
-    order.discount_total = priced.discount_total
-    order.charges_total = priced.charges_total
-    order.tax_total = priced.tax_total
-    order.total = priced.total
+                line.parent_line_id = order_lines[parent].id
+    for charge in order_charges:
+        charge.order_id = order.id or 0
+    session.add_all(order_charges)
     order.updated_at = utcnow()
     session.add(order)
     session.flush()
@@ -364,7 +419,9 @@ def replace_lines(
         charges=kept,
         prices_include_tax=order.prices_include_tax,
     )
-    _record_priced(session, order, priced, products)
+    _apply_totals(order, priced)
+    new_lines, new_charges = _priced_rows(priced, products)
+    _write_lines(session, order, new_lines, order_charges=new_charges)
     after = ", ".join(f"{qty} x {sku}" for sku, qty in lines) + f" = {order.total}"
     return before, after
 

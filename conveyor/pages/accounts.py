@@ -2,25 +2,28 @@
 
 from typing import Annotated
 
-from fastapi import Form, HTTPException, Request, status
+from fastapi import Form, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
-from api.deps import ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.core.errors import DomainError, NotFound
 from conveyor.core.state import in_session
 from conveyor.customer import service as customer_service
+from conveyor.customer.models import Customer
 from conveyor.invoice import pdf as invoice_pdf
-from conveyor.invoice import service as invoice_service
-from conveyor.invoice import views as invoice_views
+from conveyor.invoice import read as invoice_read
+from conveyor.invoice.models import Invoice
 from conveyor.order import service as order_service
-from conveyor.order import views as order_views
 from conveyor.order.models import SalesOrder
+from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
 from conveyor.pages.auth import redirect
-from conveyor.pages.orders import error_page
 from conveyor.pages.web import (
     CsrfChecked,
     CustomerDep,
     StaffDep,
     WebSessionDep,
+    page_refusal,
     page_router,
     render,
 )
@@ -36,8 +39,8 @@ def customer_page(
     """A customer's order history and support history, for staff (F23)."""
     customer = customer_service.get(session=session, customer_id=customer_id)
     if customer is None:
-        exc = HTTPException(status.HTTP_404_NOT_FOUND, f"customer {customer_id} not found")
-        return error_page(request, exc, principal=principal)
+        missing = NotFound(f"customer {customer_id} not found")
+        return page_refusal(request, missing, principal=principal)
     orders, count = order_service.list_orders(session=session, customer_id=customer_id, limit=200)
     by_id = {o.id: o for o in orders}
     messages = support_service.list_messages_for_orders(
@@ -49,17 +52,9 @@ def customer_page(
         "orders": orders,
         "count": count,
         "messages": [(m, by_id[m.order_id]) for m in messages],
-        "may_modify": _may_modify(principal),
+        "may_modify": principal.has_clearance(MODIFY_CLEARANCE),
     }
     return render(request, "customer_staff.html", context, principal=principal)
-
-
-def _may_modify(principal) -> bool:  # noqa: ANN001
-    try:
-        order_views._require_modify(principal)
-    except HTTPException:
-        return False
-    return True
 
 
 @router.post(
@@ -74,22 +69,20 @@ async def open_account(
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Open or reset the customer's customer-center account (clearance needed)."""
-    try:
-        order_views._require_modify(principal)
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
+    if refusal := principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS):
+        return page_refusal(request, refusal, principal=principal)
 
-    def work(session) -> str:  # noqa: ANN001
+    def work(session: Session) -> str:
         customer = customer_service.get(session=session, customer_id=customer_id)
         if customer is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"customer {customer_id} not found")
+            raise NotFound(f"customer {customer_id} not found")
         customer_service.set_password(session=session, customer=customer, password=password)
         return customer.email
 
     try:
         email = await in_session(state, work)
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
     except ValueError as exc:
         web.flash = f"Not changed: {exc}"
     else:
@@ -97,14 +90,7 @@ async def open_account(
     return redirect(request, f"/customers/{customer_id}", web)
 
 
-def _invoice(session, number: str):  # noqa: ANN001, ANN202
-    invoice = invoice_service.get_by_number(session=session, number=number)
-    if invoice is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
-    return invoice
-
-
-def _pdf(session, invoice) -> Response:  # noqa: ANN001
+def _pdf(session: Session, invoice: Invoice) -> Response:
     return Response(
         invoice_pdf.render(session=session, invoice=invoice),
         media_type="application/pdf",
@@ -112,11 +98,12 @@ def _pdf(session, invoice) -> Response:  # noqa: ANN001
     )
 
 
-def _own_invoice(session, number: str, customer_id: int):  # noqa: ANN001, ANN202
-    invoice = _invoice(session, number)
+def _own_invoice(session: Session, number: str, customer_id: int) -> Invoice:
+    """The customer's own invoice; someone else's is NotFound, exactly like a missing one."""
+    invoice = invoice_read.load(session, number)
     order = session.get(SalesOrder, invoice.order_id)
     if order is None or order.customer_id != customer_id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"invoice {number} not found")
+        raise NotFound(f"invoice {number} not found")
     return invoice
 
 
@@ -126,9 +113,9 @@ def invoice_pdf_page(
 ) -> Response:
     """The invoice PDF (the same document as GET /api/invoices/{number}/pdf)."""
     try:
-        return _pdf(session, _invoice(session, number))
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
+        return _pdf(session, invoice_read.load(session, number))
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
 
 
 @router.get("/customer/invoices/{number}.pdf", include_in_schema=False)
@@ -138,8 +125,8 @@ def customer_invoice_pdf(
     """The customer's own invoice as PDF (someone else's: 404)."""
     try:
         return _pdf(session, _own_invoice(session, number, customer.id or 0))
-    except HTTPException as exc:
-        return error_page(request, exc, customer=customer)
+    except DomainError as exc:
+        return page_refusal(request, exc, customer=customer)
 
 
 @router.get("/invoices/{number}", include_in_schema=False)
@@ -148,9 +135,9 @@ def invoice_page(
 ) -> Response:
     """An invoice laid out for printing (or saving as PDF from the browser)."""
     try:
-        invoice = _invoice(session, number)
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
+        invoice = invoice_read.load(session, number)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
     return _render_invoice(request, session, invoice, principal=principal)
 
 
@@ -161,13 +148,15 @@ def customer_invoice_page(
     """The customer's own invoice (someone else's: 404)."""
     try:
         invoice = _own_invoice(session, number, customer.id or 0)
-    except HTTPException as exc:
-        return error_page(request, exc, customer=customer)
+    except DomainError as exc:
+        return page_refusal(request, exc, customer=customer)
     return _render_invoice(request, session, invoice, customer=customer)
 
 
-def _render_invoice(request: Request, session, invoice, **who) -> Response:  # noqa: ANN001, ANN003
-    detail = invoice_views.invoice_detail(session, invoice)
+def _render_invoice(
+    request: Request, session: Session, invoice: Invoice, **who: Principal | Customer
+) -> Response:
+    detail = invoice_read.invoice_detail(session, invoice)
     order = session.get(SalesOrder, invoice.order_id)
     billed = customer_service.get(session=session, customer_id=order.customer_id) if order else None
     context = {"invoice": detail, "billed": billed, "page": "customer" if "customer" in who else ""}

@@ -2,21 +2,30 @@
 
 from typing import Annotated, Literal
 
-from fastapi import Form, HTTPException, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from api.deps import ReadSessionDep, StateDep
+from conveyor.core.errors import NotFound
 from conveyor.core.state import in_session
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.pages.auth import redirect
-from conveyor.pages.orders import error_page, not_found, order_context
-from conveyor.pages.web import CsrfChecked, CustomerDep, WebSessionDep, page_router, render
+from conveyor.pages.orders import order_context
+from conveyor.pages.web import (
+    CsrfChecked,
+    CustomerDep,
+    WebSessionDep,
+    page_refusal,
+    page_router,
+    render,
+)
 from conveyor.support import service as support_service
-from conveyor.support.models import AuthorKind
+from conveyor.support.models import AuthorKind, SupportMessage
 from conveyor.task import service as task_service
-from workflows.types import CompleteTaskRequest
+from conveyor.task.models import Task
 
 router = page_router()
 
@@ -30,10 +39,11 @@ def center(request: Request, session: ReadSessionDep, customer: CustomerDep) -> 
     return render(request, "customer.html", context, customer=customer)
 
 
-def _own(session, customer_id: int, number: str) -> SalesOrder:  # noqa: ANN001
+def _own(session: Session, customer_id: int, number: str) -> SalesOrder:
     order = order_service.get_by_number(session=session, number=number)
     if order is None or order.customer_id != customer_id:
-        raise not_found(number)  # someone else's order looks exactly like a missing one
+        # Someone else's order looks exactly like a missing one.
+        raise NotFound(f"order {number} not found")
     return order
 
 
@@ -44,8 +54,8 @@ def customer_order(
     """One of the customer's orders: status, timeline, lines, invoices, support history."""
     try:
         order = _own(session, customer.id, number)
-    except HTTPException as exc:
-        return error_page(request, exc, customer=customer)
+    except NotFound as exc:
+        return page_refusal(request, exc, customer=customer)
     context = order_context(session, order) | {"page": "customer"}
     return render(request, "customer_order.html", context, customer=customer)
 
@@ -61,30 +71,37 @@ async def answer_quote(
 ) -> Response:
     """Accept (the order goes ahead at the quoted prices) or decline (it is cancelled)."""
 
-    def find(session):  # noqa: ANN001, ANN202
+    def find(session: Session) -> Task | None:
         order = _own(session, customer.id, number)
         tasks = task_service.list_for_order(session=session, order_id=order.id)
         return next((t for t in tasks if t.step == "quote" and t.status == "open"), None)
 
     try:
         task = await in_session(state, find, read_only=True)
-    except HTTPException as exc:
-        return error_page(request, exc, customer=customer)
+    except NotFound as exc:
+        return page_refusal(request, exc, customer=customer)
     if task is None:
         web.flash = "This order has no open quote."
         return redirect(request, f"/customer/orders/{number}", web)
     accepted = decision == "accept"
-    request_ = CompleteTaskRequest(
-        task_id=task.id or 0,
-        outcome="approved" if accepted else "rejected",
-        note="accepted in the customer center" if accepted else "declined in the customer center",
-        actor=customer.email,
-    )
     try:
-        await order_flows.complete_task(state, order_number=number, request=request_)
-    except order_flows.WorkflowRefusedError as exc:
-        web.flash = f"The quote could not be answered: {exc}"
-        return redirect(request, f"/customer/orders/{number}", web)
+        await order_flows.complete_task(
+            state,
+            order_number=number,
+            task_id=task.id or 0,
+            outcome="approved" if accepted else "rejected",
+            note=f"{'accepted' if accepted else 'declined'} in the customer center",
+            actor=customer.email,
+        )
+    except order_flows.WorkflowRefusedError as exc:  # the quote expired or was answered
+        return page_refusal(
+            request,
+            exc,
+            web=web,
+            flash="The quote could not be answered",
+            back=f"/customer/orders/{number}",
+            customer=customer,
+        )
     web.flash = (
         "Thank you: the quote is accepted and your order is on its way."
         if accepted
@@ -106,7 +123,7 @@ async def send_message(
 ) -> Response:
     """Write to support about this order; staff see it on the order page."""
 
-    def add(session):  # noqa: ANN001, ANN202
+    def add(session: Session) -> SupportMessage:
         order = _own(session, customer.id, number)
         return support_service.add_message(
             session=session,
@@ -118,8 +135,8 @@ async def send_message(
 
     try:
         await in_session(state, add)
-    except HTTPException as exc:
-        return error_page(request, exc, customer=customer)
+    except NotFound as exc:
+        return page_refusal(request, exc, customer=customer)
     except support_service.SupportError as exc:
         web.flash = f"Not sent: {exc}"
         return redirect(request, f"/customer/orders/{number}#support", web)

@@ -1,24 +1,34 @@
 """Task inbox page: my tasks and my roles' pool, claim, complete, reassign, clock in and out."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from fastapi import Form, HTTPException, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.core.errors import DomainError
+from conveyor.core.state import in_session
 from conveyor.employee import service as employee_service
-from conveyor.employee import views as employee_views
 from conveyor.employee.models import SUPERVISOR_ROLE, Attendance, Employee
 from conveyor.order.enums import STEPS
 from conveyor.pages.auth import redirect
-from conveyor.pages.web import CsrfChecked, StaffDep, WebSessionDep, is_htmx, page_router, render
+from conveyor.pages.web import (
+    CsrfChecked,
+    StaffDep,
+    WebSession,
+    WebSessionDep,
+    is_htmx,
+    page_router,
+    render,
+)
 from conveyor.report import service as report_service
+from conveyor.task import flows as task_flows
 from conveyor.task import service as task_service
-from conveyor.task import views as task_views
-from conveyor.task.models import Task, TaskComplete, TaskReassign
+from conveyor.task.models import Task
 
 router = page_router()
 Scope = Literal["mine", "pool", "all"]
@@ -146,7 +156,7 @@ def inbox_tasks(
     return render(request, "_tasks.html", context, principal=principal)
 
 
-def _done(request: Request, web, message: str, ok: bool = True) -> Response:  # noqa: ANN001
+def _done(request: Request, web: WebSession, message: str, ok: bool = True) -> Response:
     """htmx: a notice and a `tasks-changed` event; plain form: back to the inbox."""
     if is_htmx(request):
         response = render(request, "_notice.html", {"message": message, "ok": ok})
@@ -159,11 +169,13 @@ def _done(request: Request, web, message: str, ok: bool = True) -> Response:  # 
     return redirect(request, back if back.startswith("/inbox") else "/inbox", web)
 
 
-async def _act(request: Request, web, action, success: str) -> Response:  # noqa: ANN001
+async def _act(
+    request: Request, web: WebSession, action: Callable[[], Awaitable[object]], success: str
+) -> Response:
     try:
         await action()
-    except HTTPException as exc:
-        return _done(request, web, str(exc.detail), ok=False)
+    except DomainError as exc:  # a refusal (taken, not yours, wrong role) is a notice
+        return _done(request, web, exc.message, ok=False)
     return _done(request, web, success)
 
 
@@ -175,7 +187,7 @@ async def claim(
     return await _act(
         request,
         web,
-        lambda: task_views.claim_task(task_id, state, principal),
+        lambda: task_flows.claim(state, task_id=task_id, caller=principal),
         f"Task {task_id} is yours.",
     )
 
@@ -188,7 +200,12 @@ async def unclaim(
     return await _act(
         request,
         web,
-        lambda: task_views.unclaim_task(task_id, state, principal),
+        lambda: in_session(
+            state,
+            lambda session: task_service.unclaim_for(
+                session=session, task_id=task_id, caller=principal
+            ),
+        ),
         f"Task {task_id} is back in the pool.",
     )
 
@@ -204,11 +221,12 @@ async def complete(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Complete with an outcome and a note; the order's workflow resumes."""
-    body = TaskComplete(outcome=outcome, note=note.strip() or None)
     return await _act(
         request,
         web,
-        lambda: task_views.complete_task(task_id, body, state, principal),
+        lambda: task_flows.complete(
+            state, task_id=task_id, outcome=outcome, note=note.strip() or None, caller=principal
+        ),
         f"Task {task_id} completed ({outcome}).",
     )
 
@@ -223,11 +241,18 @@ async def reassign(
     employee_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Give the task to someone of its role, or back to the pool (supervisors only)."""
-    body = TaskReassign(employee_id=int(employee_id) if employee_id.isdigit() else None)
+    refusal = principal.role_refusal((SUPERVISOR_ROLE,), "reassigning")
+    if refusal is not None:
+        return _done(request, web, refusal, ok=False)
     return await _act(
         request,
         web,
-        lambda: task_views.reassign_task(task_id, body, state, principal),
+        lambda: task_flows.reassign(
+            state,
+            task_id=task_id,
+            employee_id=int(employee_id) if employee_id.isdigit() else None,
+            actor=principal.name,
+        ),
         f"Task {task_id} reassigned.",
     )
 
@@ -246,9 +271,9 @@ async def clock(
         return redirect(request, "/inbox", web)
     employee_id = principal.employee.id
     if action == "in":
-        await employee_views.clock_in(employee_id, state, principal)
+        await task_flows.clock_in(state, employee_id=employee_id, caller=principal)
         web.flash = "Clocked in. New tasks can come to you."
     else:
-        await employee_views.clock_out(employee_id, state, principal)
+        await task_flows.clock_out(state, employee_id=employee_id, caller=principal)
         web.flash = "Clocked out. Your open tasks went to colleagues on duty."
     return redirect(request, "/inbox", web)

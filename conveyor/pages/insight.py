@@ -5,16 +5,17 @@ import io
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import Form, HTTPException, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import ReadSessionDep, StateDep
-from conveyor.core.state import in_session
+from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
 from conveyor.order import service as order_service
-from conveyor.order import views as order_views
 from conveyor.order.enums import STEPS, OrderStatus
+from conveyor.order.models import SalesOrder
+from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
 from conveyor.pages.orders import temporal_url
 from conveyor.pages.web import CsrfChecked, StaffDep, page_router, render
 from conveyor.report import service as report_service
@@ -24,12 +25,12 @@ router = page_router()
 STATUSES = tuple(OrderStatus)
 
 
-def _customers(session: Session, orders) -> dict[int, Customer]:  # noqa: ANN001
+def _customers(session: Session, orders: list[SalesOrder]) -> dict[int, Customer]:
     ids = {o.customer_id for o in orders}
     return {cid: c for cid in ids if (c := session.get(Customer, cid)) is not None}
 
 
-def _live_context(session: Session, state, extra_orders: list | None = None) -> dict:  # noqa: ANN001
+def _live_context(session: Session, state: AppState, extra_orders: list | None = None) -> dict:
     """Counts per step and status, stuck and backordered orders (refreshed every few seconds)."""
     counts = report_service.counts_by_step_and_status(session=session)
     grid = [
@@ -126,8 +127,15 @@ async def retry(
     activity_id: Annotated[str, Form(max_length=100)],
 ) -> Response:
     """Run a failing activity again now (attempts reset); needs the modify clearance."""
+    notice = principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS)
+    if notice is None:
+        notice = await _retry(state, number, activity_id)
+    return await failing(request, state, principal, notice=notice)
+
+
+async def _retry(state: AppState, number: str, activity_id: str) -> str:
+    """Ask Temporal to run the activity again; the notice says how it went."""
     try:
-        order_views._require_modify(principal)
         client = await state.temporal()
         await report_temporal.retry_activity(
             client,
@@ -135,12 +143,9 @@ async def retry(
             number=number,
             activity_id=activity_id,
         )
-        notice = f"Activity {activity_id} of {number} is running again."
-    except HTTPException as exc:
-        notice = str(exc.detail)
     except Exception as exc:  # noqa: BLE001 - Temporal refused; say why
-        notice = f"Temporal refused the retry: {getattr(exc, 'message', None) or exc}"
-    return await failing(request, state, principal, notice=notice)
+        return f"Temporal refused the retry: {getattr(exc, 'message', None) or exc}"
+    return f"Activity {activity_id} of {number} is running again."
 
 
 def _durations_chart(durations: list[report_service.StepDuration]) -> dict:

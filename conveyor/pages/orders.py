@@ -5,20 +5,24 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import uuid4
 
-from fastapi import Form, HTTPException, Request, status
-from fastapi.responses import HTMLResponse, Response
+from fastapi import Form, Request
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
-from conveyor.core.state import in_session
+from conveyor.core.errors import DomainError, Forbidden, NotFound
+from conveyor.core.settings import Settings
+from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import PaymentCreate
 from conveyor.notification import service as notification_service
+from conveyor.order import flows as order_flows
+from conveyor.order import policy
+from conveyor.order import read as order_read
 from conveyor.order import service as order_service
-from conveyor.order import views as order_views
 from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
 from conveyor.pages.auth import redirect
@@ -30,6 +34,7 @@ from conveyor.pages.web import (
     WebSessionDep,
     get_customer,
     get_staff,
+    page_refusal,
     page_router,
     render,
 )
@@ -37,7 +42,6 @@ from conveyor.support import service as support_service
 from conveyor.support.models import ActivityKind, AuthorKind
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
-from workflows.sales_order import AMENDABLE_IN, NOT_CANCELLABLE_FROM
 
 router = page_router()
 
@@ -90,22 +94,22 @@ def timeline(order: SalesOrder, events: list[OrderEvent], tasks: list[Task]) -> 
 
 
 def can_cancel(order: SalesOrder) -> bool:
-    """Cancel is offered before packing, as the workflow allows."""
+    """Cancel is offered before packing, as the workflow allows (the same policy)."""
     return order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED) and (
-        order.current_step not in NOT_CANCELLABLE_FROM
+        policy.can_cancel(order.current_step)
     )
 
 
 def can_amend(order: SalesOrder) -> bool:
-    """Amending is offered until allocation starts, as the workflow allows."""
+    """Amending is offered until allocation starts, as the workflow allows (the same policy)."""
     return order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED) and (
-        order.current_step in AMENDABLE_IN
+        policy.can_amend(order.current_step)
     )
 
 
 def order_context(session: Session, order: SalesOrder) -> dict:
     """Everything the order pages show, read through the services."""
-    public = order_views.order_public(session, order)
+    public = order_read.order_public(session, order)
     events = order_service.events(session=session, order_id=order.id)
     tasks = task_service.list_for_order(session=session, order_id=order.id)
     assignees = {
@@ -131,19 +135,10 @@ def order_context(session: Session, order: SalesOrder) -> dict:
     }
 
 
-def not_found(number: str) -> HTTPException:
-    return HTTPException(status.HTTP_404_NOT_FOUND, f"order {number} not found")
-
-
-def error_page(request: Request, exc: HTTPException, **who) -> HTMLResponse:  # noqa: ANN003
-    """An error as a page, with its status code."""
-    return render(
-        request,
-        "error.html",
-        {"status": exc.status_code, "detail": exc.detail},
-        status_code=exc.status_code,
-        **who,
-    )
+def _modify_refusal(principal: Principal) -> Forbidden | None:
+    """Why the caller may not cancel, amend or annotate orders; None when they may."""
+    refusal = principal.clearance_refusal(policy.MODIFY_CLEARANCE, policy.MODIFYING_ORDERS)
+    return Forbidden(refusal) if refusal else None
 
 
 @router.get("/orders/{number}", include_in_schema=False)
@@ -155,19 +150,20 @@ def order_page(
         customer = get_customer(request, state, web)
         order = order_service.get_by_number(session=session, number=number)
         if order is None or order.customer_id != customer.id:
-            return error_page(request, not_found(number), customer=customer)
+            return page_refusal(request, NotFound(f"order {number} not found"), customer=customer)
         return redirect(request, f"/customer/orders/{number}")
     principal = get_staff(request, state, web)
-    order = order_service.get_by_number(session=session, number=number)
-    if order is None:
-        return error_page(request, not_found(number), principal=principal)
+    try:
+        order = order_read.load(session, number)
+    except NotFound as exc:
+        return page_refusal(request, exc, principal=principal)
+    may_record = principal.role_refusal(policy.PAYMENT_ROLES, policy.RECORDING_PAYMENTS) is None
     context = order_context(session, order) | {
         "page": "monitor",
-        "may_modify": _may_modify(principal),
+        "may_modify": principal.has_clearance(policy.MODIFY_CLEARANCE),
         "temporal_url": temporal_url(state.settings, number),
         "activity_kinds": list(ActivityKind),
-        "may_record_payment": principal.has_role("accountant")
-        and order.status != OrderStatus.CANCELLED,
+        "may_record_payment": may_record and order.status != OrderStatus.CANCELLED,
         "payment_key": uuid4().hex,
     }
     return render(request, "order.html", context, principal=principal)
@@ -178,16 +174,17 @@ def order_timeline(
     number: str, request: Request, session: ReadSessionDep, principal: StaffDep
 ) -> Response:
     """The step timeline alone (the order page polls it while the order runs)."""
-    order = order_service.get_by_number(session=session, number=number)
-    if order is None:
-        return error_page(request, not_found(number), principal=principal)
+    try:
+        order = order_read.load(session, number)
+    except NotFound as exc:
+        return page_refusal(request, exc, principal=principal)
     events = order_service.events(session=session, order_id=order.id)
     tasks = task_service.list_for_order(session=session, order_id=order.id)
     context = {"timeline": timeline(order, events, tasks), "show_notes": True, "order": order}
     return render(request, "_timeline.html", context, principal=principal)
 
 
-def temporal_url(settings, number: str) -> str:  # noqa: ANN001
+def temporal_url(settings: Settings, number: str) -> str:
     """The order's workflow history in the Temporal Web UI."""
     return (
         f"http://127.0.0.1:{settings.temporal_ui_port}/namespaces/"
@@ -195,21 +192,9 @@ def temporal_url(settings, number: str) -> str:  # noqa: ANN001
     )
 
 
-def _may_modify(principal: Principal) -> bool:
-    try:
-        order_views._require_modify(principal)
-    except HTTPException:
-        return False
-    return True
-
-
-async def _load(state, number: str) -> SalesOrder:  # noqa: ANN001
-    order = await in_session(
-        state, lambda s: order_service.get_by_number(session=s, number=number), read_only=True
-    )
-    if order is None:
-        raise not_found(number)
-    return order
+async def _load(state: AppState, number: str) -> SalesOrder:
+    """The order; NotFound otherwise."""
+    return await in_session(state, lambda s: order_read.load(s, number), read_only=True)
 
 
 @router.post("/orders/{number}/cancel", include_in_schema=False, dependencies=[CsrfChecked])
@@ -223,10 +208,12 @@ async def cancel(
 ) -> Response:
     """Cancel with compensation (clearance needed; 409 once packing started)."""
     try:
-        await _load(state, number)
-        await order_views.cancel_order(number, state, principal, reason.strip())
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
+        await _load(state, number)  # an unknown order is a 404, whoever asks
+        if refused := _modify_refusal(principal):
+            raise refused
+        await order_flows.cancel(state, number=number, reason=reason.strip(), actor=principal.name)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
     web.flash = f"Order {number} cancelled; stock released and open tasks closed."
     return redirect(request, f"/orders/{number}", web)
 
@@ -245,11 +232,20 @@ async def amend(
         parsed = [OrderLineCreate(sku=line.sku, qty=line.qty) for line in parse_lines(lines)]
         if not parsed:
             raise ValueError("an order needs at least one line")
-        await order_views.amend_order(number, OrderAmend(lines=parsed), state, principal)
-    except HTTPException as exc:
-        if exc.status_code in (403, 404):
-            return error_page(request, exc, principal=principal)
-        web.flash = f"Not amended: {exc.detail}"
+        amendment = OrderAmend(lines=parsed)
+        if refused := _modify_refusal(principal):
+            raise refused
+        await order_flows.amend(
+            state,
+            number=number,
+            lines=[(line.sku, line.qty) for line in amendment.lines],
+            actor=principal.name,
+        )
+    except DomainError as exc:  # 403 and 404 as the error page, the rest as a flash
+        back = f"/orders/{number}"
+        return page_refusal(
+            request, exc, web=web, flash="Not amended", back=back, principal=principal
+        )
     except (ValueError, ValidationError) as exc:
         web.flash = f"Not amended: {str(exc).splitlines()[0]}"
     else:
@@ -274,11 +270,21 @@ async def record_payment(
         payment = PaymentCreate(
             amount=amount.strip(), method=method.strip() or "manual", reference=reference or None
         )
-        await order_views.record_payment(number, payment, state, principal, key or None)
-    except HTTPException as exc:
-        if exc.status_code in (403, 404):
-            return error_page(request, exc, principal=principal)
-        web.flash = f"Not recorded: {exc.detail}"
+        if refusal := principal.role_refusal(policy.PAYMENT_ROLES, policy.RECORDING_PAYMENTS):
+            raise Forbidden(refusal)
+        await order_flows.record_payment(
+            state,
+            order_number=number,
+            amount=payment.amount,
+            method=payment.method,
+            reference=payment.reference,
+            idempotency_key=key or None,
+        )
+    except DomainError as exc:  # 403 and 404 as the error page, the rest as a flash
+        back = f"/orders/{number}"
+        return page_refusal(
+            request, exc, web=web, flash="Not recorded", back=back, principal=principal
+        )
     except ValidationError:
         web.flash = "Not recorded: the amount must be a positive number with at most 2 decimals."
     else:
@@ -300,7 +306,8 @@ async def add_activity(
 ) -> Response:
     """Attach a note, call, meeting, delivery window or follow-up (clearance needed)."""
     try:
-        order_views._require_modify(principal)
+        if refused := _modify_refusal(principal):
+            raise refused
         order = await _load(state, number)
         due = datetime.fromisoformat(due_at).replace(tzinfo=UTC) if due_at else None
         await in_session(
@@ -315,11 +322,11 @@ async def add_activity(
                 created_by=principal.name,
             ),
         )
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
     except (support_service.SupportError, ValueError) as exc:
         web.flash = f"Not added: {exc}"
         return redirect(request, f"/orders/{number}#activities", web)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
     web.flash = "Activity added."
     return redirect(request, f"/orders/{number}#activities", web)
 
@@ -346,11 +353,11 @@ async def reply(
                 body=body,
             ),
         )
-    except HTTPException as exc:
-        return error_page(request, exc, principal=principal)
     except support_service.SupportError as exc:
         web.flash = f"Not sent: {exc}"
         return redirect(request, f"/orders/{number}#support", web)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
     web.flash = "Reply sent to the customer."
     return redirect(request, f"/orders/{number}#support", web)
 

@@ -9,14 +9,16 @@ from pydantic import ValidationError
 
 from api.deps import ReadSessionDep, StateDep
 from conveyor.order.enums import Channel
+from conveyor.order.routing import facts_for
 from conveyor.pages.web import StaffDep, page_router, render
-from routing_rules import views as rules_views
+from routing_rules import preview as route_preview
 from routing_rules.models import RuleFileError
+from routing_rules.preview import PreviewLine, PreviewRequest
 
 router = page_router()
 
 
-def parse_lines(text: str) -> list[rules_views.PreviewLine]:
+def parse_lines(text: str) -> list[PreviewLine]:
     """`SKU qty` per line (qty defaults to 1); raises ValueError on a bad line."""
     lines = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -26,7 +28,7 @@ def parse_lines(text: str) -> list[rules_views.PreviewLine]:
         qty = parts[1] if len(parts) > 1 else "1"
         if len(parts) > 2 or not qty.isdigit():
             raise ValueError(f"line {number}: write `SKU qty`, e.g. `KB-MECH 2`")
-        lines.append(rules_views.PreviewLine(sku=parts[0], qty=int(qty)))
+        lines.append(PreviewLine(sku=parts[0], qty=int(qty)))
     return lines
 
 
@@ -93,13 +95,20 @@ def rules_page(
     preview, preview_error = None, None
     if channel:
         try:
-            body = rules_views.PreviewRequest(
+            body = PreviewRequest(
                 channel=channel,
                 customer_id=int(customer_id) if customer_id.strip() else None,
                 lines=parse_lines(lines),
                 total=total.strip() or None,
             )
-            preview = rules_views.preview(body, state.rules, session, principal)
+            facts = facts_for(
+                session=session,
+                channel=body.channel,
+                customer_id=body.customer_id,
+                lines=body.order_lines,
+                total=body.total,
+            )
+            preview = route_preview.preview(body, facts, state.rules.current())
         except (ValidationError, ValueError, RuleFileError) as exc:
             preview_error = str(exc).splitlines()[0] if str(exc) else "invalid preview input"
     context = {

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +24,7 @@ from temporalio.service import RPCError
 
 from api.deps import Principal, StateDep
 from conveyor.core.db import session_scope
+from conveyor.core.errors import DomainError, Forbidden
 from conveyor.core.models import utcnow
 from conveyor.core.state import AppState
 from conveyor.customer import service as customer_service
@@ -288,7 +289,7 @@ def unavailable(exc: Exception) -> bool:
 class PageRoute(APIRoute):
     """A page route: an outage of Temporal or the database becomes a 503 page, logged."""
 
-    def get_route_handler(self):  # noqa: ANN201
+    def get_route_handler(self):
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
@@ -312,3 +313,43 @@ class PageRoute(APIRoute):
 def page_router() -> APIRouter:
     """A router whose routes are pages (see PageRoute)."""
     return APIRouter(route_class=PageRoute)
+
+
+# ---- refusals -------------------------------------------------------------------------------
+
+# Refusals that get the error page even where a page flashes the others: who may not, and what
+# is not there.
+ERROR_PAGE_STATUSES = (403, 404)
+
+
+def page_refusal(
+    request: Request,
+    refusal: DomainError | str,
+    *,
+    web: WebSession | None = None,
+    flash: str | None = None,
+    back: str | None = None,
+    principal: Principal | None = None,
+    customer: Customer | None = None,
+) -> Response:
+    """What a page shows when a flow, a service or a permission check refuses.
+
+    `refusal` is a DomainError, or the text of a permission refusal (`Principal.role_refusal`,
+    `clearance_refusal`), which is a 403. Without `back`: the error page, with the refusal's
+    status and message. With `back` and `web`: a refusal other than 403/404 becomes the flash
+    message `"<flash>: <message>"` (the message alone without `flash`) and a 303 to `back`.
+    """
+    exc = Forbidden(refusal) if isinstance(refusal, str) else refusal
+    if back is not None and web is not None and exc.status not in ERROR_PAGE_STATUSES:
+        web.flash = f"{flash}: {exc.message}" if flash else exc.message
+        response = RedirectResponse(back, status_code=303)
+        store_session(request, response, web)
+        return response
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status, "detail": exc.message},
+        status_code=exc.status,
+        principal=principal,
+        customer=customer,
+    )

@@ -2,19 +2,20 @@
 
 import logging
 
+from sqlmodel import Session
 from temporalio.service import RPCError
 
+from conveyor.core.errors import NotFound
 from conveyor.core.state import AppState, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.models import PurchaseOrderPublic
-from workflows.sales_order import SalesOrderWorkflow
-from workflows.types import SupplierShipped
+from workflows.types import SalesOrderNames, SupplierShipped
 
 log = logging.getLogger(__name__)
 
 
-class PurchaseOrderNotFoundError(Exception):
+class PurchaseOrderNotFoundError(NotFound):
     """No purchase order has that number."""
 
 
@@ -23,7 +24,7 @@ async def confirm_shipped(
 ) -> PurchaseOrderPublic:
     """Mark the purchase order shipped (idempotent), then signal the order's workflow."""
 
-    def record(session) -> tuple[str, PurchaseOrderPublic]:  # noqa: ANN001
+    def record(session: Session) -> tuple[str, PurchaseOrderPublic]:
         purchase = purchasing_service.get_by_number(session=session, number=number)
         if purchase is None:
             raise PurchaseOrderNotFoundError(f"purchase order {number} not found")
@@ -36,7 +37,7 @@ async def confirm_shipped(
     try:
         client = await state.temporal()
         await client.get_workflow_handle(order_workflow_id(order_number)).signal(
-            SalesOrderWorkflow.supplier_shipped, SupplierShipped(number)
+            SalesOrderNames.SUPPLIER_SHIPPED, SupplierShipped(number)
         )
     except (RPCError, RuntimeError):
         # Recorded; the workflow rechecks open purchase orders on a timer.

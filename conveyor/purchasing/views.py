@@ -1,16 +1,19 @@
 """Purchase order endpoints: an order's purchase orders; the supplier's shipment confirmation."""
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
 
-from api.deps import CurrentPrincipal, ReadSessionDep, StateDep
-from conveyor.order import service as order_service
+from fastapi import APIRouter, Depends, HTTPException, status
+
+from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, require_role
+from conveyor.order import read as order_read
 from conveyor.purchasing import flows as purchasing_flows
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.models import PurchaseOrderPublic, SupplierShipment
 
 router = APIRouter()
-# Who may confirm a supplier's shipment (besides admins).
+# Who may confirm a supplier's shipment (besides admins); refused as "needs the ... role".
 CONFIRMING_ROLES = ("warehouse", "purchasing")
+Confirmer = Annotated[Principal, Depends(require_role(*CONFIRMING_ROLES, action=""))]
 
 
 @router.get("", response_model=list[PurchaseOrderPublic])
@@ -18,9 +21,7 @@ def list_purchase_orders(
     order: str, session: ReadSessionDep, _: CurrentPrincipal
 ) -> list[PurchaseOrderPublic]:
     """The purchase orders of an order (`?order=<number>`), oldest first."""
-    found = order_service.get_by_number(session=session, number=order)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order} not found")
+    found = order_read.load(session, order)
     return [
         purchasing_service.to_public(session=session, purchase=purchase)
         for purchase in purchasing_service.list_for_order(session=session, order_id=found.id or 0)
@@ -29,16 +30,15 @@ def list_purchase_orders(
 
 @router.post("/{number}/shipped", response_model=PurchaseOrderPublic)
 async def confirm_shipped(
-    number: str, shipment: SupplierShipment, state: StateDep, principal: CurrentPrincipal
+    number: str, shipment: SupplierShipment, state: StateDep, _: Confirmer
 ) -> PurchaseOrderPublic:
-    """The supplier shipped the goods to the customer; the order goes on to invoicing."""
-    if not any(principal.has_role(role) for role in CONFIRMING_ROLES):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "needs the warehouse or purchasing role")
+    """The supplier shipped the goods to the customer; the order goes on to invoicing.
+
+    404: no such purchase order (answered by the domain error handler); 409: it is cancelled.
+    """
     try:
         return await purchasing_flows.confirm_shipped(
             state, number=number, tracking=shipment.tracking
         )
-    except purchasing_flows.PurchaseOrderNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except purchasing_service.PurchaseOrderError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -12,26 +12,26 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from conveyor.core.db import session_scope
+from conveyor.core.errors import Conflict, NotFound, Unavailable
 from conveyor.core.state import AppState
 from conveyor.returns import service as return_service
 from conveyor.returns.models import ReceiveLine, ReturnStatus
-from workflows.return_types import ReturnInput, ReturnResult
-from workflows.returns import ReturnWorkflow, return_workflow_id
+from workflows.return_types import RETURN_WORKFLOW, ReturnInput, ReturnResult, return_workflow_id
 
 # How long a receive request waits for restock, credit note and refund before it answers
 # "still processing" (202); the workflow goes on regardless.
 RECEIVE_WAIT_SECONDS = 30.0
 
 
-class ReturnNotFoundError(Exception):
+class ReturnNotFoundError(NotFound):
     """No return has that number."""
 
 
-class TemporalUnavailableError(Exception):
+class TemporalUnavailableError(Unavailable):
     """The receipt is recorded but Temporal cannot be reached; repeating the request resumes."""
 
 
-class ReturnFailedError(Exception):
+class ReturnFailedError(Conflict):
     """The return's workflow failed for good (e.g. goods that were never invoiced)."""
 
 
@@ -74,14 +74,14 @@ async def receive(
 async def _run(state: AppState, order_number: str, number: str) -> ReturnResult:
     try:
         client = await state.temporal()
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "unavailable"
+    except Exception as exc:  # any connection failure means "unavailable"
         raise TemporalUnavailableError(
             f"return {number} is recorded, but Temporal is unreachable: repeat the request"
         ) from exc
     workflow_id = return_workflow_id(order_number, number)
     try:
         handle = await client.start_workflow(
-            ReturnWorkflow.run,
+            RETURN_WORKFLOW,
             ReturnInput(
                 return_number=number,
                 order_number=order_number,
@@ -90,6 +90,7 @@ async def _run(state: AppState, order_number: str, number: str) -> ReturnResult:
             id=workflow_id,
             task_queue=state.settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            result_type=ReturnResult,
         )
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle(workflow_id, result_type=ReturnResult)

@@ -221,8 +221,13 @@ def record_receipt(
     return rma
 
 
-def restock(*, session: Session, rma: ReturnAuthorisation) -> tuple[int, int, list[str]]:
-    """Put restocked goods back on hand, write scrapped goods off; (restocked, scrapped, SKUs)."""
+def restock(
+    *, session: Session, rma: ReturnAuthorisation, default_warehouse: str
+) -> tuple[int, int, list[str]]:
+    """Put restocked goods back on hand, write scrapped goods off; (restocked, scrapped, SKUs).
+
+    Goods go back to the warehouse that shipped them, or to `default_warehouse`.
+    """
     restocked = scrapped = 0
     skus = []
     for row in lines(session=session, return_id=rma.id or 0):
@@ -234,11 +239,18 @@ def restock(*, session: Session, rma: ReturnAuthorisation) -> tuple[int, int, li
                 sku=row.sku,
                 qty=row.restock_qty,
                 warehouse=warehouse,
+                default_warehouse=default_warehouse,
             )
             restocked += row.restock_qty
             skus.append(row.sku)
         if row.scrap_qty:
-            _scrap(session, f"return:{rma.number}:scrap:{row.sku}", row, rma, warehouse)
+            _scrap(
+                session,
+                f"return:{rma.number}:scrap:{row.sku}",
+                row,
+                rma,
+                warehouse or default_warehouse,
+            )
             scrapped += row.scrap_qty
     return restocked, scrapped, skus
 
@@ -256,15 +268,18 @@ def _shipped_from(session: Session, order_number: str, sku: str) -> str | None:
 
 
 def _scrap(
-    session: Session, key: str, row: ReturnLine, rma: ReturnAuthorisation, warehouse: str | None
+    session: Session, key: str, row: ReturnLine, rma: ReturnAuthorisation, warehouse: str
 ) -> None:
     # A ledger entry of its own kind: the goods came back and went straight to the bin, so
     # on-hand (receipts - packs) stays as it is.
     movement = StockMovement(
-        key=key, sku=row.sku, kind="scrap", qty=row.scrap_qty, order_number=rma.order_number
+        key=key,
+        sku=row.sku,
+        kind="scrap",
+        qty=row.scrap_qty,
+        order_number=rma.order_number,
+        warehouse=warehouse,
     )
-    if warehouse:
-        movement.warehouse = warehouse
     try:
         with session.begin_nested():
             session.add(movement)

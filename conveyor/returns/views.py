@@ -6,13 +6,7 @@ from uuid import uuid4
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from sqlmodel import Session
 
-from api.deps import (
-    CurrentPrincipal,
-    Principal,
-    ReadSessionDep,
-    SessionDep,
-    StateDep,
-)
+from api.deps import CurrentPrincipal, Principal, ReadSessionDep, SessionDep, StateDep, require_role
 from conveyor.core.state import in_session
 from conveyor.invoice.models import CreditNote, Invoice
 from conveyor.order import service as order_service
@@ -34,28 +28,14 @@ router = APIRouter()  # mounted under /returns
 AUTHORISING_ROLES = ("order_desk", "warehouse")
 RECEIVING_ROLE = "warehouse"
 
-
-def require_returns_desk(principal: CurrentPrincipal) -> Principal:
-    """403 unless the caller may authorise returns (order desk, warehouse, admin)."""
-    if not any(principal.has_role(role) for role in AUTHORISING_ROLES):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "authorising returns needs the order_desk or warehouse role"
-        )
-    return principal
-
-
-def require_warehouse(principal: CurrentPrincipal) -> Principal:
-    """403 unless the caller may receive returned goods (warehouse, admin)."""
-    if not principal.has_role(RECEIVING_ROLE):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "receiving returns needs the warehouse role")
-    return principal
-
-
 RETURN_FIELDS = [
     name for name in ReturnPublic.model_fields if name not in ("lines", "credit_notes")
 ]
-ReturnsDesk = Annotated[Principal, Depends(require_returns_desk)]
-Warehouse = Annotated[Principal, Depends(require_warehouse)]
+# Who may authorise returns (order desk, warehouse, admin) and receive the goods (warehouse).
+ReturnsDesk = Annotated[
+    Principal, Depends(require_role(*AUTHORISING_ROLES, action="authorising returns"))
+]
+Warehouse = Annotated[Principal, Depends(require_role(RECEIVING_ROLE, action="receiving returns"))]
 
 
 def return_public(session: Session, rma: ReturnAuthorisation) -> ReturnPublic:
@@ -156,21 +136,17 @@ async def receive_return(
 ) -> ReturnPublic:
     """Goods came back: restock or scrap them, issue the credit note, refund if paid, mail the
     customer. Receiving again with the same lines changes nothing; other lines answer 409.
+    The flow's refusals (404 unknown return, 409 failed for good, 503 Temporal unreachable)
+    are domain errors, answered by the app's handler.
     """
     try:
         done = await return_flows.receive(
             state, number=number, received=receipt.lines, actor=principal.name
         )
-    except return_flows.ReturnNotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except return_service.ReturnConflictError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except return_service.ReturnError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except return_flows.ReturnFailedError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except return_flows.TemporalUnavailableError as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     if not done:
         response.status_code = status.HTTP_202_ACCEPTED
     return await in_session(

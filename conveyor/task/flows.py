@@ -1,24 +1,28 @@
-"""Task flows: assignment changes made by people (clock in/out, reassign) reach the workflows.
+"""Task flows: claims, reassignments, completions and clock in/out reach the order workflows.
 
 The database change commits first; then each affected order's workflow gets a `task_assigned`
 signal so it can notify the new assignee. A lost signal loses only that e-mail, never the task.
+A completion goes to the order's workflow, which records it and resumes.
 """
 
 import logging
 
+from sqlmodel import Session
+
 from conveyor.core.state import AppState, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.employee import service as employee_service
-from conveyor.employee.models import Employee
+from conveyor.employee.models import Caller, Employee
+from conveyor.order import flows as order_flows
 from conveyor.task import assignment
+from conveyor.task import service as task_service
 from conveyor.task.models import Task
-from workflows.sales_order import SalesOrderWorkflow
-from workflows.types import TaskAssigned
+from workflows.types import SalesOrderNames, TaskAssigned
 
 log = logging.getLogger(__name__)
 
 
-def _assigned(session, task: Task, reason: str) -> tuple[str, TaskAssigned]:  # noqa: ANN001
+def _assigned(session: Session, task: Task, reason: str) -> tuple[str, TaskAssigned]:
     employee = session.get(Employee, task.assignee_id) if task.assignee_id else None
     return task.order_number, TaskAssigned(
         task_id=task.id or 0,
@@ -28,12 +32,60 @@ def _assigned(session, task: Task, reason: str) -> tuple[str, TaskAssigned]:  # 
     )
 
 
-async def clock_in(state: AppState, *, employee_id: int) -> Employee:
+async def claim(state: AppState, *, task_id: int, caller: Caller) -> Task:
+    """`caller` takes a pool task of their role; Conflict when someone else was first."""
+    task = await in_session(
+        state,
+        lambda session: task_service.claim_for(session=session, task_id=task_id, caller=caller),
+    )
+    await announce(state, task=task, reason="claimed")
+    return task
+
+
+async def reassign(state: AppState, *, task_id: int, employee_id: int | None, actor: str) -> Task:
+    """Give the task to another employee of its role, or back to the pool with None."""
+    task = await in_session(
+        state,
+        lambda session: task_service.reassign_to(
+            session=session, task_id=task_id, employee_id=employee_id
+        ),
+    )
+    await announce(state, task=task, reason=f"reassigned by {actor}")
+    return task
+
+
+async def complete(
+    state: AppState, *, task_id: int, outcome: str, note: str | None, caller: Caller
+) -> Task:
+    """Hand the outcome to the order's workflow, which records it and resumes; the task after."""
+    task = await in_session(
+        state,
+        lambda session: task_service.get_completable(
+            session=session, task_id=task_id, caller=caller
+        ),
+        read_only=True,
+    )
+    # A refusal of the workflow (not waiting for this task) is a WorkflowRefusedError: a Conflict.
+    await order_flows.complete_task(
+        state,
+        order_number=task.order_number,
+        task_id=task_id,
+        outcome=outcome,
+        note=note,
+        actor=caller.name,
+    )
+    refreshed = await in_session(
+        state, lambda session: task_service.get(session=session, task_id=task_id), read_only=True
+    )
+    assert refreshed is not None
+    return refreshed
+
+
+async def clock_in(state: AppState, *, employee_id: int, caller: Caller) -> Employee:
     """Clock in, then hand the waiting pool tasks of the employee's roles out by their strategy."""
 
-    def work(session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:  # noqa: ANN001
-        employee = employee_service.get(session=session, employee_id=employee_id)
-        assert employee is not None
+    def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
+        employee = employee_service.get_own(session=session, employee_id=employee_id, caller=caller)
         was_on_duty = employee.on_duty
         employee_service.clock_in(session=session, employee=employee)
         changes = []
@@ -48,12 +100,11 @@ async def clock_in(state: AppState, *, employee_id: int) -> Employee:
     return employee
 
 
-async def clock_out(state: AppState, *, employee_id: int) -> Employee:
+async def clock_out(state: AppState, *, employee_id: int, caller: Caller) -> Employee:
     """Clock out, then give the employee's open tasks to someone else on duty (or the pool)."""
 
-    def work(session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:  # noqa: ANN001
-        employee = employee_service.get(session=session, employee_id=employee_id)
-        assert employee is not None
+    def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
+        employee = employee_service.get_own(session=session, employee_id=employee_id, caller=caller)
         employee_service.clock_out(session=session, employee=employee)
         changes = []
         for task in assignment.open_tasks_of(session=session, employee_id=employee_id):
@@ -79,7 +130,7 @@ async def _notify(state: AppState, changes: list[tuple[str, TaskAssigned]]) -> N
     for order_number, change in changes:
         try:
             await client.get_workflow_handle(order_workflow_id(order_number)).signal(
-                SalesOrderWorkflow.task_assigned, change
+                SalesOrderNames.TASK_ASSIGNED, change
             )
         except Exception:  # noqa: BLE001 - the task is assigned; only the e-mail is at stake
             log.warning("could not tell %s about task %s", order_number, change.task_id)

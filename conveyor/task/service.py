@@ -1,23 +1,49 @@
-"""Task operations: create once per key, list an inbox, claim, complete, cancel."""
+"""Task operations: create once per key, list an inbox, claim, complete, cancel; who may."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import page
+from conveyor.core.errors import Conflict, Forbidden, Invalid, NotFound
 from conveyor.core.models import utcnow
-from conveyor.employee.models import Employee
+from conveyor.employee.models import SUPERVISOR_ROLE, Caller, Employee
+from conveyor.order.models import SalesOrder
+from conveyor.task import assignment
 from conveyor.task.models import Task, TaskStatus
 
 
-class TaskConflictError(Exception):
+class TaskConflictError(Conflict):
     """The task is not in a state that allows this (already claimed, completed)."""
+
+
+class NoTaskHolder(Invalid):
+    """The caller (the admin token) is nobody who can hold a task."""
+
+    status = 400
 
 
 def get(*, session: Session, task_id: int) -> Task | None:
     """The task with that id, or None."""
     return session.get(Task, task_id)
+
+
+def get_for(*, session: Session, task_id: int, caller: Caller) -> Task:
+    """The task, when `caller` holds its role; NotFound or Forbidden otherwise."""
+    task = get(session=session, task_id=task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    if not caller.has_role(task.role):
+        raise Forbidden(f"task {task_id} needs the {task.role} role")
+    return task
+
+
+def holder_id(caller: Caller) -> int:
+    """The employee id of a caller who can hold tasks (the admin token cannot)."""
+    if caller.employee_id is None:
+        raise NoTaskHolder("the admin token holds no tasks")
+    return caller.employee_id
 
 
 def get_by_key(*, session: Session, key: str) -> Task | None:
@@ -55,6 +81,39 @@ def create(
     )
     session.add(task)
     session.flush()
+    return task
+
+
+def create_assigned(
+    *,
+    session: Session,
+    key: str,
+    order: SalesOrder,
+    step: str,
+    role: str,
+    due_in: timedelta | None = None,
+    assign: str = "pool",
+    fallback: str = "pool",
+) -> Task:
+    """Create the step's task due in `due_in` and assign it by its strategy, once per key.
+
+    A retry gets the task as the first attempt assigned it: nobody is chosen a second time.
+    """
+    existing = get_by_key(session=session, key=key)
+    if existing is not None:
+        return existing
+    task = create(
+        session=session,
+        key=key,
+        order_id=order.id or 0,
+        order_number=order.number or "",
+        step=step,
+        role=role,
+        due_at=utcnow() + due_in if due_in else None,
+        assign=assign,
+        fallback=fallback,
+    )
+    assignment.assign(session=session, task=task, customer_id=order.customer_id)
     return task
 
 
@@ -147,6 +206,43 @@ def unclaim(*, session: Session, task: Task, employee_id: int) -> Task:
     session.flush()
     session.refresh(task)
     return task
+
+
+def claim_for(*, session: Session, task_id: int, caller: Caller) -> Task:
+    """`caller` takes the pool task (they must hold its role)."""
+    employee_id = holder_id(caller)
+    task = get_for(session=session, task_id=task_id, caller=caller)
+    return claim(session=session, task=task, employee_id=employee_id)
+
+
+def unclaim_for(*, session: Session, task_id: int, caller: Caller) -> Task:
+    """`caller` gives a task they hold back to the pool."""
+    employee_id = holder_id(caller)
+    task = get_for(session=session, task_id=task_id, caller=caller)
+    return unclaim(session=session, task=task, employee_id=employee_id)
+
+
+def get_completable(*, session: Session, task_id: int, caller: Caller) -> Task:
+    """The open task `caller` may complete: theirs, the pool's, or anyone's for a supervisor."""
+    task = get_for(session=session, task_id=task_id, caller=caller)
+    if task.status != TaskStatus.OPEN:
+        raise TaskConflictError(f"task {task_id} is already {task.status}")
+    if task.assignee_id not in (None, caller.employee_id) and not caller.has_role(SUPERVISOR_ROLE):
+        raise TaskConflictError(f"task {task_id} is assigned to someone else")
+    return task
+
+
+def reassign_to(*, session: Session, task_id: int, employee_id: int | None) -> Task:
+    """Give the task to the active employee `employee_id` (who must hold its role), or the pool."""
+    task = get(session=session, task_id=task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    employee = None
+    if employee_id is not None:
+        employee = session.get(Employee, employee_id)
+        if employee is None or not employee.active:
+            raise Invalid(f"no active employee {employee_id}")
+    return reassign(session=session, task=task, employee=employee)
 
 
 def reassign(*, session: Session, task: Task, employee: Employee | None) -> Task:

@@ -2,48 +2,23 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlmodel import Session
+from fastapi import APIRouter, Depends, Query
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep
+from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, require_role
 from conveyor.core.state import in_session
-from conveyor.employee import service as employee_service
 from conveyor.employee.models import SUPERVISOR_ROLE
-from conveyor.order import flows as order_flows
 from conveyor.order.enums import Step
 from conveyor.task import flows as task_flows
 from conveyor.task import service as task_service
-from conveyor.task.models import (
-    Task,
-    TaskComplete,
-    TaskPublic,
-    TaskReassign,
-    TasksPublic,
-    TaskStatus,
-)
-from workflows.types import CompleteTaskRequest
+from conveyor.task.models import Task, TaskComplete, TaskPublic, TaskReassign, TasksPublic
 
 router = APIRouter()
+Supervisor = Annotated[Principal, Depends(require_role(SUPERVISOR_ROLE, action="reassigning"))]
 
 
 def task_public(task: Task) -> TaskPublic:
     """The API view of a task, with its SLA state."""
     return TaskPublic.model_validate(task, update={"sla_state": task_service.sla_state(task)})
-
-
-def _load_for(session: Session, task_id: int, principal: Principal) -> Task:
-    task = task_service.get(session=session, task_id=task_id)
-    if task is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
-    if not principal.has_role(task.role):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"task {task_id} needs the {task.role} role")
-    return task
-
-
-def _employee_id(principal: Principal) -> int:
-    if principal.employee_id is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "the admin token holds no tasks")
-    return principal.employee_id
 
 
 @router.get("", response_model=TasksPublic)
@@ -78,67 +53,35 @@ def list_tasks(
 @router.get("/{task_id}", response_model=TaskPublic)
 def read_task(task_id: int, session: ReadSessionDep, principal: CurrentPrincipal) -> TaskPublic:
     """One task."""
-    return task_public(_load_for(session, task_id, principal))
+    return task_public(task_service.get_for(session=session, task_id=task_id, caller=principal))
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic)
 async def claim_task(task_id: int, state: StateDep, principal: CurrentPrincipal) -> TaskPublic:
     """Take a pool task; 409 when someone else was first."""
-    employee_id = _employee_id(principal)
-
-    def work(session: Session) -> Task:
-        task = _load_for(session, task_id, principal)
-        return task_service.claim(session=session, task=task, employee_id=employee_id)
-
-    try:
-        task = await in_session(state, work)
-    except task_service.TaskConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    await task_flows.announce(state, task=task, reason="claimed")
-    return task_public(task)
+    return task_public(await task_flows.claim(state, task_id=task_id, caller=principal))
 
 
 @router.post("/{task_id}/unclaim", response_model=TaskPublic)
 async def unclaim_task(task_id: int, state: StateDep, principal: CurrentPrincipal) -> TaskPublic:
     """Give a task you hold back to the pool."""
-    employee_id = _employee_id(principal)
-
-    def work(session: Session) -> Task:
-        task = _load_for(session, task_id, principal)
-        return task_service.unclaim(session=session, task=task, employee_id=employee_id)
-
-    try:
-        return task_public(await in_session(state, work))
-    except task_service.TaskConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    task = await in_session(
+        state,
+        lambda session: task_service.unclaim_for(
+            session=session, task_id=task_id, caller=principal
+        ),
+    )
+    return task_public(task)
 
 
 @router.post("/{task_id}/reassign", response_model=TaskPublic)
 async def reassign_task(
-    task_id: int, body: TaskReassign, state: StateDep, principal: CurrentPrincipal
+    task_id: int, body: TaskReassign, state: StateDep, principal: Supervisor
 ) -> TaskPublic:
     """Give the task to another employee of its role, or back to the pool (supervisors)."""
-    if not principal.has_role(SUPERVISOR_ROLE):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "reassigning needs the supervisor role")
-
-    def work(session: Session) -> Task:
-        task = task_service.get(session=session, task_id=task_id)
-        if task is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"task {task_id} not found")
-        employee = None
-        if body.employee_id is not None:
-            employee = employee_service.get(session=session, employee_id=body.employee_id)
-            if employee is None or not employee.active:
-                raise HTTPException(
-                    status.HTTP_422_UNPROCESSABLE_CONTENT, f"no active employee {body.employee_id}"
-                )
-        return task_service.reassign(session=session, task=task, employee=employee)
-
-    try:
-        task = await in_session(state, work)
-    except task_service.TaskConflictError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    await task_flows.announce(state, task=task, reason=f"reassigned by {principal.name}")
+    task = await task_flows.reassign(
+        state, task_id=task_id, employee_id=body.employee_id, actor=principal.name
+    )
     return task_public(task)
 
 
@@ -147,26 +90,7 @@ async def complete_task(
     task_id: int, body: TaskComplete, state: StateDep, principal: CurrentPrincipal
 ) -> TaskPublic:
     """Complete with an outcome (`done`, `approved`, `rejected`) and a note; the order resumes."""
-    task = await in_session(
-        state, lambda session: _load_for(session, task_id, principal), read_only=True
+    task = await task_flows.complete(
+        state, task_id=task_id, outcome=body.outcome, note=body.note, caller=principal
     )
-    if task.status != TaskStatus.OPEN:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is already {task.status}")
-    if task.assignee_id not in (None, principal.employee_id) and not principal.has_role(
-        SUPERVISOR_ROLE
-    ):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"task {task_id} is assigned to someone else")
-    try:
-        await order_flows.complete_task(
-            state,
-            order_number=task.order_number,
-            request=CompleteTaskRequest(
-                task_id=task_id, outcome=body.outcome, note=body.note, actor=principal.name
-            ),
-        )
-    except order_flows.WorkflowRefusedError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    refreshed = await in_session(
-        state, lambda session: task_service.get(session=session, task_id=task_id), read_only=True
-    )
-    return task_public(refreshed)
+    return task_public(task)

@@ -17,6 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.service import RPCError
 
 from conveyor.core.db import session_scope
+from conveyor.core.errors import Conflict, NotFound
 from conveyor.core.state import AppState
 from conveyor.core.temporal import order_workflow_id
 from conveyor.order import flows as order_flows
@@ -29,8 +30,7 @@ from conveyor.webhook.connections import ConnectionsError, StoreConnection
 from conveyor.webhook.models import Outcome, WebhookAck, WebhookDelivery
 from conveyor.webhook.payloads import PayloadError, PaymentIn, StoreOrderIn, parse_json
 from conveyor.webhook.signatures import SignatureError, verify_base64_hmac, verify_stripe
-from workflows.sales_order import SalesOrderWorkflow
-from workflows.types import AmendLine, AmendRequest, CancelRequest
+from workflows.types import CancelRequest, CancelResult, SalesOrderNames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,8 +52,12 @@ class Answer:
     ack: WebhookAck
 
 
-class ReplayRefusedError(Exception):
+class ReplayRefusedError(Conflict):
     """The delivery cannot be replayed (unsigned, or its store is gone)."""
+
+
+class DeliveryNotFoundError(NotFound, LookupError):
+    """No delivery has that id (a LookupError too, as callers caught before)."""
 
 
 async def _db(state: AppState, work: Callable[[Session], T]) -> T:
@@ -182,7 +186,7 @@ async def _receive_order(
         return await _record(state, fields, Outcome.MALFORMED, str(exc))
     try:
         return await _create(state, None, store, order_in, new_delivery=fields)
-    except Exception as exc:  # noqa: BLE001 - rolled back; the delivery is still kept, as failed
+    except Exception as exc:  # rolled back; the delivery is still kept, as failed
         log.exception("webhook delivery from %s failed", store.name)
         return await _record(state, fields, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
 
@@ -203,7 +207,7 @@ async def replay(state: AppState, *, delivery_id: int) -> Answer:
     def load(session: Session) -> WebhookDelivery:
         delivery = webhook_service.get(session=session, delivery_id=delivery_id)
         if delivery is None:
-            raise LookupError(f"delivery {delivery_id} not found")
+            raise DeliveryNotFoundError(f"delivery {delivery_id} not found")
         if not delivery.signature_valid:
             raise ReplayRefusedError("only deliveries with a valid signature can be replayed")
         delivery.replays += 1
@@ -227,7 +231,7 @@ async def process(state: AppState, *, delivery: WebhookDelivery, store: StoreCon
         return await _store_event(state, delivery, store, payload)
     except PayloadError as exc:
         return await _finish(state, delivery.id, Outcome.MALFORMED, str(exc))
-    except Exception as exc:  # noqa: BLE001 - recorded, answered 500, and the provider retries
+    except Exception as exc:  # recorded, answered 500, and the provider retries
         log.exception("webhook delivery %s failed", delivery.id)
         return await _finish(state, delivery.id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
 
@@ -296,7 +300,7 @@ async def _create(
     if not order.workflow_started:
         try:
             await order_flows.start_workflow(state, order)
-        except Exception:  # noqa: BLE001 - the order is recorded; the sweep starts it later
+        except Exception:  # the order is recorded; the sweep starts it later
             log.exception("could not start the workflow of %s now; the sweep will", order.number)
     return _answer(delivery)
 
@@ -328,12 +332,11 @@ async def _update(
         message = "the store changed the lines; " + "; ".join(reasons)
         await _note(state, order, message, delivery_id)
         return await _finish(state, delivery_id, Outcome.NEEDS_REVIEW, message, order_number=number)
-    request = AmendRequest(
-        lines=[AmendLine(sku=line.sku or "", qty=line.qty) for line in order_in.lines],
-        actor=f"webhook:{store.name}",
-    )
+    lines = [(line.sku or "", line.qty) for line in order_in.lines]
     try:
-        await order_flows.amend_order(state, order_number=number, request=request)
+        await order_flows.amend_order(
+            state, order_number=number, lines=lines, actor=f"webhook:{store.name}"
+        )
     except order_flows.WorkflowRefusedError as exc:
         message = f"the store changed the lines, but the order refused the change: {exc}"
         await _note(state, order, message, delivery_id)
@@ -401,10 +404,11 @@ async def _cancel(
         # Accepted is enough to answer: the workflow runs the compensation durably. A refusal by
         # the validator comes back with the start, so result() raises it without waiting.
         update = await handle.start_update(
-            SalesOrderWorkflow.cancel,
+            SalesOrderNames.CANCEL,
             CancelRequest(reason="cancelled at the store", actor=f"webhook:{store.name}"),
             id=f"store-cancel-{number}",
             wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=CancelResult,
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(update.result(), timeout=CANCEL_WAIT_SECONDS)
@@ -509,7 +513,7 @@ async def _signal_payment(state: AppState, number: str) -> None:
     try:
         client = await state.temporal()
         await client.get_workflow_handle(order_workflow_id(number)).signal(
-            SalesOrderWorkflow.payment_recorded
+            SalesOrderNames.PAYMENT_RECORDED
         )
     except Exception:  # noqa: BLE001 - the payment is recorded; collection rechecks on a timer
         log.warning("could not signal payment_recorded to %s", number)

@@ -200,39 +200,34 @@ def import_order(
         return existing, False
     customer = _customer(session, order_in, store)
     reasons = review_reasons(session=session, order_in=order_in)
-    order = SalesOrder(
-        channel=store.channel,
-        customer_id=customer.id,
-        external_ref=ref,
-        currency=order_in.currency,
-        subtotal=order_in.subtotal,
-        total=order_in.total,
-        prepaid=store.prepaid and order_in.paid,
-        needs_review=bool(reasons),
-        created_by=created_by,
-    )
     try:
-        # Added inside the savepoint, so a failed insert leaves nothing pending to autoflush.
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError:  # a concurrent delivery of the same order got there first
-        found = find_order(session=session, store=store, external_id=order_in.external_id)
-        if found is None:
-            raise
-        return found, False
-    order.number = f"{number_prefix}-{order.id:06d}"
-    for sku, line in zip(order_in.skus(), order_in.lines, strict=True):
-        session.add(
-            OrderLine(
-                order_id=order.id,
-                sku=sku,
-                name=line.name,
-                qty=line.qty,
-                unit_price=line.unit_price,
-                line_total=line.line_total,
-            )
+        order = order_service.record(
+            session=session,
+            order=SalesOrder(
+                channel=store.channel,
+                customer_id=customer.id,
+                external_ref=ref,
+                currency=order_in.currency,
+                subtotal=order_in.subtotal,
+                total=order_in.total,
+                prepaid=store.prepaid and order_in.paid,
+                needs_review=bool(reasons),
+                created_by=created_by,
+            ),
+            number_prefix=number_prefix,
+            lines=[
+                OrderLine(
+                    sku=sku,
+                    name=line.name,
+                    qty=line.qty,
+                    unit_price=line.unit_price,
+                    line_total=line.line_total,
+                )
+                for sku, line in zip(order_in.skus(), order_in.lines, strict=True)
+            ],
         )
+    except order_service.DuplicateExternalRefError as exc:  # a concurrent delivery won
+        return exc.order, False
     session.add(
         StoreOrder(
             order_id=order.id,
@@ -251,7 +246,6 @@ def import_order(
             review_reasons=reasons,
         )
     )
-    session.add(order)
     session.flush()
     order_service.add_event(
         session=session,

@@ -40,7 +40,7 @@ def verify_base64_hmac(
     stores: Sequence[StoreConnection],
     *,
     header: str,
-    now,  # noqa: ANN001 - datetime
+    now,
     domain: str | None = None,
 ) -> StoreConnection:
     """The store whose secret signed `body` (Shopify, WooCommerce); SignatureError if none."""
@@ -80,7 +80,7 @@ def verify_stripe(
     header: str | None,
     stores: Sequence[StoreConnection],
     *,
-    now,  # noqa: ANN001 - datetime
+    now,
     tolerance_seconds: int,
 ) -> StoreConnection:
     """The account whose secret signed `"<t>.<body>"`; stale or future timestamps are refused."""

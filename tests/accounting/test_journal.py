@@ -56,7 +56,7 @@ def _books(engine: Engine, *, inclusive: bool = False) -> tuple[str, str]:
             ProductCreate(sku="TOOL", price="19.99", item_group="tools"),
             ProductCreate(sku="BOOK", price="8.50", item_group="books", tax_class="reduced"),
         ):
-            inventory_service.create(session=session, product_in=product)
+            inventory_service.create(session=session, product_in=product, default_warehouse="MAIN")
         for rate in (
             TaxRateCreate(tax_class="standard", country="DE", rate="19"),
             TaxRateCreate(tax_class="reduced", country="DE", rate="7"),
@@ -232,7 +232,9 @@ def test_an_order_with_unitemised_totals_still_invoices_and_balances(engine: Eng
         customer = customer_service.create(
             session=session, customer_in=CustomerCreate(name="S", email="s@example.com")
         )
-        inventory_service.create(session=session, product_in=ProductCreate(sku="S1", price="9"))
+        inventory_service.create(
+            session=session, product_in=ProductCreate(sku="S1", price="9"), default_warehouse="MAIN"
+        )
         order = order_service.create(
             session=session,
             order_in=OrderCreate(customer_id=customer.id, lines=[OrderLineCreate(sku="S1", qty=2)]),

@@ -8,7 +8,7 @@ from conveyor.order.models import SalesOrder
 from tests.utils.api import create_customer, create_product
 
 
-def _order_count(engine) -> int:  # noqa: ANN001
+def _order_count(engine) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(SalesOrder)).one()
 

@@ -129,7 +129,7 @@ class TestStaging:
     """With CONVEYOR_STAGING_LOCATION set, picking stages the goods (ledger, pick list, trail)."""
 
     @pytest.fixture
-    def settings(self, settings):  # noqa: ANN001, ANN201
+    def settings(self, settings):
         return settings.model_copy(update={"staging_location": "STAGE-01"})
 
     async def test_staging_is_recorded(

@@ -92,7 +92,7 @@ def group(tmp_path: Path) -> Iterator[DevGroup]:
         os.kill(pid, signal.SIGKILL)
 
 
-def _wait_for(check, timeout: float = 60.0):  # noqa: ANN001, ANN202
+def _wait_for(check, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()

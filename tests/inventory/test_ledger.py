@@ -39,11 +39,17 @@ def _run_order(engine: Engine, sku: str, n: int, plan: tuple[int, str, bool]) ->
     need = [StockNeed(sku, qty)]
     calls = 2 if retried else 1
 
-    def call(fn, what: str) -> bool | None:  # noqa: ANN001
+    def call(fn, what: str) -> bool | None:
         result = None
         for _ in range(calls):
             with session_scope(engine) as session:
-                result = fn(session=session, key=f"{order}:{what}", order_number=order, needs=need)
+                result = fn(
+                    session=session,
+                    key=f"{order}:{what}",
+                    order_number=order,
+                    needs=need,
+                    default_warehouse="MAIN",
+                )
         return result
 
     committed = call(inventory_service.commit, "commit")
@@ -64,7 +70,13 @@ def _run_order(engine: Engine, sku: str, n: int, plan: tuple[int, str, bool]) ->
 def _receive(engine: Engine, sku: str, n: int, qty: int) -> None:
     for _ in range(2):  # delivered twice, counted once
         with session_scope(engine) as session:
-            inventory_service.receive(session=session, key=f"receipt:{sku}:{n}", sku=sku, qty=qty)
+            inventory_service.receive(
+                session=session,
+                key=f"receipt:{sku}:{n}",
+                sku=sku,
+                qty=qty,
+                default_warehouse="MAIN",
+            )
 
 
 @settings(
@@ -83,7 +95,9 @@ def test_concurrent_stock_movements_keep_the_ledger_and_balances_equal(
     sku = f"L-{uuid.uuid4().hex[:8]}"
     with session_scope(engine) as session:
         inventory_service.create(
-            session=session, product_in=ProductCreate(sku=sku, price="1.00", on_hand=opening)
+            session=session,
+            product_in=ProductCreate(sku=sku, price="1.00", on_hand=opening),
+            default_warehouse="MAIN",
         )
     with ThreadPoolExecutor(max_workers=8) as pool:
         orders = [pool.submit(_run_order, engine, sku, n, p) for n, p in enumerate(plan)]

@@ -10,14 +10,16 @@ from conveyor.inventory.models import Product, ProductCreate
 from conveyor.inventory.service import StockNeed
 
 
-def _make(engine, sku: str, on_hand: int) -> None:  # noqa: ANN001
+def _make(engine, sku: str, on_hand: int) -> None:
     with session_scope(engine) as session:
         inventory_service.create(
-            session=session, product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand)
+            session=session,
+            product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand),
+            default_warehouse="MAIN",
         )
 
 
-def _balance(engine, sku: str) -> tuple[int, int]:  # noqa: ANN001
+def _balance(engine, sku: str) -> tuple[int, int]:
     with Session(engine) as session:
         product = session.exec(select(Product).where(Product.sku == sku)).one()
         return product.on_hand, product.committed
@@ -28,11 +30,19 @@ def test_commit_is_idempotent_and_all_or_nothing(engine) -> None:
     _make(engine, "B", 1)
     with session_scope(engine) as session:
         assert inventory_service.commit(
-            session=session, key="o1:commit", order_number="o1", needs=[StockNeed("A", 2)]
+            session=session,
+            key="o1:commit",
+            order_number="o1",
+            needs=[StockNeed("A", 2)],
+            default_warehouse="MAIN",
         )
     with session_scope(engine) as session:  # a retry with the same key changes nothing
         assert inventory_service.commit(
-            session=session, key="o1:commit", order_number="o1", needs=[StockNeed("A", 2)]
+            session=session,
+            key="o1:commit",
+            order_number="o1",
+            needs=[StockNeed("A", 2)],
+            default_warehouse="MAIN",
         )
     assert _balance(engine, "A") == (5, 2)
     with session_scope(engine) as session:  # B is short: A must not be committed either
@@ -41,6 +51,7 @@ def test_commit_is_idempotent_and_all_or_nothing(engine) -> None:
             key="o2:commit",
             order_number="o2",
             needs=[StockNeed("A", 1), StockNeed("B", 2)],
+            default_warehouse="MAIN",
         )
     assert _balance(engine, "A") == (5, 2)
     assert _balance(engine, "B") == (1, 0)
@@ -56,6 +67,7 @@ def test_concurrent_commits_never_oversell(engine) -> None:
                 key=f"o{i}:commit",
                 order_number=f"o{i}",
                 needs=[StockNeed("HOT", 2)],
+                default_warehouse="MAIN",
             )
 
     with ThreadPoolExecutor(max_workers=16) as pool:

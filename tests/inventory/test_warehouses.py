@@ -32,11 +32,12 @@ def _setup(engine: Engine, on_hand: int = 0, *warehouses: str) -> str:
         inventory_service.create(
             session=session,
             product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand, location="A-01"),
+            default_warehouse="MAIN",
         )
     return sku
 
 
-def _receive(engine: Engine, sku: str, qty: int, warehouse: str, location: str | None = None):  # noqa: ANN202
+def _receive(engine: Engine, sku: str, qty: int, warehouse: str, location: str | None = None):
     with session_scope(engine) as session:
         inventory_service.receive(
             session=session,
@@ -45,6 +46,7 @@ def _receive(engine: Engine, sku: str, qty: int, warehouse: str, location: str |
             qty=qty,
             warehouse=warehouse,
             location=location,
+            default_warehouse="MAIN",
         )
 
 
@@ -105,7 +107,9 @@ def test_receive_into_a_warehouse_sets_its_bin_and_refuses_unknown_ones(engine: 
         _receive(engine, sku, 1, "NOWHERE")
     with session_scope(engine) as session:  # the same key twice counts once
         for _ in range(2):
-            inventory_service.receive(session=session, key="r-once", sku=sku, qty=4)
+            inventory_service.receive(
+                session=session, key="r-once", sku=sku, qty=4, default_warehouse="MAIN"
+            )
     assert _product(engine, sku) == (10, 0)
 
 
@@ -117,7 +121,11 @@ def test_commit_splits_over_warehouses_and_release_and_pack_follow_the_ledger(
     _receive(engine, sku, 4, "EAST")
     with session_scope(engine) as session:  # MAIN first, then the others by code
         assert inventory_service.commit(
-            session=session, key="o1:commit", order_number="o1", needs=[StockNeed(sku, 5)]
+            session=session,
+            key="o1:commit",
+            order_number="o1",
+            needs=[StockNeed(sku, 5)],
+            default_warehouse="MAIN",
         )
     assert _balances(engine, sku) == {"MAIN": (3, 3), "EAST": (4, 2), "WEST": (2, 0)}
     with Session(engine) as session:
@@ -132,22 +140,35 @@ def test_commit_splits_over_warehouses_and_release_and_pack_follow_the_ledger(
             order_number="o2",
             needs=[StockNeed(sku, 3)],
             warehouse="WEST",
+            default_warehouse="MAIN",
         )
     assert _balances(engine, sku) == {"MAIN": (3, 3), "EAST": (4, 3), "WEST": (2, 2)}
     with session_scope(engine) as session:  # only 0 left: all or nothing
         assert not inventory_service.commit(
-            session=session, key="o3:commit", order_number="o3", needs=[StockNeed(sku, 2)]
+            session=session,
+            key="o3:commit",
+            order_number="o3",
+            needs=[StockNeed(sku, 2)],
+            default_warehouse="MAIN",
         )
     for _ in range(2):  # release o2, retried: only what o2 holds, where it holds it
         with session_scope(engine) as session:
             inventory_service.release(
-                session=session, key="o2:release", order_number="o2", needs=[StockNeed(sku, 3)]
+                session=session,
+                key="o2:release",
+                order_number="o2",
+                needs=[StockNeed(sku, 3)],
+                default_warehouse="MAIN",
             )
     assert _balances(engine, sku) == {"MAIN": (3, 3), "EAST": (4, 2), "WEST": (2, 0)}
     for _ in range(2):  # pack o1, retried
         with session_scope(engine) as session:
             inventory_service.pack(
-                session=session, key="o1:pack", order_number="o1", needs=[StockNeed(sku, 5)]
+                session=session,
+                key="o1:pack",
+                order_number="o1",
+                needs=[StockNeed(sku, 5)],
+                default_warehouse="MAIN",
             )
     assert _balances(engine, sku) == {"MAIN": (0, 0), "EAST": (2, 0), "WEST": (2, 0)}
     assert _product(engine, sku) == (4, 0)
@@ -159,7 +180,11 @@ def test_pack_of_one_warehouse_refuses_what_the_order_does_not_hold_there(engine
     _receive(engine, sku, 1, "EAST")
     with session_scope(engine) as session:
         assert inventory_service.commit(
-            session=session, key="p1:commit", order_number="p1", needs=[StockNeed(sku, 2)]
+            session=session,
+            key="p1:commit",
+            order_number="p1",
+            needs=[StockNeed(sku, 2)],
+            default_warehouse="MAIN",
         )
     with pytest.raises(RuntimeError, match="not committed"), session_scope(engine) as session:
         inventory_service.pack(
@@ -167,6 +192,7 @@ def test_pack_of_one_warehouse_refuses_what_the_order_does_not_hold_there(engine
             key="p1:pack",
             order_number="p1",
             needs=[StockNeed(sku, 2, warehouse="EAST")],
+            default_warehouse="MAIN",
         )
     with session_scope(engine) as session:
         inventory_service.pack(
@@ -174,6 +200,7 @@ def test_pack_of_one_warehouse_refuses_what_the_order_does_not_hold_there(engine
             key="p1:pack",
             order_number="p1",
             needs=[StockNeed(sku, 1, warehouse="EAST"), StockNeed(sku, 1, warehouse="MAIN")],
+            default_warehouse="MAIN",
         )
     assert _balances(engine, sku) == {"MAIN": (0, 0), "EAST": (0, 0)}
 
@@ -183,7 +210,11 @@ def test_commit_available_takes_what_each_warehouse_has(engine: Engine) -> None:
     _receive(engine, sku, 2, "EAST")
     with session_scope(engine) as session:
         got = inventory_service.commit_available(
-            session=session, key="s:commit:s1", order_number="s", needs=[StockNeed(sku, 5)]
+            session=session,
+            key="s:commit:s1",
+            order_number="s",
+            needs=[StockNeed(sku, 5)],
+            default_warehouse="MAIN",
         )
     assert got == [StockNeed(sku, 3)]
     with Session(engine) as session:
@@ -194,7 +225,11 @@ def test_commit_available_takes_what_each_warehouse_has(engine: Engine) -> None:
         assert inventory_service.committed_under(session=session, key="s:commit:s1") == got
     with session_scope(engine) as session:  # retried: the same answer, nothing more taken
         again = inventory_service.commit_available(
-            session=session, key="s:commit:s1", order_number="s", needs=[StockNeed(sku, 5)]
+            session=session,
+            key="s:commit:s1",
+            order_number="s",
+            needs=[StockNeed(sku, 5)],
+            default_warehouse="MAIN",
         )
     assert again == got
     assert _balances(engine, sku) == {"MAIN": (1, 1), "EAST": (2, 2)}
@@ -233,6 +268,7 @@ def test_concurrent_commits_over_two_warehouses_never_oversell(engine: Engine) -
                 order_number=f"c{i}",
                 needs=[StockNeed(sku, 2)],
                 warehouse="EAST" if i % 2 else None,
+                default_warehouse="MAIN",
             )
 
     def release(i: int) -> None:
@@ -242,12 +278,17 @@ def test_concurrent_commits_over_two_warehouses_never_oversell(engine: Engine) -
                 key=f"c{i}:release",
                 order_number=f"c{i}",
                 needs=[StockNeed(sku, 2)],
+                default_warehouse="MAIN",
             )
 
     def pack(i: int) -> None:
         with session_scope(engine) as session:
             inventory_service.pack(
-                session=session, key=f"c{i}:pack", order_number=f"c{i}", needs=[StockNeed(sku, 2)]
+                session=session,
+                key=f"c{i}:pack",
+                order_number=f"c{i}",
+                needs=[StockNeed(sku, 2)],
+                default_warehouse="MAIN",
             )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -290,6 +331,7 @@ def test_commits_receipts_releases_and_packs_at_once_keep_every_balance_equal_to
                 order_number=order,
                 needs=[StockNeed(sku, 3)],
                 warehouse="EAST" if i % 2 else None,
+                default_warehouse="MAIN",
             )
         if ok and i % 3:
             with session_scope(engine) as session:
@@ -299,6 +341,7 @@ def test_commits_receipts_releases_and_packs_at_once_keep_every_balance_equal_to
                     key=f"{order}:end",
                     order_number=order,
                     needs=[StockNeed(sku, 3)],
+                    default_warehouse="MAIN",
                 )
         return ok
 

@@ -22,7 +22,9 @@ def _orders(engine: Engine, count: int) -> list[str]:
             session=session, customer_in=CustomerCreate(name="N", email="n@example.com")
         )
         inventory_service.create(
-            session=session, product_in=ProductCreate(sku="N-1", price="2.50", on_hand=0)
+            session=session,
+            product_in=ProductCreate(sku="N-1", price="2.50", on_hand=0),
+            default_warehouse="MAIN",
         )
         numbers = []
         for _ in range(count):

@@ -29,7 +29,7 @@ from worker import build_worker
 from workflows.types import NotifyInput
 
 
-async def _wait_for(predicate, timeout: float = 60.0) -> None:  # noqa: ANN001
+async def _wait_for(predicate, timeout: float = 60.0) -> None:
     for _ in range(int(timeout * 10)):
         if predicate():
             return

@@ -61,11 +61,11 @@ async def browser() -> AsyncIterator:
 
 
 @pytest_asyncio.fixture
-async def new_page(browser, live_server: str):  # noqa: ANN001, ANN201
+async def new_page(browser, live_server: str):
     """A factory of pages, each in its own browser context (its own cookies)."""
     contexts = []
 
-    async def make():  # noqa: ANN202
+    async def make():
         context = await browser.new_context(
             base_url=live_server, viewport={"width": 1280, "height": 900}
         )
@@ -78,13 +78,13 @@ async def new_page(browser, live_server: str):  # noqa: ANN001, ANN201
         await context.close()
 
 
-async def shot(page, name: str) -> None:  # noqa: ANN001
+async def shot(page, name: str) -> None:
     """Save a full-page screenshot as a test artifact."""
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-async def sign_in_staff(page, token: str) -> None:  # noqa: ANN001
+async def sign_in_staff(page, token: str) -> None:
     await page.goto("/login")
     await page.fill("input[name=token]", token)
     await page.click("form:has(input[name=token]) button[type=submit]")

@@ -4,6 +4,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -47,7 +48,7 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
             ProductCreate(sku="TOOL", price="19.99", on_hand=10),
             ProductCreate(sku="BOOK", price="8.50", on_hand=10, tax_class="reduced"),
         ):
-            inventory_service.create(session=session, product_in=product)
+            inventory_service.create(session=session, product_in=product, default_warehouse="MAIN")
         for rate in (
             TaxRateCreate(tax_class="standard", country="DE", rate="19"),
             TaxRateCreate(tax_class="reduced", country="DE", rate="7"),
@@ -64,8 +65,12 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
         )
         number = order.number or ""
         needs = [StockNeed("TOOL", 3), StockNeed("BOOK", 2)]
-        assert inventory_service.commit(session=session, key="c", order_number=number, needs=needs)
-        inventory_service.pack(session=session, key="p", order_number=number, needs=needs)
+        assert inventory_service.commit(
+            session=session, key="c", order_number=number, needs=needs, default_warehouse="MAIN"
+        )
+        inventory_service.pack(
+            session=session, key="p", order_number=number, needs=needs, default_warehouse="MAIN"
+        )
         invoice_service.create_for_order(session=session, key="i", order=order)
         if paid:
             invoice_service.record_payment(
@@ -99,7 +104,7 @@ def _process(engine: Engine, rma_number: str, received: list[ReceiveLine]) -> No
         assert rma is not None
         return_service.record_receipt(session=session, rma=rma, received=received, actor="t")
     for step in (
-        return_service.restock,
+        partial(return_service.restock, default_warehouse="MAIN"),
         return_service.credit,
         return_service.refund,
         return_service.complete,

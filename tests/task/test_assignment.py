@@ -19,7 +19,7 @@ from conveyor.task import service as task_service
 from conveyor.task.models import Task
 
 
-def _employees(engine, count: int, role: str, on_duty: bool = True) -> list[int]:  # noqa: ANN001
+def _employees(engine, count: int, role: str, on_duty: bool = True) -> list[int]:
     ids = []
     with session_scope(engine) as session:
         for i in range(count):
@@ -35,11 +35,13 @@ def _employees(engine, count: int, role: str, on_duty: bool = True) -> list[int]
     return ids
 
 
-def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:  # noqa: ANN001
+def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:
     with session_scope(engine) as session:
         if inventory_service.get_by_sku(session=session, sku="P1") is None:
             inventory_service.create(
-                session=session, product_in=ProductCreate(sku="P1", price="1.00", on_hand=5)
+                session=session,
+                product_in=ProductCreate(sku="P1", price="1.00", on_hand=5),
+                default_warehouse="MAIN",
             )
         customer = customer_service.create(
             session=session,
@@ -61,7 +63,7 @@ def _new_task(
     engine,
     key: str,
     order: tuple[int, str, int],
-    strategy: str,  # noqa: ANN001
+    strategy: str,
     role: str = "desk",
     fallback: str = "pool",
 ) -> int | None:

@@ -68,7 +68,7 @@ async def place_order(
 async def wait_for_order(
     api: httpx.AsyncClient,
     number: str,
-    predicate,  # noqa: ANN001
+    predicate,
     timeout: float = 60.0,
 ) -> dict:
     """Poll GET /api/orders/{number} until `predicate(order)` holds."""

@@ -28,10 +28,10 @@ class PageClient:
         assert page.status_code == 200, page.text
         self.csrf = CSRF.search(page.text).group(1)
 
-    async def get(self, url: str, **kwargs) -> httpx.Response:  # noqa: ANN003
+    async def get(self, url: str, **kwargs) -> httpx.Response:
         return await self.http.get(url, **kwargs)
 
-    async def post(self, url: str, data: dict | None = None, **kwargs) -> httpx.Response:  # noqa: ANN003
+    async def post(self, url: str, data: dict | None = None, **kwargs) -> httpx.Response:
         """A form POST carrying the CSRF token (as a plain browser form does)."""
         return await self.http.post(url, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
 
