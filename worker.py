@@ -19,7 +19,7 @@ from conveyor.core.settings import Settings, settings
 from conveyor.core.temporal import connect
 from routing_rules.registry import RuleRegistry
 from workflows.returns import ReturnWorkflow
-from workflows.sales_order import SalesOrderWorkflow
+from workflows.v7.sales_order import SalesOrderWorkflow
 
 WORKFLOWS = [SalesOrderWorkflow, ReturnWorkflow]
 

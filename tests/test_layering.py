@@ -140,7 +140,7 @@ def test_the_walk_sees_the_code() -> None:
     [
         ("conveyor.order.service", "api.deps", False),
         ("conveyor.pages.orders", "conveyor.order.views", False),
-        ("conveyor.order.flows", "workflows.sales_order", False),
+        ("conveyor.order.flows", "workflows.v7.sales_order", False),
         ("conveyor.order.flows", "workflows.types", True),
         ("conveyor.core.db", "conveyor.order.models", False),
         ("conveyor.order.views", "api.deps", True),

@@ -8,8 +8,8 @@ from temporalio import workflow
 
 from workflows.return_types import RETURN_WORKFLOW
 from workflows.returns import ReturnWorkflow
-from workflows.sales_order import SalesOrderWorkflow
 from workflows.types import SalesOrderNames
+from workflows.v7.sales_order import SalesOrderWorkflow
 
 
 def _definition(cls: type) -> workflow._Definition:

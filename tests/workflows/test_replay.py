@@ -23,7 +23,7 @@ from tests.utils.api import (
     wait_for_open_task,
     wait_for_order,
 )
-from workflows.sales_order import SalesOrderWorkflow
+from workflows.v7.sales_order import SalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications

@@ -17,8 +17,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-from workflows.order_plumbing import OrderPlumbing
-from workflows.versions import PATCH_DUNNING
+from workflows.v7.order_plumbing import OrderPlumbing
+from workflows.v7.versions import PATCH_DUNNING
 
 
 class OrderGoods(OrderPlumbing):

@@ -21,8 +21,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-from workflows.order_plumbing import OrderPlumbing, display_time
-from workflows.versions import PATCH_QUOTES
+from workflows.v7.order_plumbing import OrderPlumbing, display_time
+from workflows.v7.versions import PATCH_QUOTES
 
 
 class OrderPeople(OrderPlumbing):

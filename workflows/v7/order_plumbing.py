@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-from workflows.versions import PATCH_NOTIFY_AND_SLA  # noqa: F401
+from workflows.v7.versions import PATCH_NOTIFY_AND_SLA  # noqa: F401
 
 MAIL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),

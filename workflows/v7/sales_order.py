@@ -33,10 +33,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 # Workflow code: imported normally, so the sandbox checks it too.
-from workflows.order_goods import OrderGoods
-from workflows.order_people import OrderPeople
-from workflows.order_plumbing import Cancelled
-from workflows.versions import (
+from workflows.v7.order_goods import OrderGoods
+from workflows.v7.order_people import OrderPeople
+from workflows.v7.order_plumbing import Cancelled
+from workflows.v7.versions import (
     PATCH_CHANGE_NOTICES,
     PATCH_DROP_SHIP,
     PATCH_NOTIFY_AND_SLA,
