@@ -13,9 +13,7 @@ from conveyor.core.settings import Settings
 from conveyor.invoice import pdf as invoice_pdf
 from conveyor.invoice import service as invoice_service
 from conveyor.notification import service as outbox_service
-from conveyor.notification.compose import compose
 from conveyor.notification.models import OutboxMessage, OutboxStatus
-from conveyor.notification.render import render
 from workflows.types import NotifyInput, NotifyResult
 
 SMTP_TIMEOUT_SECONDS = 20
@@ -59,24 +57,15 @@ class NotificationActivities:
             existing = outbox_service.get_by_key(session=session, key=request.key)
             if existing is not None:
                 return existing
-            order = load_order(session, request.order_number)
-            composition = compose(
-                session=session,
-                kind=request.kind,
-                order=order,
-                task_id=request.task_id,
-                to_role=request.to_role,
-                extra=request.extra,
-                app_url=self.settings.public_url,
-            )
-            return outbox_service.enqueue(
+            return outbox_service.queue(
                 session=session,
                 key=request.key,
                 kind=request.kind,
-                order_number=request.order_number,
-                recipients=composition.recipients,
-                mail=render(request.kind, composition.context),
-                attachment=composition.attachment,
+                order=load_order(session, request.order_number),
+                app_url=self.settings.public_url,
+                task_id=request.task_id,
+                to_role=request.to_role,
+                extra=request.extra,
             )
 
     def _sent(self, message_id: int) -> None:

@@ -4,8 +4,10 @@ from sqlmodel import Session, col, select
 
 from conveyor.core.db import page
 from conveyor.core.models import utcnow
+from conveyor.notification.compose import compose
 from conveyor.notification.models import OutboxMessage, OutboxStatus
-from conveyor.notification.render import RenderedMail
+from conveyor.notification.render import RenderedMail, render
+from conveyor.order.models import SalesOrder
 
 
 def get_by_key(*, session: Session, key: str) -> OutboxMessage | None:
@@ -84,3 +86,43 @@ def list_messages(
     if kind:
         query = query.where(OutboxMessage.kind == kind)
     return page(session, query, col(OutboxMessage.id).desc(), limit=limit, offset=offset)
+
+
+def queue(
+    *,
+    session: Session,
+    key: str,
+    kind: str,
+    order: SalesOrder,
+    app_url: str,
+    task_id: int | None = None,
+    to_role: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> OutboxMessage:
+    """Compose and store a notification about `order` in the caller's transaction.
+
+    This is the transactional outbox: the business change and the mail it causes commit
+    together, and the dispatcher sends pending rows later. A second call with the same key
+    returns the stored message and changes nothing.
+    """
+    existing = get_by_key(session=session, key=key)
+    if existing is not None:
+        return existing
+    composition = compose(
+        session=session,
+        kind=kind,
+        order=order,
+        task_id=task_id,
+        to_role=to_role,
+        extra=extra or {},
+        app_url=app_url,
+    )
+    return enqueue(
+        session=session,
+        key=key,
+        kind=kind,
+        order_number=order.number,
+        recipients=composition.recipients,
+        mail=render(kind, composition.context),
+        attachment=composition.attachment,
+    )
