@@ -3,13 +3,17 @@
     python -m bench.throughput [--orders 200] [--concurrency 50] [--database-url URL]
 
 Both halves use the same Temporal dev server (started here) so the ratio is fair on a noisy
-machine. Conveyor orders are prepaid web orders under an all-auto rule, timed from
-`POST /api/orders` until the order reads `completed`.
+machine. Conveyor orders are prepaid web orders under an all-auto rule, posted to an API process
+and run by a worker process (as `conveyor dev` runs them), timed from `POST /api/orders` until
+the order reads `completed`. Activity tasks and history events per order are read from Temporal.
 """
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -21,19 +25,18 @@ from sqlmodel import Session, col, select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.main import create_app
 from bench.noop_workflow import SevenNoopsWorkflow, noop_step
 from conveyor.core import temporal_server
 from conveyor.core.db import make_engine
 from conveyor.core.migrate import upgrade
 from conveyor.core.settings import Settings
-from conveyor.core.temporal import connect
+from conveyor.core.temporal import connect, order_workflow_id
 from conveyor.notification.mail_sink import start_sink
 from conveyor.order.models import SalesOrder
-from worker import build_worker
 
 ADMIN = "bench-admin-token-0123456789"
-ALL_AUTO = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "rules" / "all_auto"
+ROOT = Path(__file__).resolve().parent.parent
+ALL_AUTO = ROOT / "tests" / "fixtures" / "rules" / "all_auto"
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -64,70 +67,124 @@ async def bare_temporal(client: Client, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+def _process_env(settings: Settings) -> dict[str, str]:
+    """The environment of the API and worker processes: this run's database, Temporal, SMTP."""
+    return {
+        **os.environ,
+        "CONVEYOR_DATABASE_URL": settings.effective_database_url,
+        "CONVEYOR_TEMPORAL_ADDRESS": settings.temporal_address,
+        "CONVEYOR_TASK_QUEUE": settings.task_queue,
+        "CONVEYOR_RULES_DIR": str(settings.rules_dir),
+        "CONVEYOR_ADMIN_TOKEN": ADMIN,
+        "CONVEYOR_DATA_DIR": str(settings.data_dir),
+        "CONVEYOR_SMTP_HOST": settings.smtp_host,
+        "CONVEYOR_SMTP_PORT": str(settings.smtp_port),
+        "CONVEYOR_HTTP_PORT": str(settings.http_port),
+    }
+
+
+def _start_processes(settings: Settings, logs: Path) -> list[subprocess.Popen]:
+    """The API and the worker as separate processes, as `conveyor dev` runs them."""
+    env = _process_env(settings)
+    python = sys.executable
+    commands = {
+        "api": [python, "-m", "conveyor.cli.main", "api", "--port", str(settings.http_port)],
+        "worker": [python, "-m", "worker"],
+    }
+    processes = []
+    for name, command in commands.items():
+        with open(logs / f"{name}.log", "ab") as log:
+            processes.append(
+                subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            )
+    temporal_server.wait_for_port(settings.http_port, process=processes[0])
+    return processes
+
+
+async def history_counts(client: Client, numbers: list[str]) -> tuple[float, float]:
+    """Mean activity tasks and history events per order, read from Temporal (every run)."""
+    activities = events = 0
+    for number in numbers:
+        run_id: str | None = None
+        while True:  # follow continue-as-new to the last run
+            handle = client.get_workflow_handle(order_workflow_id(number), run_id=run_id)
+            history = await handle.fetch_history()
+            events += len(history.events)
+            activities += sum(
+                1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
+            )
+            last = history.events[-1]
+            if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
+                break
+            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return activities / len(numbers), events / len(numbers)
+
+
 async def conveyor_orders(
     client: Client, settings: Settings, count: int, concurrency: int
-) -> tuple[float, list[float]]:
-    """Orders per second and per-order latencies (POST to completed)."""
+) -> tuple[float, list[float], list[str]]:
+    """Orders per second, per-order latencies (POST to completed) and the order numbers."""
     engine = make_engine(settings.effective_database_url)
-    app = create_app(settings)
-    app.state.conveyor._client = client
+    processes = _start_processes(settings, settings.data_dir)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
-    async with (
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
-            base_url="http://bench",
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{settings.http_port}",
             headers={"Authorization": f"Bearer {ADMIN}"},
             timeout=120,
-        ) as api,
-        build_worker(client, engine, settings, max_concurrent_activities=32),
-    ):
-        product = (
-            await api.post(
-                "/api/products", json={"sku": "BENCH-1", "price": "1.00", "on_hand": count * 2}
-            )
-        ).json()
-        customer = (
-            await api.post("/api/customers", json={"name": "Bench", "email": "bench@example.com"})
-        ).json()
-        done: dict[str, float] = {}
-
-        async def watch() -> None:
-            while len(done) < count:
-                with Session(engine) as session:
-                    for number in session.exec(
-                        select(SalesOrder.number)
-                        .where(SalesOrder.status == "completed")
-                        .where(col(SalesOrder.number).not_in(list(done) or ["-"]))
-                    ):
-                        done[number] = time.perf_counter()
-                await asyncio.sleep(0.05)
-
-        posted: dict[str, float] = {}
-
-        async def one() -> None:
-            async with gate:
-                t0 = time.perf_counter()
-                response = await api.post(
-                    "/api/orders",
-                    json={
-                        "customer_id": customer["id"],
-                        "channel": "web",
-                        "prepaid": True,
-                        "lines": [{"sku": product["sku"], "qty": 1}],
-                    },
+        ) as api:
+            product = (
+                await api.post(
+                    "/api/products", json={"sku": "BENCH-1", "price": "1.00", "on_hand": count * 2}
                 )
-                response.raise_for_status()
-                posted[response.json()["number"]] = t0
+            ).json()
+            customer = (
+                await api.post(
+                    "/api/customers", json={"name": "Bench", "email": "bench@example.com"}
+                )
+            ).json()
+            done: dict[str, float] = {}
 
-        started = time.perf_counter()
-        watcher = asyncio.create_task(watch())
-        await asyncio.gather(*(one() for _ in range(count)))
-        await watcher
-        elapsed = time.perf_counter() - started
-        latencies = [done[n] - posted[n] for n in posted]
-    engine.dispose()
-    return count / elapsed, latencies
+            async def watch() -> None:
+                while len(done) < count:
+                    with Session(engine) as session:
+                        for number in session.exec(
+                            select(SalesOrder.number)
+                            .where(SalesOrder.status == "completed")
+                            .where(col(SalesOrder.number).not_in(list(done) or ["-"]))
+                        ):
+                            done[number] = time.perf_counter()
+                    await asyncio.sleep(0.05)
+
+            posted: dict[str, float] = {}
+
+            async def one() -> None:
+                async with gate:
+                    t0 = time.perf_counter()
+                    response = await api.post(
+                        "/api/orders",
+                        json={
+                            "customer_id": customer["id"],
+                            "channel": "web",
+                            "prepaid": True,
+                            "lines": [{"sku": product["sku"], "qty": 1}],
+                        },
+                    )
+                    response.raise_for_status()
+                    posted[response.json()["number"]] = t0
+
+            started = time.perf_counter()
+            watcher = asyncio.create_task(watch())
+            await asyncio.gather(*(one() for _ in range(count)))
+            await watcher
+            elapsed = time.perf_counter() - started
+            latencies = [done[n] - posted[n] for n in posted]
+    finally:
+        for process in processes:
+            temporal_server.stop(process)
+        engine.dispose()
+    return count / elapsed, latencies, sorted(posted)
 
 
 async def main() -> None:
@@ -156,6 +213,7 @@ async def main() -> None:
                 data_dir=Path(tmp),
                 smtp_host="127.0.0.1",
                 smtp_port=smtp_port,
+                http_port=temporal_server.free_port(),
             )
             client = await connect(settings)
             print(
@@ -164,13 +222,20 @@ async def main() -> None:
             )
             bare = await bare_temporal(client, args.orders, args.concurrency)
             print(f"bare Temporal (7 no-op activities): {bare:8.1f} workflows/s")
-            ours, latencies = await conveyor_orders(client, settings, args.orders, args.concurrency)
+            ours, latencies, numbers = await conveyor_orders(
+                client, settings, args.orders, args.concurrency
+            )
             print(f"Conveyor orders (all steps auto):   {ours:8.1f} orders/s")
             print(f"ratio Conveyor / bare:              {ours / bare:8.2f}")
             print(
                 f"POST /api/orders -> completed: p50 {statistics.median(latencies):.3f}s, "
                 f"p99 {_pct(latencies, 99):.3f}s"
             )
+            sample = numbers[:: max(1, len(numbers) // 20)]
+            activities, events = await history_counts(client, sample)
+            print(f"activity tasks per order:           {activities:8.1f}")
+            print(f"history events per order:           {events:8.1f}")
+            await asyncio.sleep(2)  # the outbox dispatcher sends the last mails
             mails = len(list((Path(tmp) / "mail").glob("*.eml")))
             print(f"e-mails received by the SMTP sink:  {mails:8d}")
         finally:
