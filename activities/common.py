@@ -15,3 +15,10 @@ def load_order(session: Session, number: str) -> SalesOrder:
             f"order {number} not found", type="OrderNotFound", non_retryable=True
         )
     return order
+
+
+def number_of(order: SalesOrder) -> str:
+    """A stored order's number (every order is numbered when it is recorded)."""
+    if order.number is None:
+        raise ValueError(f"order {order.id} has no number yet: it was never recorded")
+    return order.number

@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
 from conveyor.core.db import session_scope
+from conveyor.core.models import row_id
 from conveyor.inventory import service as inventory_service
 from conveyor.invoice import receivables
 from conveyor.invoice import service as invoice_service
@@ -103,7 +104,9 @@ class OrderActivities:
                 )
             ]
             if request.last:  # what the suppliers shipped is billed with the last shipment
-                drop_ship = purchasing_service.drop_ship_lines(session=session, order_id=order.id)
+                drop_ship = purchasing_service.drop_ship_lines(
+                    session=session, order_id=row_id(order)
+                )
                 goods += [(line.sku, line.qty) for line in drop_ship]
             invoice = shipment_invoicing.create_for_shipment(
                 session=session,
@@ -158,9 +161,9 @@ class OrderActivities:
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
             return PaymentStatus(
-                invoiced=invoice_service.invoiced_total(session=session, order_id=order.id),
-                paid=invoice_service.paid_total(session=session, order_id=order.id),
-                credited=invoice_service.credited_total(session=session, order_id=order.id),
+                invoiced=invoice_service.invoiced_total(session=session, order_id=row_id(order)),
+                paid=invoice_service.paid_total(session=session, order_id=row_id(order)),
+                credited=invoice_service.credited_total(session=session, order_id=row_id(order)),
             )
 
     @activity.defn

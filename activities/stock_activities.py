@@ -3,8 +3,9 @@
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
-from activities.common import load_order
+from activities.common import load_order, number_of
 from conveyor.core.db import session_scope
+from conveyor.core.models import row_id
 from conveyor.core.settings import Settings
 from conveyor.inventory import fulfilment
 from conveyor.inventory import service as inventory_service
@@ -54,11 +55,11 @@ class StockActivities:
         """Commit stock for every line atomically, or nothing when something is short."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            needs = fulfilment.needs(session=session, order_id=order.id)
+            needs = fulfilment.needs(session=session, order_id=row_id(order))
             if inventory_service.commit(
                 session=session,
                 key=request.key,
-                order_number=order.number,
+                order_number=number_of(order),
                 needs=needs,
                 warehouse=order.warehouse,
                 default_warehouse=self.default_warehouse,
@@ -75,8 +76,8 @@ class StockActivities:
             inventory_service.release(
                 session=session,
                 key=request.key,
-                order_number=order.number,
-                needs=fulfilment.needs(session=session, order_id=order.id),
+                order_number=number_of(order),
+                needs=fulfilment.needs(session=session, order_id=row_id(order)),
                 default_warehouse=self.default_warehouse,
             )
 
@@ -91,8 +92,8 @@ class StockActivities:
                 shipment=1,
                 goods=lambda: fulfilment.order_goods(
                     session=session,
-                    order_number=order.number,
-                    order_id=order.id,
+                    order_number=number_of(order),
+                    order_id=row_id(order),
                     default_warehouse=self.default_warehouse,
                 ),
                 staging=self.staging_location,
@@ -108,8 +109,8 @@ class StockActivities:
             inventory_service.pack(
                 session=session,
                 key=request.key,
-                order_number=order.number,
-                needs=fulfilment.needs(session=session, order_id=order.id),
+                order_number=number_of(order),
+                needs=fulfilment.needs(session=session, order_id=row_id(order)),
                 default_warehouse=self.default_warehouse,
             )
 
@@ -120,16 +121,16 @@ class StockActivities:
             order = load_order(session, request.order_number)
             committed = inventory_service.commit_available(
                 session=session,
-                key=_shipment_key(order.number, request.shipment),
-                order_number=order.number,
+                key=_shipment_key(number_of(order), request.shipment),
+                order_number=number_of(order),
                 needs=fulfilment.remaining(
-                    session=session, order_number=order.number, order_id=order.id
+                    session=session, order_number=number_of(order), order_id=row_id(order)
                 ),
                 warehouse=order.warehouse,
                 default_warehouse=self.default_warehouse,
             )
             left = fulfilment.remaining(
-                session=session, order_number=order.number, order_id=order.id
+                session=session, order_number=number_of(order), order_id=row_id(order)
             )
             missing = inventory_service.shortages(session=session, needs=left)
             return AllocateShipmentResult(
@@ -143,7 +144,7 @@ class StockActivities:
         """The pick list of one shipment (by location), once."""
         with session_scope(self.engine) as session:
             order = load_order(session, request.order_number)
-            key = _shipment_key(order.number, request.shipment)
+            key = _shipment_key(number_of(order), request.shipment)
             lines = fulfilment.write_pick_list(
                 session=session,
                 order=order,
@@ -162,9 +163,9 @@ class StockActivities:
             inventory_service.pack(
                 session=session,
                 key=f"{order.number}:pack:s{request.shipment}",
-                order_number=order.number,
+                order_number=number_of(order),
                 needs=inventory_service.commitments_under(
-                    session=session, key=_shipment_key(order.number, request.shipment)
+                    session=session, key=_shipment_key(number_of(order), request.shipment)
                 ),
                 default_warehouse=self.default_warehouse,
             )

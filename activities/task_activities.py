@@ -8,6 +8,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
 from conveyor.core.db import session_scope
+from conveyor.core.models import row_id
 from conveyor.employee.models import Employee
 from conveyor.task import escalation
 from conveyor.task import service as task_service
@@ -45,7 +46,7 @@ class TaskActivities:
             )
             employee = session.get(Employee, task.assignee_id) if task.assignee_id else None
             return TaskRef(
-                task_id=task.id,
+                task_id=row_id(task),
                 assignee_id=task.assignee_id,
                 assignee_email=employee.email if employee else None,
             )
@@ -91,4 +92,4 @@ class TaskActivities:
         """Close the order's open tasks (compensation)."""
         with session_scope(self.engine) as session:
             order = load_order(session, ref.order_number)
-            task_service.cancel_open_for_order(session=session, order_id=order.id)
+            task_service.cancel_open_for_order(session=session, order_id=row_id(order))

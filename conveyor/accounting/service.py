@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TypedDict
 
 from sqlmodel import Session, col, select
 
@@ -65,6 +66,18 @@ class Posting:
         ]
 
 
+class _PostingHead(TypedDict):
+    """The fields a payment's two postings share."""
+
+    date: date
+    journal: str
+    document_type: str
+    document: str
+    order: str
+    customer_id: int
+    currency: str
+
+
 def _window(start: date, end: date) -> tuple[datetime, datetime]:
     # Both dates inclusive, in UTC.
     return (
@@ -85,13 +98,14 @@ def _revenue_split(
     """
     credits: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     if lines is None:
-        lines = list(
+        invoice_lines: list[InvoiceLine] = list(
             session.exec(
                 select(InvoiceLine)
                 .where(InvoiceLine.invoice_id == invoice.id)
-                .order_by(InvoiceLine.id)
+                .order_by(col(InvoiceLine.id))
             )
         )
+        lines = invoice_lines
     if not lines:  # an invoice issued before invoice lines existed
         net = invoice.subtotal + invoice.charges
         if invoice.prices_include_tax:
@@ -184,8 +198,8 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
         select(CreditNote).where(CreditNote.issued_at >= low).where(CreditNote.issued_at < high)
     ).all()
     for note in notes:
-        invoice = session.get(Invoice, note.invoice_id)
-        if invoice is None:
+        credited = session.get(Invoice, note.invoice_id)
+        if credited is None:
             continue
         # A credit note with lines (a return) reverses only them; one without, the whole invoice.
         lines = list(
@@ -197,7 +211,7 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
         )
         postings += _document_postings(
             session=session,
-            invoice=invoice,
+            invoice=credited,
             mapping=mapping,
             document_type="credit_note",
             document=note.number,
@@ -212,7 +226,7 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
     ).all()
     for payment in payments:
         order = session.get(SalesOrder, payment.order_id)
-        common = {
+        common: _PostingHead = {
             "date": payment.received_at.date(),
             "journal": mapping.journals.cash,
             "document_type": "payment",

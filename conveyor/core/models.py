@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, DateTime, Numeric
 from sqlalchemy.types import TypeDecorator
@@ -61,3 +61,17 @@ def money_field(*, default: Decimal | None = Decimal("0.00")) -> Any:
 def json_list_field() -> Any:
     """A list stored as JSON (roles, tags)."""
     return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class HasId(Protocol):
+    """A table row: its primary key stays None until the row is flushed."""
+
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: HasId) -> int:
+    """The primary key of a row that was loaded or flushed; an error for one never flushed."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: it was never flushed")
+    return row.id

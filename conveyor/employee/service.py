@@ -5,7 +5,7 @@ import re
 from sqlmodel import Session, col, select
 
 from conveyor.core.errors import Conflict, Forbidden, NotFound
-from conveyor.core.models import utcnow
+from conveyor.core.models import row_id, utcnow
 from conveyor.core.security import hash_token, new_token
 from conveyor.employee.models import Attendance, Caller, Employee, EmployeeCreate
 
@@ -66,7 +66,7 @@ def clock_in(*, session: Session, employee: Employee) -> Employee:
     if not employee.on_duty:
         employee.on_duty = True
         session.add(employee)
-        session.add(Attendance(employee_id=employee.id))
+        session.add(Attendance(employee_id=row_id(employee)))
         session.flush()
     return employee
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from conveyor.core.models import row_id
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import PickListLine
 from conveyor.inventory.service import StockNeed
@@ -115,7 +116,7 @@ def write_pick_list(
         warehouse = need.warehouse or default
         lines.append(
             PickListLine(
-                order_id=order.id,
+                order_id=row_id(order),
                 shipment=shipment,
                 sku=need.sku,
                 qty=need.qty,

@@ -189,11 +189,11 @@ def _guarded(table: type[Product] | type[StockBalance], on_hand: int, committed:
         on_hand=table.on_hand + on_hand, committed=table.committed + committed
     )
     if on_hand < 0:
-        stmt = stmt.where(table.on_hand >= -on_hand)
+        stmt = stmt.where(col(table.on_hand) >= -on_hand)
     if committed < 0:
-        stmt = stmt.where(table.committed >= -committed)
+        stmt = stmt.where(col(table.committed) >= -committed)
     if committed - on_hand > 0:  # available shrinks: it must stay >= 0
-        stmt = stmt.where(table.on_hand - table.committed >= committed - on_hand)
+        stmt = stmt.where(col(table.on_hand) - col(table.committed) >= committed - on_hand)
     return stmt
 
 
@@ -202,14 +202,14 @@ def _apply(session: Session, sku: str, warehouse: str, on_hand: int, committed: 
 
     Callers run this inside a savepoint, so a refusal of the second UPDATE undoes the first.
     """
-    result = session.execute(
+    result = session.exec(
         _guarded(StockBalance, on_hand, committed)
-        .where(StockBalance.sku == sku)
-        .where(StockBalance.warehouse == warehouse)
+        .where(col(StockBalance.sku) == sku)
+        .where(col(StockBalance.warehouse) == warehouse)
     )
     if result.rowcount != 1:
         raise _Refused(f"{sku} in {warehouse}")
-    result = session.execute(_guarded(Product, on_hand, committed).where(Product.sku == sku))
+    result = session.exec(_guarded(Product, on_hand, committed).where(col(Product.sku) == sku))
     if result.rowcount != 1:
         raise _Refused(sku)
 
@@ -616,10 +616,10 @@ def pick_list(*, session: Session, order_number: str) -> list[PickListLine] | No
             select(PickListLine)
             .where(PickListLine.order_id == order.id)
             .order_by(
-                PickListLine.shipment,
-                PickListLine.warehouse,
-                PickListLine.location,
-                PickListLine.sku,
+                col(PickListLine.shipment),
+                col(PickListLine.warehouse),
+                col(PickListLine.location),
+                col(PickListLine.sku),
             )
         ).all()
     )

@@ -42,8 +42,8 @@ def render(*, session: Session, invoice: Invoice) -> bytes:
             f"Bill to: {customer.name} <{customer.email}>",
             f"Country: {customer.country}",
         ]
-    for line in details:
-        pdf.cell(0, 6, _text(line), new_x="LMARGIN", new_y="NEXT")
+    for detail in details:
+        pdf.cell(0, 6, _text(detail), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 10)
     for width, title in COLUMNS:

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from conveyor.core.models import row_id
 from conveyor.customer.models import Customer
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import Payment
@@ -45,8 +46,8 @@ def settle_prepaid(*, session: Session, key: str, order: SalesOrder) -> Payment 
 
     None when nothing is due.
     """
-    invoiced = invoice_service.invoiced_total(session=session, order_id=order.id)
-    paid = invoice_service.paid_total(session=session, order_id=order.id)
+    invoiced = invoice_service.invoiced_total(session=session, order_id=row_id(order))
+    paid = invoice_service.paid_total(session=session, order_id=row_id(order))
     due = invoiced - paid
     if due <= ZERO:
         return None

@@ -7,7 +7,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from conveyor.core.models import round_money, utcnow
+from conveyor.core.models import round_money, row_id, utcnow
 from conveyor.invoice.models import (
     Counter,
     CreditNote,
@@ -23,8 +23,8 @@ ZERO = Decimal("0.00")
 
 def next_number(*, session: Session, name: str) -> int:
     """Advance the named counter in the caller's transaction (no gaps: a rollback undoes it)."""
-    result = session.execute(
-        update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+    result = session.exec(
+        update(Counter).where(col(Counter.name) == name).values(value=Counter.value + 1)
     )
     if result.rowcount == 0:
         try:
@@ -46,7 +46,9 @@ def lines(*, session: Session, invoice_id: int) -> list[InvoiceLine]:
     """The invoice's lines: goods first, then charges, in entry order."""
     return list(
         session.exec(
-            select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.id)
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice_id)
+            .order_by(col(InvoiceLine.id))
         )
     )
 
@@ -59,7 +61,9 @@ def get_by_key(*, session: Session, key: str) -> Invoice | None:
 def list_for_order(*, session: Session, order_id: int) -> list[Invoice]:
     """The order's invoices, oldest first."""
     return list(
-        session.exec(select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.id)).all()
+        session.exec(
+            select(Invoice).where(Invoice.order_id == order_id).order_by(col(Invoice.id))
+        ).all()
     )
 
 
@@ -70,7 +74,7 @@ def numbered_invoice(*, session: Session, key: str, order: SalesOrder) -> Invoic
     invoice = Invoice(
         number=f"INV-{year}-{seq:06d}",
         key=key,
-        order_id=order.id,
+        order_id=row_id(order),
         currency=order.currency,
         prices_include_tax=order.prices_include_tax,
     )
@@ -91,12 +95,12 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
     session.flush()
     # The lines as issued: a later change to the order never changes an issued invoice.
     order_lines = session.exec(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
     )
     for line in order_lines:
         session.add(
             InvoiceLine(
-                invoice_id=invoice.id,
+                invoice_id=row_id(invoice),
                 kind="item",
                 sku=line.sku,
                 description=line.name,
@@ -128,13 +132,15 @@ def add_charge_lines(*, session: Session, invoice: Invoice, order_id: int) -> li
     """Copy the order's shipping and special charges onto the invoice; returns them."""
     charges = list(
         session.exec(
-            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+            select(OrderCharge)
+            .where(OrderCharge.order_id == order_id)
+            .order_by(col(OrderCharge.id))
         )
     )
     for charge in charges:
         session.add(
             InvoiceLine(
-                invoice_id=invoice.id,
+                invoice_id=row_id(invoice),
                 kind=charge.kind,
                 description=charge.description,
                 qty=1,
@@ -152,7 +158,7 @@ def add_adjustment_line(*, session: Session, invoice: Invoice, amount: Decimal) 
     """A line for what an order's total holds beyond its itemised lines (a store's figures)."""
     session.add(
         InvoiceLine(
-            invoice_id=invoice.id,
+            invoice_id=row_id(invoice),
             kind="adjustment",
             description="difference to the order total (not itemised)",
             qty=1,
@@ -191,7 +197,7 @@ def create_credit_note(
     note = CreditNote(
         number=f"CN-{year}-{seq:06d}",
         key=key,
-        invoice_id=invoice.id,
+        invoice_id=row_id(invoice),
         order_id=invoice.order_id,
         currency=invoice.currency,
         subtotal=subtotal,
@@ -248,7 +254,7 @@ def record_payment(
         return existing
     payment = Payment(
         key=key,
-        order_id=order.id,
+        order_id=row_id(order),
         amount=round_money(amount),
         currency=order.currency,
         method=method,

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
-from conveyor.core.models import round_money
+from conveyor.core.models import round_money, row_id
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import Invoice, InvoiceLine
 from conveyor.order.models import OrderLine, SalesOrder
@@ -32,7 +32,7 @@ def create_for_shipment(
     earlier = _earlier_lines(session, order.id or 0)
     invoice = invoice_service.numbered_invoice(session=session, key=key, order=order)
     order_lines = session.exec(
-        select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)
+        select(OrderLine).where(OrderLine.order_id == order.id).order_by(col(OrderLine.id))
     ).all()
     subtotal = tax = charges = Decimal("0.00")
     for sku, qty in goods:
@@ -50,7 +50,7 @@ def create_for_shipment(
             line_tax = round_money(tax_due * qty / ordered)
         session.add(
             InvoiceLine(
-                invoice_id=invoice.id,
+                invoice_id=row_id(invoice),
                 kind="item",
                 sku=sku,
                 description=lines[0].name,
@@ -75,7 +75,7 @@ def create_for_shipment(
     if last:  # what the order total holds beyond its itemised lines (a store's own figures)
         previous = sum(
             session.exec(
-                select(Invoice.total)
+                select(col(Invoice.total))
                 .where(Invoice.order_id == order.id)
                 .where(Invoice.id != invoice.id)
             ).all(),

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import page
 from conveyor.core.errors import Conflict, Invalid
-from conveyor.core.models import utcnow
+from conveyor.core.models import row_id, utcnow
 from conveyor.customer.models import Customer
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
@@ -51,7 +51,9 @@ def get_by_external_ref(*, session: Session, channel: str, external_ref: str) ->
 def lines(*, session: Session, order_id: int) -> list[OrderLine]:
     """The order's lines in entry order."""
     return list(
-        session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id))
+        session.exec(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(col(OrderLine.id))
+        )
     )
 
 
@@ -59,7 +61,7 @@ def events(*, session: Session, order_id: int) -> list[OrderEvent]:
     """The order's processing trail, oldest first."""
     return list(
         session.exec(
-            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+            select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(col(OrderEvent.id))
         )
     )
 
@@ -68,7 +70,9 @@ def charges(*, session: Session, order_id: int) -> list[OrderCharge]:
     """The order's shipping and special charges."""
     return list(
         session.exec(
-            select(OrderCharge).where(OrderCharge.order_id == order_id).order_by(OrderCharge.id)
+            select(OrderCharge)
+            .where(OrderCharge.order_id == order_id)
+            .order_by(col(OrderCharge.id))
         )
     )
 
@@ -236,8 +240,10 @@ def _priced_rows(
     priced: pricing_engine.PricedOrder, products: dict[str, Product]
 ) -> tuple[list[OrderLine], list[OrderCharge]]:
     """The priced lines and charges as rows, not yet attached to an order."""
+    # The order may not have an id yet: _write_lines sets `order_id`. The pydantic plugin calls it
+    # required, but a table model's __init__ does not validate, so it may be set later.
     order_lines = [
-        OrderLine(
+        OrderLine(  # type: ignore[call-arg]
             sku=line.sku,
             name=products[line.sku].name,
             qty=line.qty,
@@ -253,7 +259,7 @@ def _priced_rows(
         for line in priced.lines
     ]
     order_charges = [
-        OrderCharge(
+        OrderCharge(  # type: ignore[call-arg]
             kind=charge.kind,
             description=charge.description,
             amount=charge.amount,
@@ -343,7 +349,7 @@ def add_event(
     if existing:
         return existing
     event = OrderEvent(
-        key=key, order_id=order.id, step=step, kind=kind, message=message, actor=actor
+        key=key, order_id=row_id(order), step=step, kind=kind, message=message, actor=actor
     )
     session.add(event)
     session.flush()
@@ -397,7 +403,7 @@ def replace_lines(
         raise OrderError(f"lines must be in the order's currency {order.currency}")
     old = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)))
     before = ", ".join(f"{line.qty} x {line.sku}" for line in old) + f" = {order.total}"
-    old_charges = charges(session=session, order_id=order.id)
+    old_charges = charges(session=session, order_id=row_id(order))
     # The charges the order was placed with stay as they were (taxed again with the lines).
     kept = [
         pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
@@ -437,6 +443,6 @@ def sibling_quotes(*, session: Session, order: SalesOrder) -> list[SalesOrder]:
             .where(SalesOrder.customer_id == order.customer_id)
             .where(SalesOrder.status == OrderStatus.QUOTE)
             .where(SalesOrder.id != order.id)
-            .order_by(SalesOrder.id)
+            .order_by(col(SalesOrder.id))
         )
     )

@@ -67,7 +67,9 @@ class PriceAgreement(PriceAgreementBase, table=True):
     __tablename__ = "priceagreement"
 
     id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(default=AgreementScope.LINE, max_length=8)
+    # Stored as a plain VARCHAR: SQLModel derives the column type from the annotation, and an
+    # enum annotation would make it a database enum, so the table says `str`.
+    scope: str = Field(default=AgreementScope.LINE, max_length=8)  # type: ignore[assignment]
     sku: str | None = Field(default=None, max_length=64, index=True)
     customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
     min_amount: Decimal | None = money_field(default=None)

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from conveyor.core.models import utcnow
 from conveyor.inventory import service as inventory_service
@@ -31,7 +31,7 @@ def list_for_order(*, session: Session, order_id: int) -> list[PurchaseOrder]:
         session.exec(
             select(PurchaseOrder)
             .where(PurchaseOrder.order_id == order_id)
-            .order_by(PurchaseOrder.id)
+            .order_by(col(PurchaseOrder.id))
         )
     )
 
@@ -42,7 +42,7 @@ def lines(*, session: Session, purchase_order_id: int) -> list[PurchaseOrderLine
         session.exec(
             select(PurchaseOrderLine)
             .where(PurchaseOrderLine.purchase_order_id == purchase_order_id)
-            .order_by(PurchaseOrderLine.id)
+            .order_by(col(PurchaseOrderLine.id))
         )
     )
 

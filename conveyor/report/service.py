@@ -162,7 +162,12 @@ def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
 def orders_per_day(*, session: Session, since: datetime) -> list[DayTotals]:
     """Orders and revenue per day since `since`, every day present (zero days too)."""
     rows = session.exec(
-        select(SalesOrder.created_at, SalesOrder.status, SalesOrder.currency, SalesOrder.total)
+        select(
+            col(SalesOrder.created_at),
+            col(SalesOrder.status),
+            col(SalesOrder.currency),
+            col(SalesOrder.total),
+        )
         .where(SalesOrder.created_at >= since)
         .order_by(col(SalesOrder.created_at))
     ).all()
@@ -185,7 +190,10 @@ def sla_breaches(*, session: Session, since: datetime) -> list[SlaBreach]:
     """Per step and role: tasks with a due time, and how many were (or are) late."""
     now = utcnow()
     rows = session.exec(
-        select(Task.step, Task.role, Task.status, Task.due_at, Task.completed_at)
+        # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
+        select(  # type: ignore[call-overload]
+            Task.step, Task.role, Task.status, Task.due_at, Task.completed_at
+        )
         .where(col(Task.due_at).is_not(None))
         .where(Task.created_at >= since)
     ).all()

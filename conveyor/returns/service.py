@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from conveyor.core.db import page
-from conveyor.core.models import round_money, utcnow
+from conveyor.core.models import round_money, row_id, utcnow
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import StockMovement
 from conveyor.invoice import credit as credit_service
@@ -152,7 +152,7 @@ def create(
     rma = ReturnAuthorisation(
         number=f"RMA-{seq:06d}",
         key=key,
-        order_id=order.id,
+        order_id=row_id(order),
         order_number=order.number or "",
         reason=return_in.reason,
         created_by=created_by,
@@ -161,7 +161,7 @@ def create(
     session.add(rma)
     session.flush()
     for sku, qty in wanted.items():
-        session.add(ReturnLine(return_id=rma.id, sku=sku, qty=qty))
+        session.add(ReturnLine(return_id=row_id(rma), sku=sku, qty=qty))
     summary = ", ".join(f"{qty} x {sku}" for sku, qty in wanted.items())
     order_service.add_event(
         session=session,

@@ -25,13 +25,14 @@ def on_duty_with_role(*, session: Session, role: str, exclude: int | None = None
         select(Employee)
         .where(col(Employee.active).is_(True))
         .where(col(Employee.on_duty).is_(True))
-        .order_by(Employee.id)
+        .order_by(col(Employee.id))
     ).all()
     return [e for e in rows if role in e.roles and e.id != exclude]
 
 
 def _lock_cursor(session: Session, role: str) -> AssignmentCursor:
-    table = AssignmentCursor.__table__
+    # SQLModel's class stubs do not declare the `__table__` every table model has.
+    table = AssignmentCursor.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(insert(table).values(role=role, last_employee_id=0).on_conflict_do_nothing())
@@ -65,7 +66,7 @@ def _least_loaded(session: Session, role: str, candidates: list[Employee]) -> Em
             select(Task.assignee_id, func.count())
             .where(col(Task.assignee_id).in_(ids))
             .where(Task.status == TaskStatus.OPEN)
-            .group_by(Task.assignee_id)
+            .group_by(col(Task.assignee_id))
         ).all()
     )
     fewest = min(loads.get(c.id, 0) for c in candidates)
@@ -134,7 +135,7 @@ def waiting_in_pool(*, session: Session, roles: list[str]) -> list[Task]:
             .where(col(Task.assignee_id).is_(None))
             .where(col(Task.role).in_(roles or ["-"]))
             .where(Task.assign != "pool")
-            .order_by(Task.id)
+            .order_by(col(Task.id))
         ).all()
     )
 
@@ -146,6 +147,6 @@ def open_tasks_of(*, session: Session, employee_id: int) -> list[Task]:
             select(Task)
             .where(Task.status == TaskStatus.OPEN)
             .where(Task.assignee_id == employee_id)
-            .order_by(Task.id)
+            .order_by(col(Task.id))
         ).all()
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from conveyor.core.models import utcnow
+from conveyor.core.models import row_id, utcnow
 from conveyor.employee.models import SUPERVISOR_ROLE, Employee
 from conveyor.order import service as order_service
 from conveyor.task import assignment
@@ -37,7 +37,7 @@ def escalate(
         return None
     if task.status != TaskStatus.OPEN:
         return Escalation(
-            task.id, "none", task.assignee_id, None, task.role, f"task is {task.status}"
+            row_id(task), "none", task.assignee_id, None, task.role, f"task is {task.status}"
         )
     message = ""
     if action == "remind":
@@ -51,7 +51,7 @@ def escalate(
     session.add(task)
     session.flush()
     return Escalation(
-        task_id=task.id,
+        task_id=row_id(task),
         action=action,
         assignee_id=task.assignee_id,
         assignee_email=_email(session, task.assignee_id),

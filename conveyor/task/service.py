@@ -119,7 +119,9 @@ def create_assigned(
 
 def list_for_order(*, session: Session, order_id: int) -> list[Task]:
     """The order's tasks, oldest first."""
-    return list(session.exec(select(Task).where(Task.order_id == order_id).order_by(Task.id)).all())
+    return list(
+        session.exec(select(Task).where(Task.order_id == order_id).order_by(col(Task.id))).all()
+    )
 
 
 SORTS = {
@@ -178,10 +180,10 @@ def sla_state(task: Task, now: datetime | None = None) -> str | None:
 
 def claim(*, session: Session, task: Task, employee_id: int) -> Task:
     """Take an unassigned open task; exactly one of several concurrent claimers wins."""
-    result = session.execute(
+    result = session.exec(
         update(Task)
-        .where(Task.id == task.id)
-        .where(Task.status == TaskStatus.OPEN)
+        .where(col(Task.id) == task.id)
+        .where(col(Task.status) == TaskStatus.OPEN)
         .where(or_(col(Task.assignee_id).is_(None), Task.assignee_id == employee_id))
         .values(assignee_id=employee_id, assigned_at=utcnow())
     )
@@ -194,11 +196,11 @@ def claim(*, session: Session, task: Task, employee_id: int) -> Task:
 
 def unclaim(*, session: Session, task: Task, employee_id: int) -> Task:
     """Give a task I hold back to the pool."""
-    result = session.execute(
+    result = session.exec(
         update(Task)
-        .where(Task.id == task.id)
-        .where(Task.status == TaskStatus.OPEN)
-        .where(Task.assignee_id == employee_id)
+        .where(col(Task.id) == task.id)
+        .where(col(Task.status) == TaskStatus.OPEN)
+        .where(col(Task.assignee_id) == employee_id)
         .values(assignee_id=None, assigned_at=None)
     )
     if result.rowcount != 1:
@@ -278,10 +280,10 @@ def mark_completed(
 
 def cancel_open_for_order(*, session: Session, order_id: int) -> int:
     """Cancel the order's open tasks; returns how many."""
-    result = session.execute(
+    result = session.exec(
         update(Task)
-        .where(Task.order_id == order_id)
-        .where(Task.status == TaskStatus.OPEN)
+        .where(col(Task.order_id) == order_id)
+        .where(col(Task.status) == TaskStatus.OPEN)
         .values(status=TaskStatus.CANCELLED)
     )
     return result.rowcount

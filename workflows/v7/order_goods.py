@@ -88,9 +88,14 @@ class OrderGoods(OrderPlumbing):
             )
             if still_open == 0:
                 break
+
+            # A def, not a lambda with a default: mypy cannot type the latter.
+            def shipped_or_cancelled(seen: int = seen) -> bool:
+                return self._supplier_signals > seen or self._cancel is not None
+
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: self._supplier_signals > seen or self._cancel is not None,
+                    shipped_or_cancelled,
                     timeout=timedelta(seconds=self._input.backorder_recheck_seconds),
                 )
             except TimeoutError:
@@ -166,9 +171,13 @@ class OrderGoods(OrderPlumbing):
             reminder_due = self._next_reminder_in()
             if reminder_due is not None:
                 wait = min(wait, reminder_due)
+
+            def paid_since(seen: int = seen) -> bool:
+                return self._payment_signals > seen
+
             try:
                 await workflow.wait_condition(
-                    lambda seen=seen: self._payment_signals > seen,
+                    paid_since,
                     timeout=timedelta(seconds=max(wait, 0.001)),
                 )
             except TimeoutError:

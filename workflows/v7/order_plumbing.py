@@ -1,5 +1,6 @@
 """Plumbing shared by the order workflow's parts: activity calls, trail, mail, ids."""
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.order_activities import OrderActivities
     from conveyor.core.search_attributes import ASSIGNEE
     from workflows.types import (
+        CancelRequest,
+        CompleteTaskRequest,
         KeyedOrderInput,
         NotifyInput,
         OrderRef,
         RecordProgressInput,
+        SalesOrderInput,
         ShipmentInput,
     )
 
@@ -44,6 +48,35 @@ def display_time(moment: datetime) -> str:
 
 class OrderPlumbing:
     """Plumbing shared by the order workflow's parts: activity calls, trail, mail, ids."""
+
+    # The workflow state the parts share, set in `SalesOrderWorkflow.__init__`. Declared here
+    # (annotations only, no values) so each part is type-checked against it.
+    _input: SalesOrderInput | None
+    _status: str
+    _step: str | None
+    _cancel: CancelRequest | None
+    _pending_task_id: int | None
+    _outcomes: dict[int, CompleteTaskRequest]
+    _stock_signals: int
+    _payment_signals: int
+    _stock_committed: bool
+    _finished: bool
+    _events: int
+    _v2: bool
+    _mail: list[workflow.ActivityHandle]
+    _assignment_changes: int
+    _amendments: int
+    _amending: int
+    _invoiced_at: datetime | None
+    _reminders_sent: int
+    _quote_answered: bool
+    _pending_reminders: list[asyncio.Task]
+    _shipment: int
+    _units_to_allocate: int
+    _packed_any: bool
+    _drop_ship: bool
+    _purchase_orders: list[str]
+    _supplier_signals: int
 
     def _raise_if_cancelled(self) -> None:
         if self._cancel is not None:
