@@ -50,7 +50,7 @@ format: $(STAMP)  ## format the code
 bench: $(STAMP)  ## throughput benchmark: bare Temporal vs Conveyor orders
 	$(PY) -m bench.throughput
 
-bench-webhooks: $(STAMP)  ## signed webhook deliveries/s and latency vs /healthz, against a running API (URL=...)
+bench-webhooks: $(STAMP)  ## signed webhook deliveries/s and latency vs /healthz, against a running API (URL=..., BENCH_ARGS="--rate 50 --duration 20" for a fixed rate)
 	$(PY) -m bench.webhooks --url $(or $(URL),http://127.0.0.1:8000) $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment and local data

@@ -1,15 +1,23 @@
 """The Conveyor worker: registers the workflows and activities on the task queue and runs them."""
 
 import asyncio
+import itertools
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.plugin import SimplePlugin
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.notification_activities import NotificationActivities
 from activities.order_activities import OrderActivities
+from activities.order_steps import OrderStepActivities
+from activities.outbox_activities import OutboxActivities
 from activities.purchasing_activities import PurchasingActivities
 from activities.return_activities import ReturnActivities
 from activities.stock_activities import StockActivities
@@ -18,19 +26,29 @@ from conveyor.core.db import make_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.temporal import connect
 from routing_rules.registry import RuleRegistry
+from workflows.outbox_dispatcher import (
+    OutboxDispatcherInput,
+    OutboxDispatcherWorkflow,
+    outbox_dispatcher_id,
+)
 from workflows.returns import ReturnWorkflow
+from workflows.sales_order import SalesOrderWorkflow as SalesOrder
 from workflows.v7.sales_order import SalesOrderWorkflow
 
-WORKFLOWS = [SalesOrderWorkflow, ReturnWorkflow]
+# SalesOrder (v8) runs new orders; SalesOrderWorkflow (v7) stays until its orders drain.
+WORKFLOWS = [SalesOrder, SalesOrderWorkflow, ReturnWorkflow, OutboxDispatcherWorkflow]
 
 
 def build_activities(engine: Engine, settings: Settings) -> list:
     """Every activity, bound to its clients (database engine, rule registry) and settings."""
-    orders = OrderActivities(engine, RuleRegistry(settings.rules_dir))
+    rules = RuleRegistry(settings.rules_dir)
+    orders = OrderActivities(engine, rules)
+    steps = OrderStepActivities(engine, settings, rules)
     stock = StockActivities(engine, settings)
     tasks = TaskActivities(engine)
     purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)
+    outbox = OutboxActivities(engine, settings)
     returns = ReturnActivities(engine, settings)
     return [
         orders.plan_order,
@@ -56,12 +74,14 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         tasks.create_task,
         tasks.escalate_task,
         mail.send_notification,
+        outbox.drain_outbox,
         tasks.record_task_completion,
         tasks.cancel_open_tasks,
         returns.restock_return,
         returns.credit_return,
         returns.refund_return,
         returns.complete_return,
+        *steps.all(),
     ]
 
 
@@ -76,7 +96,43 @@ def build_worker(
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
+        plugins=[_starts_outbox_dispatcher(client, settings)],
     )
+
+
+async def ensure_outbox_dispatcher(client: Client, settings: Settings) -> None:
+    """Start the task queue's outbox dispatcher unless one runs already (then nothing changes)."""
+    await client.start_workflow(
+        OutboxDispatcherWorkflow.run,
+        OutboxDispatcherInput(),
+        id=outbox_dispatcher_id(settings.task_queue),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
+def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugin:
+    # Every way a worker runs (`run`, `async with`) goes through its plugins' run context. The
+    # start is tried beside the worker, again until Temporal takes it, so that a server that
+    # is briefly away neither stops the worker nor leaves the outbox without its dispatcher.
+    async def keep_trying() -> None:
+        for attempt in itertools.count():
+            try:
+                await ensure_outbox_dispatcher(client, settings)
+                return
+            except RPCError as exc:
+                logging.getLogger(__name__).warning("outbox dispatcher not started yet: %s", exc)
+                await asyncio.sleep(min(2**attempt, 30))
+
+    @asynccontextmanager
+    async def started() -> AsyncIterator[None]:
+        starting = asyncio.create_task(keep_trying())
+        try:
+            yield
+        finally:
+            starting.cancel()
+
+    return SimplePlugin("conveyor.outbox-dispatcher", run_context=started)
 
 
 async def run_worker(settings: Settings = settings) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlmodel import Session
 from temporalio.client import Client
 
@@ -91,20 +92,18 @@ class Principal:
 
 
 bearer = HTTPBearer(auto_error=False, description="Employee or admin bearer token")
+MISSING_TOKEN = "missing bearer token"
+INVALID_TOKEN = "invalid bearer token"
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# Where api/guard.py leaves the principal it authenticated before the body was read.
+PRINCIPAL_KEY = "conveyor_principal"
 
 
-def get_principal(
-    state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
-    """Authenticate the bearer token; 401 when missing or unknown."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "missing bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    token = credentials.credentials
+def authenticate_token(state: AppState, token: str) -> Principal | None:
+    """The caller holding this bearer token (the admin token or an active employee's), or None.
+
+    The one token check: the API (here and in api/guard.py) and the staff sign-in page use it.
+    """
     admin_token = state.settings.admin_token
     if admin_token and tokens_equal(token, admin_token):
         return Principal(employee=None, is_admin=True)
@@ -113,12 +112,31 @@ def get_principal(
     with session_scope(state.read_engine) as session:
         employee = employee_service.get_by_token(session=session, token=token)
     if employee is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "invalid bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return None
     return Principal(employee=employee, is_admin=ADMIN_ROLE in employee.roles)
+
+
+def authenticate_header(state: AppState, authorization: str | None) -> Principal | str:
+    """The caller named by an `Authorization` header, or why not (MISSING_ or INVALID_TOKEN)."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not authorization or scheme.lower() != "bearer" or not token:
+        return MISSING_TOKEN
+    return authenticate_token(state, token) or INVALID_TOKEN
+
+
+def get_principal(
+    request: Request,
+    state: StateDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """Authenticate the bearer token; 401 when missing or unknown."""
+    # api/guard.py authenticated /api/ requests before reading their body.
+    found = getattr(request.state, PRINCIPAL_KEY, None)
+    if not isinstance(found, Principal):
+        found = authenticate_header(state, request.headers.get("Authorization"))
+    if isinstance(found, str):
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, found, headers=CHALLENGE)
+    return found
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

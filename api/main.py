@@ -10,10 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from api.guard import RequestGuard
 from api.health import router as health_router
 from api.registry import api_router
 from conveyor.core.db import make_engine
 from conveyor.core.errors import DomainError
+from conveyor.core.intake import make_intake_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
@@ -24,18 +26,24 @@ from routing_rules.registry import RuleRegistry
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_SECONDS = 10.0
+SWEEP_MIN_AGE_SECONDS = 5.0  # younger orders are the starter's, still in flight
 
 
 async def _sweep_pending_orders(state: AppState) -> None:
-    # Orders recorded while Temporal was unreachable get their workflow started here.
+    # Orders the starters missed (Temporal unreachable, a process killed between commit and
+    # start) get their workflow started here; at startup, all a previous process left pending.
+    older_than: float = 0
     while True:
-        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
         try:
-            started = await order_flows.start_pending_workflows(state)
+            started = await order_flows.start_pending_workflows(
+                state, older_than_seconds=older_than
+            )
             if started:
                 log.info("started %d pending order workflows", started)
         except Exception:
             log.warning("pending-order sweep failed", exc_info=True)
+        older_than = SWEEP_MIN_AGE_SECONDS
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
 def create_app(app_settings: Settings = settings) -> FastAPI:
@@ -48,6 +56,7 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         engine=engine,
         read_engine=read_engine,
         rules=RuleRegistry(app_settings.rules_dir),
+        intake_engine=make_intake_engine(url),
     )
 
     @asynccontextmanager
@@ -57,6 +66,7 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
+        await state.stop_starter()
 
     app = FastAPI(
         title="Conveyor",
@@ -69,6 +79,7 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     app.include_router(api_router)
     app.include_router(webhook_router, prefix="/webhooks", tags=["webhooks"])
     install_pages(app)
+    app.add_middleware(RequestGuard, state=state)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

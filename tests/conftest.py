@@ -165,6 +165,7 @@ def settings(
         smtp_port=smtp_server[1],
         backorder_recheck_seconds=30,
         activity_timeout_seconds=20,
+        outbox_retry_max_seconds=2,
     )
 
 

@@ -4,18 +4,22 @@ Each is one dataclass so fields can be added later (with defaults) without break
 """
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
 
 class SalesOrderNames:
-    """The names Temporal knows SalesOrderWorkflow and its handlers by.
+    """The names Temporal knows the order workflows and their handlers by.
 
-    They are the class and method names (the decorators take no `name=`), so recorded histories
-    and running orders keep them. The flows start, signal and update by these names instead of
-    importing the workflow module; tests/workflows/test_names.py checks they match.
+    New orders start as `WORKFLOW` (workflows/sales_order.py, v8); orders started before run on
+    as `LEGACY_WORKFLOW` (workflows/v7, whose names are its class and method names) until they
+    drain. Both have the same handlers under the same names, so the flows signal, update and
+    query an order by these names whichever type it runs on, without importing a workflow
+    module; tests/workflows/test_names.py checks they match.
     """
 
-    WORKFLOW = "SalesOrderWorkflow"
+    WORKFLOW = "SalesOrder"
+    LEGACY_WORKFLOW = "SalesOrderWorkflow"
     # updates
     COMPLETE_TASK = "complete_task"
     CANCEL = "cancel"
@@ -41,6 +45,8 @@ class SalesOrderInput:
     dunning_schedule_seconds: list[float] = field(
         default_factory=lambda: [7 * 86400.0, 14 * 86400.0, 30 * 86400.0]
     )
+    # v8 (SalesOrder): continue-as-new at a long wait once a run's history is this long.
+    max_history_events: int = 1000
 
 
 @dataclass
@@ -265,7 +271,7 @@ class NotifyInput:
 
 @dataclass
 class NotifyResult:
-    status: str  # sent | skipped | already_sent
+    status: str  # sent | skipped | already_sent | queued (left to the outbox dispatcher)
     recipients: list[str] = field(default_factory=list)
 
 
@@ -312,3 +318,174 @@ class SupplierShipped:
     """Signal: a supplier confirmed shipping a purchase order of this order."""
 
     purchase_order_number: str
+
+
+# ---- SalesOrder (v8): the activities of the rebuilt order workflow ------------------------------
+
+
+@dataclass
+class TrailEntry:
+    """A trail line the workflow decided on (step started, completed, skipped, task completed).
+
+    It rides along with the order's next activity, which writes it before its own effect and in
+    the same transaction; the key (order number + the workflow's trail counter) makes it once-only.
+    """
+
+    key: str
+    kind: str
+    message: str = ""
+    step: str | None = None
+    status: str | None = None  # the order status it moves to
+    current_step: str | None = None
+    clear_step: bool = False
+    actor: str = "system"
+    at: datetime | None = None  # when the workflow decided it (None: when written)
+
+
+@dataclass
+class OrderStepInput:
+    """A step activity's input: the order, the call's key, the trail to write first, shipment.
+
+    `key` comes from the workflow's trail counter; the entries the activity writes itself are
+    keyed `<key>:<kind>`, so a retry writes each of them once.
+    """
+
+    order_number: str
+    key: str
+    trail: list[TrailEntry] = field(default_factory=list)
+    shipment: int = 0  # 0: the order ships in one go; 1, 2, ...: one of its shipments
+
+
+@dataclass
+class BeginOrderInput(OrderStepInput):
+    quote_valid_until: str = ""  # as the quote mail shows it, when the plan makes it a quote
+
+
+@dataclass
+class BeginOrderResult:
+    plan: OrderPlan
+    quote_first: bool = False  # the quote step is a task: the order waits as a quote
+
+
+@dataclass
+class StockStepResult:
+    """Can the step go on with what is in stock; the order's status after the check."""
+
+    ready: bool
+    status: str
+    shortages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ShipmentRef:
+    order_number: str
+    shipment: int = 0
+
+
+@dataclass
+class AllocateStepInput(OrderStepInput):
+    order_from_suppliers: bool = False  # send the drop-ship purchase orders once committed
+
+
+@dataclass
+class AllocateStepResult:
+    committed: bool  # False: nothing could be committed, the order waits for stock
+    status: str
+    remaining: int = 0  # units still to allocate in later shipments
+    shortages: list[str] = field(default_factory=list)
+    purchase_orders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InvoiceStepInput(OrderStepInput):
+    last: bool = True  # the final shipment: it bills the drop-ship lines and the remainders
+    wait_for_suppliers: bool = False  # invoice only once every purchase order has shipped
+
+
+@dataclass
+class InvoiceStepResult:
+    invoiced: bool  # False: a supplier has not shipped yet
+    number: str = ""
+    total: Decimal = Decimal("0")
+    open_purchase_orders: int = 0
+
+
+@dataclass
+class CollectStepInput(OrderStepInput):
+    prepaid: bool = False
+    # Written after the payment entry once the order is settled: the step and the order done.
+    settled_trail: list[TrailEntry] = field(default_factory=list)
+
+
+@dataclass
+class PaymentReminderInput(OrderStepInput):
+    reminder: int = 1  # 1, 2, ...: which reminder of the dunning schedule
+
+
+@dataclass
+class OrderTaskInput(OrderStepInput):
+    """Create a step's task (once per `task_key`), note it in the trail and mail the assignee."""
+
+    task_key: str = ""
+    step: str = ""
+    role: str = ""
+    assign: str = "pool"
+    sla_seconds: float | None = None
+    fallback: str = "pool"
+
+
+@dataclass
+class TaskOutcomeInput:
+    """A person's outcome for an order's task: stored on the task and noted in the trail."""
+
+    order_number: str
+    task_id: int
+    outcome: str = "done"
+    note: str | None = None
+    actor: str = "system"
+    step: str | None = None
+
+
+@dataclass
+class EscalateOrderTaskInput(OrderStepInput):
+    task_id: int = 0
+    action: str = "remind"  # remind | reassign | escalate
+    to_role: str | None = None
+    step: str | None = None
+
+
+@dataclass
+class TaskMailInput:
+    """Mail a task's (new) assignee once per `key`."""
+
+    order_number: str
+    key: str
+    task_id: int
+
+
+@dataclass
+class QuoteReminderInput:
+    order_number: str
+    key: str
+    valid_until: str
+
+
+@dataclass
+class AmendLinesInput:
+    """Replace the order's lines once per `key`; the customer is told under `mail_key`."""
+
+    order_number: str
+    key: str
+    mail_key: str
+    lines: list[AmendLine]
+    actor: str = "system"
+
+
+@dataclass
+class CompensateOrderInput(OrderStepInput):
+    """Undo what a cancelled order holds and tell the customer."""
+
+    release_stock: bool = False
+    cancel_purchase_orders: bool = False
+    reason: str = ""
+    actor: str = "system"

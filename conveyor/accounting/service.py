@@ -1,7 +1,5 @@
 """The journal: balanced postings for invoices, credit notes and payments in a date range."""
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +10,7 @@ from typing import TypedDict
 from sqlmodel import Session, col, select
 
 from conveyor.accounting.mapping import AccountMap
+from conveyor.core import spreadsheet
 from conveyor.core.models import round_money
 from conveyor.inventory.models import Product
 from conveyor.invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
@@ -263,10 +262,5 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
 
 
 def to_csv(postings: list[Posting]) -> str:
-    """The postings as CSV with a header row."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for posting in postings:
-        writer.writerow(posting.row())
-    return buffer.getvalue()
+    """The postings as CSV with a header row (descriptions cannot smuggle in formulas)."""
+    return spreadsheet.to_csv(COLUMNS, (posting.row() for posting in postings))

@@ -1,12 +1,18 @@
 """`conveyor dev`: Temporal dev server, migrations, demo data, worker and API as one group.
 
 Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all, and a child that
-dies is restarted, so the group keeps running until you stop it.
+dies is restarted, so the group keeps running until you stop it. On one box, taking orders in
+comes first: the Temporal server and the mail sink run at a lower CPU priority than the API, and
+so does the worker on PostgreSQL. On SQLite the worker keeps the API's priority: it shares the
+database's one write lock with the API, and a low-priority worker holding it would keep the API
+waiting (priority inversion); there the API's writes go first instead (core/intake.py).
 """
 
+import contextlib
 import logging
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +29,8 @@ from conveyor.demo.orders import place_demo_orders
 from conveyor.demo.seed import CUSTOMER_LOGINS, is_seeded, load_accounts, seed
 
 RESTART_DELAY_SECONDS = 2.0
+# The `nice` increment of the background children; the API keeps 0.
+BACKGROUND_NICE = 10
 
 
 def _admin_token(settings: Settings) -> str:
@@ -41,9 +49,40 @@ def _port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
+def _niced(command: list[str]) -> list[str]:
+    """The command run at the background priority (`nice -n 10 ...`; as is without `nice`).
+
+    `nice` sets it before the program starts, so every thread it creates inherits it (Linux
+    keeps the priority per thread: lowering it afterwards would miss the threads already there).
+    """
+    nice = shutil.which("nice")
+    return [nice, "-n", str(BACKGROUND_NICE), *command] if nice else command
+
+
+def _lower_session_priority(pid: int) -> None:
+    """Lower the priority of the child's whole session, where Linux schedules by session.
+
+    With autogroup scheduling (the default on desktop and many server kernels) each session
+    shares the CPU as one group, and a process's own nice only counts inside its group; every
+    child here has its own session, so the group's nice is what gives the API precedence.
+    """
+    with contextlib.suppress(OSError):  # no autogroup: the process nice above is what counts
+        Path(f"/proc/{pid}/autogroup").write_text(str(BACKGROUND_NICE))
+
+
 class _Child:
-    def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
-        self.name, self.command, self.env, self.log = name, command, env, log
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        env: dict[str, str],
+        log: Path,
+        *,
+        background: bool = False,
+    ) -> None:
+        self.name, self.env, self.log = name, env, log
+        self.background = background
+        self.command = _niced(command) if background else command
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -55,6 +94,8 @@ class _Child:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if self.background:
+            _lower_session_priority(self.process.pid)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -104,6 +145,7 @@ def run_dev(settings: Settings) -> int:
         ),
         env,
         logs / "temporal.log",
+        background=True,
     )
     children: list[_Child] = [temporal]
     stopping = False
@@ -131,10 +173,22 @@ def run_dev(settings: Settings) -> int:
         if settings.dev_mail_sink:
             children.append(
                 _Child(
-                    "mail", [python, "-m", "conveyor.cli.main", "mail-sink"], env, logs / "mail.log"
+                    "mail",
+                    [python, "-m", "conveyor.cli.main", "mail-sink"],
+                    env,
+                    logs / "mail.log",
+                    background=True,
                 )
             )
-        children.append(_Child("worker", [python, "-m", "worker"], env, logs / "worker.log"))
+        children.append(
+            _Child(
+                "worker",
+                [python, "-m", "worker"],
+                env,
+                logs / "worker.log",
+                background=not settings.is_sqlite,
+            )
+        )
         children.append(
             _Child(
                 "api",

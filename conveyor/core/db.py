@@ -5,12 +5,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import event, func
+from sqlalchemy import ColumnElement, event, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 Row = TypeVar("Row")
+LIKE_ESCAPE = "\\"
 
 
 def make_engine(url: str, *, read_only: bool = False) -> Engine:
@@ -82,3 +83,13 @@ def page(
     count = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(*order_by).offset(offset).limit(limit)).all()
     return list(rows), count
+
+
+def contains_text(column: Any, text: str) -> ColumnElement[bool]:
+    """`column` contains `text`, case-insensitive; `%` and `_` in `text` match only themselves."""
+    escaped = (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+    return column.ilike(f"%{escaped}%", escape=LIKE_ESCAPE)

@@ -25,11 +25,33 @@ class Settings(BaseSettings):
     # Signs the pages' session cookies; unset, a random key is kept in `data_dir/session-secret`
     # (set it when API processes do not share a data folder, so a sign-in works on every one).
     session_secret: SecretStr | None = None
+    # The session cookie's `Secure` flag; unset: on everywhere but in development (and always
+    # on in production, whatever this says).
+    session_cookie_secure: bool | None = None
+    # Request bodies above these sizes are refused with 413 (on Content-Length and while
+    # streaming); webhooks have their own limit.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_webhook_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Sign-in throttling (pages): after this many failures in a row an account, or a client
+    # address, waits `login_backoff_seconds`, doubling with each further failure up to the max;
+    # failures are forgotten `login_failure_window_seconds` after the last one.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_backoff_seconds: float = Field(default=1.0, gt=0)
+    login_backoff_max_seconds: float = Field(default=900.0, gt=0)
+    login_failure_window_seconds: float = Field(default=3600.0, gt=0)
+    # Password hashes computed at once per process (each costs a few hundred ms of one core).
+    password_hash_concurrency: int = Field(default=2, ge=1)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "conveyor@localhost"
     # `conveyor dev` runs a local SMTP sink on smtp_host:smtp_port; off when using a real relay.
     dev_mail_sink: bool = True
+    # The outbox dispatcher: how often it looks for pending mail when it found none, and the
+    # longest wait between two attempts at one message while the relay refuses it (doubling
+    # from 2 s).
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_retry_max_seconds: float = Field(default=300.0, ge=1)
     # Links in e-mails point here; defaults to the API's own address.
     public_base_url: str | None = None
     default_currency: str = "USD"
@@ -44,7 +66,7 @@ class Settings(BaseSettings):
     webhook_secrets_file: Path | None = None
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
     # Durations (seconds) that the workflow uses; tests shorten them.
-    backorder_recheck_seconds: float = 3600.0
+    backorder_recheck_seconds: float = 86400.0  # the safety recheck of a long wait: daily
     activity_timeout_seconds: float = 30.0
     quote_validity_seconds: float = 14 * 24 * 3600.0
     # The customer is reminded this long before a quote expires (half-way for shorter quotes).
@@ -88,6 +110,18 @@ class Settings(BaseSettings):
     def public_url(self) -> str:
         """The address people open Conveyor at, without a trailing slash."""
         return (self.public_base_url or f"http://{self.http_host}:{self.http_port}").rstrip("/")
+
+    @property
+    def is_development(self) -> bool:
+        """True in development (the default), where HTTP is plain and errors are detailed."""
+        return self.environment == "development"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether the session cookie carries `Secure` (HTTPS only)."""
+        if self.environment == "production" or self.session_cookie_secure is None:
+            return not self.is_development
+        return self.session_cookie_secure
 
     @property
     def is_sqlite(self) -> bool:

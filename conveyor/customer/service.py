@@ -1,11 +1,8 @@
 """Customer operations."""
 
-import hashlib
-import hmac
-import secrets
-
 from sqlmodel import Session, select
 
+from conveyor.core.security import hash_password
 from conveyor.customer.models import Customer, CustomerCreate
 
 
@@ -33,32 +30,24 @@ def create(*, session: Session, customer_in: CustomerCreate) -> Customer:
     return customer
 
 
-PBKDF2_ROUNDS = 200_000
-
-
-def _hash_password(password: str, salt: str) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), PBKDF2_ROUNDS)
-    return digest.hex()
-
-
 def set_password(*, session: Session, customer: Customer, password: str) -> Customer:
     """Open (or reset) the customer's customer-center account with this password."""
     if len(password) < 8:
         raise ValueError("a customer-center password needs at least 8 characters")
-    salt = secrets.token_hex(16)
-    customer.password_hash = f"pbkdf2${PBKDF2_ROUNDS}${salt}${_hash_password(password, salt)}"
+    customer.password_hash = hash_password(password)
     session.add(customer)
     session.flush()
     return customer
 
 
-def authenticate(*, session: Session, email: str, password: str) -> Customer | None:
-    """The customer with this e-mail and customer-center password, or None."""
-    customer = get_by_email(session=session, email=email.strip())
-    if customer is None or not customer.password_hash:
-        _hash_password(password, "timing")  # same work either way: no e-mail probing by timing
-        return None
-    _, _, salt, expected = customer.password_hash.split("$", 3)
-    if not hmac.compare_digest(_hash_password(password, salt), expected):
-        return None
-    return customer
+def replace_password_hash(
+    *, session: Session, customer_id: int, expected: str, password_hash: str
+) -> bool:
+    """Store a rehash of the same password, unless the password changed meanwhile."""
+    customer = get(session=session, customer_id=customer_id)
+    if customer is None or customer.password_hash != expected:
+        return False
+    customer.password_hash = password_hash
+    session.add(customer)
+    session.flush()
+    return True

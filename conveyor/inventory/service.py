@@ -400,7 +400,7 @@ def commitments_under(*, session: Session, key: str) -> list[StockNeed]:
     """What the call with `key` committed, per SKU and warehouse (one shipment's goods)."""
     rows = session.exec(
         select(StockMovement)
-        .where(col(StockMovement.key).startswith(f"{key}:"))
+        .where(col(StockMovement.key).startswith(f"{key}:", autoescape=True))
         .where(StockMovement.kind == "commit")
         .order_by(StockMovement.sku, StockMovement.warehouse)
     ).all()

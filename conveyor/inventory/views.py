@@ -102,7 +102,7 @@ async def receive_stock(
     state: StateDep,
     _: Receiver,
     session: ReadSessionDep,
-    idempotency_key: str | None = Header(default=None),
+    idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> StockLevel:
     """Goods received into a warehouse (default: the default one), optionally into a new bin:
     on-hand rises and backordered orders for the SKU resume.

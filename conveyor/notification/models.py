@@ -26,8 +26,17 @@ class OutboxMessage(SQLModel, table=True):
     # A document to attach when sending, by reference ("invoice:INV-2026-000001").
     attachment: str | None = Field(default=None, max_length=100)
     status: str = Field(default=OutboxStatus.PENDING, max_length=16, index=True)
+    # Who sends it, so that one row never has two senders: True, the outbox dispatcher (rows that
+    # `service.queue` writes in the transaction of a business effect); False, the
+    # `send_notification` activity that stored it (orders still running on the v7 workflow).
+    dispatch: bool = True
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=2000)
+    # The dispatcher leaves the row alone until then: its backoff after a failed attempt.
+    next_attempt_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # The lease of the dispatcher sending it: other dispatchers keep off until then, and the
+    # rows of one that died mid-batch are due again when its lease ends.
+    claimed_until: datetime | None = timestamp_field(nullable=True, default_now=False)
     created_at: datetime = timestamp_field()
     sent_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 
@@ -44,6 +53,7 @@ class OutboxMessagePublic(SQLModel):
     status: str
     attempts: int
     last_error: str | None
+    next_attempt_at: datetime | None
     created_at: datetime
     sent_at: datetime | None
 

@@ -1,6 +1,9 @@
-"""Outbox service: store a rendered message once per key, mark it sent or failed, list it."""
+"""Outbox service: store a rendered message once per key, claim due ones, mark sent or failed."""
 
-from sqlmodel import Session, col, select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import page
 from conveyor.core.models import utcnow
@@ -24,6 +27,7 @@ def enqueue(
     recipients: list[str],
     mail: RenderedMail,
     attachment: str | None = None,
+    dispatch: bool = True,
 ) -> OutboxMessage:
     """Store the message under `key`, or return the one already stored (a retry)."""
     existing = get_by_key(session=session, key=key)
@@ -39,7 +43,90 @@ def enqueue(
         body_html=mail.html,
         attachment=attachment,
         status=OutboxStatus.PENDING if recipients else OutboxStatus.SKIPPED,
+        dispatch=dispatch,
     )
+    session.add(message)
+    session.flush()
+    return message
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long a message waits after its n-th failed attempt: doubling, up to a maximum."""
+
+    initial_seconds: float
+    maximum_seconds: float
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after `attempts` failed attempts (1 → initial)."""
+        exponent = min(max(attempts - 1, 0), 32)
+        return timedelta(seconds=min(self.initial_seconds * 2**exponent, self.maximum_seconds))
+
+
+def claim_due(
+    *, session: Session, now: datetime, lease_until: datetime, limit: int
+) -> list[OutboxMessage]:
+    """Claim up to `limit` pending dispatcher rows that are due, oldest first, until `lease_until`.
+
+    Due: past its backoff and claimed by no dispatcher (or by one whose lease has ended). The
+    caller commits the claim before it talks SMTP, so another dispatcher skips the rows while
+    this one sends; one that died mid-batch frees its rows when its lease runs out. On
+    PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent claims pass each other instead of
+    queueing (and each takes other rows); SQLite ignores it: its transactions here begin
+    IMMEDIATE, so one claim runs at a time.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(col(OutboxMessage.dispatch).is_(True))
+        .where(
+            or_(
+                col(OutboxMessage.next_attempt_at).is_(None),
+                col(OutboxMessage.next_attempt_at) <= now,
+            )
+        )
+        .where(
+            or_(
+                col(OutboxMessage.claimed_until).is_(None),
+                col(OutboxMessage.claimed_until) <= now,
+            )
+        )
+        .order_by(col(OutboxMessage.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list(session.exec(query).all())
+    for message in messages:
+        message.claimed_until = lease_until
+        session.add(message)
+    session.flush()
+    return messages
+
+
+def release(*, session: Session, message_ids: list[int], lease_until: datetime) -> None:
+    """End this claim on rows not tried yet (unless they were claimed anew meanwhile).
+
+    For a dispatcher that stops before it sent its whole batch (shutdown, lease running out):
+    the rows it did not try need not wait for the end of its lease.
+    """
+    rows = session.exec(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(message_ids))
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+    ).all()
+    for message in rows:
+        if message.claimed_until == lease_until:  # still our claim
+            message.claimed_until = None
+            session.add(message)
+    session.flush()
+
+
+def retry_now(*, session: Session, message_id: int) -> OutboxMessage | None:
+    """Waive a pending dispatcher message's backoff (a claim stands), or None if it is not one."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.status != OutboxStatus.PENDING or not message.dispatch:
+        return None
+    message.next_attempt_at = None
     session.add(message)
     session.flush()
     return message
@@ -53,15 +140,24 @@ def mark_sent(*, session: Session, message_id: int) -> None:
         message.sent_at = utcnow()
         message.attempts += 1
         message.last_error = None
+        message.next_attempt_at = message.claimed_until = None
         session.add(message)
 
 
-def record_failure(*, session: Session, message_id: int, error: str) -> None:
-    """Count a failed delivery attempt and keep its error for the outbox view."""
+def record_failure(
+    *, session: Session, message_id: int, error: str, backoff: Backoff | None = None
+) -> None:
+    """Count a failed delivery attempt and keep its error for the outbox view.
+
+    With a `backoff` (the dispatcher's rows) the message is due again after its delay.
+    """
     message = session.get(OutboxMessage, message_id)
-    if message is not None:
+    if message is not None and message.status == OutboxStatus.PENDING:
         message.attempts += 1
         message.last_error = error[:2000]
+        if backoff is not None:
+            message.next_attempt_at = utcnow() + backoff.delay(message.attempts)
+        message.claimed_until = None
         session.add(message)
 
 
@@ -80,7 +176,8 @@ def list_messages(
     if order_number:
         query = query.where(OutboxMessage.order_number == order_number)
     if recipient:
-        query = query.where(col(OutboxMessage.recipients).contains(recipient.lower()))
+        recipients = col(OutboxMessage.recipients)
+        query = query.where(recipients.contains(recipient.lower(), autoescape=True))
     if status:
         query = query.where(OutboxMessage.status == status)
     if kind:
@@ -98,12 +195,14 @@ def queue(
     task_id: int | None = None,
     to_role: str | None = None,
     extra: dict[str, str] | None = None,
+    dispatch: bool = True,
 ) -> OutboxMessage:
     """Compose and store a notification about `order` in the caller's transaction.
 
     This is the transactional outbox: the business change and the mail it causes commit
-    together, and the dispatcher sends pending rows later. A second call with the same key
-    returns the stored message and changes nothing.
+    together, and the outbox dispatcher sends pending rows later. `dispatch=False` is for the
+    `send_notification` activity, which sends the row itself (the dispatcher leaves it alone).
+    A second call with the same key returns the stored message and changes nothing.
     """
     existing = get_by_key(session=session, key=key)
     if existing is not None:
@@ -125,4 +224,18 @@ def queue(
         recipients=composition.recipients,
         mail=render(kind, composition.context),
         attachment=composition.attachment,
+        dispatch=dispatch,
     )
+
+
+def list_waiting(*, session: Session, limit: int = 20) -> list[OutboxMessage]:
+    """Dispatcher mail that failed at least once and still waits to go out, most tried first."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)
+        .where(col(OutboxMessage.dispatch).is_(True))
+        .where(OutboxMessage.attempts > 0)
+        .order_by(col(OutboxMessage.attempts).desc(), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())

@@ -1,7 +1,9 @@
 """Order flows: record in the database first, then start, signal or update the workflow.
 
 These are the only places where a request talks to Temporal about an order. Each flow commits
-its database work before it touches the workflow, so nothing a caller was told is lost.
+its database work before it touches the workflow, so nothing a caller was told is lost. A new
+order is answered once committed; its workflow is started by the process's starter right after
+(or by the sweep), and any signal or update before that starts it first (`workflow_handle`).
 """
 
 import asyncio
@@ -12,8 +14,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import uuid4
 
-from sqlmodel import Session, col, select
-from temporalio.client import WorkflowUpdateFailedError
+from sqlmodel import Session, col, select, update
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -22,7 +24,7 @@ from conveyor.core.db import session_scope
 from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import utcnow
 from conveyor.core.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
-from conveyor.core.state import AppState, in_session
+from conveyor.core.state import AppState, in_intake_session, in_session
 from conveyor.core.temporal import order_workflow_id
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 UPDATE_TIMEOUT_SECONDS = 30
 TASK_NOT_YET_AWAITED_SECONDS = 5.0
+# The starter: orders per batch, workflow starts in flight at once, pause after a failed batch.
+PENDING_BATCH = 100
+STARTER_CONCURRENCY = 8
+STARTER_BACKOFF_SECONDS = 1.0
 
 
 class WorkflowRefusedError(Conflict):
@@ -63,29 +69,91 @@ class WorkflowRefusedError(Conflict):
 
 
 async def place_order(state: AppState, *, order_in: OrderCreate, created_by: str) -> SalesOrder:
-    """Record the order, then start its workflow (a sweep retries if Temporal is down)."""
+    """Record the order and return it; its workflow is started off the request path."""
 
-    def record() -> SalesOrder:
-        with session_scope(state.engine) as session:
-            return order_service.create(
-                session=session,
-                order_in=order_in,
-                created_by=created_by,
-                number_prefix=state.settings.order_number_prefix,
-            )
+    def record(session: Session) -> SalesOrder:
+        return order_service.create(
+            session=session,
+            order_in=order_in,
+            created_by=created_by,
+            number_prefix=state.settings.order_number_prefix,
+        )
 
-    order = await asyncio.to_thread(record)
-    try:
-        await start_workflow(state, order)
-    except Exception:  # the order is safe; the sweep starts its workflow later
-        log.exception("could not start the workflow of %s now; the sweep will", order.number)
+    order = await in_intake_session(state, record)  # before the background writes (SQLite)
+    request_start(state, order)
     return order
+
+
+def request_start(state: AppState, order: SalesOrder) -> None:
+    """Have this process's starter start the committed order's workflow, off the request path.
+
+    The committed row (`workflow_started` false) is the durable "to start" marker: the starter
+    (an asyncio task of this process, woken here) starts it at once; whatever it misses (Temporal
+    down, the process killed between commit and start) the sweep of a running API starts later.
+    Never twice: the workflow id is `order-<number>` and a second start is refused.
+    """
+    assert order.id is not None
+    state.to_start.add(order.id)
+    state.wake_starter(lambda wakeup: _run_starter(state, wakeup))
+
+
+async def _run_starter(state: AppState, wakeup: asyncio.Event) -> None:
+    while True:
+        await wakeup.wait()
+        wakeup.clear()
+        while state.to_start:  # orders recorded meanwhile go in the next batch, oldest first
+            ids = sorted(state.to_start)[:PENDING_BATCH]
+            state.to_start.difference_update(ids)
+            try:
+                await _start_orders(state, ids)
+            except Exception:  # they stay pending in the database: the sweep starts them
+                log.warning("could not start %d order workflows now", len(ids), exc_info=True)
+                await asyncio.sleep(STARTER_BACKOFF_SECONDS)
+
+
+async def _start_orders(state: AppState, ids: list[int]) -> None:
+    def pending() -> list[SalesOrder]:
+        query = (
+            select(SalesOrder)
+            .where(col(SalesOrder.id).in_(ids))
+            .where(col(SalesOrder.workflow_started).is_(False))
+        )
+        with session_scope(state.read_engine) as session:
+            return list(session.exec(query.order_by(col(SalesOrder.id))))
+
+    await _start_all(state, await asyncio.to_thread(pending))
 
 
 async def start_workflow(state: AppState, order: SalesOrder) -> None:
     """Start the order's workflow once (a second start is a no-op) and mark it started."""
-    assert order.number
+    await _start(state, await state.temporal(), order)
+    await _mark_started(state, [order.id or 0])
+
+
+async def ensure_started(state: AppState, number: str) -> None:
+    """Start the order's workflow now if its start is still pending (idempotent)."""
+    order = await in_session(
+        state,
+        lambda session: order_service.get_by_number(session=session, number=number),
+        read_only=True,
+    )
+    if order is not None and not order.workflow_started:
+        await start_workflow(state, order)
+
+
+async def workflow_handle(state: AppState, number: str) -> WorkflowHandle[Any, Any]:
+    """The handle of the order's workflow, which is started first if the starter has not yet.
+
+    Every flow that signals or updates an order goes through here, so a person (or a store)
+    quicker than the starter still finds a running workflow.
+    """
+    await ensure_started(state, number)
     client = await state.temporal()
+    return client.get_workflow_handle(order_workflow_id(number))
+
+
+async def _start(state: AppState, client: Client, order: SalesOrder) -> None:
+    assert order.number
     try:
         await client.start_workflow(
             SalesOrderNames.WORKFLOW,
@@ -108,37 +176,64 @@ async def start_workflow(state: AppState, order: SalesOrder) -> None:
             ),
         )
     except WorkflowAlreadyStartedError:
-        pass
+        pass  # started before (by another process, or before a crash): the same workflow
 
+
+async def _mark_started(state: AppState, ids: list[int]) -> None:
     def mark() -> None:
         with session_scope(state.engine) as session:
-            row = session.get(SalesOrder, order.id)
-            if row and not row.workflow_started:
-                row.workflow_started = True
-                session.add(row)
+            session.exec(
+                update(SalesOrder)
+                .where(col(SalesOrder.id).in_(ids))
+                .where(col(SalesOrder.workflow_started).is_(False))
+                .values(workflow_started=True)
+            )
 
-    await asyncio.to_thread(mark)
+    if ids:
+        await asyncio.to_thread(mark)
 
 
 async def start_pending_workflows(state: AppState, *, older_than_seconds: float = 5.0) -> int:
-    """Start workflows of recorded orders whose start did not happen (Temporal was down)."""
+    """Start the workflows of recorded orders not started yet, oldest first; how many started.
+
+    The sweep: what the starters missed (`older_than_seconds` leaves their work in flight alone).
+    """
 
     def pending() -> list[SalesOrder]:
-        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-        with session_scope(state.engine) as session:
-            return list(
-                session.exec(
-                    select(SalesOrder)
-                    .where(col(SalesOrder.workflow_started).is_(False))
-                    .where(SalesOrder.created_at < cutoff)
-                    .limit(500)
-                )
-            )
+        query = select(SalesOrder).where(col(SalesOrder.workflow_started).is_(False))
+        if older_than_seconds > 0:
+            cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+            query = query.where(SalesOrder.created_at < cutoff)
+        with session_scope(state.read_engine) as session:
+            return list(session.exec(query.order_by(col(SalesOrder.id)).limit(PENDING_BATCH)))
 
-    orders = await asyncio.to_thread(pending)
-    for order in orders:
-        await start_workflow(state, order)
-    return len(orders)
+    started = 0
+    while True:  # in batches, so a long backlog (after a crash) is not held in memory at once
+        orders = await asyncio.to_thread(pending)
+        await _start_all(state, orders)
+        started += len(orders)
+        if len(orders) < PENDING_BATCH:
+            return started
+
+
+async def _start_all(state: AppState, orders: list[SalesOrder]) -> None:
+    """Up to STARTER_CONCURRENCY starts in flight; mark those that went through, then raise the
+    first failure."""
+    if not orders:
+        return
+    client = await state.temporal()
+    gate = asyncio.Semaphore(STARTER_CONCURRENCY)
+
+    async def start(order: SalesOrder) -> None:
+        async with gate:
+            await _start(state, client, order)
+
+    results = await asyncio.gather(*(start(o) for o in orders), return_exceptions=True)
+    started = [o.id or 0 for o, r in zip(orders, results, strict=True) if r is None]
+    await _mark_started(state, started)
+    failure = next((r for r in results if isinstance(r, BaseException)), None)
+    if failure is not None:
+        raise failure
 
 
 async def receive_stock(
@@ -283,8 +378,7 @@ async def _update(
     state: AppState, order_number: str, update: str, request: Any, result_type: type[R]
 ) -> R:
     """Run an update of the order's workflow; its refusal becomes WorkflowRefusedError."""
-    client = await state.temporal()
-    handle = client.get_workflow_handle(order_workflow_id(order_number))
+    handle = await workflow_handle(state, order_number)
     try:
         return await asyncio.wait_for(
             handle.execute_update(update, request, result_type=result_type),
@@ -300,12 +394,10 @@ async def _update(
 
 
 async def _signal_all(state: AppState, numbers: list[str], signal: str) -> None:
-    if not numbers:
-        return
-    client = await state.temporal()
     for number in numbers:
         try:
-            await client.get_workflow_handle(order_workflow_id(number)).signal(signal)
+            handle = await workflow_handle(state, number)
+            await handle.signal(signal)
         except RPCError:
             # The workflow rechecks on a timer, so a missed signal only delays it.
             log.warning("could not signal %s for %s", signal, number)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from conveyor.core.db import page
+from conveyor.core.db import contains_text, page
 from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import row_id, utcnow
 from conveyor.customer.models import Customer
@@ -327,9 +327,11 @@ def list_orders(
     if opportunity:
         query = query.where(SalesOrder.opportunity == opportunity)
     if q:
-        pattern = f"%{q}%"
         query = query.where(
-            or_(col(SalesOrder.number).ilike(pattern), col(SalesOrder.external_ref).ilike(pattern))
+            or_(
+                contains_text(col(SalesOrder.number), q),
+                contains_text(col(SalesOrder.external_ref), q),
+            )
         )
     return page(session, query, col(SalesOrder.id).desc(), limit=limit, offset=offset)
 

@@ -45,8 +45,9 @@ Accountant = Annotated[Principal, Depends(require_role(*PAYMENT_ROLES, action=RE
 async def place_order(
     order_in: OrderCreate, state: StateDep, principal: CurrentPrincipal
 ) -> OrderPublic:
-    """Record an order and start its workflow. 422: a rule broken (unknown SKU, customer...);
-    409: a repeated `external_ref` (both answered by the domain error handler)."""
+    """Record an order, answered once committed; its workflow starts right after, off the
+    request. 422: a rule broken (unknown SKU, customer...); 409: a repeated `external_ref`
+    (both answered by the domain error handler)."""
     order = await order_flows.place_order(state, order_in=order_in, created_by=principal.name)
     return await _read(state, order.number or "")
 

@@ -1,7 +1,5 @@
 """Workflow monitor and reports pages, with CSV downloads."""
 
-import csv
-import io
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -10,8 +8,10 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import ReadSessionDep, StateDep
+from conveyor.core import spreadsheet
 from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
+from conveyor.notification import service as notification_service
 from conveyor.order import service as order_service
 from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import SalesOrder
@@ -99,8 +99,13 @@ async def failing(
     request: Request, state: StateDep, principal: StaffDep, notice: str | None = None
 ) -> Response:
     """Activities that keep failing (from Temporal), loaded into the monitor by htmx."""
-    numbers = await in_session(
-        state, lambda s: report_service.unfinished_numbers(session=s), read_only=True
+    numbers, mails = await in_session(
+        state,
+        lambda s: (
+            report_service.unfinished_numbers(session=s),
+            notification_service.list_waiting(session=s),
+        ),
+        read_only=True,
     )
     error, activities = None, []
     try:
@@ -110,6 +115,7 @@ async def failing(
         error = f"Temporal is unreachable: {exc}"
     context = {
         "activities": activities,
+        "mails": mails,
         "error": error,
         "notice": notice,
         "checked": len(numbers),
@@ -130,6 +136,27 @@ async def retry(
     notice = principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS)
     if notice is None:
         notice = await _retry(state, number, activity_id)
+    return await failing(request, state, principal, notice=notice)
+
+
+@router.post("/monitor/failing/retry-mail", include_in_schema=False, dependencies=[CsrfChecked])
+async def retry_mail(
+    request: Request,
+    state: StateDep,
+    principal: StaffDep,
+    message_id: Annotated[int, Form(ge=1)],
+) -> Response:
+    """Send a waiting e-mail at the next dispatch instead of after its backoff (clearance 2)."""
+    notice = principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS)
+    if notice is None:
+        message = await in_session(
+            state, lambda s: notification_service.retry_now(session=s, message_id=message_id)
+        )
+        notice = (
+            f"E-mail {message_id} goes out with the next dispatch."
+            if message is not None
+            else f"E-mail {message_id} is no longer waiting."
+        )
     return await failing(request, state, principal, notice=notice)
 
 
@@ -235,27 +262,25 @@ def report_csv(
 ) -> Response:
     """One report as CSV (opens in any spreadsheet)."""
     data = _report_data(session, days)
-    out = io.StringIO()
-    writer = csv.writer(out)
+    rows: list[list[object]]
     if kind == "orders":
-        writer.writerow(["day", "orders", "cancelled", "currency", "revenue"])
-        for d in data["per_day"]:
-            for currency, amount in sorted(d.revenue.items()) or [("", 0)]:
-                writer.writerow([d.day.isoformat(), d.orders, d.cancelled, currency, amount])
+        header = ["day", "orders", "cancelled", "currency", "revenue"]
+        rows = [
+            [d.day.isoformat(), d.orders, d.cancelled, currency, amount]
+            for d in data["per_day"]
+            for currency, amount in sorted(d.revenue.items()) or [("", 0)]
+        ]
     elif kind == "durations":
-        writer.writerow(["step", "completed", "median_seconds", "p95_seconds"])
-        for s in data["durations"]:
-            writer.writerow([s.step, s.count, s.median or "", s.p95 or ""])
+        header = ["step", "completed", "median_seconds", "p95_seconds"]
+        rows = [[s.step, s.count, s.median or "", s.p95 or ""] for s in data["durations"]]
     elif kind == "sla":
-        writer.writerow(["step", "role", "tasks_with_sla", "breached"])
-        for b in data["sla"]:
-            writer.writerow([b.step, b.role, b.with_sla, b.breached])
+        header = ["step", "role", "tasks_with_sla", "breached"]
+        rows = [[b.step, b.role, b.with_sla, b.breached] for b in data["sla"]]
     else:
-        writer.writerow(["who", "completed", "completed_late", "open_now"])
-        for w in data["work"]:
-            writer.writerow([w.who, w.completed, w.late, w.open_now])
+        header = ["who", "completed", "completed_late", "open_now"]
+        rows = [[w.who, w.completed, w.late, w.open_now] for w in data["work"]]
     return Response(
-        out.getvalue(),
+        spreadsheet.to_csv(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="conveyor-{kind}-{days}d.csv"'},
     )

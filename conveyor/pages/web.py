@@ -133,14 +133,16 @@ WebSessionDep = Annotated[WebSession, Depends(get_web_session)]
 
 
 def store_session(request: Request, response: Response, web: WebSession) -> None:
-    """Write the session cookie (HttpOnly, SameSite=Lax; Secure when served over HTTPS)."""
+    """Write the session cookie (HttpOnly, SameSite=Lax; Secure as settings.secure_cookies says:
+    a proxy that speaks plain HTTP to us must not make it travel in the clear)."""
+    state: AppState = request.app.state.conveyor
     response.set_cookie(
         COOKIE,
         encode_session(web, _secret(request)),
         max_age=SESSION_MAX_AGE_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=state.settings.secure_cookies,
         path="/",
     )
 

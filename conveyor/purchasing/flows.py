@@ -7,7 +7,7 @@ from temporalio.service import RPCError
 
 from conveyor.core.errors import NotFound
 from conveyor.core.state import AppState, in_session
-from conveyor.core.temporal import order_workflow_id
+from conveyor.order import flows as order_flows
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.models import PurchaseOrderPublic
 from workflows.types import SalesOrderNames, SupplierShipped
@@ -35,10 +35,8 @@ async def confirm_shipped(
 
     order_number, public = await in_session(state, record)
     try:
-        client = await state.temporal()
-        await client.get_workflow_handle(order_workflow_id(order_number)).signal(
-            SalesOrderNames.SUPPLIER_SHIPPED, SupplierShipped(number)
-        )
+        handle = await order_flows.workflow_handle(state, order_number)
+        await handle.signal(SalesOrderNames.SUPPLIER_SHIPPED, SupplierShipped(number))
     except (RPCError, RuntimeError):
         # Recorded; the workflow rechecks open purchase orders on a timer.
         log.warning("could not tell %s that %s shipped", order_number, number)

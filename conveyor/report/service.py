@@ -13,6 +13,7 @@ from decimal import Decimal
 from sqlalchemy import func
 from sqlmodel import Session, col, or_, select
 
+from conveyor.core.db import contains_text
 from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
@@ -106,13 +107,13 @@ def search_orders(
     """Orders by number / external ref / customer name or e-mail, step, status, assignee."""
     query = select(SalesOrder).join(Customer, col(Customer.id) == SalesOrder.customer_id)
     if q:
-        pattern = f"%{q.strip()}%"
+        text = q.strip()
         query = query.where(
             or_(
-                col(SalesOrder.number).ilike(pattern),
-                col(SalesOrder.external_ref).ilike(pattern),
-                col(Customer.name).ilike(pattern),
-                col(Customer.email).ilike(pattern),
+                contains_text(col(SalesOrder.number), text),
+                contains_text(col(SalesOrder.external_ref), text),
+                contains_text(col(Customer.name), text),
+                contains_text(col(Customer.email), text),
             )
         )
     if step:
@@ -120,12 +121,14 @@ def search_orders(
     if status:
         query = query.where(SalesOrder.status == status)
     if assignee:
-        pattern = f"%{assignee.strip()}%"
+        who = assignee.strip()
         holders = (
             select(Task.order_id)
             .join(Employee, col(Employee.id) == Task.assignee_id)
             .where(Task.status == TaskStatus.OPEN)
-            .where(or_(col(Employee.email).ilike(pattern), col(Employee.name).ilike(pattern)))
+            .where(
+                or_(contains_text(col(Employee.email), who), contains_text(col(Employee.name), who))
+            )
         )
         query = query.where(col(SalesOrder.id).in_(holders))
     return list(session.exec(query.order_by(col(SalesOrder.id).desc()).limit(limit)).all())

@@ -10,7 +10,6 @@ import logging
 from sqlmodel import Session
 
 from conveyor.core.state import AppState, in_session
-from conveyor.core.temporal import order_workflow_id
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Caller, Employee
 from conveyor.order import flows as order_flows
@@ -126,11 +125,9 @@ async def announce(state: AppState, *, task: Task, reason: str) -> None:
 async def _notify(state: AppState, changes: list[tuple[str, TaskAssigned]]) -> None:
     if not changes:
         return
-    client = await state.temporal()
     for order_number, change in changes:
         try:
-            await client.get_workflow_handle(order_workflow_id(order_number)).signal(
-                SalesOrderNames.TASK_ASSIGNED, change
-            )
+            handle = await order_flows.workflow_handle(state, order_number)
+            await handle.signal(SalesOrderNames.TASK_ASSIGNED, change)
         except Exception:  # noqa: BLE001 - the task is assigned; only the e-mail is at stake
             log.warning("could not tell %s about task %s", order_number, change.task_id)

@@ -1,8 +1,9 @@
 """Webhook flows: verify, store the delivery, act on it (order, update, cancel, payment), answer.
 
 The delivery is committed before anything acts on it, and the answer goes out only after what it
-asked for is durably recorded (the order row, the payment). The workflow start, signal or update
-comes after that commit; a failed start is retried by the API's pending-order sweep.
+asked for is durably recorded (the order row, the payment). A new order is answered as soon as it
+and its delivery are committed in one transaction: its workflow is started off the request path
+(the order flows' starter, then the API's sweep). Signals and updates come after the commit.
 """
 
 import asyncio
@@ -18,8 +19,7 @@ from temporalio.service import RPCError
 
 from conveyor.core.db import session_scope
 from conveyor.core.errors import Conflict, NotFound
-from conveyor.core.state import AppState
-from conveyor.core.temporal import order_workflow_id
+from conveyor.core.state import AppState, in_intake_session
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
@@ -296,12 +296,10 @@ async def _create(
         )
         return order, delivery
 
-    order, delivery = await _db(state, record)
+    # A new order goes before the background writes (on SQLite: core/intake.py).
+    order, delivery = await in_intake_session(state, record)
     if not order.workflow_started:
-        try:
-            await order_flows.start_workflow(state, order)
-        except Exception:  # the order is recorded; the sweep starts it later
-            log.exception("could not start the workflow of %s now; the sweep will", order.number)
+        order_flows.request_start(state, order)  # the answer does not wait for Temporal
     return _answer(delivery)
 
 
@@ -398,8 +396,7 @@ async def _cancel(
         return await _finish(
             state, delivery_id, Outcome.DUPLICATE, "already cancelled", order_number=number
         )
-    client = await state.temporal()
-    handle = client.get_workflow_handle(order_workflow_id(number))
+    handle = await order_flows.workflow_handle(state, number)
     try:
         # Accepted is enough to answer: the workflow runs the compensation durably. A refusal by
         # the validator comes back with the start, so result() raises it without waiting.
@@ -511,9 +508,7 @@ async def _payment(state: AppState, delivery_id: int, payment_in: PaymentIn) -> 
 
 async def _signal_payment(state: AppState, number: str) -> None:
     try:
-        client = await state.temporal()
-        await client.get_workflow_handle(order_workflow_id(number)).signal(
-            SalesOrderNames.PAYMENT_RECORDED
-        )
+        handle = await order_flows.workflow_handle(state, number)
+        await handle.signal(SalesOrderNames.PAYMENT_RECORDED)
     except Exception:  # noqa: BLE001 - the payment is recorded; collection rechecks on a timer
         log.warning("could not signal payment_recorded to %s", number)

@@ -88,7 +88,8 @@ async def test_smtp_down_neither_blocks_the_order_nor_loses_mail(
                 select(OutboxMessage).where(OutboxMessage.order_number == order["number"])
             ).all()
         assert pending and all(m.status == "pending" for m in pending)
-        await _wait_for(lambda: _attempts(engine, order["number"]) > 0)
+        # Every message has been refused at least once before the relay comes up.
+        await _wait_for(lambda: _fewest_attempts(engine, order["number"]) > 0)
 
         mailbox = Mailbox()
         controller = Controller(mailbox, hostname="127.0.0.1", port=port)
@@ -111,10 +112,10 @@ async def test_smtp_down_neither_blocks_the_order_nor_loses_mail(
     assert all(r.attempts >= 2 for r in rows)  # failed at least once, then sent
 
 
-def _attempts(engine: Engine, number: str) -> int:
+def _fewest_attempts(engine: Engine, number: str) -> int:
     with Session(engine) as session:
         rows = session.exec(select(OutboxMessage).where(OutboxMessage.order_number == number))
-        return sum(r.attempts for r in rows)
+        return min((r.attempts for r in rows), default=0)
 
 
 async def test_outbox_api_lists_sent_mail_for_admins_only(

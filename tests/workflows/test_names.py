@@ -4,12 +4,14 @@ The flows never import a workflow module; they use `SalesOrderNames` and `RETURN
 renamed method would change what Temporal knows it by, and this test would say so.
 """
 
+import pytest
 from temporalio import workflow
 
 from workflows.return_types import RETURN_WORKFLOW
 from workflows.returns import ReturnWorkflow
+from workflows.sales_order import SalesOrderWorkflow
 from workflows.types import SalesOrderNames
-from workflows.v7.sales_order import SalesOrderWorkflow
+from workflows.v7.sales_order import SalesOrderWorkflow as LegacySalesOrderWorkflow
 
 
 def _definition(cls: type) -> workflow._Definition:
@@ -17,9 +19,18 @@ def _definition(cls: type) -> workflow._Definition:
     return workflow._Definition.must_from_class(cls)
 
 
-def test_sales_order_names_match_the_workflow() -> None:
-    definition = _definition(SalesOrderWorkflow)
-    assert definition.name == SalesOrderNames.WORKFLOW
+@pytest.mark.parametrize(
+    ("workflow_class", "name"),
+    [
+        (SalesOrderWorkflow, SalesOrderNames.WORKFLOW),
+        (LegacySalesOrderWorkflow, SalesOrderNames.LEGACY_WORKFLOW),
+    ],
+)
+def test_sales_order_names_match_the_workflow(workflow_class: type, name: str) -> None:
+    # New orders run on SalesOrder (v8), older ones drain on SalesOrderWorkflow (v7): the flows
+    # reach both by the same handler names.
+    definition = _definition(workflow_class)
+    assert definition.name == name
     assert set(definition.updates) == {
         SalesOrderNames.COMPLETE_TASK,
         SalesOrderNames.CANCEL,

@@ -1,5 +1,8 @@
-"""Recorded workflow histories replay against the current SalesOrderWorkflow code.
+"""Recorded workflow histories replay against the order workflow code that runs them.
 
+v1–v7 histories are of the type SalesOrderWorkflow (workflows/v7, kept registered while such
+orders drain) and replay against it; v8 and later are of the type SalesOrder
+(workflows/sales_order.py) and replay against that.
 Set CONVEYOR_RECORD_HISTORIES=1 to write the histories of the live runs under `histories/`, named
 `<RECORD_AS>_<scenario>.json`. Histories of every earlier workflow version stay and keep replaying:
 before a change to the workflow, record the current version; after it, bump RECORD_AS.
@@ -14,6 +17,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from conveyor.core.settings import Settings
 from conveyor.core.temporal import order_workflow_id
 from tests.conftest import RULES
 from tests.utils.api import (
@@ -23,32 +27,58 @@ from tests.utils.api import (
     wait_for_open_task,
     wait_for_order,
 )
-from workflows.v7.sales_order import SalesOrderWorkflow
+from tests.workflows.test_continue_as_new import runs, start_order, wait_for_runs
+from workflows.sales_order import SalesOrderWorkflow
+from workflows.types import SalesOrderNames
+from workflows.v7.sales_order import SalesOrderWorkflow as LegacySalesOrderWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
 # and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
-# v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices).
-RECORD_AS = "v7"
+# v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices,
+# v8: the SalesOrder workflow type: a few activities per order, continue-as-new).
+RECORD_AS = "v8"
+# The first version of the SalesOrder type; earlier versions are SalesOrderWorkflow's.
+FIRST_V8 = 8
 
 
-def _replayer() -> Replayer:
-    return Replayer(workflows=[SalesOrderWorkflow], data_converter=pydantic_data_converter)
+def _version(name: str) -> int:
+    return int(name.split("_", 1)[0].removeprefix("v"))
+
+
+def _replayer(version: int) -> Replayer:
+    workflow = SalesOrderWorkflow if version >= FIRST_V8 else LegacySalesOrderWorkflow
+    return Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
+
+
+def _workflow_type(history: WorkflowHistory) -> str:
+    return history.events[0].workflow_execution_started_event_attributes.workflow_type.name
 
 
 async def test_recorded_histories_replay() -> None:
     files = sorted(HISTORIES.glob("*.json"))
     assert files, "no recorded histories found"
+    assert {_version(path.stem) for path in files} >= set(range(1, FIRST_V8 + 1))
     for path in files:
         history = WorkflowHistory.from_json(path.stem, path.read_text())
-        await _replayer().replay_workflow(history)
+        version = _version(path.stem)
+        expected = (
+            SalesOrderNames.WORKFLOW if version >= FIRST_V8 else SalesOrderNames.LEGACY_WORKFLOW
+        )
+        assert _workflow_type(history) == expected, path.name
+        await _replayer(version).replay_workflow(history)
+
+
+def _keep(history: WorkflowHistory, name: str) -> None:
+    if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
+        (HISTORIES / f"{RECORD_AS}_{name}.json").write_text(history.to_json())
 
 
 async def _record(client: Client, number: str, name: str) -> None:
     history = await client.get_workflow_handle(order_workflow_id(number)).fetch_history()
-    await _replayer().replay_workflow(history)
-    if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
-        (HISTORIES / f"{RECORD_AS}_{name}.json").write_text(history.to_json())
+    assert _workflow_type(history) == SalesOrderNames.WORKFLOW
+    await _replayer(_version(RECORD_AS)).replay_workflow(history)
+    _keep(history, name)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -134,3 +164,53 @@ async def test_live_drop_ship_history_replays(
     assert shipped.status_code == 200
     await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
     await _record(temporal_client, order["number"], "drop_ship")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_live_straight_through_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    product = await create_product(api, on_hand=5, price="4.10")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 2)], prepaid=True)
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    await _record(temporal_client, order["number"], "straight_through")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_live_continued_as_new_histories_replay(
+    api: httpx.AsyncClient,
+    worker,
+    temporal_client: Client,
+    engine,
+    settings: Settings,
+    rules_dir,
+    database_url,
+) -> None:
+    """A backordered order continued-as-new while waiting for stock: each run replays."""
+    product = await create_product(api, on_hand=0, price="4.10")
+    customer = await create_customer(api)
+    number, first_run = await start_order(
+        engine,
+        temporal_client,
+        settings,
+        customer["id"],
+        [(product["sku"], 2)],
+        backorder_recheck_seconds=0.05,
+        max_history_events=60,
+    )
+    await wait_for_order(api, number, lambda o: o["status"] == "backordered")
+    await wait_for_runs(temporal_client, number, first_run, 2)
+    await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 2})
+    await wait_for_order(api, number, lambda o: o["current_step"] == "collection")
+    paid = await api.post(f"/api/orders/{number}/payments", json={"amount": "8.20"})
+    assert paid.status_code == 201
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    histories = await runs(temporal_client, number, first_run)
+    for history in histories:
+        assert _workflow_type(history) == SalesOrderNames.WORKFLOW
+        await _replayer(_version(RECORD_AS)).replay_workflow(history)
+    _keep(histories[0], "continued_as_new")  # ends in continue-as-new, carrying the state
+    _keep(histories[-1], "continued_as_new_last_run")  # starts from that state, completes

@@ -1,4 +1,6 @@
-// Draws every <canvas data-chart='{"type":…,"labels":[…],"datasets":[…]}'> with Chart.js.
+// Draws every <canvas data-chart='{"type":…,"labels":[…],"datasets":[…]}'> with Chart.js;
+// submits the form of a changed [data-autosubmit] field; [data-print] buttons print the page.
+// (The pages' Content-Security-Policy runs no inline script, so behaviour lives here.)
 (function () {
   "use strict";
   var palette = ["#2f5bea", "#c98a00", "#1f8a4c", "#c4352b", "#5b3aa8"];
@@ -24,5 +26,12 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("change", function (e) {
+    var field = e.target.closest && e.target.closest("[data-autosubmit]");
+    if (field && field.form) field.form.submit();
+  });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) window.print();
+  });
   document.addEventListener("htmx:afterSwap", function (e) { draw(e.target); });
 })();

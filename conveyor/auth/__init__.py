@@ -1,0 +1,1 @@
+"""Sign-in protection: throttling failed attempts per account and per client address."""
