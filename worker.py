@@ -1,8 +1,10 @@
 """The Conveyor worker: registers the workflows and activities on the task queue and runs them."""
 
 import asyncio
+import compileall
 import itertools
 import logging
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -85,6 +87,24 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     ]
 
 
+def compile_workflow_modules() -> None:
+    """Write the bytecode of the workflow modules when the environment says not to.
+
+    The sandbox imports a workflow's module afresh for each workflow it runs; without a .pyc
+    (PYTHONDONTWRITEBYTECODE) every order compiles the source again. Read-only installs (a
+    wheel: compiled at install) are left as they are.
+    """
+    if not sys.dont_write_bytecode:
+        return
+    import workflows
+
+    for folder in workflows.__path__:
+        try:
+            compileall.compile_dir(folder, quiet=2)
+        except OSError:
+            logging.getLogger(__name__).info("workflow bytecode not written in %s", folder)
+
+
 def build_worker(
     client: Client, engine: Engine, settings: Settings, *, max_concurrent_activities: int = 16
 ) -> Worker:
@@ -137,6 +157,7 @@ def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugi
 
 async def run_worker(settings: Settings = settings) -> None:
     """Connect and run a worker until cancelled."""
+    compile_workflow_modules()
     client = await connect(settings)
     engine = make_engine(settings.effective_database_url)
     worker = build_worker(client, engine, settings)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -32,6 +32,7 @@ from conveyor.core.migrate import upgrade
 from conveyor.core.settings import Settings
 from conveyor.core.temporal import connect, order_workflow_id
 from conveyor.notification.mail_sink import start_sink
+from conveyor.notification.models import OutboxMessage, OutboxStatus
 from conveyor.order.models import SalesOrder
 
 ADMIN = "bench-admin-token-0123456789"
@@ -83,9 +84,11 @@ def _process_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _start_processes(settings: Settings, logs: Path) -> list[subprocess.Popen]:
+def start_processes(
+    settings: Settings, logs: Path, *, extra_env: dict[str, str] | None = None
+) -> list[subprocess.Popen]:
     """The API and the worker as separate processes, as `conveyor dev` runs them."""
-    env = _process_env(settings)
+    env = _process_env(settings) | (extra_env or {})
     python = sys.executable
     commands = {
         "api": [python, "-m", "conveyor.cli.main", "api", "--port", str(settings.http_port)],
@@ -122,10 +125,11 @@ async def history_counts(client: Client, numbers: list[str]) -> tuple[float, flo
 
 async def conveyor_orders(
     client: Client, settings: Settings, count: int, concurrency: int
-) -> tuple[float, list[float], list[str]]:
-    """Orders per second, per-order latencies (POST to completed) and the order numbers."""
+) -> tuple[float, list[float], list[str], str]:
+    """Orders per second, per-order latencies (POST to completed), the order numbers, and how
+    long the outbox took to send the last mail after that."""
     engine = make_engine(settings.effective_database_url)
-    processes = _start_processes(settings, settings.data_dir)
+    processes = start_processes(settings, settings.data_dir)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     try:
@@ -180,11 +184,32 @@ async def conveyor_orders(
             await watcher
             elapsed = time.perf_counter() - started
             latencies = [done[n] - posted[n] for n in posted]
+            drained = await _outbox_drained(settings.effective_database_url)
     finally:
         for process in processes:
             temporal_server.stop(process)
         engine.dispose()
-    return count / elapsed, latencies, sorted(posted)
+    return count / elapsed, latencies, sorted(posted), drained
+
+
+async def _outbox_drained(url: str, wait_seconds: float = 120.0) -> str:
+    """Wait until the outbox has no pending mail; say how long the dispatcher took after."""
+    engine = make_engine(url, read_only=True)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < wait_seconds:
+            with Session(engine) as session:
+                pending = session.exec(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status == OutboxStatus.PENDING)
+                ).one()
+            if not pending:
+                return f"outbox drained {time.perf_counter() - started:.1f} s after the last order"
+            await asyncio.sleep(0.2)
+        return f"{pending} still pending after {wait_seconds:.0f} s"
+    finally:
+        engine.dispose()
 
 
 async def main() -> None:
@@ -222,7 +247,7 @@ async def main() -> None:
             )
             bare = await bare_temporal(client, args.orders, args.concurrency)
             print(f"bare Temporal (7 no-op activities): {bare:8.1f} workflows/s")
-            ours, latencies, numbers = await conveyor_orders(
+            ours, latencies, numbers, drained = await conveyor_orders(
                 client, settings, args.orders, args.concurrency
             )
             print(f"Conveyor orders (all steps auto):   {ours:8.1f} orders/s")
@@ -235,9 +260,8 @@ async def main() -> None:
             activities, events = await history_counts(client, sample)
             print(f"activity tasks per order:           {activities:8.1f}")
             print(f"history events per order:           {events:8.1f}")
-            await asyncio.sleep(2)  # the outbox dispatcher sends the last mails
             mails = len(list((Path(tmp) / "mail").glob("*.eml")))
-            print(f"e-mails received by the SMTP sink:  {mails:8d}")
+            print(f"e-mails received by the SMTP sink:  {mails:8d} ({drained})")
         finally:
             mail_sink.stop()
             temporal_server.stop(server)

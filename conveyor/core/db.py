@@ -1,5 +1,6 @@
 """Database engine construction and the session-per-unit-of-work helper."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,9 +56,42 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     if read_only:
         return
 
+    # SQLite's busy handler polls with sleeps of up to 100 ms, so writers of one process that
+    # queue on the file lock leave it idle between them; queued on a lock of our own instead,
+    # the next writer begins the moment the last one commits. Other processes still meet the
+    # file lock (and the busy timeout). Released from whichever thread ends the transaction.
+    writer = _writer_lock(engine.url.database or "")
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not writer.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise TimeoutError(f"no SQLite write lock within {WRITER_WAIT_SECONDS:.0f} s")
+        connection.info[_HOLDS_WRITER] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release_writer(connection)
+            raise
+
+    def _release_writer(connection):
+        if connection.info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    event.listen(engine, "commit", _release_writer)
+    event.listen(engine, "rollback", _release_writer)
+
+
+WRITER_WAIT_SECONDS = 60.0
+_HOLDS_WRITER = "conveyor_holds_writer"
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(database: str) -> threading.Lock:
+    """The one in-process write lock of a SQLite file (shared by every engine on it)."""
+    key = str(Path(database).resolve()) if database and database != ":memory:" else database
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
 
 
 @contextmanager

@@ -17,12 +17,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
-from conveyor.core.temporal import order_workflow_id
+from conveyor.core.temporal import data_converter, order_workflow_id
 from conveyor.invoice.models import Invoice, Payment
 from conveyor.notification.models import OutboxMessage
 from conveyor.order import service as order_service
@@ -110,7 +109,7 @@ async def wait_for_runs(
 
 
 async def replay(histories: list[WorkflowHistory]) -> None:
-    replayer = Replayer(workflows=[SalesOrderWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[SalesOrderWorkflow], data_converter=data_converter)
     for history in histories:
         await replayer.replay_workflow(history)
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from conveyor.core.settings import Settings
-from conveyor.core.temporal import order_workflow_id
+from conveyor.core.temporal import data_converter, order_workflow_id
 from tests.conftest import RULES
 from tests.utils.api import (
     create_customer,
@@ -48,7 +47,7 @@ def _version(name: str) -> int:
 
 def _replayer(version: int) -> Replayer:
     workflow = SalesOrderWorkflow if version >= FIRST_V8 else LegacySalesOrderWorkflow
-    return Replayer(workflows=[workflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[workflow], data_converter=data_converter)
 
 
 def _workflow_type(history: WorkflowHistory) -> str:

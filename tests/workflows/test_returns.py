@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from conveyor.core.temporal import data_converter
 from tests.conftest import RULES
 from tests.utils.api import create_customer, create_product, place_order, wait_for_order
 from workflows.returns import ReturnWorkflow, return_workflow_id
@@ -22,7 +22,7 @@ RECORD_AS = "v1"
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[ReturnWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[ReturnWorkflow], data_converter=data_converter)
 
 
 async def test_recorded_return_histories_replay() -> None:
