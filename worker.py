@@ -80,6 +80,8 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         tasks.record_task_completion,
         tasks.cancel_open_tasks,
         returns.restock_return,
+        returns.request_refund_approval,
+        returns.decide_return,
         returns.credit_return,
         returns.refund_return,
         returns.complete_return,

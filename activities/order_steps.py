@@ -14,6 +14,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import load_order
+from conveyor.audit import service as audit_service
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
 from conveyor.employee.models import Employee
@@ -629,6 +631,7 @@ class OrderStepActivities:
         with session_scope(self.engine) as session:
             order = self._open(session, request)
             number = order.number or ""
+            before = {"status": order.status, "current_step": order.current_step}
             if request.release_stock:
                 inventory_service.release(
                     session=session,
@@ -651,6 +654,18 @@ class OrderStepActivities:
                 clear_step=True,
                 actor=request.actor,
             )
+            # For the person (or store) named in the cancel request: the workflow acts for them.
+            # Once: a retry after a lost completion finds the order cancelled already.
+            if before["status"] != OrderStatus.CANCELLED:
+                audit_service.record(
+                    session,
+                    actor=Actor.on_behalf(request.actor),
+                    action="order.cancel",
+                    entity="order",
+                    entity_id=number,
+                    before=before,
+                    after={"status": OrderStatus.CANCELLED, "reason": request.reason},
+                )
             self._mail(
                 session, order, "order_cancelled", "cancelled", extra={"reason": request.reason}
             )

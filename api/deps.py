@@ -1,20 +1,29 @@
 """Typed dependencies: settings, session, Temporal client, the caller and permission checks."""
 
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 from temporalio.client import Client
 
+from conveyor.audit.models import ActorKind, Source
+from conveyor.audit.service import Actor
+from conveyor.auth.permissions import ALL_ACCOUNTS_CLEARANCE, Permission, Role, allows, refusal
 from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
 from conveyor.core.security import tokens_equal
 from conveyor.core.state import AppState
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import ADMIN_ROLE, Employee
+
+log = logging.getLogger(__name__)
 
 
 def get_state(request: Request) -> AppState:
@@ -31,7 +40,10 @@ def get_session(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": committed before the answer is sent (FastAPI's default, "request", commits
+# after it: a 201 could go out for a row whose commit then fails, and a quick next request
+# would not see it yet).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session(state: StateDep) -> Iterator[Session]:
@@ -40,7 +52,7 @@ def get_read_session(state: StateDep) -> Iterator[Session]:
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 async def get_temporal(state: StateDep) -> Client:
@@ -64,12 +76,23 @@ class Principal:
     @property
     def name(self) -> str:
         """A display name for the trail."""
-        return self.employee.email if self.employee else "admin"
+        return self.employee.email if self.employee else "admin token"
 
     @property
     def employee_id(self) -> int | None:
         """The employee id, None for the admin token."""
         return self.employee.id if self.employee else None
+
+    def actor(self, source: Source) -> Actor:
+        """Who the audit log names for this caller's changes made through `source`."""
+        if self.employee is None:
+            return Actor(name="admin token", kind=ActorKind.ADMIN_TOKEN, source=source)
+        return Actor(
+            name=self.employee.email,
+            kind=ActorKind.EMPLOYEE,
+            source=source,
+            employee_id=self.employee.id,
+        )
 
     def has_role(self, role: str) -> bool:
         """True when the caller may act for `role`."""
@@ -78,6 +101,26 @@ class Principal:
     def has_clearance(self, level: int) -> bool:
         """True when the caller's clearance is at least `level` (the admin token has all)."""
         return self.is_admin or (self.employee is not None and self.employee.clearance >= level)
+
+    def can(self, permission: Permission) -> bool:
+        """True when the caller holds `permission` (conveyor/auth/permissions.py)."""
+        if self.is_admin:
+            return True
+        employee = self.employee
+        return employee is not None and allows(permission, employee.roles, employee.clearance)
+
+    def own_accounts_only(self) -> int | None:
+        """The record rule of a sales rep below the all-accounts clearance: their employee id
+        (they see the customers they own, and those customers' orders); None: sees all."""
+        employee = self.employee
+        if self.is_admin or employee is None or employee.clearance >= ALL_ACCOUNTS_CLEARANCE:
+            return None
+        others = [r for r in employee.roles if r != Role.SALES]
+        if Role.SALES not in employee.roles or any(
+            allows(Permission.CUSTOMERS_VIEW, [r], employee.clearance) for r in others
+        ):
+            return None
+        return employee.id
 
     def role_refusal(self, roles: tuple[str, ...], action: str) -> str | None:
         """Why the caller may not do `action` without one of `roles`; None when allowed."""
@@ -100,7 +143,8 @@ PRINCIPAL_KEY = "conveyor_principal"
 
 
 def authenticate_token(state: AppState, token: str) -> Principal | None:
-    """The caller holding this bearer token (the admin token or an active employee's), or None.
+    """The caller holding this bearer token (the admin token or an active employee's live
+    token: not revoked, not expired), or None.
 
     The one token check: the API (here and in api/guard.py) and the staff sign-in page use it.
     """
@@ -109,11 +153,24 @@ def authenticate_token(state: AppState, token: str) -> Principal | None:
         return Principal(employee=None, is_admin=True)
     # Its own short transaction: on SQLite a request session would hold the write lock from here
     # through any await on Temporal, and the workflow's activities need that lock.
+    now = utcnow()
     with session_scope(state.read_engine) as session:
-        employee = employee_service.get_by_token(session=session, token=token)
-    if employee is None:
+        found = employee_service.get_by_token(session=session, token=token, now=now)
+    if found is None:
         return None
+    employee, row = found
+    if row.id is not None and employee_service.needs_touch(row, now):
+        _touch(state, row.id, now)
     return Principal(employee=employee, is_admin=ADMIN_ROLE in employee.roles)
+
+
+def _touch(state: AppState, token_id: int, now: datetime) -> None:
+    """Record the token's use (every few minutes at most); a busy database only skips it."""
+    try:
+        with session_scope(state.engine) as session:
+            employee_service.touch_token(session=session, token_id=token_id, now=now)
+    except DBAPIError:
+        log.warning("could not record the use of token %s", token_id, exc_info=True)
 
 
 def authenticate_header(state: AppState, authorization: str | None) -> Principal | str:
@@ -165,6 +222,23 @@ def require_clearance(level: int, action: str = "this") -> Callable[[Principal],
         return principal
 
     return dependency
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The dependency a route declares: the caller, or 403 unless they hold `permission`."""
+
+    permission: Permission
+
+    def __call__(self, principal: CurrentPrincipal) -> Principal:
+        if not principal.can(self.permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(self.permission))
+        return principal
+
+
+def require(permission: Permission) -> Any:
+    """`Annotated[Principal, require(Permission.X)]`: what a JSON route needs to be called."""
+    return Depends(Needs(permission))
 
 
 def require_admin(principal: CurrentPrincipal) -> Principal:

@@ -42,7 +42,8 @@ class RequestGuard:
     - a `Content-Length` over the limit (`max_webhook_body_bytes` for /webhooks/, else
       `max_body_bytes`): 413, nothing read;
     - an /api/ request without a known bearer token: 401, before its body is read or parsed
-      (/healthz, /webhooks/ (signed), the pages (session cookie), /docs stay open);
+      (/healthz, /webhooks/ (signed), the pages (session cookie) stay open; /openapi.json
+      needs a token outside development, where /docs and /redoc are not served at all);
     - a body that grows past the limit while it streams in (chunked): 413, the route never runs.
 
     Every response gets the security headers (CSP, nosniff, framing, referrer, HSTS outside
@@ -76,7 +77,12 @@ class RequestGuard:
             if int(length) > limit:
                 await _too_large(scope, receive, send, limit)
                 return
-        if path == "/api" or path.startswith("/api/"):
+        # Outside development the API description is for authenticated callers only.
+        if (
+            path == "/api"
+            or path.startswith("/api/")
+            or (path == "/openapi.json" and not settings.is_development)
+        ):
             found = await asyncio.to_thread(
                 authenticate_header, self.state, headers.get("authorization")
             )

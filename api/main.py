@@ -5,22 +5,25 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 
 from api.guard import RequestGuard
 from api.health import router as health_router
 from api.registry import api_router
 from conveyor.core.db import make_engine
-from conveyor.core.errors import DomainError
+from conveyor.core.errors import DomainError, Invalid
 from conveyor.core.intake import make_intake_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
 from conveyor.pages.views import domain_error_page
 from conveyor.pages.views import install as install_pages
+from conveyor.webhook import flows as webhook_flows
 from conveyor.webhook.views import router as webhook_router
 from routing_rules.registry import RuleRegistry
 
@@ -62,10 +65,12 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_sweep_pending_orders(state))
+        purger = asyncio.create_task(webhook_flows.purge_periodically(state))
         yield
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, purger):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await state.stop_starter()
 
     app = FastAPI(
@@ -73,6 +78,9 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         version="0.1.0",
         description="Sales-order fulfillment as durable workflows.",
         lifespan=lifespan,
+        # The interactive docs load scripts from a CDN: development only.
+        docs_url="/docs" if app_settings.is_development else None,
+        redoc_url="/redoc" if app_settings.is_development else None,
     )
     app.state.conveyor = state
     app.include_router(health_router)
@@ -97,4 +105,34 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         ]
         return JSONResponse({"detail": errors}, status_code=422)
 
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _unstorable(request: Request, exc: Exception) -> Response:
+        # A value the database cannot hold (an id past 32/64 bits, a NUL byte in text on
+        # PostgreSQL) is the request's fault: 422 like any invalid input, not a 500.
+        log.warning("unstorable value in %s %s", request.method, request.url.path, exc_info=exc)
+        return await _domain_error(request, Invalid("a value is out of range or not storable"))
+
+    _document_domain_422(app)
     return app
+
+
+def _document_domain_422(app: FastAPI) -> None:
+    # A 422 is FastAPI's list of validation errors or an `Invalid` domain error's message
+    # (`{"detail": "unknown SKU: X"}`): the OpenAPI document says both, as the app answers.
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            schemas = document.get("components", {}).get("schemas", {})
+            properties = schemas.get("HTTPValidationError", {}).get("properties", {})
+            if "detail" in properties:
+                listed = {k: v for k, v in properties["detail"].items() if k != "title"}
+                properties["detail"] = {
+                    "title": "Detail",
+                    "anyOf": [listed, {"type": "string"}],
+                }
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from conveyor.accounting.views import router as accounting_router
+from conveyor.audit.views import router as audit_router
 from conveyor.customer.views import router as customer_router
 from conveyor.employee.views import router as employee_router
 from conveyor.inventory.views import (
@@ -42,3 +43,4 @@ api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=
 api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])
 api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["purchasing"])
 api_router.include_router(returns_router, prefix="/returns", tags=["returns"])
+api_router.include_router(audit_router, prefix="/audit", tags=["audit"])

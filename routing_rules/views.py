@@ -5,7 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentPrincipal, ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep, require
+from conveyor.auth.permissions import Permission
 from conveyor.order.routing import facts_for
 from routing_rules import preview as route_preview
 from routing_rules.models import RuleFileError
@@ -34,7 +35,9 @@ class RulesInForce(BaseModel):
 
 
 @router.get("", response_model=RulesInForce)
-def rules_in_force(rules: RulesDep, _: CurrentPrincipal) -> RulesInForce:
+def rules_in_force(
+    rules: RulesDep, _: Annotated[Principal, require(Permission.RULES_VIEW)]
+) -> RulesInForce:
     """The rules in force, in match order, with their version."""
     try:
         rule_set = rules.current()
@@ -52,7 +55,10 @@ def rules_in_force(rules: RulesDep, _: CurrentPrincipal) -> RulesInForce:
 
 @router.post("/preview", response_model=PreviewResponse)
 def preview(
-    request: PreviewRequest, rules: RulesDep, session: ReadSessionDep, _: CurrentPrincipal
+    request: PreviewRequest,
+    rules: RulesDep,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.RULES_VIEW)],
 ) -> PreviewResponse:
     """Which rule and step plan this order would get, without placing it."""
     facts = facts_for(

@@ -1,7 +1,9 @@
 """Shared fixtures: a real Temporal dev server, SQLite and PostgreSQL databases, worker, API."""
 
+import asyncio
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -169,13 +171,35 @@ def settings(
     )
 
 
+WORKER_SHUTDOWN_SECONDS = 60
+
+
 @pytest_asyncio.fixture
 async def worker(
     temporal_client: Client, engine: Engine, settings: Settings
 ) -> AsyncIterator[None]:
-    """An in-process worker on the test's own task queue."""
-    async with build_worker(temporal_client, engine, settings):
+    """An in-process worker on the test's own task queue.
+
+    Its shutdown is bounded: under load a dev server that drops connections has kept a worker's
+    pollers from ever finishing, and a test that passed then hung to its timeout at teardown.
+    A worker still not down after WORKER_SHUTDOWN_SECONDS is left behind (on its own task
+    queue, so no other test sees it) with a warning.
+    """
+    built = build_worker(temporal_client, engine, settings)
+    running = asyncio.create_task(built.run())
+    try:
         yield
+    finally:
+        try:
+            async with asyncio.timeout(WORKER_SHUTDOWN_SECONDS):
+                await built.shutdown()
+                await running
+        except TimeoutError:
+            warnings.warn(
+                f"worker on {settings.task_queue} not shut down after "
+                f"{WORKER_SHUTDOWN_SECONDS} s; left behind",
+                stacklevel=1,
+            )
 
 
 @pytest_asyncio.fixture

@@ -4,12 +4,26 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.notification_activities import NotificationActivities
     from activities.return_activities import ReturnActivities
     from conveyor.core.temporal import order_workflow_id
-    from workflows.return_types import ReturnInput, ReturnRef, ReturnResult, return_workflow_id
+    from workflows.return_types import (
+        ALREADY_DECIDED,
+        APPROVED,
+        DECIDE_REFUND,
+        NOT_WAITING_FOR_DECISION,
+        REFUND_APPROVAL_PATCH,
+        DecideReturnInput,
+        RefundDecided,
+        RefundDecision,
+        ReturnInput,
+        ReturnRef,
+        ReturnResult,
+        return_workflow_id,
+    )
     from workflows.types import NotifyInput, SalesOrderNames
 
 RETRY = RetryPolicy(
@@ -27,18 +41,32 @@ STOCK_ARRIVED = SalesOrderNames.STOCK_ARRIVED
 __all__ = ["ReturnWorkflow", "return_workflow_id"]  # the id stays importable from here too
 
 
+def _refusal(message: str, refusal: str) -> ApplicationError:
+    """An update validator's refusal: `type` for the callers, `message` for people."""
+    return ApplicationError(message, type=refusal, non_retryable=True)
+
+
 @workflow.defn
 class ReturnWorkflow:
     """Processes a return whose goods arrived (the receipt is recorded before it starts).
 
-    Steps: restock (or scrap) → wake backordered orders waiting for restocked SKUs → credit
-    note(s) at the invoiced prices and taxes → refund when the order was paid → mark received →
-    e-mail the customer. Every activity is keyed by the RMA number, so retries and a second start
-    change nothing. No handlers and no compensation: each step only adds what the return is owed.
+    Steps: restock (or scrap) → wake backordered orders waiting for restocked SKUs → when the
+    credit is above the approval amount, an accountant's approval task (rejected: the return ends
+    with neither credit note nor refund) → credit note(s) at the invoiced prices and taxes →
+    refund when the order was paid → mark received → e-mail the customer. Every activity is keyed
+    by the RMA number, so retries and a second start change nothing. One handler, the update
+    `decide_refund` (the accountant's outcome); no compensation: each step only adds what the
+    return is owed.
     """
+
+    def __init__(self) -> None:
+        self._number = ""
+        self._pending_task_id: int | None = None
+        self._decided: RefundDecided | None = None
 
     @workflow.run
     async def run(self, request: ReturnInput) -> ReturnResult:
+        self._number = request.return_number
         ref = ReturnRef(request.return_number)
         timeout = timedelta(seconds=request.activity_timeout_seconds)
         restock = await workflow.execute_activity_method(
@@ -46,20 +74,70 @@ class ReturnWorkflow:
         )
         for number in restock.waiting_orders:
             await self._wake(number)
+        # Returns started before the approval step existed replay (and run on) without it.
+        if workflow.patched(REFUND_APPROVAL_PATCH) and not await self._approved(ref, timeout):
+            result = await self._complete(ref, timeout)
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            return result
         await workflow.execute_activity_method(
             ReturnActivities.credit_return, ref, start_to_close_timeout=timeout, retry_policy=RETRY
         )
         await workflow.execute_activity_method(
             ReturnActivities.refund_return, ref, start_to_close_timeout=timeout, retry_policy=RETRY
         )
-        result = await workflow.execute_activity_method(
+        result = await self._complete(ref, timeout)
+        await self._notify(request, result, timeout)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return result
+
+    @workflow.update(name=DECIDE_REFUND)
+    async def decide_refund(self, decision: RefundDecision) -> RefundDecided:
+        """The accountant's outcome for the approval task: recorded, then the return resumes."""
+        task_id = self._pending_task_id
+        assert task_id is not None  # the validator let it through
+        self._pending_task_id = None  # a second decision arriving meanwhile is refused
+        try:
+            decided = await workflow.execute_activity_method(
+                ReturnActivities.decide_return,
+                DecideReturnInput(self._number, decision),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+            )
+        except Exception:
+            self._pending_task_id = task_id  # not recorded: the task still waits for a decision
+            raise
+        self._decided = decided
+        return decided
+
+    @decide_refund.validator
+    def _validate_decide_refund(self, decision: RefundDecision) -> None:
+        if self._decided is not None:
+            raise _refusal("the refund is already decided", ALREADY_DECIDED)
+        if self._pending_task_id is None or decision.task_id != self._pending_task_id:
+            raise _refusal("the return is not waiting for this task", NOT_WAITING_FOR_DECISION)
+
+    async def _approved(self, ref: ReturnRef, timeout: timedelta) -> bool:
+        """Above the approval amount: wait for the accountant's task; False when rejected."""
+        check = await workflow.execute_activity_method(
+            ReturnActivities.request_refund_approval,
+            ref,
+            start_to_close_timeout=timeout,
+            retry_policy=RETRY,
+        )
+        if check.task_id is None:
+            return True
+        self._pending_task_id = check.task_id
+        await workflow.wait_condition(lambda: self._decided is not None)
+        assert self._decided is not None
+        return self._decided.outcome == APPROVED
+
+    async def _complete(self, ref: ReturnRef, timeout: timedelta) -> ReturnResult:
+        return await workflow.execute_activity_method(
             ReturnActivities.complete_return,
             ref,
             start_to_close_timeout=timeout,
             retry_policy=RETRY,
         )
-        await self._notify(request, result, timeout)
-        return result
 
     async def _wake(self, order_number: str) -> None:
         # Restocked goods may be what a backordered order waits for; an order that finished

@@ -4,20 +4,20 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.deps import Principal, ReadSessionDep, StateDep, require_role
+from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.accounting import mapping as account_mapping
 from conveyor.accounting import service as accounting_service
+from conveyor.auth.permissions import Permission
 from conveyor.core.settings import Settings
 
 router = APIRouter()
 MAX_DAYS = 3660
 FromDate = Annotated[date, Query(alias="from", description="first day, inclusive (UTC)")]
 ToDate = Annotated[date, Query(description="last day, inclusive (UTC)")]
-Accountant = Annotated[Principal, Depends(require_role("accountant", action="the journal"))]
 
 
 class JournalRow(BaseModel):
@@ -62,7 +62,7 @@ def _postings(
 def journal_csv(
     session: ReadSessionDep,
     state: StateDep,
-    _: Accountant,
+    _: Annotated[Principal, require(Permission.JOURNAL_VIEW)],
     from_: FromDate,
     to: ToDate,
 ) -> Response:
@@ -80,7 +80,7 @@ def journal_csv(
 def journal_json(
     session: ReadSessionDep,
     state: StateDep,
-    _: Accountant,
+    _: Annotated[Principal, require(Permission.JOURNAL_VIEW)],
     from_: FromDate,
     to: ToDate,
 ) -> JournalPublic:

@@ -1,11 +1,13 @@
-"""`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, export, rules check."""
+"""`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, export, rules check,
+token."""
 
 import argparse
 import asyncio
 import logging
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from conveyor.core.settings import settings
 
@@ -99,6 +101,100 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    """`conveyor token issue|rotate|revoke|list EMAIL`: an employee's bearer tokens."""
+    from conveyor.audit.service import Actor
+    from conveyor.core.db import make_engine, session_scope
+    from conveyor.core.errors import DomainError
+    from conveyor.employee import service as employee_service
+
+    engine = make_engine(settings.effective_database_url)
+    actor = Actor.cli()
+    try:
+        with session_scope(engine) as session:
+            employee = employee_service.get_by_email(session=session, email=args.email)
+            if employee is None or employee.id is None:
+                print(f"conveyor token: no employee with e-mail {args.email}", file=sys.stderr)
+                return 2
+            days = getattr(args, "expires_in_days", None) or settings.token_ttl_days
+            if args.token_command == "issue":
+                row, token = employee_service.issue_token(
+                    session=session,
+                    employee_id=employee.id,
+                    name=args.name,
+                    expires_in_days=days,
+                    actor=actor,
+                )
+                print(
+                    f"token {row.id} ({row.name}) of {employee.email}, {_expiry(row)}:",
+                    file=sys.stderr,
+                )
+                print(token)
+            elif args.token_command == "rotate":
+                row, token = employee_service.rotate_token(
+                    session=session,
+                    employee_id=employee.id,
+                    token_id=args.id,
+                    expires_in_days=days,
+                    actor=actor,
+                )
+                print(
+                    f"token {args.id} revoked; its replacement {row.id} ({row.name}), "
+                    f"{_expiry(row)}:",
+                    file=sys.stderr,
+                )
+                print(token)
+            elif args.token_command == "revoke":
+                ids = (
+                    [args.id]
+                    if args.id is not None
+                    else [
+                        t.id
+                        for t in employee_service.list_tokens(
+                            session=session, employee_id=employee.id
+                        )
+                        if t.revoked_at is None and t.id is not None
+                    ]
+                )
+                for token_id in ids:
+                    employee_service.revoke_token(
+                        session=session, employee_id=employee.id, token_id=token_id, actor=actor
+                    )
+                print(f"{len(ids)} token(s) of {employee.email} revoked")
+            else:
+                rows = employee_service.list_tokens(session=session, employee_id=employee.id)
+                print(f"{'id':>5}  {'name':<20} {'created':<17} {'state':<30} last used")
+                for row in rows:
+                    print(
+                        f"{row.id:>5}  {row.name[:20]:<20} {_when(row.created_at):<17} "
+                        f"{_token_state(row):<30} {_when(row.last_used_at)}"
+                    )
+    except DomainError as exc:
+        print(f"conveyor token: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _expiry(row: Any) -> str:
+    return f"expires {_when(row.expires_at)} UTC" if row.expires_at else "no expiry"
+
+
+def _token_state(row: Any) -> str:
+    from conveyor.core.models import utcnow
+
+    if row.revoked_at is not None:
+        return f"revoked {_when(row.revoked_at)}"
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return f"expired {_when(row.expires_at)}"
+    return f"live, {_expiry(row)}"
+
+
 def _iso_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -166,7 +262,39 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules_sub.add_parser("check", help="validate rule files; errors name file and line")
     check.add_argument("files", nargs="+", help="YAML rule files")
     check.set_defaults(func=_cmd_rules_check)
+    token = sub.add_parser("token", help="an employee's bearer tokens: issue, rotate, revoke, list")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    issue = token_sub.add_parser("issue", help="a new token (printed once; only its hash is kept)")
+    issue.add_argument("email", help="the employee's e-mail")
+    issue.add_argument("--name", default="cli", help="a label for the token (default: cli)")
+    issue.add_argument(
+        "--expires-in-days",
+        type=_positive,
+        default=None,
+        help="lifetime in days (default: CONVEYOR_TOKEN_TTL_DAYS; unset: until revoked)",
+    )
+    rotate = token_sub.add_parser("rotate", help="replace a token: issue a new one, revoke it")
+    rotate.add_argument("email", help="the employee's e-mail")
+    rotate.add_argument("--id", type=int, required=True, help="the token to replace")
+    rotate.add_argument(
+        "--expires-in-days", type=_positive, default=None, help="the replacement's lifetime"
+    )
+    revoke = token_sub.add_parser("revoke", help="end one token (--id) or all of them (--all)")
+    revoke.add_argument("email", help="the employee's e-mail")
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", type=int, default=None, help="the token (see `token list`)")
+    which.add_argument("--all", action="store_true", help="every live token of the employee")
+    listing = token_sub.add_parser("list", help="the employee's tokens, without their secrets")
+    listing.add_argument("email", help="the employee's e-mail")
+    for command in (issue, rotate, revoke, listing):
+        command.set_defaults(func=_cmd_token)
     return parser
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 3650:
+        raise argparse.ArgumentTypeError(f"not a number of days (1..3650): {value}")
+    return int(value)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,6 +115,8 @@ def page(
 ) -> tuple[list[Row], int]:
     """One page of a filtered query in the given order, and how many rows match in all."""
     count = session.exec(select(func.count()).select_from(query.subquery())).one()
+    if offset >= count:  # past the end: also keeps a huge `page` away from a 64-bit OFFSET
+        return [], count
     rows = session.exec(query.order_by(*order_by).offset(offset).limit(limit)).all()
     return list(rows), count
 

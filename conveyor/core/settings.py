@@ -1,5 +1,6 @@
 """Conveyor settings, read once from `CONVEYOR_*` environment variables."""
 
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     login_failure_window_seconds: float = Field(default=3600.0, gt=0)
     # Password hashes computed at once per process (each costs a few hundred ms of one core).
     password_hash_concurrency: int = Field(default=2, ge=1)
+    # Employee bearer tokens issued without an explicit lifetime expire after this many days
+    # (unset: they work until revoked).
+    token_ttl_days: int | None = Field(default=None, ge=1, le=3650)
+    # A set-password link sent to a customer works once, for this many hours.
+    password_link_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     mail_from: str = "conveyor@localhost"
@@ -65,6 +71,22 @@ class Settings(BaseSettings):
     stripe_secret: SecretStr | None = None
     webhook_secrets_file: Path | None = None
     stripe_tolerance_seconds: int = Field(default=300, ge=1)
+    # Refused webhook deliveries (bad or missing signature, too old, WooCommerce pings) keep
+    # metadata only, no body. A client address may leave this many in the window; beyond it
+    # they are answered 429 with Retry-After and nothing is written.
+    webhook_refused_limit: int = Field(default=30, ge=1)
+    webhook_refused_window_seconds: float = Field(default=3600.0, gt=0)
+    # The API's purge (every `webhook_purge_interval_seconds`) deletes refused deliveries after
+    # `webhook_refused_retention_seconds`; signed deliveries that are settled (processed,
+    # duplicate, ignored, malformed) after `webhook_retention_seconds` (unset: kept). Those a
+    # person still has to look at (unmatched, needs_review, failed, received) stay.
+    webhook_refused_retention_seconds: float = Field(default=7 * 86400.0, gt=0)
+    webhook_retention_seconds: float | None = Field(default=None, gt=0)
+    webhook_purge_interval_seconds: float = Field(default=3600.0, gt=0)
+    # A store delivery triggered longer ago than this is refused as a replay (Shopify
+    # `X-Shopify-Triggered-At`, WooCommerce the signed `date_modified_gmt`). Longer than the
+    # stores' retry periods (Shopify retries for up to 48 hours).
+    webhook_max_age_seconds: float = Field(default=48 * 3600.0, gt=0)
     # Durations (seconds) that the workflow uses; tests shorten them.
     backorder_recheck_seconds: float = 86400.0  # the safety recheck of a long wait: daily
     activity_timeout_seconds: float = 30.0
@@ -79,6 +101,13 @@ class Settings(BaseSettings):
     default_warehouse: str = Field(default="MAIN", pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
     # Set (e.g. `STAGE-01`): picking moves the goods from their bins to this staging location.
     staging_location: str | None = Field(default=None, min_length=1, max_length=32)
+    # Returns: a credit note (and so a refund) above this amount waits for an accountant's
+    # approval task before it is issued.
+    refund_approval_above: Decimal = Field(default=Decimal("500.00"), ge=0)
+    # Heavy requests: the longest date range a report covers, and how long the monitor's
+    # Temporal listing is shared between refreshes (seconds; 0: no sharing).
+    report_max_days: int = Field(default=366, ge=1)
+    monitor_cache_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("database_url")
     @classmethod

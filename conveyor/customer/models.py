@@ -32,10 +32,16 @@ class Customer(CustomerBase, table=True):
     credit_limit: Decimal = money_field()
     # Customer-center sign-in: a salted PBKDF2 hash; None means no customer-center account.
     password_hash: str | None = Field(default=None, max_length=200)
+    # The store whose webhook created the customer (None: created by staff). Store orders land
+    # on an existing customer by e-mail only when that store created it or `email_verified`.
+    created_by_store: str | None = Field(default=None, max_length=40)
+    email_verified: bool = False
     created_at: datetime = timestamp_field()
 
 
 class CustomerPublic(CustomerBase):
     id: int
     account_rep_id: int | None
+    created_by_store: str | None = None
+    email_verified: bool = False
     created_at: datetime

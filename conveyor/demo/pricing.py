@@ -4,10 +4,12 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from conveyor.audit.service import Actor
 from conveyor.inventory import service as inventory_service
 from conveyor.pricing import service as pricing_service
 from conveyor.pricing.models import PriceAgreementCreate, ShippingRateCreate, TaxRateCreate
 
+SEEDER = Actor.cli("demo seed")
 ITEM_GROUPS = {
     "LAPTOP-14": "computers",
     "LAPTOP-16": "computers",
@@ -55,9 +57,9 @@ def seed_pricing(session: Session) -> None:
             product.item_group = group
             session.add(product)
     for agreement in AGREEMENTS:
-        pricing_service.create_agreement(session=session, agreement_in=agreement)
+        pricing_service.create_agreement(session=session, agreement_in=agreement, actor=SEEDER)
     for rate in TAX_RATES:
-        pricing_service.create_tax_rate(session=session, rate_in=rate)
+        pricing_service.create_tax_rate(session=session, rate_in=rate, actor=SEEDER)
     for shipping in SHIPPING_RATES:
-        pricing_service.create_shipping_rate(session=session, rate_in=shipping)
+        pricing_service.create_shipping_rate(session=session, rate_in=shipping, actor=SEEDER)
     session.flush()

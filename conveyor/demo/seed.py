@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.core.settings import settings
 from conveyor.customer import service as customer_service
@@ -17,6 +18,7 @@ from conveyor.employee.models import Employee, EmployeeCreate
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import ProductCreate
 
+SEEDER = Actor.cli("demo seed")
 PRODUCTS = [
     ("LAPTOP-14", 'Laptop 14" business', "1199.00", 40, "A-01", ["electronics", "computers"]),
     ("LAPTOP-16", 'Laptop 16" workstation', "1899.00", 12, "A-02", ["electronics", "computers"]),
@@ -75,6 +77,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     tags=tags,
                 ),
                 default_warehouse=settings.default_warehouse,
+                actor=SEEDER,
             )
         seed_pricing(session)
         for name, email, group, country, limit in CUSTOMERS:
@@ -87,10 +90,14 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     country=country,
                     credit_limit=Decimal(limit),
                 ),
+                actor=SEEDER,
             )
             if email in CUSTOMER_LOGINS:
                 customer_service.set_password(
-                    session=session, customer=customer, password=CUSTOMER_LOGINS[email]
+                    session=session,
+                    customer=customer,
+                    password=CUSTOMER_LOGINS[email],
+                    actor=SEEDER,
                 )
         for name, email, roles, clearance in EMPLOYEES:
             employee, token = employee_service.create(

@@ -42,7 +42,7 @@ class EmployeeCreate(SQLModel):
 class Employee(EmployeeBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     roles: list[str] = json_list_field()
-    token_hash: str = Field(max_length=64, unique=True, index=True)
+    # Bearer tokens are rows of their own (EmployeeToken): several per employee, each revocable.
     active: bool = True
     on_duty: bool = False
     created_at: datetime = timestamp_field()
@@ -60,6 +60,54 @@ class EmployeePublic(EmployeeBase):
 
 
 class EmployeeCreated(EmployeePublic):
+    token: str
+
+
+class EmployeeToken(SQLModel, table=True):
+    """One bearer token of an employee. Only its SHA-256 is stored; the token is shown once.
+
+    A token works while it is neither revoked nor past `expires_at` and its employee is active.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_id: int = Field(foreign_key="employee.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = timestamp_field()
+    expires_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    revoked_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # Updated at most every few minutes (not on every request).
+    last_used_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class TokenCreate(SQLModel):
+    """A new token: its label and lifetime (unset: CONVEYOR_TOKEN_TTL_DAYS, unset there: none)."""
+
+    name: str = Field(default="api", min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenRotate(SQLModel):
+    """The replacement's lifetime (unset: CONVEYOR_TOKEN_TTL_DAYS); it keeps the old name."""
+
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenPublic(SQLModel):
+    """A token without its secret."""
+
+    id: int
+    employee_id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenIssued(TokenPublic):
+    """A token just issued: the only answer that holds the secret."""
+
     token: str
 
 

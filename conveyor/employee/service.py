@@ -1,13 +1,17 @@
-"""Employee operations: create, authenticate, clock in and out."""
+"""Employee operations: create, tokens (issue, rotate, revoke), deactivate, clock in and out."""
 
 import re
+from datetime import datetime, timedelta
 
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from conveyor.audit.service import Actor, record, snapshot
+from conveyor.auth import credentials
 from conveyor.core.errors import Conflict, Forbidden, NotFound
 from conveyor.core.models import row_id, utcnow
 from conveyor.core.security import hash_token, new_token
-from conveyor.employee.models import Attendance, Caller, Employee, EmployeeCreate
+from conveyor.employee.models import Attendance, Caller, Employee, EmployeeCreate, EmployeeToken
 
 ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
@@ -21,6 +25,11 @@ def get(*, session: Session, employee_id: int) -> Employee | None:
     return session.get(Employee, employee_id)
 
 
+def get_by_email(*, session: Session, email: str) -> Employee | None:
+    """The employee with that e-mail (case-insensitive), or None."""
+    return session.exec(select(Employee).where(Employee.email == email.strip().lower())).first()
+
+
 def get_own(*, session: Session, employee_id: int, caller: Caller) -> Employee:
     """The employee, when `caller` is that employee or an admin (their shifts are their own)."""
     employee = get(session=session, employee_id=employee_id)
@@ -31,34 +40,242 @@ def get_own(*, session: Session, employee_id: int, caller: Caller) -> Employee:
     return employee
 
 
-def get_by_token(*, session: Session, token: str) -> Employee | None:
-    """The active employee holding this bearer token, or None."""
-    return session.exec(
-        select(Employee)
-        .where(Employee.token_hash == hash_token(token))
+def get_by_token(
+    *, session: Session, token: str, now: datetime | None = None
+) -> tuple[Employee, EmployeeToken] | None:
+    """The active employee holding this bearer token and the token's row, or None (unknown,
+    revoked or expired token, inactive employee)."""
+    now = now or utcnow()
+    found = session.exec(
+        select(Employee, EmployeeToken)
+        .join(EmployeeToken, col(EmployeeToken.employee_id) == col(Employee.id))
+        .where(EmployeeToken.token_hash == hash_token(token))
+        .where(col(EmployeeToken.revoked_at).is_(None))
+        .where(or_(col(EmployeeToken.expires_at).is_(None), col(EmployeeToken.expires_at) > now))
         .where(col(Employee.active).is_(True))
     ).first()
+    return (found[0], found[1]) if found is not None else None
 
 
-def create(*, session: Session, employee_in: EmployeeCreate) -> tuple[Employee, str]:
-    """Create an employee; returns it with its bearer token (shown once, stored hashed)."""
+# last_used_at is written at most this often per token: a busy client costs no write per call.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def touch_token(*, session: Session, token_id: int, now: datetime) -> None:
+    """Record that the token was used now, unless that was recorded within the resolution."""
+    session.execute(
+        update(EmployeeToken)
+        .where(col(EmployeeToken.id) == token_id)
+        .where(
+            or_(
+                col(EmployeeToken.last_used_at).is_(None),
+                col(EmployeeToken.last_used_at) < now - LAST_USED_RESOLUTION,
+            )
+        )
+        .values(last_used_at=now)
+    )
+
+
+def needs_touch(token: EmployeeToken, now: datetime) -> bool:
+    """True when the token's last use is unrecorded or older than the resolution."""
+    return token.last_used_at is None or token.last_used_at < now - LAST_USED_RESOLUTION
+
+
+def create(
+    *, session: Session, employee_in: EmployeeCreate, token_ttl_days: int | None = None
+) -> tuple[Employee, str]:
+    """Create an employee; returns it with its first bearer token (shown once, stored hashed),
+    which expires after `token_ttl_days` (None: never)."""
     email = employee_in.email.lower()
     if session.exec(select(Employee).where(Employee.email == email)).first():
         raise EmployeeError(f"an employee with e-mail {email} already exists")
     for role in employee_in.roles:
         if not ROLE_PATTERN.match(role):
             raise EmployeeError(f"role {role!r} must be lower_snake_case")
-    token = new_token()
     employee = Employee(
         name=employee_in.name,
         email=email,
         roles=sorted(set(employee_in.roles)),
         clearance=employee_in.clearance,
-        token_hash=hash_token(token),
     )
     session.add(employee)
     session.flush()
+    _, token = _new_token(session, employee, name="initial", expires_in_days=token_ttl_days)
     return employee, token
+
+
+# ---- tokens ---------------------------------------------------------------------------------
+
+TOKEN_FIELDS = ("employee_id", "name", "created_at", "expires_at", "revoked_at")
+
+
+def _new_token(
+    session: Session, employee: Employee, *, name: str, expires_in_days: int | None
+) -> tuple[EmployeeToken, str]:
+    token = new_token()
+    now = utcnow()
+    row = EmployeeToken(
+        employee_id=row_id(employee),
+        name=name,
+        token_hash=hash_token(token),
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def _employee(session: Session, employee_id: int) -> Employee:
+    employee = get(session=session, employee_id=employee_id)
+    if employee is None:
+        raise NotFound(f"employee {employee_id} not found")
+    return employee
+
+
+def _token(session: Session, employee_id: int, token_id: int) -> EmployeeToken:
+    row = session.get(EmployeeToken, token_id)
+    if row is None or row.employee_id != employee_id:
+        raise NotFound(f"token {token_id} of employee {employee_id} not found")
+    return row
+
+
+def list_tokens(*, session: Session, employee_id: int) -> list[EmployeeToken]:
+    """The employee's tokens (revoked and expired ones too), newest first."""
+    _employee(session, employee_id)
+    return list(
+        session.exec(
+            select(EmployeeToken)
+            .where(EmployeeToken.employee_id == employee_id)
+            .order_by(col(EmployeeToken.id).desc())
+        ).all()
+    )
+
+
+def issue_token(
+    *,
+    session: Session,
+    employee_id: int,
+    name: str,
+    expires_in_days: int | None,
+    actor: Actor,
+) -> tuple[EmployeeToken, str]:
+    """A new bearer token for an active employee (the secret is returned, never stored)."""
+    employee = _employee(session, employee_id)
+    if not employee.active:
+        raise EmployeeError(f"employee {employee_id} is deactivated")
+    row, token = _new_token(session, employee, name=name, expires_in_days=expires_in_days)
+    record(
+        session,
+        actor=actor,
+        action="employee.token_issue",
+        entity="employee_token",
+        entity_id=row_id(row),
+        after=snapshot(row, TOKEN_FIELDS),
+    )
+    return row, token
+
+
+def revoke_token(
+    *, session: Session, employee_id: int, token_id: int, actor: Actor
+) -> EmployeeToken:
+    """End a token now (a no-op for one already revoked)."""
+    row = _token(session, employee_id, token_id)
+    if row.revoked_at is None:
+        before = snapshot(row, TOKEN_FIELDS)
+        row.revoked_at = utcnow()
+        session.add(row)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="employee.token_revoke",
+            entity="employee_token",
+            entity_id=token_id,
+            before=before,
+            after=snapshot(row, TOKEN_FIELDS),
+        )
+    return row
+
+
+def rotate_token(
+    *,
+    session: Session,
+    employee_id: int,
+    token_id: int,
+    expires_in_days: int | None,
+    actor: Actor,
+) -> tuple[EmployeeToken, str]:
+    """Issue a replacement (same name) and revoke the old token, in one transaction."""
+    old = _token(session, employee_id, token_id)
+    if old.revoked_at is not None:
+        raise EmployeeError(f"token {token_id} is already revoked; issue a new one instead")
+    new, token = issue_token(
+        session=session,
+        employee_id=employee_id,
+        name=old.name,
+        expires_in_days=expires_in_days,
+        actor=actor,
+    )
+    revoke_token(session=session, employee_id=employee_id, token_id=token_id, actor=actor)
+    return new, token
+
+
+def _revoke_all(session: Session, employee_id: int, now: datetime) -> int:
+    result = session.execute(
+        update(EmployeeToken)
+        .where(col(EmployeeToken.employee_id) == employee_id)
+        .where(col(EmployeeToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def deactivate(*, session: Session, employee_id: int, actor: Actor) -> Employee:
+    """Deactivate an employee: every token revoked, every page session ended, off duty."""
+    employee = _employee(session, employee_id)
+    before = snapshot(employee, ("active", "on_duty"))
+    now = utcnow()
+    revoked = _revoke_all(session, employee_id, now)
+    ended = credentials.end_sessions_of(session=session, kind="employee", subject_id=employee_id)
+    clock_out(session=session, employee=employee)
+    if employee.active:
+        employee.active = False
+        session.add(employee)
+        session.flush()
+    record(
+        session,
+        actor=actor,
+        action="employee.deactivate",
+        entity="employee",
+        entity_id=employee_id,
+        before=before,
+        after={
+            **snapshot(employee, ("active", "on_duty")),
+            "tokens_revoked": revoked,
+            "sessions_ended": ended,
+        },
+    )
+    return employee
+
+
+def reactivate(*, session: Session, employee_id: int, actor: Actor) -> Employee:
+    """Let a deactivated employee back in; their old tokens stay revoked (issue a new one)."""
+    employee = _employee(session, employee_id)
+    if not employee.active:
+        employee.active = True
+        session.add(employee)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="employee.reactivate",
+            entity="employee",
+            entity_id=employee_id,
+            before={"active": False},
+            after={"active": True},
+        )
+    return employee
 
 
 def clock_in(*, session: Session, employee: Employee) -> Employee:

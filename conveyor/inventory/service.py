@@ -24,6 +24,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from conveyor.audit.service import Actor, record, snapshot
 from conveyor.inventory.models import (
     PickListLine,
     Product,
@@ -74,7 +75,7 @@ def list_warehouses(*, session: Session) -> list[Warehouse]:
     return list(session.exec(select(Warehouse).order_by(Warehouse.code)).all())
 
 
-def create_warehouse(*, session: Session, warehouse_in: WarehouseCreate) -> Warehouse:
+def create_warehouse(*, session: Session, warehouse_in: WarehouseCreate, actor: Actor) -> Warehouse:
     """Add a warehouse."""
     if get_warehouse(session=session, code=warehouse_in.code):
         raise WarehouseExistsError(f"a warehouse with code {warehouse_in.code} already exists")
@@ -87,6 +88,14 @@ def create_warehouse(*, session: Session, warehouse_in: WarehouseCreate) -> Ware
         raise WarehouseExistsError(
             f"a warehouse with code {warehouse_in.code} already exists"
         ) from exc
+    record(
+        session,
+        actor=actor,
+        action="warehouse.create",
+        entity="warehouse",
+        entity_id=warehouse.code,
+        after=snapshot(warehouse),
+    )
     return warehouse
 
 
@@ -141,7 +150,9 @@ def get_many(*, session: Session, skus: Sequence[str]) -> dict[str, Product]:
     return {p.sku: p for p in rows}
 
 
-def create(*, session: Session, product_in: ProductCreate, default_warehouse: str) -> Product:
+def create(
+    *, session: Session, product_in: ProductCreate, default_warehouse: str, actor: Actor
+) -> Product:
     """Create a product with its opening stock (a receipt into the default warehouse)."""
     if get_by_sku(session=session, sku=product_in.sku):
         raise ProductExistsError(f"a product with SKU {product_in.sku} already exists")
@@ -173,6 +184,15 @@ def create(*, session: Session, product_in: ProductCreate, default_warehouse: st
             )
         )
     session.flush()
+    after = snapshot(product) | {"on_hand": product_in.on_hand, "warehouse": warehouse}
+    record(
+        session,
+        actor=actor,
+        action="product.create",
+        entity="product",
+        entity_id=product.sku,
+        after=after,
+    )
     return product
 
 
@@ -537,6 +557,7 @@ def receive(
     warehouse: str | None = None,
     location: str | None = None,
     default_warehouse: str,
+    actor: Actor,
 ) -> Product:
     """Goods received into a warehouse (default: the default one): on-hand rises, once per key.
 
@@ -560,6 +581,8 @@ def receive(
         .where(StockBalance.sku == sku)
         .where(StockBalance.warehouse == warehouse)
     ).first()
+    bin_before = balance.location if balance is not None else None
+    on_hand_before = balance.on_hand if balance is not None else 0
     if balance is None:
         session.add(
             StockBalance(sku=sku, warehouse=warehouse, location=location or product.location)
@@ -571,6 +594,22 @@ def receive(
     _apply(session, sku, warehouse, qty, 0)  # receipts are never refused
     session.flush()
     session.refresh(product)
+    # One entry per receipt (a retried key returned above); a new bin is a bin move.
+    record(
+        session,
+        actor=actor,
+        action="stock.receive",
+        entity="product",
+        entity_id=sku,
+        before={"warehouse": warehouse, "on_hand": on_hand_before, "location": bin_before},
+        after={
+            "warehouse": warehouse,
+            "on_hand": on_hand_before + qty,
+            "location": location or bin_before or product.location,
+            "qty": qty,
+            "key": key,
+        },
+    )
     return product
 
 

@@ -1,19 +1,13 @@
 """Product and inventory endpoints."""
 
 from typing import Annotated
-from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, status
 
-from api.deps import (
-    AdminPrincipal,
-    CurrentPrincipal,
-    Principal,
-    ReadSessionDep,
-    SessionDep,
-    StateDep,
-    require_role,
-)
+from api.deps import Principal, ReadSessionDep, SessionDep, StateDep, require
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
+from conveyor.core.idempotency import scoped_key
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import (
     PickListLinePublic,
@@ -32,10 +26,6 @@ products_router = APIRouter()
 inventory_router = APIRouter()
 warehouses_router = APIRouter()
 pick_lists_router = APIRouter()
-Receiver = Annotated[
-    Principal, Depends(require_role("warehouse", "purchasing", action="receiving"))
-]
-Picker = Annotated[Principal, Depends(require_role("warehouse", action="reading pick lists"))]
 
 
 def _level(session, product: Product) -> StockLevel:
@@ -60,7 +50,10 @@ def _level(session, product: Product) -> StockLevel:
 
 @products_router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
 def create_product(
-    product_in: ProductCreate, session: SessionDep, state: StateDep, _: AdminPrincipal
+    product_in: ProductCreate,
+    session: SessionDep,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.PRODUCTS_MANAGE)],
 ) -> ProductPublic:
     """Add a product with its opening stock (admin)."""
     try:
@@ -68,6 +61,7 @@ def create_product(
             session=session,
             product_in=product_in,
             default_warehouse=state.settings.default_warehouse,
+            actor=principal.actor(Source.API),
         )
     except inventory_service.ProductExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
@@ -77,7 +71,9 @@ def create_product(
 
 
 @products_router.get("/{sku}/options", response_model=list[ProductPublic])
-def list_options(sku: str, session: ReadSessionDep, _: CurrentPrincipal) -> list[ProductPublic]:
+def list_options(
+    sku: str, session: ReadSessionDep, _: Annotated[Principal, require(Permission.STOCK_VIEW)]
+) -> list[ProductPublic]:
     """The products offered as options with this one (for upselling), in the offered order."""
     product = inventory_service.get_by_sku(session=session, sku=sku)
     if product is None:
@@ -87,7 +83,9 @@ def list_options(sku: str, session: ReadSessionDep, _: CurrentPrincipal) -> list
 
 
 @inventory_router.get("/{sku}", response_model=StockLevel)
-def read_stock(sku: str, session: ReadSessionDep, _: CurrentPrincipal) -> StockLevel:
+def read_stock(
+    sku: str, session: ReadSessionDep, _: Annotated[Principal, require(Permission.STOCK_VIEW)]
+) -> StockLevel:
     """On-hand, committed and available stock of a SKU, in total and per warehouse."""
     product = inventory_service.get_by_sku(session=session, sku=sku)
     if product is None:
@@ -100,7 +98,7 @@ async def receive_stock(
     sku: str,
     receipt: StockReceive,
     state: StateDep,
-    _: Receiver,
+    principal: Annotated[Principal, require(Permission.STOCK_RECEIVE)],
     session: ReadSessionDep,
     idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> StockLevel:
@@ -109,7 +107,7 @@ async def receive_stock(
 
     Send an `Idempotency-Key` header to make a retried receipt count once.
     """
-    key = f"receipt:{idempotency_key or uuid4()}"
+    key = scoped_key("receipt", sku, idempotency_key)
     try:
         product, waiting = await order_flows.receive_stock(
             state,
@@ -118,6 +116,7 @@ async def receive_stock(
             qty=receipt.qty,
             warehouse=receipt.warehouse,
             location=receipt.location,
+            actor=principal.actor(Source.API),
         )
     except inventory_service.UnknownSkuError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
@@ -128,18 +127,24 @@ async def receive_stock(
 
 @warehouses_router.post("", status_code=status.HTTP_201_CREATED, response_model=WarehousePublic)
 def create_warehouse(
-    warehouse_in: WarehouseCreate, session: SessionDep, _: AdminPrincipal
+    warehouse_in: WarehouseCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Permission.PRODUCTS_MANAGE)],
 ) -> WarehousePublic:
     """Add a warehouse (admin)."""
     try:
-        warehouse = inventory_service.create_warehouse(session=session, warehouse_in=warehouse_in)
+        warehouse = inventory_service.create_warehouse(
+            session=session, warehouse_in=warehouse_in, actor=principal.actor(Source.API)
+        )
     except inventory_service.WarehouseExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return WarehousePublic.model_validate(warehouse)
 
 
 @warehouses_router.get("", response_model=list[WarehousePublic])
-def list_warehouses(session: ReadSessionDep, _: CurrentPrincipal) -> list[WarehousePublic]:
+def list_warehouses(
+    session: ReadSessionDep, _: Annotated[Principal, require(Permission.STOCK_VIEW)]
+) -> list[WarehousePublic]:
     """Every warehouse, by code."""
     return [
         WarehousePublic.model_validate(w)
@@ -149,7 +154,9 @@ def list_warehouses(session: ReadSessionDep, _: CurrentPrincipal) -> list[Wareho
 
 @pick_lists_router.get("/{order_number}", response_model=list[PickListLinePublic])
 def read_pick_list(
-    order_number: str, session: ReadSessionDep, _: Picker
+    order_number: str,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.PICKING_VIEW)],
 ) -> list[PickListLinePublic]:
     """The order's pick list: by shipment, then warehouse and bin, with any staging location."""
     lines = inventory_service.pick_list(session=session, order_number=order_number)

@@ -94,6 +94,22 @@ def credit_goods(
     return notes
 
 
+def credit_goods_total(
+    *, session: Session, order: SalesOrder, goods: Sequence[tuple[str, int]]
+) -> Decimal:
+    """What `credit_goods` would credit for `goods` now (the notes' totals), issuing nothing."""
+    invoices = {
+        invoice.id: invoice
+        for invoice in invoice_service.list_for_order(session=session, order_id=order.id or 0)
+    }
+    total = ZERO
+    for invoice_id, takes in _plan(session, invoices, goods).items():
+        subtotal = round_money(sum((take.amount for take in takes), ZERO))
+        tax = round_money(sum((take.tax for take in takes), ZERO))
+        total += subtotal if invoices[invoice_id].prices_include_tax else subtotal + tax
+    return round_money(total)
+
+
 def _plan(
     session: Session, invoices: dict[int | None, Invoice], goods: Sequence[tuple[str, int]]
 ) -> dict[int, list[_Take]]:

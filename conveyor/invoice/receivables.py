@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from sqlmodel import Session
 
+from conveyor.audit.service import Actor
 from conveyor.core.models import row_id
 from conveyor.customer.models import Customer
 from conveyor.invoice import service as invoice_service
@@ -52,5 +53,10 @@ def settle_prepaid(*, session: Session, key: str, order: SalesOrder) -> Payment 
     if due <= ZERO:
         return None
     return invoice_service.record_payment(
-        session=session, key=key, order=order, amount=due, method="prepaid"
+        session=session,
+        key=key,
+        order=order,
+        amount=due,
+        method="prepaid",
+        actor=Actor.system(),  # the workflow settles what the store or provider collected
     )

@@ -7,6 +7,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from conveyor.audit.service import Actor, record, snapshot
 from conveyor.core.models import round_money, row_id, utcnow
 from conveyor.invoice.models import (
     Counter,
@@ -247,8 +248,9 @@ def record_payment(
     amount: Decimal,
     method: str,
     reference: str | None = None,
+    actor: Actor,
 ) -> Payment:
-    """Record a payment once per `key`."""
+    """Record a payment once per `key` (audited on the order)."""
     existing = session.exec(select(Payment).where(Payment.key == key)).first()
     if existing:
         return existing
@@ -262,6 +264,14 @@ def record_payment(
     )
     session.add(payment)
     session.flush()
+    record(
+        session,
+        actor=actor,
+        action="order.payment",
+        entity="order",
+        entity_id=order.number,
+        after=snapshot(payment, ["id", "amount", "currency", "method", "reference", "key"]),
+    )
     return payment
 
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, record
 from conveyor.core.db import page
 from conveyor.core.models import utcnow
 from conveyor.notification.compose import compose
@@ -121,14 +122,24 @@ def release(*, session: Session, message_ids: list[int], lease_until: datetime) 
     session.flush()
 
 
-def retry_now(*, session: Session, message_id: int) -> OutboxMessage | None:
+def retry_now(*, session: Session, message_id: int, actor: Actor) -> OutboxMessage | None:
     """Waive a pending dispatcher message's backoff (a claim stands), or None if it is not one."""
     message = session.get(OutboxMessage, message_id)
     if message is None or message.status != OutboxStatus.PENDING or not message.dispatch:
         return None
+    before = {"next_attempt_at": message.next_attempt_at}
     message.next_attempt_at = None
     session.add(message)
     session.flush()
+    record(
+        session,
+        actor=actor,
+        action="mail.retry",
+        entity="mail",
+        entity_id=message.id,
+        before=before,
+        after={"next_attempt_at": None, "order_number": message.order_number},
+    )
     return message
 
 

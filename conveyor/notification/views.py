@@ -4,7 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import AdminPrincipal, ReadSessionDep
+from api.deps import Principal, ReadSessionDep, require
+from conveyor.auth.permissions import Permission
 from conveyor.notification import service as outbox_service
 from conveyor.notification.models import OutboxMessagePublic, OutboxMessagesPublic, OutboxStatus
 
@@ -14,7 +15,7 @@ router = APIRouter()
 @router.get("", response_model=OutboxMessagesPublic)
 def list_outbox(
     session: ReadSessionDep,
-    _: AdminPrincipal,
+    _: Annotated[Principal, require(Permission.MAIL_VIEW)],
     order_number: str | None = None,
     recipient: str | None = None,
     status: OutboxStatus | None = None,

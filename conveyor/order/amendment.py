@@ -2,6 +2,7 @@
 
 from sqlmodel import Session, select
 
+from conveyor.audit.service import Actor, record
 from conveyor.order import service as order_service
 from conveyor.order.models import OrderEvent, SalesOrder
 
@@ -19,6 +20,16 @@ def amend(
         return done.message
     before, after = order_service.replace_lines(session=session, order=order, lines=lines)
     summary = f"lines amended: {before} -> {after}"
+    # Run by the order's workflow for the person named in the update.
+    record(
+        session,
+        actor=Actor.on_behalf(actor),
+        action="order.amend",
+        entity="order",
+        entity_id=order.number,
+        before={"lines": before},
+        after={"lines": after},
+    )
     order_service.add_event(
         session=session, key=key, order=order, kind="amended", message=summary, actor=actor
     )

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
-from uuid import uuid4
 
 from sqlmodel import Session, col, select, update
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
@@ -20,8 +19,10 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.core.errors import Conflict, Invalid
+from conveyor.core.idempotency import scoped_key
 from conveyor.core.models import utcnow
 from conveyor.core.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
 from conveyor.core.state import AppState, in_intake_session, in_session
@@ -68,7 +69,9 @@ class WorkflowRefusedError(Conflict):
         self.refusal = refusal
 
 
-async def place_order(state: AppState, *, order_in: OrderCreate, created_by: str) -> SalesOrder:
+async def place_order(
+    state: AppState, *, order_in: OrderCreate, created_by: str, actor: Actor
+) -> SalesOrder:
     """Record the order and return it; its workflow is started off the request path."""
 
     def record(session: Session) -> SalesOrder:
@@ -76,6 +79,7 @@ async def place_order(state: AppState, *, order_in: OrderCreate, created_by: str
             session=session,
             order_in=order_in,
             created_by=created_by,
+            actor=actor,
             number_prefix=state.settings.order_number_prefix,
         )
 
@@ -244,6 +248,7 @@ async def receive_stock(
     qty: int,
     warehouse: str | None = None,
     location: str | None = None,
+    actor: Actor,
 ) -> tuple[Product, list[str]]:
     """Record a goods receipt, then wake the backordered orders that wait for the SKU."""
 
@@ -257,6 +262,7 @@ async def receive_stock(
                 warehouse=warehouse,
                 location=location,
                 default_warehouse=state.settings.default_warehouse,
+                actor=actor,
             )
             waiting = order_service.backordered_with_sku(session=session, sku=sku)
             return product, [o.number for o in waiting if o.number]
@@ -274,12 +280,14 @@ async def record_payment(
     method: str,
     reference: str | None,
     idempotency_key: str | None = None,
+    actor: Actor,
 ) -> None:
     """Record a payment (once per idempotency key), then tell the order's workflow.
 
     NotFound for an unknown order, Conflict for a cancelled one.
     """
-    key = f"payment:{idempotency_key or uuid4()}"
+    # Scoped to the order: the same key sent for another order is another payment.
+    key = scoped_key("payment", order_number, idempotency_key)
 
     def record(session: Session) -> None:
         order = order_read.load(session, order_number)
@@ -292,6 +300,7 @@ async def record_payment(
             amount=amount,
             method=method,
             reference=reference,
+            actor=actor,
         )
 
     await in_session(state, record)

@@ -3,8 +3,12 @@
 Plain constants and pure functions (no I/O), so the workflow sandbox may import them too.
 """
 
+import re
+
 from conveyor.order.enums import Step
 
+# External references in a store's namespace (`shopify:1001`) are the webhooks' alone.
+STORE_REFERENCE = re.compile(r"^(shopify|woocommerce|stripe)\s*:", re.IGNORECASE)
 # Amending lines is allowed until allocation commits stock (None: not started yet).
 AMENDABLE_IN: tuple[Step | None, ...] = (None, Step.QUOTE, Step.STOCK_CHECK)
 # Steps from which a cancel is refused: goods are packed or later.

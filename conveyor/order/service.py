@@ -6,6 +6,8 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, snapshot
+from conveyor.audit.service import record as audit
 from conveyor.core.db import contains_text, page
 from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import row_id, utcnow
@@ -82,6 +84,7 @@ def create(
     session: Session,
     order_in: OrderCreate,
     created_by: str,
+    actor: Actor,
     number_prefix: str = "SO",
     line_prices: Sequence[Decimal | None] | None = None,
 ) -> SalesOrder:
@@ -132,13 +135,47 @@ def create(
     )
     _apply_totals(order, priced)
     order_lines, order_charges = _priced_rows(priced, products)
-    return record(
+    placed = record(
         session=session,
         order=order,
         number_prefix=number_prefix,
         lines=order_lines,
         parents=parents,
         charges=order_charges,
+    )
+    audit_placed(session=session, order=placed, lines=order_lines, actor=actor)
+    return placed
+
+
+ORDER_FIELDS = (
+    "number",
+    "channel",
+    "customer_id",
+    "external_ref",
+    "currency",
+    "prepaid",
+    "warehouse",
+    "ship_to_country",
+    "prices_include_tax",
+    "total",
+    "status",
+)
+
+
+def audit_placed(
+    *, session: Session, order: SalesOrder, lines: Sequence[OrderLine], actor: Actor
+) -> None:
+    """The audit entry of a new order: its terms and lines."""
+    after = snapshot(order, ORDER_FIELDS) | {
+        "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": str(ln.unit_price)} for ln in lines]
+    }
+    audit(
+        session,
+        actor=actor,
+        action="order.place",
+        entity="order",
+        entity_id=order.number,
+        after=after,
     )
 
 
@@ -307,11 +344,17 @@ def list_orders(
     q: str | None = None,
     needs_review: bool | None = None,
     opportunity: str | None = None,
+    account_rep_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[SalesOrder], int]:
-    """Orders newest first with the given filters; returns a page and the total count."""
+    """Orders newest first with the given filters; returns a page and the total count.
+
+    `account_rep_id`: only the orders of customers that rep owns (the sales record rule)."""
     query = select(SalesOrder)
+    if account_rep_id is not None:
+        owned = select(Customer.id).where(Customer.account_rep_id == account_rep_id)
+        query = query.where(col(SalesOrder.customer_id).in_(owned))
     if status:
         query = query.where(SalesOrder.status == status)
     if step:
@@ -334,6 +377,12 @@ def list_orders(
             )
         )
     return page(session, query, col(SalesOrder.id).desc(), limit=limit, offset=offset)
+
+
+def account_rep_of(session: Session, customer_id: int) -> int | None:
+    """The employee who owns a customer's account (None: nobody, or no such customer)."""
+    customer = session.get(Customer, customer_id)
+    return customer.account_rep_id if customer else None
 
 
 def add_event(

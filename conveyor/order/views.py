@@ -2,16 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, status
+from fastapi import APIRouter, Header, Query, status
 
-from api.deps import (
-    CurrentPrincipal,
-    Principal,
-    ReadSessionDep,
-    StateDep,
-    require_clearance,
-    require_role,
-)
+from api.deps import Principal, ReadSessionDep, StateDep, require
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
+from conveyor.core.errors import Forbidden, NotFound
 from conveyor.core.state import in_session
 from conveyor.invoice.models import PaymentCreate
 from conveyor.order import flows as order_flows
@@ -26,36 +22,57 @@ from conveyor.order.models import (
     OrderSummary,
     OrderTotals,
 )
-from conveyor.order.policy import (
-    MODIFY_CLEARANCE,
-    MODIFYING_ORDERS,
-    PAYMENT_ROLES,
-    RECORDING_PAYMENTS,
-)
+from conveyor.order.policy import STORE_REFERENCE
 
 router = APIRouter()
-# Cancelling and amending need the modify clearance; recording money needs an accountant.
-OrderModifier = Annotated[
-    Principal, Depends(require_clearance(MODIFY_CLEARANCE, action=MODIFYING_ORDERS))
-]
-Accountant = Annotated[Principal, Depends(require_role(*PAYMENT_ROLES, action=RECORDING_PAYMENTS))]
+OrderPlacer = Annotated[Principal, require(Permission.ORDERS_PLACE)]
+OrderViewer = Annotated[Principal, require(Permission.ORDERS_VIEW)]
+OrderModifier = Annotated[Principal, require(Permission.ORDERS_MODIFY)]
+Accountant = Annotated[Principal, require(Permission.PAYMENTS_RECORD)]
+
+
+def check_order_terms(principal: Principal, order_in: OrderCreate) -> None:
+    """Refuse what a person may not put on an order they place (issue 12, finding 1).
+
+    Prepaid comes from a verified store or payment webhook (or the admin token, for imports);
+    the channel, charges and tax-inclusive prices need `orders.terms`; the `<store>:` reference
+    namespace belongs to the webhooks.
+    """
+    if order_in.prepaid and not principal.is_admin:
+        raise Forbidden("prepaid orders come from a verified store or payment webhook")
+    if order_in.external_ref and STORE_REFERENCE.match(order_in.external_ref):
+        raise Forbidden(f"external_ref {order_in.external_ref!r} is in a store's namespace")
+    custom = [
+        name
+        for name, used in (
+            ("channel", order_in.channel != Channel.SALES_REP),
+            ("charges", bool(order_in.charges)),
+            ("prices_include_tax", order_in.prices_include_tax),
+        )
+        if used
+    ]
+    if custom and not principal.can(Permission.ORDERS_TERMS):
+        raise Forbidden(f"setting {', '.join(custom)} needs orders.terms")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic)
 async def place_order(
-    order_in: OrderCreate, state: StateDep, principal: CurrentPrincipal
+    order_in: OrderCreate, state: StateDep, principal: OrderPlacer
 ) -> OrderPublic:
     """Record an order, answered once committed; its workflow starts right after, off the
     request. 422: a rule broken (unknown SKU, customer...); 409: a repeated `external_ref`
-    (both answered by the domain error handler)."""
-    order = await order_flows.place_order(state, order_in=order_in, created_by=principal.name)
+    (both answered by the domain error handler); 403: a field the caller may not set."""
+    check_order_terms(principal, order_in)
+    order = await order_flows.place_order(
+        state, order_in=order_in, created_by=principal.name, actor=principal.actor(Source.API)
+    )
     return await _read(state, order.number or "")
 
 
 @router.get("", response_model=OrdersPublic)
 def list_orders(
     session: ReadSessionDep,
-    _: CurrentPrincipal,
+    principal: OrderViewer,
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     step: Step | None = None,
     channel: Channel | None = None,
@@ -79,6 +96,7 @@ def list_orders(
         q=q,
         needs_review=needs_review,
         opportunity=opportunity,
+        account_rep_id=principal.own_accounts_only(),
         limit=page_size,
         offset=(page - 1) * page_size,
     )
@@ -97,9 +115,13 @@ async def _read(state: StateDep, number: str) -> OrderPublic:
 
 
 @router.get("/{number}", response_model=OrderPublic)
-def read_order(number: str, session: ReadSessionDep, _: CurrentPrincipal) -> OrderPublic:
-    """One order with lines, totals, tasks and trail."""
-    return order_read.get_public(session, number)
+def read_order(number: str, session: ReadSessionDep, principal: OrderViewer) -> OrderPublic:
+    """One order with lines, totals, tasks and trail (404 for an order the caller may not see)."""
+    order = order_read.get_public(session, number)
+    rep = principal.own_accounts_only()
+    if rep is not None and order_service.account_rep_of(session, order.customer_id) != rep:
+        raise NotFound(f"order {number} not found")
+    return order
 
 
 @router.post("/{number}/cancel", response_model=OrderPublic)
@@ -129,8 +151,8 @@ async def record_payment(
     number: str,
     payment_in: PaymentCreate,
     state: StateDep,
-    _: Accountant,
-    idempotency_key: str | None = Header(default=None),
+    principal: Accountant,
+    idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> OrderTotals:
     """Record money received for an order (accountant); the workflow resumes collection."""
     await order_flows.record_payment(
@@ -140,5 +162,6 @@ async def record_payment(
         method=payment_in.method,
         reference=payment_in.reference,
         idempotency_key=idempotency_key,
+        actor=principal.actor(Source.API),
     )
     return (await _read(state, number)).totals

@@ -2,13 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import Form, Request
+from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
-from conveyor.core.state import in_session
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.invoice import pdf as invoice_pdf
@@ -17,15 +18,15 @@ from conveyor.invoice.models import Invoice
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
-from conveyor.pages.auth import redirect
+from conveyor.pages.auth import LinkNotSent, redirect, send_set_password_link
 from conveyor.pages.web import (
     CsrfChecked,
     CustomerDep,
-    StaffDep,
     WebSessionDep,
     page_refusal,
     page_router,
     render,
+    require_page,
 )
 from conveyor.support import service as support_service
 
@@ -34,11 +35,15 @@ router = page_router()
 
 @router.get("/customers/{customer_id}", include_in_schema=False)
 def customer_page(
-    customer_id: int, request: Request, session: ReadSessionDep, principal: StaffDep
+    customer_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.CUSTOMERS_VIEW)],
 ) -> Response:
     """A customer's order history and support history, for staff (F23)."""
     customer = customer_service.get(session=session, customer_id=customer_id)
-    if customer is None:
+    rep = principal.own_accounts_only()
+    if customer is None or (rep is not None and customer.account_rep_id != rep):
         missing = NotFound(f"customer {customer_id} not found")
         return page_refusal(request, missing, principal=principal)
     orders, count = order_service.list_orders(session=session, customer_id=customer_id, limit=200)
@@ -52,7 +57,7 @@ def customer_page(
         "orders": orders,
         "count": count,
         "messages": [(m, by_id[m.order_id]) for m in messages],
-        "may_modify": principal.has_clearance(MODIFY_CLEARANCE),
+        "may_modify": principal.can(Permission.CUSTOMER_ACCOUNTS),
     }
     return render(request, "customer_staff.html", context, principal=principal)
 
@@ -64,29 +69,24 @@ async def open_account(
     customer_id: int,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.CUSTOMER_ACCOUNTS)],
     web: WebSessionDep,
-    password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Open or reset the customer's customer-center account (clearance needed)."""
+    """Open or reset the customer's customer-center account: e-mail them a one-time link to
+    choose their password (staff never set or see it; the sending is in the audit log)."""
     if refusal := principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS):
         return page_refusal(request, refusal, principal=principal)
-
-    def work(session: Session) -> str:
-        customer = customer_service.get(session=session, customer_id=customer_id)
-        if customer is None:
-            raise NotFound(f"customer {customer_id} not found")
-        customer_service.set_password(session=session, customer=customer, password=password)
-        return customer.email
-
     try:
-        email = await in_session(state, work)
+        email = await send_set_password_link(
+            state, customer_id=customer_id, actor=principal.actor(Source.PAGE)
+        )
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    except ValueError as exc:
-        web.flash = f"Not changed: {exc}"
+    except LinkNotSent as exc:
+        web.flash = f"Not sent: {exc}"
     else:
-        web.flash = f"{email} can now sign in to the customer center with that password."
+        hours = f"{state.settings.password_link_hours:g}"
+        web.flash = f"A set-password link was sent to {email}; it works once, within {hours} hours."
     return redirect(request, f"/customers/{customer_id}", web)
 
 
@@ -109,7 +109,10 @@ def _own_invoice(session: Session, number: str, customer_id: int) -> Invoice:
 
 @router.get("/invoices/{number}.pdf", include_in_schema=False)
 def invoice_pdf_page(
-    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+    number: str,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.INVOICES_VIEW)],
 ) -> Response:
     """The invoice PDF (the same document as GET /api/invoices/{number}/pdf)."""
     try:
@@ -131,7 +134,10 @@ def customer_invoice_pdf(
 
 @router.get("/invoices/{number}", include_in_schema=False)
 def invoice_page(
-    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+    number: str,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.INVOICES_VIEW)],
 ) -> Response:
     """An invoice laid out for printing (or saving as PDF from the browser)."""
     try:

@@ -1,19 +1,30 @@
-"""Sign-in and sign-out pages: staff with their token, customers with e-mail and password."""
+"""Sign-in and sign-out pages (staff with their token, customers with e-mail and password), and
+the page behind a customer's one-time set-password link."""
 
 import asyncio
+import html
 from collections.abc import Callable
+from datetime import timedelta
+from email.message import EmailMessage
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlmodel import Session
 
 from api.deps import StateDep, authenticate_token
+from conveyor.audit.service import Actor
+from conveyor.auth import credentials
 from conveyor.auth import service as login_service
+from conveyor.core.errors import NotFound
 from conveyor.core.models import utcnow
 from conveyor.core.security import hash_password, password_needs_rehash, verify_password
 from conveyor.core.state import AppState, in_session
 from conveyor.customer import service as customer_service
+from conveyor.notification import delivery
 from conveyor.pages.web import (
+    SESSION_MAX_AGE_SECONDS,
     CsrfChecked,
     WebSession,
     WebSessionDep,
@@ -111,6 +122,16 @@ async def login(
     if kind == "customer":  # the account's failures are forgotten; the address's are not
         account = [login_service.account_key("customer", email)]
         await in_session(state, lambda s: login_service.clear(session=s, keys=account))
+    signed_in, subject = new.kind, new.subject_id
+    new.sid = await in_session(
+        state,
+        lambda s: credentials.start_session(
+            session=s,
+            kind=signed_in,
+            subject_id=subject,
+            lifetime=timedelta(seconds=SESSION_MAX_AGE_SECONDS),
+        ),
+    )
     return redirect(request, _safe_next(next, home_for(new)), new)
 
 
@@ -188,7 +209,143 @@ async def _hashing(request: Request, work: Callable[..., T], *args: Any) -> T:
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[CsrfChecked])
-def logout(request: Request, web: WebSessionDep) -> Response:
-    """End the session."""
+async def logout(request: Request, state: StateDep, web: WebSessionDep) -> Response:
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
+    if web.sid is not None:
+        sid = web.sid
+        await in_session(state, lambda s: credentials.end_session(session=s, key=sid))
     fresh = WebSession(flash="You are signed out.")
+    return redirect(request, "/login", fresh)
+
+
+# ---- set-password links (staff send one; the customer chooses the password) ----------------
+
+SET_PASSWORD_PATH = "/account/set-password"
+MIN_PASSWORD_LENGTH = 8
+
+
+class LinkNotSent(Exception):
+    """The set-password e-mail could not be handed to the relay (the link was withdrawn)."""
+
+
+def _set_password_mail(
+    state: AppState, *, to: str, name: str, url: str, hours: float
+) -> EmailMessage:
+    valid = f"{hours:g} hours"
+    mail = EmailMessage()
+    mail["From"] = state.settings.mail_from
+    mail["To"] = to
+    mail["Subject"] = "Choose your Conveyor customer-center password"
+    mail.set_content(
+        f"Dear {name},\n\n"
+        "open this link to choose the password of your customer-center account:\n\n"
+        f"{url}\n\n"
+        f"It works once, within {valid}. If you did not expect this e-mail, ignore it.\n\n"
+        f"-- \nConveyor · {state.settings.public_url}\n"
+    )
+    mail.add_alternative(
+        f"<p>Dear {html.escape(name)},</p>"
+        "<p>open this link to choose the password of your customer-center account:</p>"
+        f'<p><a href="{html.escape(url)}">Choose my password</a></p>'
+        f"<p>It works once, within {valid}. If you did not expect this e-mail, ignore it.</p>",
+        subtype="html",
+    )
+    return mail
+
+
+async def send_set_password_link(state: AppState, *, customer_id: int, actor: Actor) -> str:
+    """Create a one-time set-password link for the customer and e-mail it to them; returns
+    the address. The sending is in the audit log; only the link's hash is stored, and the mail
+    goes straight to the relay (never into the outbox, where staff could read it).
+
+    NotFound for an unknown customer; LinkNotSent (link withdrawn) when the relay refuses.
+    """
+    hours = state.settings.password_link_hours
+
+    def issue(session: Session) -> tuple[str, str, credentials.IssuedLink]:
+        customer = customer_service.get(session=session, customer_id=customer_id)
+        if customer is None:
+            raise NotFound(f"customer {customer_id} not found")
+        issued = credentials.issue_link(
+            session=session, customer=customer, lifetime=timedelta(hours=hours), actor=actor
+        )
+        return customer.email, customer.name, issued
+
+    email, name, issued = await in_session(state, issue)
+    url = f"{state.settings.public_url}{SET_PASSWORD_PATH}?{urlencode({'token': issued.token})}"
+    mail = _set_password_mail(state, to=email, name=name, url=url, hours=hours)
+    try:
+        async with delivery.smtp_client(state.settings) as smtp:
+            await smtp.send_message(mail)
+    except delivery.SMTP_ERRORS as exc:
+        link_id = issued.link.id or 0
+        reason = f"mail not sent: {type(exc).__name__}"
+        await in_session(
+            state,
+            lambda s: credentials.withdraw_link(
+                session=s, link_id=link_id, reason=reason, actor=actor
+            ),
+        )
+        raise LinkNotSent("the mail relay could not be reached; try again later") from exc
+    return email
+
+
+def _refused_link(request: Request) -> Response:
+    context = {"status": 410, "detail": credentials.LINK_REFUSED}
+    return render(request, "error.html", context, status_code=410)
+
+
+@router.get(SET_PASSWORD_PATH, include_in_schema=False)
+async def set_password_page(
+    request: Request, state: StateDep, web: WebSessionDep, token: str = ""
+) -> Response:
+    """The form behind a set-password link (an unusable link: 410)."""
+    try:
+        await in_session(
+            state,
+            lambda s: credentials.usable_link(session=s, token=token),
+            read_only=True,
+        )
+    except credentials.LinkRefused:
+        return _refused_link(request)
+    return render(request, "set_password.html", {"token": token, "error": None})
+
+
+@router.post(SET_PASSWORD_PATH, include_in_schema=False, dependencies=[CsrfChecked])
+async def set_password(
+    request: Request,
+    state: StateDep,
+    web: WebSessionDep,
+    token: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    confirm: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Spend the link: the customer's password is set, their other sessions end."""
+    try:  # checked before hashing: a made-up token costs no PBKDF2
+        await in_session(
+            state,
+            lambda s: credentials.usable_link(session=s, token=token),
+            read_only=True,
+        )
+    except credentials.LinkRefused:
+        return _refused_link(request)
+    error = None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        error = f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
+    elif password != confirm:
+        error = "The two passwords differ."
+    if error is not None:
+        context = {"token": token, "error": error}
+        return render(request, "set_password.html", context, status_code=422)
+    hashed = await _hashing(request, hash_password, password)
+    try:
+        await in_session(
+            state,
+            lambda s: credentials.set_password_with_link(
+                session=s, token=token, password_hash=hashed
+            ),
+        )
+    except credentials.LinkRefused:
+        return _refused_link(request)
+    fresh = WebSession(flash="Your password is set. Sign in with your e-mail and that password.")
     return redirect(request, "/login", fresh)

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError
 from conveyor.core.state import in_session
 from conveyor.employee import service as employee_service
@@ -18,12 +20,12 @@ from conveyor.order.enums import STEPS
 from conveyor.pages.auth import redirect
 from conveyor.pages.web import (
     CsrfChecked,
-    StaffDep,
     WebSession,
     WebSessionDep,
     is_htmx,
     page_router,
     render,
+    require_page,
 )
 from conveyor.report import service as report_service
 from conveyor.task import flows as task_flows
@@ -123,7 +125,7 @@ def _list_context(session: Session, principal: Principal, filters: Filters) -> d
 def inbox(
     request: Request,
     session: ReadSessionDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
     scope: Annotated[Scope, Query()] = "mine",
     step: Annotated[str, Query(max_length=16)] = "",
     sort: Annotated[Sort, Query()] = "due",
@@ -145,7 +147,7 @@ def inbox(
 def inbox_tasks(
     request: Request,
     session: ReadSessionDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
     scope: Annotated[Scope, Query()] = "mine",
     step: Annotated[str, Query(max_length=16)] = "",
     sort: Annotated[Sort, Query()] = "due",
@@ -181,20 +183,30 @@ async def _act(
 
 @router.post("/inbox/tasks/{task_id}/claim", include_in_schema=False, dependencies=[CsrfChecked])
 async def claim(
-    task_id: int, request: Request, state: StateDep, principal: StaffDep, web: WebSessionDep
+    task_id: int,
+    request: Request,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
+    web: WebSessionDep,
 ) -> Response:
     """Take a pool task (the same rules as POST /api/tasks/{id}/claim)."""
     return await _act(
         request,
         web,
-        lambda: task_flows.claim(state, task_id=task_id, caller=principal),
+        lambda: task_flows.claim(
+            state, task_id=task_id, caller=principal, actor=principal.actor(Source.PAGE)
+        ),
         f"Task {task_id} is yours.",
     )
 
 
 @router.post("/inbox/tasks/{task_id}/unclaim", include_in_schema=False, dependencies=[CsrfChecked])
 async def unclaim(
-    task_id: int, request: Request, state: StateDep, principal: StaffDep, web: WebSessionDep
+    task_id: int,
+    request: Request,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
+    web: WebSessionDep,
 ) -> Response:
     """Give a task back to the pool."""
     return await _act(
@@ -203,7 +215,10 @@ async def unclaim(
         lambda: in_session(
             state,
             lambda session: task_service.unclaim_for(
-                session=session, task_id=task_id, caller=principal
+                session=session,
+                task_id=task_id,
+                caller=principal,
+                actor=principal.actor(Source.PAGE),
             ),
         ),
         f"Task {task_id} is back in the pool.",
@@ -215,7 +230,7 @@ async def complete(
     task_id: int,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
     web: WebSessionDep,
     outcome: Annotated[Literal["done", "approved", "rejected"], Form()] = "done",
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -236,14 +251,11 @@ async def reassign(
     task_id: int,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_REASSIGN)],
     web: WebSessionDep,
     employee_id: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     """Give the task to someone of its role, or back to the pool (supervisors only)."""
-    refusal = principal.role_refusal((SUPERVISOR_ROLE,), "reassigning")
-    if refusal is not None:
-        return _done(request, web, refusal, ok=False)
     return await _act(
         request,
         web,
@@ -251,7 +263,7 @@ async def reassign(
             state,
             task_id=task_id,
             employee_id=int(employee_id) if employee_id.isdigit() else None,
-            actor=principal.name,
+            actor=principal.actor(Source.PAGE),
         ),
         f"Task {task_id} reassigned.",
     )
@@ -261,7 +273,7 @@ async def reassign(
 async def clock(
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
     web: WebSessionDep,
     action: Annotated[Literal["in", "out"], Form()] = "in",
 ) -> Response:
@@ -271,9 +283,13 @@ async def clock(
         return redirect(request, "/inbox", web)
     employee_id = principal.employee.id
     if action == "in":
-        await task_flows.clock_in(state, employee_id=employee_id, caller=principal)
+        await task_flows.clock_in(
+            state, employee_id=employee_id, caller=principal, actor=principal.actor(Source.PAGE)
+        )
         web.flash = "Clocked in. New tasks can come to you."
     else:
-        await task_flows.clock_out(state, employee_id=employee_id, caller=principal)
+        await task_flows.clock_out(
+            state, employee_id=employee_id, caller=principal, actor=principal.actor(Source.PAGE)
+        )
         web.flash = "Clocked out. Your open tasks went to colleagues on duty."
     return redirect(request, "/inbox", web)

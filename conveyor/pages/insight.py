@@ -7,17 +7,21 @@ from fastapi import Form, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from api.deps import ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.audit.models import Source
+from conveyor.audit.service import Actor, record
+from conveyor.auth.permissions import Permission
+from conveyor.auth.permissions import refusal as permission_refusal
 from conveyor.core import spreadsheet
+from conveyor.core.errors import Forbidden, Invalid
 from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
 from conveyor.notification import service as notification_service
 from conveyor.order import service as order_service
 from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import SalesOrder
-from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
 from conveyor.pages.orders import temporal_url
-from conveyor.pages.web import CsrfChecked, StaffDep, page_router, render
+from conveyor.pages.web import CsrfChecked, page_router, render, require_page
 from conveyor.report import service as report_service
 from conveyor.report import temporal as report_temporal
 
@@ -58,14 +62,15 @@ def monitor(
     request: Request,
     session: ReadSessionDep,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.MONITOR_VIEW)],
     q: Annotated[str, Query(max_length=100)] = "",
     step: Annotated[str, Query(max_length=16)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
     assignee: Annotated[str, Query(max_length=100)] = "",
-    days: Annotated[int, Query(ge=1, le=365)] = 7,
+    days: Annotated[int, Query(ge=1)] = 7,
 ) -> Response:
     """Counts per step and state, stuck and backordered orders, search, step durations."""
+    days = bounded_days(state, days)
     found = report_service.search_orders(
         session=session,
         q=q or None,
@@ -87,7 +92,10 @@ def monitor(
 
 @router.get("/monitor/live", include_in_schema=False)
 def monitor_live(
-    request: Request, session: ReadSessionDep, state: StateDep, principal: StaffDep
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.MONITOR_VIEW)],
 ) -> Response:
     """The live part of the monitor alone (htmx polls it)."""
     context = _live_context(session, state)
@@ -96,21 +104,26 @@ def monitor_live(
 
 @router.get("/monitor/failing", include_in_schema=False)
 async def failing(
-    request: Request, state: StateDep, principal: StaffDep, notice: str | None = None
+    request: Request,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.MONITOR_VIEW)],
+    notice: str | None = None,
 ) -> Response:
     """Activities that keep failing (from Temporal), loaded into the monitor by htmx."""
-    numbers, mails = await in_session(
-        state,
-        lambda s: (
-            report_service.unfinished_numbers(session=s),
-            notification_service.list_waiting(session=s),
-        ),
-        read_only=True,
+    mails = await in_session(
+        state, lambda s: notification_service.list_waiting(session=s), read_only=True
     )
-    error, activities = None, []
+    # Bounded: one round of describes (at most 40 orders, 8 at a time) per cache period,
+    # shared by every refresh of every viewer.
+    cache = report_temporal.failing_cache(state, state.settings.monitor_cache_seconds)
+    error, numbers, activities = None, [], []
     try:
-        client = await state.temporal()
-        activities = await report_temporal.failing_activities(client, numbers)
+        numbers, activities = await cache.get(
+            lambda: in_session(
+                state, lambda s: report_service.unfinished_numbers(session=s), read_only=True
+            ),
+            state.temporal,
+        )
     except Exception as exc:  # noqa: BLE001 - show Temporal being down, do not fail the page
         error = f"Temporal is unreachable: {exc}"
     context = {
@@ -128,14 +141,12 @@ async def failing(
 async def retry(
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.MONITOR_RETRY)],
     number: Annotated[str, Form(max_length=32)],
     activity_id: Annotated[str, Form(max_length=100)],
 ) -> Response:
-    """Run a failing activity again now (attempts reset); needs the modify clearance."""
-    notice = principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS)
-    if notice is None:
-        notice = await _retry(state, number, activity_id)
+    """Run a failing activity again now (attempts reset)."""
+    notice = await _retry(state, number, activity_id, principal.actor(Source.PAGE))
     return await failing(request, state, principal, notice=notice)
 
 
@@ -143,25 +154,27 @@ async def retry(
 async def retry_mail(
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.MONITOR_RETRY)],
     message_id: Annotated[int, Form(ge=1)],
 ) -> Response:
-    """Send a waiting e-mail at the next dispatch instead of after its backoff (clearance 2)."""
-    notice = principal.clearance_refusal(MODIFY_CLEARANCE, MODIFYING_ORDERS)
-    if notice is None:
-        message = await in_session(
-            state, lambda s: notification_service.retry_now(session=s, message_id=message_id)
-        )
-        notice = (
-            f"E-mail {message_id} goes out with the next dispatch."
-            if message is not None
-            else f"E-mail {message_id} is no longer waiting."
-        )
+    """Send a waiting e-mail at the next dispatch instead of after its backoff."""
+    message = await in_session(
+        state,
+        lambda s: notification_service.retry_now(
+            session=s, message_id=message_id, actor=principal.actor(Source.PAGE)
+        ),
+    )
+    notice = (
+        f"E-mail {message_id} goes out with the next dispatch."
+        if message is not None
+        else f"E-mail {message_id} is no longer waiting."
+    )
     return await failing(request, state, principal, notice=notice)
 
 
-async def _retry(state: AppState, number: str, activity_id: str) -> str:
-    """Ask Temporal to run the activity again; the notice says how it went."""
+async def _retry(state: AppState, number: str, activity_id: str, actor: Actor) -> str:
+    """Ask Temporal to run the activity again; the notice says how it went (and the audit log,
+    once Temporal took it: the change is Temporal's, so the entry follows it)."""
     try:
         client = await state.temporal()
         await report_temporal.retry_activity(
@@ -172,6 +185,18 @@ async def _retry(state: AppState, number: str, activity_id: str) -> str:
         )
     except Exception as exc:  # noqa: BLE001 - Temporal refused; say why
         return f"Temporal refused the retry: {getattr(exc, 'message', None) or exc}"
+    report_temporal.failing_cache(state, state.settings.monitor_cache_seconds).clear()
+    await in_session(
+        state,
+        lambda s: record(
+            s,
+            actor=actor,
+            action="order.retry_activity",
+            entity="order",
+            entity_id=number,
+            after={"activity_id": activity_id},
+        ),
+    )
     return f"Activity {activity_id} of {number} is running again."
 
 
@@ -192,6 +217,14 @@ def _durations_chart(durations: list[report_service.StepDuration]) -> dict:
     }
 
 
+def bounded_days(state: AppState, days: int) -> int:
+    """`days`, or Invalid (422) beyond the longest period a report covers (a setting)."""
+    longest = state.settings.report_max_days
+    if days > longest:
+        raise Invalid(f"reports cover at most {longest} days; {days} asked for")
+    return days
+
+
 def _report_data(session: Session, days: int) -> dict:
     since = report_service.utcnow() - timedelta(days=days)
     return {
@@ -207,11 +240,14 @@ def reports(
     request: Request,
     session: ReadSessionDep,
     state: StateDep,
-    principal: StaffDep,
-    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    principal: Annotated[Principal, require_page(Permission.REPORTS_VIEW)],
+    days: Annotated[int, Query(ge=1)] = 30,
 ) -> Response:
     """Orders and revenue per day, cycle time per step, SLA breaches, work per employee."""
+    days = bounded_days(state, days)
     data = _report_data(session, days)
+    if not principal.can(Permission.PRODUCTIVITY_VIEW):  # work per person: supervisors only
+        data["work"] = []
     currency = state.settings.default_currency
     per_day = data["per_day"]
     charts = {
@@ -241,6 +277,7 @@ def reports(
     context = data | {
         "page": "reports",
         "days": days,
+        "may_see_work": principal.can(Permission.PRODUCTIVITY_VIEW),
         "charts": charts,
         "totals": {
             "orders": sum(d.orders for d in per_day),
@@ -257,10 +294,14 @@ def reports(
 def report_csv(
     kind: Literal["orders", "durations", "sla", "work"],
     session: ReadSessionDep,
-    principal: StaffDep,
-    days: Annotated[int, Query(ge=1, le=365)] = 30,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.REPORTS_VIEW)],
+    days: Annotated[int, Query(ge=1)] = 30,
 ) -> Response:
-    """One report as CSV (opens in any spreadsheet)."""
+    """One report as CSV (opens in any spreadsheet); work per employee needs its own permission."""
+    days = bounded_days(state, days)
+    if kind == "work" and not principal.can(Permission.PRODUCTIVITY_VIEW):
+        raise Forbidden(permission_refusal(Permission.PRODUCTIVITY_VIEW))
     data = _report_data(session, days)
     rows: list[list[object]]
     if kind == "orders":

@@ -11,6 +11,10 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.audit import service as audit_service
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
+from conveyor.auth.permissions import refusal as permission_refusal
 from conveyor.core.errors import DomainError, Forbidden, NotFound
 from conveyor.core.settings import Settings
 from conveyor.core.state import AppState, in_session
@@ -30,13 +34,13 @@ from conveyor.pages.rules import parse_lines
 from conveyor.pages.web import (
     CsrfChecked,
     SignInRequired,
-    StaffDep,
     WebSessionDep,
     get_customer,
     get_staff,
     page_refusal,
     page_router,
     render,
+    require_page,
 )
 from conveyor.support import service as support_service
 from conveyor.support.models import ActivityKind, AuthorKind
@@ -137,8 +141,8 @@ def order_context(session: Session, order: SalesOrder) -> dict:
 
 def _modify_refusal(principal: Principal) -> Forbidden | None:
     """Why the caller may not cancel, amend or annotate orders; None when they may."""
-    refusal = principal.clearance_refusal(policy.MODIFY_CLEARANCE, policy.MODIFYING_ORDERS)
-    return Forbidden(refusal) if refusal else None
+    permission = Permission.ORDERS_MODIFY
+    return None if principal.can(permission) else Forbidden(permission_refusal(permission))
 
 
 @router.get("/orders/{number}", include_in_schema=False)
@@ -152,26 +156,44 @@ def order_page(
         if order is None or order.customer_id != customer.id:
             return page_refusal(request, NotFound(f"order {number} not found"), customer=customer)
         return redirect(request, f"/customer/orders/{number}")
+    # Staff and customers share an order's link, so the permission is checked here.
     principal = get_staff(request, state, web)
+    if not principal.can(Permission.ORDERS_VIEW):
+        return page_refusal(
+            request, permission_refusal(Permission.ORDERS_VIEW), principal=principal
+        )
     try:
         order = order_read.load(session, number)
+        rep = principal.own_accounts_only()
+        if rep is not None and order_service.account_rep_of(session, order.customer_id) != rep:
+            raise NotFound(f"order {number} not found")
     except NotFound as exc:
         return page_refusal(request, exc, principal=principal)
-    may_record = principal.role_refusal(policy.PAYMENT_ROLES, policy.RECORDING_PAYMENTS) is None
+    may_record = principal.can(Permission.PAYMENTS_RECORD)
     context = order_context(session, order) | {
         "page": "monitor",
-        "may_modify": principal.has_clearance(policy.MODIFY_CLEARANCE),
+        "may_modify": principal.can(Permission.ORDERS_MODIFY),
+        "may_message": principal.can(Permission.CUSTOMERS_MESSAGE),
         "temporal_url": temporal_url(state.settings, number),
         "activity_kinds": list(ActivityKind),
         "may_record_payment": may_record and order.status != OrderStatus.CANCELLED,
         "payment_key": uuid4().hex,
     }
+    # Who changed the order and its tasks (for those who may read the audit log).
+    if principal.can(Permission.AUDIT_VIEW):
+        tasks = [str(task.id) for task, _, _ in context["tasks"]]
+        context["audit_entries"] = audit_service.for_entities(
+            session, entities=[("order", [number]), ("task", tasks)]
+        )
     return render(request, "order.html", context, principal=principal)
 
 
 @router.get("/orders/{number}/timeline", include_in_schema=False)
 def order_timeline(
-    number: str, request: Request, session: ReadSessionDep, principal: StaffDep
+    number: str,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.ORDERS_VIEW)],
 ) -> Response:
     """The step timeline alone (the order page polls it while the order runs)."""
     try:
@@ -202,7 +224,7 @@ async def cancel(
     number: str,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.ORDERS_MODIFY)],
     web: WebSessionDep,
     reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
@@ -223,7 +245,7 @@ async def amend(
     number: str,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.ORDERS_MODIFY)],
     web: WebSessionDep,
     lines: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
@@ -258,7 +280,7 @@ async def record_payment(
     number: str,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.PAYMENTS_RECORD)],
     web: WebSessionDep,
     amount: Annotated[str, Form(max_length=20)] = "",
     method: Annotated[str, Form(max_length=32)] = "bank_transfer",
@@ -270,8 +292,6 @@ async def record_payment(
         payment = PaymentCreate(
             amount=amount.strip(), method=method.strip() or "manual", reference=reference or None
         )
-        if refusal := principal.role_refusal(policy.PAYMENT_ROLES, policy.RECORDING_PAYMENTS):
-            raise Forbidden(refusal)
         await order_flows.record_payment(
             state,
             order_number=number,
@@ -279,6 +299,7 @@ async def record_payment(
             method=payment.method,
             reference=payment.reference,
             idempotency_key=key or None,
+            actor=principal.actor(Source.PAGE),
         )
     except DomainError as exc:  # 403 and 404 as the error page, the rest as a flash
         back = f"/orders/{number}"
@@ -297,7 +318,7 @@ async def add_activity(
     number: str,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.ORDERS_MODIFY)],
     web: WebSessionDep,
     kind: Annotated[str, Form(max_length=32)] = ActivityKind.NOTE,
     subject: Annotated[str, Form(max_length=200)] = "",
@@ -336,7 +357,7 @@ async def reply(
     number: str,
     request: Request,
     state: StateDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.CUSTOMERS_MESSAGE)],
     web: WebSessionDep,
     body: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:

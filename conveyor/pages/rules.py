@@ -7,10 +7,11 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.deps import ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep
+from conveyor.auth.permissions import Permission
 from conveyor.order.enums import Channel
 from conveyor.order.routing import facts_for
-from conveyor.pages.web import StaffDep, page_router, render
+from conveyor.pages.web import page_router, render, require_page
 from routing_rules import preview as route_preview
 from routing_rules.models import RuleFileError
 from routing_rules.preview import PreviewLine, PreviewRequest
@@ -78,7 +79,7 @@ def rules_page(
     request: Request,
     state: StateDep,
     session: ReadSessionDep,
-    principal: StaffDep,
+    principal: Annotated[Principal, require_page(Permission.RULES_VIEW)],
     channel: Annotated[str, Query(max_length=32)] = "",
     customer_id: Annotated[str, Query(max_length=12)] = "",
     lines: Annotated[str, Query(max_length=4000)] = "",

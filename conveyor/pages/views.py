@@ -8,13 +8,13 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from conveyor.core.errors import DomainError
-from conveyor.pages import accounts, auth, customer, inbox, insight, orders, rules
+from conveyor.pages import accounts, audit, auth, customer, inbox, insight, orders, rules
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
 STATIC_DIR = Path(str(files("conveyor.pages") / "static"))
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, inbox, orders, customer, accounts, insight, rules):
+for module in (auth, inbox, orders, customer, accounts, insight, rules, audit):
     router.include_router(module.router)
 
 

@@ -20,9 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
 from temporalio.service import RPCError
 
 from api.deps import Principal, StateDep
+from conveyor.auth import credentials
+from conveyor.auth.permissions import Permission, refusal
 from conveyor.core.db import session_scope
 from conveyor.core.errors import DomainError, Forbidden
 from conveyor.core.models import utcnow
@@ -47,6 +50,9 @@ class WebSession:
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     kind: str | None = None  # employee | admin | customer
     subject_id: int | None = None
+    # The server-side session (auth.credentials): a signed-in cookie is honoured only while its
+    # row exists, so signing out, a password reset or a deactivation ends every copy of it.
+    sid: str | None = None
     issued: float = field(default_factory=time.time)
     flash: str | None = None
     new: bool = False  # not (yet) in the browser: the response must set the cookie
@@ -168,14 +174,25 @@ def _next_url(request: Request) -> str:
     return path
 
 
+def _live_session(session: Session, web: WebSession, kind: str) -> bool:
+    """True when the cookie's server-side session still exists and is the cookie's user's."""
+    if web.kind != kind or web.sid is None:
+        return False
+    row = credentials.find_session(session=session, key=web.sid)
+    return row is not None and row.kind == kind and row.subject_id == web.subject_id
+
+
 def get_staff(request: Request, state: StateDep, web: WebSessionDep) -> Principal:
     """The signed-in employee (or admin) as a Principal; otherwise off to /login."""
-    if web.kind == "admin":
-        return Principal(employee=None, is_admin=True)
+    if web.kind == "admin" and state.settings.admin_token:
+        with session_scope(state.read_engine) as session:
+            if _live_session(session, web, "admin"):
+                return Principal(employee=None, is_admin=True)
     if web.kind == "employee" and web.subject_id is not None:
         with session_scope(state.read_engine) as session:
+            live = _live_session(session, web, "employee")
             employee = employee_service.get(session=session, employee_id=web.subject_id)
-        if employee is not None and employee.active:
+        if live and employee is not None and employee.active:
             return Principal(employee=employee, is_admin=ADMIN_ROLE in employee.roles)
     raise SignInRequired(_next_url(request))
 
@@ -183,12 +200,31 @@ def get_staff(request: Request, state: StateDep, web: WebSessionDep) -> Principa
 StaffDep = Annotated[Principal, Depends(get_staff)]
 
 
+@dataclass(frozen=True)
+class PageNeeds:
+    """The dependency a staff page declares: the signed-in employee, or the 403 error page
+    unless they hold `permission` (signed out: off to /login first)."""
+
+    permission: Permission
+
+    def __call__(self, principal: StaffDep) -> Principal:
+        if not principal.can(self.permission):
+            raise Forbidden(refusal(self.permission))
+        return principal
+
+
+def require_page(permission: Permission) -> Any:
+    """`Annotated[Principal, require_page(Permission.X)]`: what a staff page needs."""
+    return Depends(PageNeeds(permission))
+
+
 def get_customer(request: Request, state: StateDep, web: WebSessionDep) -> Customer:
     """The signed-in customer; otherwise off to /login."""
     if web.kind == "customer" and web.subject_id is not None:
         with session_scope(state.read_engine) as session:
+            live = _live_session(session, web, "customer")
             customer = customer_service.get(session=session, customer_id=web.subject_id)
-        if customer is not None and customer.password_hash:
+        if live and customer is not None and customer.password_hash:
             return customer
     raise SignInRequired(_next_url(request))
 

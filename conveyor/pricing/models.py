@@ -88,7 +88,9 @@ class PriceAgreementPublic(PriceAgreementBase):
 
 class PriceAgreementsPublic(SQLModel):
     data: list[PriceAgreementPublic]
-    count: int
+    count: int  # how many match in all (`data` is one page of them)
+    page: int = 1
+    page_size: int = 50
 
 
 class TaxRateBase(SQLModel):

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, record, snapshot
+from conveyor.core.db import page
 from conveyor.customer.models import Customer
 from conveyor.inventory.models import Product
 from conveyor.pricing import engine
@@ -29,32 +31,56 @@ class LineRequest:
     explicit_price: Decimal | None = None
 
 
-def create_agreement(*, session: Session, agreement_in: PriceAgreementCreate) -> PriceAgreement:
+def create_agreement(
+    *, session: Session, agreement_in: PriceAgreementCreate, actor: Actor
+) -> PriceAgreement:
     """Record a price agreement (price list entry, trade agreement or order discount)."""
     agreement = PriceAgreement.model_validate(agreement_in)
     session.add(agreement)
     session.flush()
+    record(
+        session,
+        actor=actor,
+        action="price_agreement.create",
+        entity="price_agreement",
+        entity_id=agreement.id,
+        after=snapshot(agreement),
+    )
     return agreement
 
 
 def list_agreements(
-    *, session: Session, sku: str | None = None, customer_id: int | None = None
-) -> list[PriceAgreement]:
-    """Agreements, highest priority first, optionally only those naming a SKU or customer."""
+    *,
+    session: Session,
+    sku: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[PriceAgreement], int]:
+    """One page of agreements, highest priority first, optionally only those naming a SKU or
+    customer; with how many match in all."""
     query = select(PriceAgreement)
     if sku:
         query = query.where(PriceAgreement.sku == sku)
     if customer_id:
         query = query.where(PriceAgreement.customer_id == customer_id)
     order = (col(PriceAgreement.priority).desc(), col(PriceAgreement.id))
-    return list(session.exec(query.order_by(*order)))
+    return page(session, query, *order, limit=limit, offset=offset)
 
 
-def create_tax_rate(*, session: Session, rate_in: TaxRateCreate) -> TaxRate:
+def create_tax_rate(*, session: Session, rate_in: TaxRateCreate, actor: Actor) -> TaxRate:
     """Record a tax rate for a tax class and destination country."""
     rate = TaxRate.model_validate(rate_in)
     session.add(rate)
     session.flush()
+    record(
+        session,
+        actor=actor,
+        action="tax_rate.create",
+        entity="tax_rate",
+        entity_id=rate.id,
+        after=snapshot(rate),
+    )
     return rate
 
 
@@ -63,17 +89,40 @@ def list_tax_rates(*, session: Session) -> list[TaxRate]:
     return list(session.exec(select(TaxRate).order_by(col(TaxRate.tax_class), col(TaxRate.id))))
 
 
-def create_shipping_rate(*, session: Session, rate_in: ShippingRateCreate) -> ShippingRate:
+def page_tax_rates(*, session: Session, limit: int, offset: int = 0) -> tuple[list[TaxRate], int]:
+    """One page of tax rates by class, and how many there are in all."""
+    order = (col(TaxRate.tax_class), col(TaxRate.id))
+    return page(session, select(TaxRate), *order, limit=limit, offset=offset)
+
+
+def create_shipping_rate(
+    *, session: Session, rate_in: ShippingRateCreate, actor: Actor
+) -> ShippingRate:
     """Record a shipping rate."""
     rate = ShippingRate.model_validate(rate_in)
     session.add(rate)
     session.flush()
+    record(
+        session,
+        actor=actor,
+        action="shipping_rate.create",
+        entity="shipping_rate",
+        entity_id=rate.id,
+        after=snapshot(rate),
+    )
     return rate
 
 
 def list_shipping_rates(*, session: Session) -> list[ShippingRate]:
     """All shipping rates."""
     return list(session.exec(select(ShippingRate).order_by(col(ShippingRate.id))))
+
+
+def page_shipping_rates(
+    *, session: Session, limit: int, offset: int = 0
+) -> tuple[list[ShippingRate], int]:
+    """One page of shipping rates, and how many there are in all."""
+    return page(session, select(ShippingRate), col(ShippingRate.id), limit=limit, offset=offset)
 
 
 def _agreements_for(

@@ -5,6 +5,7 @@ import logging
 from sqlmodel import Session
 from temporalio.service import RPCError
 
+from conveyor.audit.service import Actor
 from conveyor.core.errors import NotFound
 from conveyor.core.state import AppState, in_session
 from conveyor.order import flows as order_flows
@@ -20,7 +21,7 @@ class PurchaseOrderNotFoundError(NotFound):
 
 
 async def confirm_shipped(
-    state: AppState, *, number: str, tracking: str | None
+    state: AppState, *, number: str, tracking: str | None, actor: Actor
 ) -> PurchaseOrderPublic:
     """Mark the purchase order shipped (idempotent), then signal the order's workflow."""
 
@@ -28,7 +29,9 @@ async def confirm_shipped(
         purchase = purchasing_service.get_by_number(session=session, number=number)
         if purchase is None:
             raise PurchaseOrderNotFoundError(f"purchase order {number} not found")
-        purchasing_service.mark_shipped(session=session, purchase=purchase, tracking=tracking)
+        purchasing_service.mark_shipped(
+            session=session, purchase=purchase, tracking=tracking, actor=actor
+        )
         return purchase.order_number, purchasing_service.to_public(
             session=session, purchase=purchase
         )

@@ -4,6 +4,7 @@ from collections import defaultdict
 
 from sqlmodel import Session, col, select
 
+from conveyor.audit.service import Actor, record
 from conveyor.core.models import utcnow
 from conveyor.inventory import service as inventory_service
 from conveyor.order.models import OrderLine, SalesOrder
@@ -87,7 +88,7 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> list[P
 
 
 def mark_shipped(
-    *, session: Session, purchase: PurchaseOrder, tracking: str | None
+    *, session: Session, purchase: PurchaseOrder, tracking: str | None, actor: Actor
 ) -> PurchaseOrder:
     """The supplier shipped it; confirming twice changes nothing."""
     if purchase.status == PurchaseOrderStatus.CANCELLED:
@@ -98,6 +99,15 @@ def mark_shipped(
         purchase.tracking = tracking
         session.add(purchase)
         session.flush()
+        record(
+            session,
+            actor=actor,
+            action="purchase_order.shipped",
+            entity="purchase_order",
+            entity_id=purchase.number,
+            before={"status": PurchaseOrderStatus.OPEN},
+            after={"status": purchase.status, "tracking": tracking},
+        )
     return purchase
 
 

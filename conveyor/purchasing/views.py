@@ -2,23 +2,24 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, require_role
+from api.deps import Principal, ReadSessionDep, StateDep, require
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
 from conveyor.order import read as order_read
 from conveyor.purchasing import flows as purchasing_flows
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.models import PurchaseOrderPublic, SupplierShipment
 
 router = APIRouter()
-# Who may confirm a supplier's shipment (besides admins); refused as "needs the ... role".
-CONFIRMING_ROLES = ("warehouse", "purchasing")
-Confirmer = Annotated[Principal, Depends(require_role(*CONFIRMING_ROLES, action=""))]
 
 
 @router.get("", response_model=list[PurchaseOrderPublic])
 def list_purchase_orders(
-    order: str, session: ReadSessionDep, _: CurrentPrincipal
+    order: str,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.PURCHASING_VIEW)],
 ) -> list[PurchaseOrderPublic]:
     """The purchase orders of an order (`?order=<number>`), oldest first."""
     found = order_read.load(session, order)
@@ -30,7 +31,10 @@ def list_purchase_orders(
 
 @router.post("/{number}/shipped", response_model=PurchaseOrderPublic)
 async def confirm_shipped(
-    number: str, shipment: SupplierShipment, state: StateDep, _: Confirmer
+    number: str,
+    shipment: SupplierShipment,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.PURCHASING_CONFIRM)],
 ) -> PurchaseOrderPublic:
     """The supplier shipped the goods to the customer; the order goes on to invoicing.
 
@@ -38,7 +42,7 @@ async def confirm_shipped(
     """
     try:
         return await purchasing_flows.confirm_shipped(
-            state, number=number, tracking=shipment.tracking
+            state, number=number, tracking=shipment.tracking, actor=principal.actor(Source.API)
         )
     except purchasing_service.PurchaseOrderError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

@@ -1,20 +1,22 @@
 """Read models for the monitor and reports, computed from orders, events and tasks.
 
-Grouping by day and percentiles happen in Python, so the same code runs on SQLite and
-PostgreSQL; every query is bounded by a period or a limit.
+Grouping by day, counts and percentiles happen in the database (window functions and the
+dialect's day and time arithmetic, on SQLite and PostgreSQL alike), so a long period returns a
+few rows, not every event of it; every query is bounded by a period or a limit.
 """
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import case, func
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import contains_text
-from conveyor.core.models import utcnow
+from conveyor.core.models import round_money, utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.order.enums import STEPS, OrderStatus
@@ -134,95 +136,177 @@ def search_orders(
     return list(session.exec(query.order_by(col(SalesOrder.id).desc()).limit(limit)).all())
 
 
+def _seconds_between(session: Session, later: Any, earlier: Any) -> Any:
+    """SQL: seconds from `earlier` to `later` (two timestamp columns)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """SQL: the UTC calendar day of a timestamp column."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite stores the UTC time without its zone
+
+
+def _nearest_rank(n: Any, q: int) -> Any:
+    """SQL: the nearest rank of the q-th percentile among n values, ceil(q * n / 100)."""
+    return (n * q + 99) // 100
+
+
 def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
-    """Median and p95 time from `step_started` to `step_completed`, per step, since `since`."""
-    rows = session.exec(
-        select(OrderEvent.order_id, OrderEvent.step, OrderEvent.kind, OrderEvent.at)
-        .where(col(OrderEvent.kind).in_(["step_started", "step_completed"]))
-        .where(OrderEvent.at >= since)
-        .order_by(col(OrderEvent.id))
-    ).all()
-    started: dict[tuple[int, str], datetime] = {}
-    samples: dict[str, list[float]] = defaultdict(list)
-    for order_id, step, kind, at in rows:
-        if step is None:
-            continue
-        if kind == "step_started":
-            started[(order_id, step)] = at
-        elif (order_id, step) in started:
-            samples[step].append((at - started.pop((order_id, step))).total_seconds())
-    return [
-        StepDuration(
-            step=step,
-            count=len(samples[step]),
-            median=percentile(samples[step], 50),
-            p95=percentile(samples[step], 95),
+    """Median and p95 time from `step_started` to `step_completed`, per step, since `since`.
+
+    Computed in the database: each completion pairs with the latest start of its order and step
+    before it (none when that start was already completed), and a window ranks the durations,
+    so only the percentile rows come back, however many events the period holds.
+    """
+    done, start, other = (aliased(OrderEvent) for _ in range(3))
+    latest_start = (
+        select(func.max(start.id))
+        .where(start.order_id == done.order_id)
+        .where(start.step == done.step)
+        .where(start.kind == "step_started")
+        .where(col(start.id) < col(done.id))
+        .where(start.at >= since)
+        .correlate(done)
+        .scalar_subquery()
+    )
+    opened = aliased(OrderEvent)
+    completed_between = (
+        select(other.id)
+        .where(other.order_id == done.order_id)
+        .where(other.step == done.step)
+        .where(other.kind == "step_completed")
+        .where(col(other.id) > col(opened.id))
+        .where(col(other.id) < col(done.id))
+        .correlate(done, opened)
+        .exists()
+    )
+    pairs = (
+        select(
+            col(done.step).label("step"),
+            _seconds_between(session, done.at, opened.at).label("seconds"),
         )
-        for step in STEPS
-    ]
+        .select_from(done)
+        .join(opened, col(opened.id) == latest_start)
+        .where(done.kind == "step_completed")
+        .where(done.at >= since)
+        .where(col(done.step).is_not(None))
+        .where(~completed_between)
+        .subquery()
+    )
+    ranked = select(
+        pairs.c.step,
+        pairs.c.seconds,
+        func.row_number().over(partition_by=pairs.c.step, order_by=pairs.c.seconds).label("rank"),
+        func.count().over(partition_by=pairs.c.step).label("n"),
+    ).subquery()
+    rows = session.exec(
+        select(ranked.c.step, ranked.c.n, ranked.c.rank, ranked.c.seconds).where(
+            or_(
+                ranked.c.rank == _nearest_rank(ranked.c.n, 50),
+                ranked.c.rank == _nearest_rank(ranked.c.n, 95),
+            )
+        )
+    ).all()
+    found: dict[str, StepDuration] = {}
+    for step, n, rank, seconds in rows:
+        entry = found.setdefault(step, StepDuration(step, int(n), None, None))
+        value = round(float(seconds), 3)
+        if rank == max(1, math.ceil(50 * n / 100)):
+            entry.median = value
+        if rank == max(1, math.ceil(95 * n / 100)):
+            entry.p95 = value
+    return [found.get(step, StepDuration(step, 0, None, None)) for step in STEPS]
 
 
 def orders_per_day(*, session: Session, since: datetime) -> list[DayTotals]:
-    """Orders and revenue per day since `since`, every day present (zero days too)."""
+    """Orders and revenue per day since `since`, every day present (zero days too).
+
+    Grouped in the database: one row per day, currency and cancelled-or-not.
+    """
+    day = _utc_day(session, SalesOrder.created_at)
+    cancelled = case((col(SalesOrder.status) == OrderStatus.CANCELLED, 1), else_=0)
     rows = session.exec(
-        select(
-            col(SalesOrder.created_at),
-            col(SalesOrder.status),
+        # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
+        select(  # type: ignore[call-overload]
+            day.label("day"),
             col(SalesOrder.currency),
-            col(SalesOrder.total),
+            cancelled.label("cancelled"),
+            func.count(),
+            func.sum(SalesOrder.total),
         )
         .where(SalesOrder.created_at >= since)
-        .order_by(col(SalesOrder.created_at))
+        .group_by(day, col(SalesOrder.currency), cancelled)
     ).all()
     days: dict[date, DayTotals] = {}
-    day = since.date()
-    while day <= utcnow().date():
-        days[day] = DayTotals(day=day)
-        day += timedelta(days=1)
-    for created_at, status, currency, total in rows:
-        entry = days.setdefault(created_at.date(), DayTotals(day=created_at.date()))
-        if status == OrderStatus.CANCELLED:
-            entry.cancelled += 1
+    current = since.date()
+    while current <= utcnow().date():
+        days[current] = DayTotals(day=current)
+        current += timedelta(days=1)
+    for on, currency, was_cancelled, count, total in rows:
+        when = on if isinstance(on, date) else date.fromisoformat(str(on))
+        entry = days.setdefault(when, DayTotals(day=when))
+        if was_cancelled:
+            entry.cancelled += int(count)
             continue
-        entry.orders += 1
-        entry.revenue[currency] = entry.revenue.get(currency, Decimal("0.00")) + total
+        entry.orders += int(count)
+        entry.revenue[currency] = round_money(
+            entry.revenue.get(currency, Decimal("0.00")) + Decimal(str(total or 0))
+        )
     return [days[d] for d in sorted(days)]
 
 
 def sla_breaches(*, session: Session, since: datetime) -> list[SlaBreach]:
     """Per step and role: tasks with a due time, and how many were (or are) late."""
-    now = utcnow()
+    late = case(
+        (
+            or_(
+                (col(Task.status) == TaskStatus.COMPLETED) & (col(Task.completed_at) > Task.due_at),
+                (col(Task.status) == TaskStatus.OPEN) & (col(Task.due_at) < utcnow()),
+            ),
+            1,
+        ),
+        else_=0,
+    )
     rows = session.exec(
-        # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
-        select(  # type: ignore[call-overload]
-            Task.step, Task.role, Task.status, Task.due_at, Task.completed_at
-        )
+        select(Task.step, Task.role, func.count(), func.sum(late))
         .where(col(Task.due_at).is_not(None))
         .where(Task.created_at >= since)
+        .group_by(col(Task.step), col(Task.role))
     ).all()
-    groups: dict[tuple[str, str], SlaBreach] = {}
-    for step, role, status, due_at, completed_at in rows:
-        entry = groups.setdefault((step, role), SlaBreach(step, role, 0, 0))
-        entry.with_sla += 1
-        finished = completed_at if status == TaskStatus.COMPLETED else None
-        if (finished and finished > due_at) or (status == TaskStatus.OPEN and now > due_at):
-            entry.breached += 1
-    return sorted(groups.values(), key=lambda b: (STEPS.index(b.step), b.role))
+    found = [
+        SlaBreach(step, role, int(breached or 0), int(count))
+        for step, role, count, breached in rows
+    ]
+    order: dict[str, int] = {step: i for i, step in enumerate(STEPS)}
+    return sorted(found, key=lambda b: (order.get(b.step, len(STEPS)), b.step, b.role))
 
 
 def work_per_employee(*, session: Session, since: datetime) -> list[Workload]:
     """Tasks completed since `since` (by who completed them) and open tasks each person holds."""
     work: dict[str, Workload] = {}
+    late = case(
+        (
+            col(Task.due_at).is_not(None)
+            & col(Task.completed_at).is_not(None)
+            & (col(Task.completed_at) > Task.due_at),
+            1,
+        ),
+        else_=0,
+    )
     done = session.exec(
-        select(Task.completed_by, Task.completed_at, Task.due_at)
+        select(Task.completed_by, func.count(), func.sum(late))
         .where(Task.status == TaskStatus.COMPLETED)
         .where(col(Task.completed_at) >= since)
+        .group_by(col(Task.completed_by))
     ).all()
-    for who, completed_at, due_at in done:
+    for who, count, completed_late in done:
         entry = work.setdefault(who or "unknown", Workload(who=who or "unknown"))
-        entry.completed += 1
-        if due_at is not None and completed_at is not None and completed_at > due_at:
-            entry.late += 1
+        entry.completed += int(count)
+        entry.late += int(completed_late or 0)
     holding = session.exec(
         select(Employee.email, func.count())
         .join(Task, col(Task.assignee_id) == Employee.id)

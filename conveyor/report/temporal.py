@@ -1,6 +1,9 @@
 """What the monitor asks Temporal: activities that keep failing, and retrying one now."""
 
 import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -11,6 +14,8 @@ from temporalio.client import Client
 from conveyor.core.temporal import order_workflow_id
 
 DESCRIBE_TIMEOUT_SECONDS = 5.0
+# Describes of one listing in flight at once (the listing covers at most 40 orders).
+DESCRIBE_CONCURRENCY = 8
 
 
 @dataclass
@@ -54,10 +59,68 @@ async def _failing_of(client: Client, number: str) -> list[FailingActivity]:
 
 
 async def failing_activities(client: Client, numbers: list[str]) -> list[FailingActivity]:
-    """Retrying activities of these orders' workflows, most attempts first."""
-    results = await asyncio.gather(*(_failing_of(client, n) for n in numbers))
+    """Retrying activities of these orders' workflows, most attempts first.
+
+    At most `DESCRIBE_CONCURRENCY` describe calls are in flight at once.
+    """
+    gate = asyncio.Semaphore(DESCRIBE_CONCURRENCY)
+
+    async def one(number: str) -> list[FailingActivity]:
+        async with gate:
+            return await _failing_of(client, number)
+
+    results = await asyncio.gather(*(one(n) for n in numbers))
     flat = [activity for result in results for activity in result]
     return sorted(flat, key=lambda a: (-a.attempt, a.order_number))
+
+
+class FailingCache:
+    """The monitor's failing-activities listing, shared by every refresh for `ttl` seconds.
+
+    However many people keep the monitor open, Temporal sees one round of describes per `ttl`
+    (refreshes arriving while one runs wait for it instead of starting their own).
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._lock = asyncio.Lock()
+        self._at = float("-inf")
+        self._value: tuple[list[str], list[FailingActivity]] | None = None
+        self.rounds = 0  # how many times Temporal was actually asked (for tests and the page)
+
+    async def get(
+        self,
+        numbers: Callable[[], Awaitable[list[str]]],
+        client: Callable[[], Awaitable[Client]],
+    ) -> tuple[list[str], list[FailingActivity]]:
+        """(the orders checked, their failing activities), fresh or at most `ttl` old."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._value is not None and now - self._at < self.ttl:
+                return self._value
+            checked = await numbers()
+            found = await failing_activities(await client(), checked)
+            self.rounds += 1
+            self._value, self._at = (checked, found), time.monotonic()
+            return self._value
+
+    def clear(self) -> None:
+        """Forget the listing (after a retry, so the next refresh shows its effect)."""
+        self._value = None
+
+
+# One cache per app, dropped with it (AppState is an unhashable dataclass: keyed by its id).
+_CACHES: dict[int, FailingCache] = {}
+
+
+def failing_cache(owner: object, ttl: float) -> FailingCache:
+    """The listing cache of one app (`owner`: its AppState)."""
+    key = id(owner)
+    cache = _CACHES.get(key)
+    if cache is None:
+        cache = _CACHES[key] = FailingCache(ttl)
+        weakref.finalize(owner, _CACHES.pop, key, None)
+    return cache
 
 
 async def retry_activity(client: Client, *, namespace: str, number: str, activity_id: str) -> None:

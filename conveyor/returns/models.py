@@ -14,7 +14,10 @@ from conveyor.core.models import money_field, timestamp_field
 class ReturnStatus(StrEnum):
     AUTHORISED = "authorised"  # the customer may send the goods back
     RECEIVING = "receiving"  # goods arrived; restock, credit note and refund are under way
+    # Restocked; the credit note (and refund) is above the approval amount: an accountant decides.
+    PENDING_APPROVAL = "pending_approval"
     RECEIVED = "received"  # restocked or scrapped, credited and (if paid) refunded
+    REJECTED = "rejected"  # restocked or scrapped; the accountant refused credit note and refund
 
 
 class Disposition(StrEnum):
@@ -112,6 +115,8 @@ class ReturnPublic(SQLModel):
     received_at: datetime | None
     lines: list[ReturnLinePublic]
     credit_notes: list[ReturnCreditNote]
+    # The accountant's approval task of a credit note above the approval amount, if it needed one.
+    approval_task_id: int | None = None
 
 
 class ReturnsPublic(SQLModel):

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from conveyor.audit import service as audit_service
 from conveyor.core.db import page
 from conveyor.core.models import round_money, row_id, utcnow
 from conveyor.inventory import service as inventory_service
@@ -32,9 +33,16 @@ from conveyor.returns.models import (
     ReturnLine,
     ReturnStatus,
 )
+from conveyor.task import service as task_service
+from conveyor.task.models import Task
 
 ZERO = Decimal("0.00")
 REFUND_METHOD = "refund"
+# A credit note above the approval amount waits for this task of an accountant.
+APPROVAL_STEP = "refund_approval"
+APPROVAL_ROLE = "accountant"
+APPROVED, REJECTED = "approved", "rejected"
+AUDIT_FIELDS = ("status", "credit_total", "refund_total", "received_by")
 
 
 class ReturnError(Exception):
@@ -112,7 +120,7 @@ def create(
     key: str,
     order: SalesOrder,
     return_in: ReturnCreate,
-    created_by: str,
+    actor: audit_service.Actor,
 ) -> ReturnAuthorisation:
     """Authorise the return of shipped goods once per `key` (numbered RMA-000001, ...)."""
     # PostgreSQL: the order row lock serialises returns of one order, so two at once cannot both
@@ -155,7 +163,7 @@ def create(
         order_id=row_id(order),
         order_number=order.number or "",
         reason=return_in.reason,
-        created_by=created_by,
+        created_by=actor.name,
         currency=order.currency,
     )
     session.add(rma)
@@ -170,14 +178,30 @@ def create(
         kind="return_authorised",
         message=f"return {rma.number} authorised: {summary}"
         + (f" ({return_in.reason})" if return_in.reason else ""),
-        actor=created_by,
+        actor=actor.name,
     )
     session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="return.authorise",
+        entity="return",
+        entity_id=rma.number,
+        after={
+            "order_number": rma.order_number,
+            "reason": rma.reason,
+            "lines": [{"sku": sku, "qty": qty} for sku, qty in wanted.items()],
+        },
+    )
     return rma
 
 
 def record_receipt(
-    *, session: Session, rma: ReturnAuthorisation, received: Sequence[ReceiveLine], actor: str
+    *,
+    session: Session,
+    rma: ReturnAuthorisation,
+    received: Sequence[ReceiveLine],
+    actor: audit_service.Actor,
 ) -> ReturnAuthorisation:
     """Record what came back and how it is disposed of; no lines: all of it, restocked.
 
@@ -214,10 +238,26 @@ def record_receipt(
         row = by_sku[sku]
         row.restock_qty, row.scrap_qty = split[Disposition.RESTOCK], split[Disposition.SCRAP]
         session.add(row)
+    before = audit_service.snapshot(rma, ["status", "received_by"])
     rma.status = ReturnStatus.RECEIVING
-    rma.received_by = actor
+    rma.received_by = actor.name
     session.add(rma)
     session.flush()
+    audit_service.record(
+        session,
+        actor=actor,
+        action="return.receive",
+        entity="return",
+        entity_id=rma.number,
+        before=before,
+        after=audit_service.snapshot(rma, ["status", "received_by"])
+        | {
+            "lines": [
+                {"sku": sku, "restock": kept[Disposition.RESTOCK], "scrap": kept[Disposition.SCRAP]}
+                for sku, kept in plan.items()
+            ]
+        },
+    )
     return rma
 
 
@@ -240,6 +280,7 @@ def restock(
                 qty=row.restock_qty,
                 warehouse=warehouse,
                 default_warehouse=default_warehouse,
+                actor=audit_service.Actor.system(),  # the return's workflow restocks
             )
             restocked += row.restock_qty
             skus.append(row.sku)
@@ -289,14 +330,14 @@ def _scrap(
 
 
 def credit(*, session: Session, rma: ReturnAuthorisation) -> list[CreditNote]:
-    """Issue the credit note(s) for what came back, at the prices and tax rates invoiced."""
+    """Issue the credit note(s) for what came back, at the prices and tax rates invoiced.
+
+    Refused while an accountant's approval is pending, and for a rejected return.
+    """
+    _refuse_undecided(rma)
     order = session.get(SalesOrder, rma.order_id)
     assert order is not None
-    goods = [
-        (row.sku, row.restock_qty + row.scrap_qty)
-        for row in lines(session=session, return_id=rma.id or 0)
-        if row.restock_qty + row.scrap_qty
-    ]
+    goods = _goods(session, rma)
     notes = (
         credit_service.credit_goods(
             session=session,
@@ -320,6 +361,7 @@ def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
     At most the return's credit; an order nobody paid for gets no refund (the credit lowers
     what is owed instead).
     """
+    _refuse_undecided(rma)
     key = f"return:{rma.number}:refund"
     existing = session.exec(select(Payment).where(Payment.key == key)).first()
     if existing is None:
@@ -339,6 +381,7 @@ def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
                 amount=-amount,
                 method=REFUND_METHOD,
                 reference=rma.number,
+                actor=audit_service.Actor.system(),  # the return's workflow refunds
             )
     else:
         amount = -existing.amount
@@ -348,10 +391,19 @@ def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
     return rma.refund_total
 
 
+def _refuse_undecided(rma: ReturnAuthorisation) -> None:
+    # Separation of duties: no credit note or refund before the accountant approved it.
+    if rma.status in (ReturnStatus.PENDING_APPROVAL, ReturnStatus.REJECTED):
+        raise ReturnConflictError(
+            f"return {rma.number} is {rma.status}: no credit note or refund without approval"
+        )
+
+
 def complete(*, session: Session, rma: ReturnAuthorisation) -> ReturnAuthorisation:
     """Mark the return received (once) and note it on the order's trail."""
-    if rma.status == ReturnStatus.RECEIVED:
-        return rma
+    if rma.status in (ReturnStatus.RECEIVED, ReturnStatus.REJECTED):
+        return rma  # done once already; a rejected return ends without credit note or refund
+    _refuse_undecided(rma)
     rma.status = ReturnStatus.RECEIVED
     rma.received_at = utcnow()
     session.add(rma)
@@ -371,3 +423,151 @@ def complete(*, session: Session, rma: ReturnAuthorisation) -> ReturnAuthorisati
     )
     session.flush()
     return rma
+
+
+def approval_task_key(number: str) -> str:
+    """The key of the return's approval task (one per RMA)."""
+    return f"return:{number}:refund-approval"
+
+
+def approval_task(*, session: Session, rma: ReturnAuthorisation) -> Task | None:
+    """The accountant's approval task of the return, or None when it needed none."""
+    return task_service.get_by_key(session=session, key=approval_task_key(rma.number))
+
+
+def number_of_approval_task(task: Task) -> str | None:
+    """The RMA number when `task` is a return's approval task (its key names it), else None."""
+    prefix, suffix = "return:", ":refund-approval"
+    if task.step != APPROVAL_STEP or not (
+        task.key.startswith(prefix) and task.key.endswith(suffix)
+    ):
+        return None
+    return task.key[len(prefix) : -len(suffix)]
+
+
+def credit_due(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
+    """What the return's credit note(s) total: as issued, or as they would be issued now."""
+    notes = credit_notes(session=session, rma=rma)
+    if notes:
+        return round_money(sum((note.total for note in notes), ZERO))
+    order = session.get(SalesOrder, rma.order_id)
+    assert order is not None
+    goods = _goods(session, rma)
+    return (
+        credit_service.credit_goods_total(session=session, order=order, goods=goods)
+        if goods
+        else ZERO
+    )
+
+
+def request_approval(
+    *, session: Session, rma: ReturnAuthorisation, above: Decimal
+) -> tuple[Task | None, Decimal]:
+    """Open the accountant's approval task when the credit is above `above` (once per RMA).
+
+    (task or None, the credit due). The credit note and the refund wait for the decision; the
+    return is `pending_approval` meanwhile.
+    """
+    existing = approval_task(session=session, rma=rma)
+    due = credit_due(session=session, rma=rma)
+    if existing is not None:
+        return existing, due
+    if due <= above or rma.status != ReturnStatus.RECEIVING:
+        return None, due
+    order = session.get(SalesOrder, rma.order_id)
+    assert order is not None
+    before = audit_service.snapshot(rma, AUDIT_FIELDS)
+    task = task_service.create_assigned(
+        session=session,
+        key=approval_task_key(rma.number),
+        order=order,
+        step=APPROVAL_STEP,
+        role=APPROVAL_ROLE,
+    )
+    rma.status = ReturnStatus.PENDING_APPROVAL
+    session.add(rma)
+    order_service.add_event(
+        session=session,
+        key=f"return:{rma.number}:approval-requested",
+        order=order,
+        kind="return_approval",
+        message=(
+            f"return {rma.number}: credit {due} {rma.currency} is above {above}; "
+            f"task {task.id} asks an accountant to approve the credit note and refund"
+        ),
+        actor="system",
+    )
+    audit_service.record(
+        session,
+        actor=audit_service.Actor.system(),
+        action="return.approval_requested",
+        entity="return",
+        entity_id=rma.number,
+        before=before,
+        after={**audit_service.snapshot(rma, AUDIT_FIELDS), "task_id": task.id, "credit": due},
+    )
+    session.flush()
+    return task, due
+
+
+def decide(
+    *,
+    session: Session,
+    rma: ReturnAuthorisation,
+    task_id: int,
+    outcome: str,
+    note: str | None,
+    actor: audit_service.Actor,
+) -> ReturnAuthorisation:
+    """Record the accountant's decision on the credit (once): approved goes on to the credit
+    note and refund; rejected ends the return with neither.
+    """
+    if outcome not in (APPROVED, REJECTED):
+        raise ReturnError(f"a refund approval is {APPROVED} or {REJECTED}, not {outcome}")
+    task = task_service.mark_completed(
+        session=session, task_id=task_id, outcome=outcome, note=note, actor=actor.name
+    )
+    if rma.status != ReturnStatus.PENDING_APPROVAL:
+        return rma  # decided by an earlier attempt
+    before = audit_service.snapshot(rma, AUDIT_FIELDS)
+    order = session.get(SalesOrder, rma.order_id)
+    assert order is not None
+    if task.outcome == REJECTED:
+        rma.status = ReturnStatus.REJECTED
+        rma.credit_total = rma.refund_total = ZERO
+        rma.received_at = utcnow()
+    else:
+        rma.status = ReturnStatus.RECEIVING
+    session.add(rma)
+    order_service.add_event(
+        session=session,
+        key=f"return:{rma.number}:{task.outcome}",
+        order=order,
+        kind="return_approval",
+        message=(
+            f"return {rma.number}: credit note and refund {task.outcome} by {actor.name}"
+            + (f" ({note})" if note else "")
+            + ("" if task.outcome == APPROVED else "; goods kept, nothing credited or refunded")
+        ),
+        actor=actor.name,
+    )
+    audit_service.record(
+        session,
+        actor=actor,
+        action=f"return.{'approve' if task.outcome == APPROVED else 'reject'}",
+        entity="return",
+        entity_id=rma.number,
+        before=before,
+        after={**audit_service.snapshot(rma, AUDIT_FIELDS), "task_id": task_id, "note": note},
+    )
+    session.flush()
+    return rma
+
+
+def _goods(session: Session, rma: ReturnAuthorisation) -> list[tuple[str, int]]:
+    """What came back per SKU (restocked or scrapped): what the credit note covers."""
+    return [
+        (row.sku, row.restock_qty + row.scrap_qty)
+        for row in lines(session=session, return_id=rma.id or 0)
+        if row.restock_qty + row.scrap_qty
+    ]

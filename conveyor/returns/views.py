@@ -1,12 +1,20 @@
 """Return endpoints: authorise a return of an order, receive it, list and read returns."""
 
 from typing import Annotated
-from uuid import uuid4
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlmodel import Session
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, SessionDep, StateDep, require_role
+from api.deps import (
+    Principal,
+    ReadSessionDep,
+    SessionDep,
+    StateDep,
+    require,
+)
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import GRANTS, Permission
+from conveyor.core.idempotency import scoped_key
 from conveyor.core.state import in_session
 from conveyor.invoice.models import CreditNote, Invoice
 from conveyor.order import service as order_service
@@ -25,17 +33,16 @@ from conveyor.returns.models import (
 order_returns_router = APIRouter()  # mounted under /orders
 router = APIRouter()  # mounted under /returns
 
-AUTHORISING_ROLES = ("order_desk", "warehouse")
+# Separation of duties (conveyor/auth/permissions.py): the order desk or sales authorise a
+# return, the warehouse receives it, an accountant approves a credit above the approval amount.
+AUTHORISING_ROLES = tuple(sorted(GRANTS[Permission.RETURNS_AUTHORISE].roles))
 RECEIVING_ROLE = "warehouse"
 
 RETURN_FIELDS = [
-    name for name in ReturnPublic.model_fields if name not in ("lines", "credit_notes")
+    name
+    for name in ReturnPublic.model_fields
+    if name not in ("lines", "credit_notes", "approval_task_id")
 ]
-# Who may authorise returns (order desk, warehouse, admin) and receive the goods (warehouse).
-ReturnsDesk = Annotated[
-    Principal, Depends(require_role(*AUTHORISING_ROLES, action="authorising returns"))
-]
-Warehouse = Annotated[Principal, Depends(require_role(RECEIVING_ROLE, action="receiving returns"))]
 
 
 def return_public(session: Session, rma: ReturnAuthorisation) -> ReturnPublic:
@@ -48,6 +55,9 @@ def return_public(session: Session, rma: ReturnAuthorisation) -> ReturnPublic:
             for line in return_service.lines(session=session, return_id=rma.id or 0)
         ],
         credit_notes=[_credit_note(session, note) for note in notes],
+        approval_task_id=task.id
+        if (task := return_service.approval_task(session=session, rma=rma))
+        else None,
     )
 
 
@@ -77,7 +87,7 @@ def create_return(
     number: str,
     return_in: ReturnCreate,
     session: SessionDep,
-    principal: ReturnsDesk,
+    principal: Annotated[Principal, require(Permission.RETURNS_AUTHORISE)],
     idempotency_key: Annotated[str | None, Header(max_length=150)] = None,
 ) -> ReturnPublic:
     """Authorise the return of goods shipped on the order (RMA). 409: nothing shipped or the
@@ -89,10 +99,10 @@ def create_return(
     try:
         rma = return_service.create(
             session=session,
-            key=f"return:{idempotency_key or uuid4()}",
+            key=scoped_key("return", number, idempotency_key),
             order=order,
             return_in=return_in,
-            created_by=principal.name,
+            actor=principal.actor(Source.API),
         )
     except return_service.ReturnConflictError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
@@ -104,7 +114,7 @@ def create_return(
 @router.get("", response_model=ReturnsPublic)
 def list_returns(
     session: ReadSessionDep,
-    _: CurrentPrincipal,
+    _: Annotated[Principal, require(Permission.RETURNS_VIEW)],
     order: Annotated[str | None, Query(max_length=32)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -117,7 +127,9 @@ def list_returns(
 
 
 @router.get("/{number}", response_model=ReturnPublic)
-def read_return(number: str, session: ReadSessionDep, _: CurrentPrincipal) -> ReturnPublic:
+def read_return(
+    number: str, session: ReadSessionDep, _: Annotated[Principal, require(Permission.RETURNS_VIEW)]
+) -> ReturnPublic:
     """One return with its lines, credit notes and refund."""
     return return_public(session, _load(session, number))
 
@@ -131,7 +143,7 @@ async def receive_return(
     number: str,
     receipt: ReturnReceive,
     state: StateDep,
-    principal: Warehouse,
+    principal: Annotated[Principal, require(Permission.RETURNS_RECEIVE)],
     response: Response,
 ) -> ReturnPublic:
     """Goods came back: restock or scrap them, issue the credit note, refund if paid, mail the
@@ -141,7 +153,7 @@ async def receive_return(
     """
     try:
         done = await return_flows.receive(
-            state, number=number, received=receipt.lines, actor=principal.name
+            state, number=number, received=receipt.lines, actor=principal.actor(Source.API)
         )
     except return_service.ReturnConflictError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

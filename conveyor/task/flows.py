@@ -9,10 +9,13 @@ import logging
 
 from sqlmodel import Session
 
+from conveyor.audit.service import Actor, record
 from conveyor.core.state import AppState, in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Caller, Employee
 from conveyor.order import flows as order_flows
+from conveyor.returns import flows as return_flows
+from conveyor.returns import service as return_service
 from conveyor.task import assignment
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
@@ -31,25 +34,27 @@ def _assigned(session: Session, task: Task, reason: str) -> tuple[str, TaskAssig
     )
 
 
-async def claim(state: AppState, *, task_id: int, caller: Caller) -> Task:
+async def claim(state: AppState, *, task_id: int, caller: Caller, actor: Actor) -> Task:
     """`caller` takes a pool task of their role; Conflict when someone else was first."""
     task = await in_session(
         state,
-        lambda session: task_service.claim_for(session=session, task_id=task_id, caller=caller),
+        lambda session: task_service.claim_for(
+            session=session, task_id=task_id, caller=caller, actor=actor
+        ),
     )
     await announce(state, task=task, reason="claimed")
     return task
 
 
-async def reassign(state: AppState, *, task_id: int, employee_id: int | None, actor: str) -> Task:
+async def reassign(state: AppState, *, task_id: int, employee_id: int | None, actor: Actor) -> Task:
     """Give the task to another employee of its role, or back to the pool with None."""
     task = await in_session(
         state,
         lambda session: task_service.reassign_to(
-            session=session, task_id=task_id, employee_id=employee_id
+            session=session, task_id=task_id, employee_id=employee_id, actor=actor
         ),
     )
-    await announce(state, task=task, reason=f"reassigned by {actor}")
+    await announce(state, task=task, reason=f"reassigned by {actor.name}")
     return task
 
 
@@ -64,6 +69,18 @@ async def complete(
         ),
         read_only=True,
     )
+    rma_number = return_service.number_of_approval_task(task)
+    if rma_number is not None:
+        # A return's refund approval: its ReturnWorkflow waits for it, not the order's.
+        await return_flows.decide(
+            state,
+            number=rma_number,
+            task_id=task_id,
+            outcome=outcome,
+            note=note,
+            caller=caller,  # a Principal (api.deps): it checks the refunds.approve permission
+        )
+        return await _reloaded(state, task_id)
     # A refusal of the workflow (not waiting for this task) is a WorkflowRefusedError: a Conflict.
     await order_flows.complete_task(
         state,
@@ -73,6 +90,10 @@ async def complete(
         note=note,
         actor=caller.name,
     )
+    return await _reloaded(state, task_id)
+
+
+async def _reloaded(state: AppState, task_id: int) -> Task:
     refreshed = await in_session(
         state, lambda session: task_service.get(session=session, task_id=task_id), read_only=True
     )
@@ -80,7 +101,19 @@ async def complete(
     return refreshed
 
 
-async def clock_in(state: AppState, *, employee_id: int, caller: Caller) -> Employee:
+def _audit_clock(session: Session, employee: Employee, actor: Actor, action: str) -> None:
+    record(
+        session,
+        actor=actor,
+        action=action,
+        entity="employee",
+        entity_id=employee.id,
+        before={"on_duty": action == "employee.clock_out"},
+        after={"on_duty": action == "employee.clock_in"},
+    )
+
+
+async def clock_in(state: AppState, *, employee_id: int, caller: Caller, actor: Actor) -> Employee:
     """Clock in, then hand the waiting pool tasks of the employee's roles out by their strategy."""
 
     def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
@@ -89,8 +122,16 @@ async def clock_in(state: AppState, *, employee_id: int, caller: Caller) -> Empl
         employee_service.clock_in(session=session, employee=employee)
         changes = []
         if not was_on_duty:
+            _audit_clock(session, employee, actor, "employee.clock_in")
             for task in assignment.waiting_in_pool(session=session, roles=employee.roles):
                 if assignment.assign(session=session, task=task) is not None:
+                    task_service.audit_assignment(
+                        session=session,
+                        task=task,
+                        actor=actor,
+                        action="task.assign_at_clock_in",
+                        before_assignee=None,
+                    )
                     changes.append(_assigned(session, task, "assigned at clock-in"))
         return employee, changes
 
@@ -99,15 +140,25 @@ async def clock_in(state: AppState, *, employee_id: int, caller: Caller) -> Empl
     return employee
 
 
-async def clock_out(state: AppState, *, employee_id: int, caller: Caller) -> Employee:
+async def clock_out(state: AppState, *, employee_id: int, caller: Caller, actor: Actor) -> Employee:
     """Clock out, then give the employee's open tasks to someone else on duty (or the pool)."""
 
     def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
         employee = employee_service.get_own(session=session, employee_id=employee_id, caller=caller)
+        was_on_duty = employee.on_duty
         employee_service.clock_out(session=session, employee=employee)
+        if was_on_duty:
+            _audit_clock(session, employee, actor, "employee.clock_out")
         changes = []
         for task in assignment.open_tasks_of(session=session, employee_id=employee_id):
             assignment.assign(session=session, task=task, exclude=employee_id)
+            task_service.audit_assignment(
+                session=session,
+                task=task,
+                actor=actor,
+                action="task.hand_over",
+                before_assignee=employee_id,
+            )
             changes.append(_assigned(session, task, f"{employee.email} clocked out"))
         return employee, changes
 

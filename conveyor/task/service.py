@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, record, snapshot
 from conveyor.core.db import page
 from conveyor.core.errors import Conflict, Forbidden, Invalid, NotFound
 from conveyor.core.models import utcnow
@@ -12,6 +13,24 @@ from conveyor.employee.models import SUPERVISOR_ROLE, Caller, Employee
 from conveyor.order.models import SalesOrder
 from conveyor.task import assignment
 from conveyor.task.models import Task, TaskStatus
+
+# What the audit log keeps of a task before and after a change.
+TASK_FIELDS = ("status", "assignee_id", "role", "order_number", "outcome", "completed_by")
+
+
+def audit_assignment(
+    *, session: Session, task: Task, actor: Actor, action: str, before_assignee: int | None
+) -> None:
+    """The audit entry of a task that changed hands (claim, unclaim, reassign, hand-over)."""
+    record(
+        session,
+        actor=actor,
+        action=action,
+        entity="task",
+        entity_id=task.id,
+        before={"assignee_id": before_assignee},
+        after={"assignee_id": task.assignee_id, "order_number": task.order_number},
+    )
 
 
 class TaskConflictError(Conflict):
@@ -210,18 +229,28 @@ def unclaim(*, session: Session, task: Task, employee_id: int) -> Task:
     return task
 
 
-def claim_for(*, session: Session, task_id: int, caller: Caller) -> Task:
+def claim_for(*, session: Session, task_id: int, caller: Caller, actor: Actor) -> Task:
     """`caller` takes the pool task (they must hold its role)."""
     employee_id = holder_id(caller)
     task = get_for(session=session, task_id=task_id, caller=caller)
-    return claim(session=session, task=task, employee_id=employee_id)
+    before = task.assignee_id
+    claim(session=session, task=task, employee_id=employee_id)
+    audit_assignment(
+        session=session, task=task, actor=actor, action="task.claim", before_assignee=before
+    )
+    return task
 
 
-def unclaim_for(*, session: Session, task_id: int, caller: Caller) -> Task:
+def unclaim_for(*, session: Session, task_id: int, caller: Caller, actor: Actor) -> Task:
     """`caller` gives a task they hold back to the pool."""
     employee_id = holder_id(caller)
     task = get_for(session=session, task_id=task_id, caller=caller)
-    return unclaim(session=session, task=task, employee_id=employee_id)
+    before = task.assignee_id
+    unclaim(session=session, task=task, employee_id=employee_id)
+    audit_assignment(
+        session=session, task=task, actor=actor, action="task.unclaim", before_assignee=before
+    )
+    return task
 
 
 def get_completable(*, session: Session, task_id: int, caller: Caller) -> Task:
@@ -234,7 +263,7 @@ def get_completable(*, session: Session, task_id: int, caller: Caller) -> Task:
     return task
 
 
-def reassign_to(*, session: Session, task_id: int, employee_id: int | None) -> Task:
+def reassign_to(*, session: Session, task_id: int, employee_id: int | None, actor: Actor) -> Task:
     """Give the task to the active employee `employee_id` (who must hold its role), or the pool."""
     task = get(session=session, task_id=task_id)
     if task is None:
@@ -244,7 +273,12 @@ def reassign_to(*, session: Session, task_id: int, employee_id: int | None) -> T
         employee = session.get(Employee, employee_id)
         if employee is None or not employee.active:
             raise Invalid(f"no active employee {employee_id}")
-    return reassign(session=session, task=task, employee=employee)
+    before = task.assignee_id
+    reassign(session=session, task=task, employee=employee)
+    audit_assignment(
+        session=session, task=task, actor=actor, action="task.reassign", before_assignee=before
+    )
+    return task
 
 
 def reassign(*, session: Session, task: Task, employee: Employee | None) -> Task:
@@ -268,6 +302,7 @@ def mark_completed(
     if task is None:
         raise TaskConflictError(f"task {task_id} does not exist")
     if task.status == TaskStatus.OPEN:
+        before = snapshot(task, TASK_FIELDS)
         task.status = TaskStatus.COMPLETED
         task.outcome = outcome
         task.note = note
@@ -275,6 +310,16 @@ def mark_completed(
         task.completed_by = actor
         session.add(task)
         session.flush()
+        # Completed through the order's workflow, for the person named in the update.
+        record(
+            session,
+            actor=Actor.on_behalf(actor),
+            action="task.complete",
+            entity="task",
+            entity_id=task.id,
+            before=before,
+            after=snapshot(task, TASK_FIELDS),
+        )
     return task
 
 

@@ -2,18 +2,18 @@
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from api.deps import CurrentPrincipal, Principal, ReadSessionDep, StateDep, require_role
+from api.deps import Principal, ReadSessionDep, StateDep, require
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
 from conveyor.core.state import in_session
-from conveyor.employee.models import SUPERVISOR_ROLE
 from conveyor.order.enums import Step
 from conveyor.task import flows as task_flows
 from conveyor.task import service as task_service
 from conveyor.task.models import Task, TaskComplete, TaskPublic, TaskReassign, TasksPublic
 
 router = APIRouter()
-Supervisor = Annotated[Principal, Depends(require_role(SUPERVISOR_ROLE, action="reassigning"))]
 
 
 def task_public(task: Task) -> TaskPublic:
@@ -24,7 +24,7 @@ def task_public(task: Task) -> TaskPublic:
 @router.get("", response_model=TasksPublic)
 def list_tasks(
     session: ReadSessionDep,
-    principal: CurrentPrincipal,
+    principal: Annotated[Principal, require(Permission.TASKS_WORK)],
     scope: Literal["mine", "pool", "all"] = "all",
     step: Step | None = None,
     status_: Annotated[
@@ -51,24 +51,35 @@ def list_tasks(
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
-def read_task(task_id: int, session: ReadSessionDep, principal: CurrentPrincipal) -> TaskPublic:
+def read_task(
+    task_id: int,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require(Permission.TASKS_WORK)],
+) -> TaskPublic:
     """One task."""
     return task_public(task_service.get_for(session=session, task_id=task_id, caller=principal))
 
 
 @router.post("/{task_id}/claim", response_model=TaskPublic)
-async def claim_task(task_id: int, state: StateDep, principal: CurrentPrincipal) -> TaskPublic:
+async def claim_task(
+    task_id: int, state: StateDep, principal: Annotated[Principal, require(Permission.TASKS_WORK)]
+) -> TaskPublic:
     """Take a pool task; 409 when someone else was first."""
-    return task_public(await task_flows.claim(state, task_id=task_id, caller=principal))
+    task = await task_flows.claim(
+        state, task_id=task_id, caller=principal, actor=principal.actor(Source.API)
+    )
+    return task_public(task)
 
 
 @router.post("/{task_id}/unclaim", response_model=TaskPublic)
-async def unclaim_task(task_id: int, state: StateDep, principal: CurrentPrincipal) -> TaskPublic:
+async def unclaim_task(
+    task_id: int, state: StateDep, principal: Annotated[Principal, require(Permission.TASKS_WORK)]
+) -> TaskPublic:
     """Give a task you hold back to the pool."""
     task = await in_session(
         state,
         lambda session: task_service.unclaim_for(
-            session=session, task_id=task_id, caller=principal
+            session=session, task_id=task_id, caller=principal, actor=principal.actor(Source.API)
         ),
     )
     return task_public(task)
@@ -76,18 +87,24 @@ async def unclaim_task(task_id: int, state: StateDep, principal: CurrentPrincipa
 
 @router.post("/{task_id}/reassign", response_model=TaskPublic)
 async def reassign_task(
-    task_id: int, body: TaskReassign, state: StateDep, principal: Supervisor
+    task_id: int,
+    body: TaskReassign,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.TASKS_REASSIGN)],
 ) -> TaskPublic:
     """Give the task to another employee of its role, or back to the pool (supervisors)."""
     task = await task_flows.reassign(
-        state, task_id=task_id, employee_id=body.employee_id, actor=principal.name
+        state, task_id=task_id, employee_id=body.employee_id, actor=principal.actor(Source.API)
     )
     return task_public(task)
 
 
 @router.post("/{task_id}/complete", response_model=TaskPublic)
 async def complete_task(
-    task_id: int, body: TaskComplete, state: StateDep, principal: CurrentPrincipal
+    task_id: int,
+    body: TaskComplete,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.TASKS_WORK)],
 ) -> TaskPublic:
     """Complete with an outcome (`done`, `approved`, `rejected`) and a note; the order resumes."""
     task = await task_flows.complete(

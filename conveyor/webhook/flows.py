@@ -9,16 +9,22 @@ and its delivery are committed in one transaction: its workflow is started off t
 import asyncio
 import contextlib
 import logging
+import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlmodel import Session
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.service import RPCError
 
+from conveyor.audit import service as audit_service
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.core.errors import Conflict, NotFound
+from conveyor.core.models import row_id
 from conveyor.core.state import AppState, in_intake_session
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
@@ -42,14 +48,18 @@ STATUS = {
     Outcome.MALFORMED: 400,
     Outcome.FAILED: 500,
 }
+# Refused deliveries are counted and written one at a time per process, so a source cannot
+# slip past its limit with parallel requests (several processes may each let one more in).
+_REFUSED_WRITES = threading.Lock()
 
 
 @dataclass
 class Answer:
-    """The HTTP status and body a delivery is answered with."""
+    """The HTTP status and body a delivery is answered with (429: `retry_after` seconds)."""
 
     status: int
     ack: WebhookAck
+    retry_after: int | None = None
 
 
 class ReplayRefusedError(Conflict):
@@ -63,6 +73,14 @@ class DeliveryNotFoundError(NotFound, LookupError):
 async def _db(state: AppState, work: Callable[[Session], T]) -> T:
     def run() -> T:
         with session_scope(state.engine) as session:
+            return work(session)
+
+    return await asyncio.to_thread(run)
+
+
+async def _read(state: AppState, work: Callable[[Session], T]) -> T:
+    def run() -> T:
+        with session_scope(state.read_engine) as session:
             return work(session)
 
     return await asyncio.to_thread(run)
@@ -121,45 +139,124 @@ def _verify(
     return store, headers.get(module.TOPIC_HEADER), delivery_id
 
 
-async def receive(
-    state: AppState, *, provider: str, headers: dict[str, str], body: bytes
+def _too_old(state: AppState, module: Any, headers: dict[str, str], body: bytes) -> str | None:
+    """Why a signed store delivery is refused as a replay (triggered too long ago), or None."""
+    triggered = module.triggered_at(headers, body)
+    if triggered is None:
+        return None  # nothing says when: the dedupe and the update order still apply
+    window = state.settings.webhook_max_age_seconds
+    if (connections.now() - triggered).total_seconds() <= window:
+        return None
+    return f"triggered at {triggered.isoformat()}, over {window:.0f} s ago: refused as a replay"
+
+
+async def _refuse(
+    state: AppState,
+    *,
+    provider: str,
+    headers: dict[str, str],
+    body: bytes,
+    source: str | None,
+    outcome: Outcome,
+    detail: str,
+    **fields: Any,
 ) -> Answer:
-    """Handle one delivery to `/webhooks/<provider>` (headers with lower-case names)."""
-    if provider == "woocommerce" and woocommerce.is_ping(body, headers):
-        delivery = await _db(
-            state,
-            lambda s: webhook_service.record_delivery(
-                session=s,
+    """Note a refused delivery (metadata only), or answer 429 beyond the source's limit."""
+    settings = state.settings
+    window, limit = settings.webhook_refused_window_seconds, settings.webhook_refused_limit
+
+    def wait(session: Session) -> int | None:
+        now = connections.now()
+        count, oldest = webhook_service.refused_since(
+            session=session, source=source, since=now - timedelta(seconds=window)
+        )
+        if count < limit:
+            return None
+        free = (oldest + timedelta(seconds=window) - now).total_seconds() if oldest else window
+        return max(1, math.ceil(free))
+
+    def write() -> tuple[WebhookDelivery | None, int | None]:
+        with _REFUSED_WRITES, session_scope(state.engine) as session:
+            seconds = wait(session)  # again, now that no other refusal of ours is on the way
+            if seconds is not None:
+                return None, seconds
+            return webhook_service.record_refused(
+                session=session,
                 provider=provider,
                 headers=headers,
-                body=body,
-                topic="ping",
-                outcome=Outcome.PING,
-                detail="WooCommerce webhook ping",
-            ),
+                body_size=len(body),
+                source=source,
+                outcome=outcome,
+                detail=detail,
+                **fields,
+            ), None
+
+    # Over the limit: read only (no write lock, nothing stored).
+    seconds = await _read(state, wait)
+    delivery = None
+    if seconds is None:
+        delivery, seconds = await asyncio.to_thread(write)
+    if delivery is None:
+        message = f"too many refused deliveries from this address; retry in {seconds} s"
+        ack = WebhookAck(delivery=0, outcome=outcome, detail=message)
+        return Answer(429, ack, retry_after=seconds)
+    return _answer(delivery)
+
+
+def _duplicate(delivery: WebhookDelivery) -> Answer:
+    """The answer to a repeat of a delivery already dealt with: 200, nothing done again."""
+    detail = (
+        f"delivery {delivery.delivery_id} was received already (#{delivery.id}, "
+        f"{delivery.outcome}); not acted on again"
+    )
+    ack = WebhookAck(
+        delivery=delivery.id or 0,
+        outcome=Outcome.DUPLICATE,
+        order_number=delivery.order_number,
+        detail=detail,
+    )
+    return Answer(200, ack)
+
+
+async def receive(
+    state: AppState,
+    *,
+    provider: str,
+    headers: dict[str, str],
+    body: bytes,
+    source: str | None = None,
+) -> Answer:
+    """Handle one delivery to `/webhooks/<provider>` (headers with lower-case names) from the
+    client address `source`."""
+    source = (source or "unknown")[:64]
+    refuse = {"provider": provider, "headers": headers, "body": body, "source": source}
+    module = STORE_MODULES.get(provider)
+    if provider == "woocommerce" and woocommerce.is_ping(body, headers):
+        return await _refuse(
+            state, **refuse, outcome=Outcome.PING, detail="WooCommerce webhook ping", topic="ping"
         )
-        return _answer(delivery)
     try:
         store, topic, delivery_ref = _verify(state, provider, headers, body)
     except (SignatureError, ConnectionsError) as exc:
         if isinstance(exc, ConnectionsError):
             log.error("webhook configuration: %s", exc)
         detail = str(exc) if isinstance(exc, SignatureError) else "webhook configuration is invalid"
-        delivery = await _db(
-            state,
-            lambda s: webhook_service.record_delivery(
-                session=s,
-                provider=provider,
-                headers=headers,
-                body=body,
-                topic=headers.get(STORE_MODULES[provider].TOPIC_HEADER)
-                if provider in STORE_MODULES
-                else None,
+        topic = headers.get(module.TOPIC_HEADER) if module is not None else None
+        return await _refuse(state, **refuse, outcome=Outcome.REJECTED, detail=detail, topic=topic)
+    if module is not None:
+        stale = _too_old(state, module, headers, body)
+        if stale:
+            return await _refuse(
+                state,
+                **refuse,
                 outcome=Outcome.REJECTED,
-                detail=detail,
-            ),
-        )
-        return _answer(delivery)
+                detail=stale,
+                topic=topic,
+                store=store.name,
+                signature_valid=True,
+            )
+    else:
+        delivery_ref = stripe.event_id(body)
     fields: dict[str, Any] = {
         "provider": provider,
         "headers": headers,
@@ -168,11 +265,15 @@ async def receive(
         "delivery_id": delivery_ref,
         "topic": topic,
         "signature_valid": True,
+        "source": source,
     }
-    module = STORE_MODULES.get(provider)
     if module is not None and topic in module.CREATE_TOPICS:
         return await _receive_order(state, store, module, fields)
-    delivery = await _db(state, lambda s: webhook_service.record_delivery(session=s, **fields))
+    delivery, act = await _db(
+        state, lambda s: webhook_service.claim_delivery(session=s, now=connections.now(), **fields)
+    )
+    if not act:
+        return _duplicate(delivery)
     return await process(state, delivery=delivery, store=store)
 
 
@@ -194,14 +295,14 @@ async def _receive_order(
 async def _record(state: AppState, fields: dict[str, Any], outcome: Outcome, detail: str) -> Answer:
     delivery = await _db(
         state,
-        lambda s: webhook_service.record_delivery(
-            session=s, **fields, outcome=outcome, detail=detail
+        lambda s: webhook_service.record_outcome(
+            session=s, fields=fields, outcome=outcome, detail=detail
         ),
     )
     return _answer(delivery)
 
 
-async def replay(state: AppState, *, delivery_id: int) -> Answer:
+async def replay(state: AppState, *, delivery_id: int, actor: Actor) -> Answer:
     """Act on a stored, genuinely signed delivery again (idempotent like a provider's retry)."""
 
     def load(session: Session) -> WebhookDelivery:
@@ -210,8 +311,18 @@ async def replay(state: AppState, *, delivery_id: int) -> Answer:
             raise DeliveryNotFoundError(f"delivery {delivery_id} not found")
         if not delivery.signature_valid:
             raise ReplayRefusedError("only deliveries with a valid signature can be replayed")
+        if delivery.outcome in webhook_service.REFUSED_OUTCOMES:
+            raise ReplayRefusedError("the delivery was refused; its body was not kept")
         delivery.replays += 1
         session.add(delivery)
+        audit_service.record(
+            session,
+            actor=actor,
+            action="webhook.replay",
+            entity="webhook_delivery",
+            entity_id=delivery.id,
+            after={"replays": delivery.replays, "provider": delivery.provider},
+        )
         return delivery
 
     delivery = await _db(state, load)
@@ -236,6 +347,43 @@ async def process(state: AppState, *, delivery: WebhookDelivery, store: StoreCon
         return await _finish(state, delivery.id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
 
 
+# ---- purge ----------------------------------------------------------------------------------
+
+
+async def purge_deliveries(state: AppState) -> int:
+    """Delete what the retention settings let go, in small transactions; how many went."""
+    settings = state.settings
+    retention = settings.webhook_retention_seconds
+    if retention is not None:  # the dedupe needs a delivery while it could still come again
+        retention = max(retention, settings.webhook_max_age_seconds)
+    total = 0
+    while True:
+        deleted = await _db(
+            state,
+            lambda s: webhook_service.purge(
+                session=s,
+                now=connections.now(),
+                refused_retention_seconds=settings.webhook_refused_retention_seconds,
+                retention_seconds=retention,
+            ),
+        )
+        total += deleted
+        if deleted < webhook_service.PURGE_BATCH:
+            return total
+
+
+async def purge_periodically(state: AppState) -> None:
+    """The API's purge of old deliveries, every `webhook_purge_interval_seconds` (a task)."""
+    while True:
+        try:
+            deleted = await purge_deliveries(state)
+            if deleted:
+                log.info("purged %d old webhook deliveries", deleted)
+        except Exception:
+            log.warning("webhook delivery purge failed", exc_info=True)
+        await asyncio.sleep(state.settings.webhook_purge_interval_seconds)
+
+
 # ---- store orders ---------------------------------------------------------------------------
 
 
@@ -250,10 +398,14 @@ async def _store_event(
     if topic in module.UPDATE_TOPICS:
         order_in = module.map_order(payload)
         if order_in.cancelled:
-            return await _cancel(state, delivery.id, store, order_in.external_id)
+            return await _cancel(
+                state, delivery.id, store, order_in.external_id, order_in.updated_at
+            )
         return await _update(state, delivery.id, store, order_in)
     if topic in module.CANCEL_TOPICS:
-        return await _cancel(state, delivery.id, store, module.order_id(payload))
+        return await _cancel(
+            state, delivery.id, store, module.order_id(payload), module.updated_at(payload)
+        )
     return await _finish(
         state, delivery.id, Outcome.IGNORED, f"topic {topic or '(none)'} is not handled"
     )
@@ -267,10 +419,14 @@ async def _create(
     *,
     new_delivery: dict[str, Any] | None = None,
 ) -> Answer:
-    def record(session: Session) -> tuple[SalesOrder, WebhookDelivery]:
+    def record(session: Session) -> tuple[SalesOrder | None, WebhookDelivery]:
         if delivery_id is None:
             assert new_delivery is not None
-            stored = webhook_service.record_delivery(session=session, **new_delivery)
+            stored, act = webhook_service.claim_delivery(
+                session=session, now=connections.now(), **new_delivery
+            )
+            if not act:  # the same delivery again: nothing to do
+                return None, stored
         else:
             stored = None
         order, created = webhook_service.import_order(
@@ -298,6 +454,8 @@ async def _create(
 
     # A new order goes before the background writes (on SQLite: core/intake.py).
     order, delivery = await in_intake_session(state, record)
+    if order is None:
+        return _duplicate(delivery)
     if not order.workflow_started:
         order_flows.request_start(state, order)  # the answer does not wait for Temporal
     return _answer(delivery)
@@ -306,19 +464,29 @@ async def _create(
 async def _update(
     state: AppState, delivery_id: int, store: StoreConnection, order_in: StoreOrderIn
 ) -> Answer:
-    def look(session: Session) -> tuple[SalesOrder | None, list[tuple[str, int]], list[str]]:
+    def look(
+        session: Session,
+    ) -> tuple[SalesOrder | None, list[tuple[str, int]], list[str], bool]:
         order = webhook_service.find_order(
             session=session, store=store, external_id=order_in.external_id
         )
         if order is None:
-            return None, [], []
-        current = webhook_service.current_lines(session=session, order_id=order.id)
-        return order, current, webhook_service.review_reasons(session=session, order_in=order_in)
+            return None, [], [], True
+        fresh = webhook_service.claim_update(
+            session=session, order_id=row_id(order), updated_at=order_in.updated_at
+        )
+        current = webhook_service.current_lines(session=session, order_id=row_id(order))
+        reasons = webhook_service.review_reasons(session=session, order_in=order_in)
+        return order, current, reasons, fresh
 
-    order, current, reasons = await _db(state, look)
+    order, current, reasons, fresh = await _db(state, look)
     if order is None:  # the store's update came first (or creation was not subscribed)
         return await _create(state, delivery_id, store, order_in)
     number = order.number or ""
+    if not fresh:
+        return await _finish(
+            state, delivery_id, Outcome.IGNORED, _older(order_in.updated_at), order_number=number
+        )
     paid = await _store_paid(state, store, order, order_in) if store.prepaid else ""
     if current == order_in.line_key():
         await _note(
@@ -381,12 +549,30 @@ async def _store_paid(
     return ""
 
 
-async def _cancel(
-    state: AppState, delivery_id: int, store: StoreConnection, external_id: str
-) -> Answer:
-    order = await _db(
-        state, lambda s: webhook_service.find_order(session=s, store=store, external_id=external_id)
+def _older(updated_at: datetime | None) -> str:
+    return (
+        f"the store's update of {updated_at.isoformat() if updated_at else '-'} is older than "
+        "the last one applied: ignored"
     )
+
+
+async def _cancel(
+    state: AppState,
+    delivery_id: int,
+    store: StoreConnection,
+    external_id: str,
+    updated_at: datetime | None = None,
+) -> Answer:
+    def look(session: Session) -> tuple[SalesOrder | None, bool]:
+        order = webhook_service.find_order(session=session, store=store, external_id=external_id)
+        if order is None or order.status == OrderStatus.CANCELLED:
+            return order, True
+        fresh = webhook_service.claim_update(
+            session=session, order_id=row_id(order), updated_at=updated_at
+        )
+        return order, fresh
+
+    order, fresh = await _db(state, look)
     if order is None:
         return await _finish(
             state, delivery_id, Outcome.UNMATCHED, f"no order for {store.name} order {external_id}"
@@ -395,6 +581,10 @@ async def _cancel(
     if order.status == OrderStatus.CANCELLED:
         return await _finish(
             state, delivery_id, Outcome.DUPLICATE, "already cancelled", order_number=number
+        )
+    if not fresh:
+        return await _finish(
+            state, delivery_id, Outcome.IGNORED, _older(updated_at), order_number=number
         )
     handle = await order_flows.workflow_handle(state, number)
     try:

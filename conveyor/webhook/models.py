@@ -5,7 +5,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from conveyor.core.models import json_list_field, money_field, timestamp_field
@@ -25,9 +25,17 @@ class Outcome(StrEnum):
 
 
 class WebhookDelivery(SQLModel, table=True):
-    """Every HTTP delivery, stored before it is answered."""
+    """Every HTTP delivery, stored before it is answered (refused ones without their body).
+
+    A signed delivery is stored once per (provider, store, delivery id): a repeat is counted in
+    `repeats` and answered as a duplicate. Refused deliveries never carry a delivery id.
+    """
 
     __tablename__ = "webhookdelivery"
+    __table_args__ = (
+        UniqueConstraint("provider", "store", "delivery_id", name="uq_webhookdelivery_delivery"),
+        Index("ix_webhookdelivery_received_at", "received_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=16, index=True)
@@ -36,11 +44,14 @@ class WebhookDelivery(SQLModel, table=True):
     topic: str | None = Field(default=None, max_length=64)
     headers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     body: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    body_size: int = 0  # bytes received (a refused delivery's body is not kept)
+    source: str | None = Field(default=None, max_length=64, index=True)  # the client address
     signature_valid: bool = False
     outcome: str = Field(default=Outcome.RECEIVED, max_length=16, index=True)
     detail: str = Field(default="", max_length=2000)
     order_number: str | None = Field(default=None, max_length=32, index=True)
     replays: int = 0
+    repeats: int = 0  # the same delivery id received again (answered as a duplicate)
     received_at: datetime = timestamp_field()
     processed_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 
@@ -68,6 +79,9 @@ class StoreOrder(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     review_reasons: list[str] = json_list_field()
+    # The store's `updated_at` (WooCommerce `date_modified_gmt`) of the newest delivery acted
+    # on: an update older than this is ignored (a replay or a late retry).
+    store_updated_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     created_at: datetime = timestamp_field()
 
 
@@ -78,10 +92,13 @@ class DeliverySummary(SQLModel):
     delivery_id: str | None
     topic: str | None
     signature_valid: bool
+    source: str | None
+    body_size: int
     outcome: str
     detail: str
     order_number: str | None
     replays: int
+    repeats: int
     received_at: datetime
     processed_at: datetime | None
 

@@ -1,7 +1,9 @@
 """What the store and payment mappings produce, and the strict readers they share."""
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -41,6 +43,8 @@ class StoreOrderIn:
     paid: bool = False
     cancelled: bool = False
     status: str = ""
+    # When the store last changed the order (signed, in the body): orders updates by it.
+    updated_at: datetime | None = None
 
     @property
     def subtotal(self) -> Decimal:
@@ -159,3 +163,29 @@ def country(value: Any) -> str | None:
     """A two-letter country code, or None."""
     code = text(value, 8).upper()
     return code if len(code) == 2 and code.isalpha() else None
+
+
+# ISO 8601 as the stores write it: "2021-12-31T19:00:00-05:00", "2023-03-29T18:00:27.877041743Z",
+# WooCommerce's "2017-03-22T19:28:08" (its `_gmt` fields carry no offset: UTC).
+_TIMESTAMP = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time as aware UTC (no offset: UTC); None when missing or unreadable."""
+    if not isinstance(value, str):
+        return None
+    match = _TIMESTAMP.match(value.strip())
+    if match is None:
+        return None
+    day, clock, fraction, offset = match.groups()
+    micros = (fraction or "").ljust(6, "0")[:6]
+    zone = "+00:00" if offset in (None, "Z") else offset
+    if len(zone) == 5:  # +0500
+        zone = f"{zone[:3]}:{zone[3:]}"
+    try:
+        parsed = datetime.fromisoformat(f"{day}T{clock}.{micros}{zone}")
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC)

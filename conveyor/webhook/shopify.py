@@ -1,5 +1,6 @@
 """Shopify: headers of a delivery and the mapping of an order (REST webhook payload)."""
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,12 +18,18 @@ from conveyor.webhook.payloads import (
     opt_obj,
     quantity,
     text,
+    timestamp,
 )
 
 SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 TOPIC_HEADER = "x-shopify-topic"
 DOMAIN_HEADER = "x-shopify-shop-domain"
+# X-Shopify-Webhook-Id is one per delivery and the same on Shopify's retries of it: the key a
+# delivery is stored once under. X-Shopify-Event-Id is shared by every delivery one merchant
+# action produces (orders/create and orders/paid of one checkout), so it only stands in.
 DELIVERY_HEADERS = ("x-shopify-webhook-id", "x-shopify-event-id")
+# When Shopify triggered the delivery (not covered by the HMAC, like every header).
+TRIGGERED_HEADER = "x-shopify-triggered-at"
 CREATE_TOPICS = ("orders/create",)
 UPDATE_TOPICS = ("orders/updated", "orders/edited", "orders/paid")
 CANCEL_TOPICS = ("orders/cancelled", "orders/delete")
@@ -111,9 +118,20 @@ def map_order(payload: Any) -> StoreOrderIn:
         paid=order.get("financial_status") == "paid",
         cancelled=order.get("cancelled_at") is not None,
         status=text(order.get("financial_status"), 32),
+        updated_at=timestamp(order.get("updated_at")),
     )
 
 
 def order_id(payload: Any) -> str:
     """The order id of a cancellation or deletion payload."""
     return ident(obj(payload, "the order").get("id"), "id")
+
+
+def updated_at(payload: Any) -> datetime | None:
+    """The order's `updated_at` in any order payload (None when it has none)."""
+    return timestamp(payload.get("updated_at")) if isinstance(payload, dict) else None
+
+
+def triggered_at(headers: dict[str, str], body: bytes) -> datetime | None:
+    """When Shopify triggered the delivery: `X-Shopify-Triggered-At` (None when absent)."""
+    return timestamp(headers.get(TRIGGERED_HEADER))

@@ -4,7 +4,16 @@ from decimal import Decimal
 from typing import Any
 
 from conveyor.core.models import round_money
-from conveyor.webhook.payloads import PayloadError, PaymentIn, currency, ident, obj, opt_obj, text
+from conveyor.webhook.payloads import (
+    PayloadError,
+    PaymentIn,
+    currency,
+    ident,
+    obj,
+    opt_obj,
+    parse_json,
+    text,
+)
 
 SIGNATURE_HEADER = "stripe-signature"
 PAYMENT_EVENTS = ("payment_intent.succeeded", "checkout.session.completed")
@@ -26,6 +35,14 @@ def envelope(payload: Any) -> tuple[str, str, dict[str, Any]]:
         raise PayloadError("type is missing")
     data = obj(event.get("data"), "data")
     return event_id, event_type, obj(data.get("object"), "data.object")
+
+
+def event_id(body: bytes) -> str | None:
+    """The event id of a (signed) body, the key a Stripe delivery is stored once under."""
+    try:
+        return ident(obj(parse_json(body), "the event").get("id"), "id")
+    except PayloadError:
+        return None  # answered as malformed further on
 
 
 def _amount(value: Any, code: str, name: str) -> Decimal:

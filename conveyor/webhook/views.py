@@ -5,7 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from api.deps import AdminPrincipal, ReadSessionDep, StateDep
+from api.deps import Principal, ReadSessionDep, StateDep, require
+from conveyor.audit.models import Source
+from conveyor.auth.permissions import Permission
 from conveyor.webhook import flows as webhook_flows
 from conveyor.webhook import service as webhook_service
 from conveyor.webhook.models import (
@@ -22,9 +24,13 @@ router = APIRouter()
 deliveries_router = APIRouter()
 MAX_BODY_BYTES = 5 * 1024 * 1024
 ANSWERS = {
-    200: {"model": WebhookAck, "description": "recorded (see `outcome`)"},
+    200: {"model": WebhookAck, "description": "recorded (see `outcome`), or a duplicate"},
     400: {"model": WebhookAck, "description": "malformed body (recorded)"},
-    401: {"model": WebhookAck, "description": "missing or wrong signature (recorded)"},
+    401: {
+        "model": WebhookAck,
+        "description": "missing or wrong signature, or triggered too long ago (noted, no body)",
+    },
+    429: {"description": "too many refused deliveries from this address (nothing recorded)"},
 }
 
 
@@ -33,7 +39,19 @@ async def _receive(provider: str, request: Request, state: StateDep) -> JSONResp
     if len(body) > MAX_BODY_BYTES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "body too large")
     headers = {k.lower(): v for k, v in request.headers.items()}
-    answer = await webhook_flows.receive(state, provider=provider, headers=headers, body=body)
+    answer = await webhook_flows.receive(
+        state,
+        provider=provider,
+        headers=headers,
+        body=body,
+        source=request.client.host if request.client else None,
+    )
+    if answer.retry_after is not None:
+        return JSONResponse(
+            {"detail": answer.ack.detail},
+            status_code=answer.status,
+            headers={"Retry-After": str(answer.retry_after)},
+        )
     return JSONResponse(answer.ack.model_dump(mode="json"), status_code=answer.status)
 
 
@@ -58,7 +76,7 @@ async def stripe_webhook(request: Request, state: StateDep) -> JSONResponse:
 @deliveries_router.get("", response_model=DeliveriesPublic)
 def list_deliveries(
     session: ReadSessionDep,
-    _: AdminPrincipal,
+    _: Annotated[Principal, require(Permission.WEBHOOKS_MANAGE)],
     provider: Annotated[str | None, Query(max_length=16)] = None,
     outcome: Outcome | None = None,
     store: Annotated[str | None, Query(max_length=40)] = None,
@@ -85,7 +103,11 @@ def list_deliveries(
 
 
 @deliveries_router.get("/{delivery_id}", response_model=DeliveryPublic)
-def read_delivery(delivery_id: int, session: ReadSessionDep, _: AdminPrincipal) -> DeliveryPublic:
+def read_delivery(
+    delivery_id: int,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.WEBHOOKS_MANAGE)],
+) -> DeliveryPublic:
     """One delivery with its (signature-free) headers and raw body."""
     delivery = webhook_service.get(session=session, delivery_id=delivery_id)
     if delivery is None:
@@ -94,10 +116,16 @@ def read_delivery(delivery_id: int, session: ReadSessionDep, _: AdminPrincipal) 
 
 
 @deliveries_router.post("/{delivery_id}/replay", response_model=WebhookAck)
-async def replay_delivery(delivery_id: int, state: StateDep, _: AdminPrincipal) -> WebhookAck:
+async def replay_delivery(
+    delivery_id: int,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.WEBHOOKS_MANAGE)],
+) -> WebhookAck:
     """Act on a stored delivery again (after fixing a SKU, adding a store, ...); idempotent."""
     try:
-        answer = await webhook_flows.replay(state, delivery_id=delivery_id)
+        answer = await webhook_flows.replay(
+            state, delivery_id=delivery_id, actor=principal.actor(Source.API)
+        )
     except LookupError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except webhook_flows.ReplayRefusedError as exc:

@@ -1,6 +1,7 @@
 """WooCommerce: headers of a delivery, the ping, and the mapping of an order (REST v3 shape)."""
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,13 +17,16 @@ from conveyor.webhook.payloads import (
     money,
     obj,
     opt_obj,
+    parse_json,
     quantity,
     text,
+    timestamp,
 )
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 TOPIC_HEADER = "x-wc-webhook-topic"
 DOMAIN_HEADER = "x-wc-webhook-source"
+# WooCommerce makes a new delivery id for every attempt, so it keys the delivery, not a retry.
 DELIVERY_HEADERS = ("x-wc-webhook-delivery-id",)
 CREATE_TOPICS = ("order.created",)
 UPDATE_TOPICS = ("order.updated", "order.restored")
@@ -99,9 +103,24 @@ def map_order(payload: Any) -> StoreOrderIn:
         paid=bool(order.get("date_paid") or order.get("date_paid_gmt")),
         cancelled=status in CANCELLED_STATUSES,
         status=status,
+        updated_at=timestamp(order.get("date_modified_gmt")),
     )
 
 
 def order_id(payload: Any) -> str:
     """The order id of a deletion payload (`{"id": 727}`)."""
     return ident(obj(payload, "the order").get("id"), "id")
+
+
+def updated_at(payload: Any) -> datetime | None:
+    """The order's `date_modified_gmt` (UTC) in any order payload (None when it has none)."""
+    return timestamp(payload.get("date_modified_gmt")) if isinstance(payload, dict) else None
+
+
+def triggered_at(headers: dict[str, str], body: bytes) -> datetime | None:
+    """When the delivery was made, as far as anything signed says: WooCommerce sends no time
+    header, so the signed body's `date_modified_gmt` (None without one, e.g. `order.deleted`)."""
+    try:
+        return updated_at(parse_json(body))
+    except PayloadError:
+        return None  # answered as malformed further on

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from conveyor.accounting import mapping as account_mapping
 from conveyor.accounting import service as accounting_service
+from conveyor.audit.service import Actor
 from conveyor.cli import main as cli_main
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
@@ -51,19 +52,27 @@ def _books(engine: Engine, *, inclusive: bool = False) -> tuple[str, str]:
         customer = customer_service.create(
             session=session,
             customer_in=CustomerCreate(name="A", email="a@example.com", country="DE"),
+            actor=Actor.cli("test"),
         )
         for product in (
             ProductCreate(sku="TOOL", price="19.99", item_group="tools"),
             ProductCreate(sku="BOOK", price="8.50", item_group="books", tax_class="reduced"),
         ):
-            inventory_service.create(session=session, product_in=product, default_warehouse="MAIN")
+            inventory_service.create(
+                session=session,
+                product_in=product,
+                default_warehouse="MAIN",
+                actor=Actor.cli("test"),
+            )
         for rate in (
             TaxRateCreate(tax_class="standard", country="DE", rate="19"),
             TaxRateCreate(tax_class="reduced", country="DE", rate="7"),
         ):
-            pricing_service.create_tax_rate(session=session, rate_in=rate)
+            pricing_service.create_tax_rate(session=session, rate_in=rate, actor=Actor.cli("test"))
         pricing_service.create_shipping_rate(
-            session=session, rate_in=ShippingRateCreate(country="DE", amount="4.95")
+            session=session,
+            rate_in=ShippingRateCreate(country="DE", amount="4.95"),
+            actor=Actor.cli("test"),
         )
         order = order_service.create(
             session=session,
@@ -74,16 +83,32 @@ def _books(engine: Engine, *, inclusive: bool = False) -> tuple[str, str]:
                 prices_include_tax=inclusive,
             ),
             created_by="test",
+            actor=Actor.cli("test"),
         )
         invoice = invoice_service.create_for_order(session=session, key="i", order=order)
         invoice_service.record_payment(
-            session=session, key="p1", order=order, amount=Decimal("50"), method="stripe"
+            session=session,
+            key="p1",
+            order=order,
+            amount=Decimal("50"),
+            method="stripe",
+            actor=Actor.cli("test"),
         )
         invoice_service.record_payment(
-            session=session, key="p2", order=order, amount=Decimal("10"), method="manual"
+            session=session,
+            key="p2",
+            order=order,
+            amount=Decimal("10"),
+            method="manual",
+            actor=Actor.cli("test"),
         )
         invoice_service.record_payment(
-            session=session, key="r1", order=order, amount=Decimal("-4"), method="stripe_refund"
+            session=session,
+            key="r1",
+            order=order,
+            amount=Decimal("-4"),
+            method="stripe_refund",
+            actor=Actor.cli("test"),
         )
         note = invoice_service.create_credit_note(
             session=session, key="c", invoice=invoice, reason="returned"
@@ -230,16 +255,22 @@ def test_an_order_with_unitemised_totals_still_invoices_and_balances(engine: Eng
     # As a store order may arrive: lines at the store's prices, shipping and tax only in the total.
     with session_scope(engine) as session:
         customer = customer_service.create(
-            session=session, customer_in=CustomerCreate(name="S", email="s@example.com")
+            session=session,
+            customer_in=CustomerCreate(name="S", email="s@example.com"),
+            actor=Actor.cli("test"),
         )
         inventory_service.create(
-            session=session, product_in=ProductCreate(sku="S1", price="9"), default_warehouse="MAIN"
+            session=session,
+            product_in=ProductCreate(sku="S1", price="9"),
+            default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
         order = order_service.create(
             session=session,
             order_in=OrderCreate(customer_id=customer.id, lines=[OrderLineCreate(sku="S1", qty=2)]),
             created_by="store",
             line_prices=[Decimal("7.50")],
+            actor=Actor.cli("test"),
         )
         assert order.subtotal == Decimal("15.00")
         order.total = Decimal("21.35")  # + the store's shipping and tax

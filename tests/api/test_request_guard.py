@@ -210,6 +210,13 @@ async def test_security_headers_on_every_response(
         refused = await client.get("/api/orders")
         assert refused.status_code == 401
         assert refused.headers["strict-transport-security"] == HSTS
+        # Outside development: no interactive docs, and the API description needs a token.
+        assert (await client.get("/docs")).status_code == 404
+        assert (await client.get("/redoc")).status_code == 404
+        assert (await client.get("/openapi.json")).status_code == 401
+        token = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        described = await client.get("/openapi.json", headers=token)
+        assert described.status_code == 200 and "/api/orders" in described.json()["paths"]
     production.state.conveyor.engine.dispose()
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product, ProductCreate, StockMovement
@@ -76,6 +77,7 @@ def _receive(engine: Engine, sku: str, n: int, qty: int) -> None:
                 sku=sku,
                 qty=qty,
                 default_warehouse="MAIN",
+                actor=Actor.cli("test"),
             )
 
 
@@ -98,6 +100,7 @@ def test_concurrent_stock_movements_keep_the_ledger_and_balances_equal(
             session=session,
             product_in=ProductCreate(sku=sku, price="1.00", on_hand=opening),
             default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
     with ThreadPoolExecutor(max_workers=8) as pool:
         orders = [pool.submit(_run_order, engine, sku, n, p) for n, p in enumerate(plan)]

@@ -4,6 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session, select
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product, ProductCreate
@@ -16,6 +17,7 @@ def _make(engine, sku: str, on_hand: int) -> None:
             session=session,
             product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand),
             default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
 
 

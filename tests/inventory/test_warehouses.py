@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import (
@@ -27,12 +28,15 @@ def _setup(engine: Engine, on_hand: int = 0, *warehouses: str) -> str:
         for code in warehouses:
             if inventory_service.get_warehouse(session=session, code=code) is None:
                 inventory_service.create_warehouse(
-                    session=session, warehouse_in=WarehouseCreate(code=code, name=code)
+                    session=session,
+                    warehouse_in=WarehouseCreate(code=code, name=code),
+                    actor=Actor.cli("test"),
                 )
         inventory_service.create(
             session=session,
             product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand, location="A-01"),
             default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
     return sku
 
@@ -47,6 +51,7 @@ def _receive(engine: Engine, sku: str, qty: int, warehouse: str, location: str |
             warehouse=warehouse,
             location=location,
             default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
 
 
@@ -108,7 +113,12 @@ def test_receive_into_a_warehouse_sets_its_bin_and_refuses_unknown_ones(engine: 
     with session_scope(engine) as session:  # the same key twice counts once
         for _ in range(2):
             inventory_service.receive(
-                session=session, key="r-once", sku=sku, qty=4, default_warehouse="MAIN"
+                session=session,
+                key="r-once",
+                sku=sku,
+                qty=4,
+                default_warehouse="MAIN",
+                actor=Actor.cli("test"),
             )
     assert _product(engine, sku) == (10, 0)
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
@@ -19,12 +20,15 @@ from conveyor.order.models import OrderCreate, OrderLineCreate
 def _orders(engine: Engine, count: int) -> list[str]:
     with session_scope(engine) as session:
         customer = customer_service.create(
-            session=session, customer_in=CustomerCreate(name="N", email="n@example.com")
+            session=session,
+            customer_in=CustomerCreate(name="N", email="n@example.com"),
+            actor=Actor.cli("test"),
         )
         inventory_service.create(
             session=session,
             product_in=ProductCreate(sku="N-1", price="2.50", on_hand=0),
             default_warehouse="MAIN",
+            actor=Actor.cli("test"),
         )
         numbers = []
         for _ in range(count):
@@ -34,6 +38,7 @@ def _orders(engine: Engine, count: int) -> list[str]:
                     customer_id=customer.id, lines=[OrderLineCreate(sku="N-1", qty=3)]
                 ),
                 created_by="test",
+                actor=Actor.cli("test"),
             )
             numbers.append(order.number)
         return numbers

@@ -19,6 +19,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notification_activities import NotificationActivities
 from activities.outbox_activities import DrainOutboxInput, OutboxActivities
+from conveyor.audit.service import Actor
 from conveyor.core import temporal_server
 from conveyor.core.db import make_engine, session_scope
 from conveyor.core.models import utcnow
@@ -422,13 +423,22 @@ def test_retry_now_waives_the_backoff_but_never_a_claim(loose_rows: str, engine:
         )
     with session_scope(engine) as session:
         assert [m.id for m in _due(session)] == []  # backed off, or claimed
-        assert outbox_service.retry_now(session=session, message_id=ids[0]) is not None
-        assert outbox_service.retry_now(session=session, message_id=ids[1]) is not None
+        assert (
+            outbox_service.retry_now(session=session, message_id=ids[0], actor=Actor.cli("test"))
+            is not None
+        )
+        assert (
+            outbox_service.retry_now(session=session, message_id=ids[1], actor=Actor.cli("test"))
+            is not None
+        )
     with session_scope(engine) as session:
         assert [m.id for m in _due(session)] == [ids[0]]  # the claim on the second stands
         outbox_service.mark_sent(session=session, message_id=ids[0])
     with session_scope(engine) as session:
-        assert outbox_service.retry_now(session=session, message_id=ids[0]) is None  # sent
+        assert (
+            outbox_service.retry_now(session=session, message_id=ids[0], actor=Actor.cli("test"))
+            is None
+        )  # sent
 
 
 def _due(session: Session) -> list[OutboxMessage]:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from conveyor.audit.service import Actor
 from conveyor.core import temporal_server
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
@@ -79,6 +80,7 @@ async def test_failing_activity_of_a_v7_order_is_listed_and_retried(
             ),
             created_by="test",
             number_prefix=settings.order_number_prefix,
+            actor=Actor.cli("test"),
         )
         row.workflow_started = True  # started below, on the old type
         session.add(row)

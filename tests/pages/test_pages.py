@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from temporalio.service import RPCError, RPCStatusCode
 
-from tests.conftest import ADMIN_TOKEN, RULES
+from tests.conftest import ADMIN_TOKEN, RULES, Mailbox
 from tests.utils.api import (
     create_customer,
     create_employee,
@@ -18,8 +18,10 @@ from tests.utils.api import (
 )
 from tests.utils.pages import (
     PageClient,
+    choose_password,
     customer_client,
     open_customer_account,
+    send_set_password_link,
     staff_client,
     wait_for_page,
 )
@@ -63,7 +65,7 @@ async def test_sign_in_csrf_and_sign_out(api: httpx.AsyncClient) -> None:
     await staff.aclose()
 
 
-async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
+async def test_every_staff_page_renders(api: httpx.AsyncClient, worker, mailbox: Mailbox) -> None:
     product = await create_product(api, on_hand=5, sku="PAGE-KB", price="89.50")
     customer = await create_customer(api, name="Page Test Ltd")
     order = await place_order(api, customer["id"], [(product["sku"], 2)], channel="sales_rep")
@@ -117,8 +119,8 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker) -> None:
     done = await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
     assert done["totals"]["paid"] == "179.00"
     await books.aclose()
-    opened = await admin.post(f"/customers/{customer['id']}/account", {"password": "longenough"})
-    assert opened.status_code == 303
+    link = await send_set_password_link(admin, mailbox, customer)
+    await choose_password(api, link, "longenough")
     buyer = await customer_client(api, customer["email"], "longenough")
     mine = await buyer.get(f"/customer/invoices/{invoices[0]['number']}")
     assert mine.status_code == 200 and "179.00" in mine.text
@@ -256,8 +258,11 @@ async def test_inbox_clock_in_claim_complete_and_stuck_monitor(
     pooled = await wait_for_open_task(api, phone["number"], "allocation")
     hint = await staff.get("/inbox/tasks?scope=mine")
     assert "1 waiting in your role's pool" in hint.text
-    stuck = await wait_for_page(staff, "/monitor", f"/orders/{phone['number']}")
+    assert (await staff.get("/monitor")).status_code == 403  # the monitor: supervisors
+    manager = await staff_client(api, (await create_employee(api, ["supervisor"]))["token"])
+    stuck = await wait_for_page(manager, "/monitor", f"/orders/{phone['number']}")
     assert "Stuck: past their SLA" in stuck.text
+    await manager.aclose()
     assert f"workflows/order-{phone['number']}" in stuck.text
     claimed = await staff.post(f"/inbox/tasks/{pooled['id']}/claim")
     assert claimed.status_code == 303

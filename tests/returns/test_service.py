@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from conveyor.accounting import mapping as account_mapping
 from conveyor.accounting import service as accounting_service
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
@@ -43,17 +44,23 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
         customer = customer_service.create(
             session=session,
             customer_in=CustomerCreate(name="R", email="r@example.com", country="DE"),
+            actor=Actor.cli("test"),
         )
         for product in (
             ProductCreate(sku="TOOL", price="19.99", on_hand=10),
             ProductCreate(sku="BOOK", price="8.50", on_hand=10, tax_class="reduced"),
         ):
-            inventory_service.create(session=session, product_in=product, default_warehouse="MAIN")
+            inventory_service.create(
+                session=session,
+                product_in=product,
+                default_warehouse="MAIN",
+                actor=Actor.cli("test"),
+            )
         for rate in (
             TaxRateCreate(tax_class="standard", country="DE", rate="19"),
             TaxRateCreate(tax_class="reduced", country="DE", rate="7"),
         ):
-            pricing_service.create_tax_rate(session=session, rate_in=rate)
+            pricing_service.create_tax_rate(session=session, rate_in=rate, actor=Actor.cli("test"))
         order = order_service.create(
             session=session,
             order_in=OrderCreate(
@@ -62,6 +69,7 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
                 prices_include_tax=inclusive,
             ),
             created_by="test",
+            actor=Actor.cli("test"),
         )
         number = order.number or ""
         needs = [StockNeed("TOOL", 3), StockNeed("BOOK", 2)]
@@ -74,7 +82,12 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
         invoice_service.create_for_order(session=session, key="i", order=order)
         if paid:
             invoice_service.record_payment(
-                session=session, key="pay", order=order, amount=order.total, method="stripe"
+                session=session,
+                key="pay",
+                order=order,
+                amount=order.total,
+                method="stripe",
+                actor=Actor.cli("test"),
             )
         order_service.set_state(session=session, order=order, status=OrderStatus.COMPLETED)
         return number
@@ -92,7 +105,7 @@ def _authorise(engine: Engine, number: str, key: str, **qty: int) -> str:
                 lines=[ReturnLineCreate(sku=sku, qty=n) for sku, n in qty.items()],
                 reason="damaged",
             ),
-            created_by="test",
+            actor=Actor.cli("test"),
         )
         return rma.number
 
@@ -102,7 +115,9 @@ def _process(engine: Engine, rma_number: str, received: list[ReceiveLine]) -> No
     with session_scope(engine) as session:
         rma = return_service.get_by_number(session=session, number=rma_number)
         assert rma is not None
-        return_service.record_receipt(session=session, rma=rma, received=received, actor="t")
+        return_service.record_receipt(
+            session=session, rma=rma, received=received, actor=Actor.cli("test")
+        )
     for step in (
         partial(return_service.restock, default_warehouse="MAIN"),
         return_service.credit,
@@ -187,7 +202,7 @@ def test_returns_refuse_what_was_not_shipped_and_write_nothing(engine: Engine) -
         for received in ([ReceiveLine(sku="TOOL", qty=3)], [ReceiveLine(sku="BOOK", qty=1)]):
             with pytest.raises(return_service.ReturnError):
                 return_service.record_receipt(
-                    session=session, rma=rows[0], received=received, actor="t"
+                    session=session, rma=rows[0], received=received, actor=Actor.cli("test")
                 )
 
     # An order that shipped nothing, and one that is not completed yet, take no returns.
@@ -200,6 +215,7 @@ def test_returns_refuse_what_was_not_shipped_and_write_nothing(engine: Engine) -
                 customer_id=order.customer_id, lines=[OrderLineCreate(sku="TOOL", qty=1)]
             ),
             created_by="test",
+            actor=Actor.cli("test"),
         )
         other_number = other.number or ""
     with pytest.raises(return_service.ReturnConflictError, match="nothing was shipped"):

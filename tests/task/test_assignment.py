@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlmodel import Session
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
@@ -42,6 +43,7 @@ def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:
                 session=session,
                 product_in=ProductCreate(sku="P1", price="1.00", on_hand=5),
                 default_warehouse="MAIN",
+                actor=Actor.cli("test"),
             )
         customer = customer_service.create(
             session=session,
@@ -50,11 +52,13 @@ def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:
                 email=f"c{account_rep_id}-{uuid.uuid4().hex[:12]}@example.com",
                 account_rep_id=account_rep_id,
             ),
+            actor=Actor.cli("test"),
         )
         order = order_service.create(
             session=session,
             order_in=OrderCreate(customer_id=customer.id, lines=[OrderLineCreate(sku="P1", qty=1)]),
             created_by="test",
+            actor=Actor.cli("test"),
         )
         return order.id, order.number, customer.id
 

@@ -7,6 +7,7 @@ import time
 import httpx
 from sqlalchemy.engine import Engine
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
 
@@ -59,7 +60,9 @@ def open_customer_account(engine: Engine, customer_id: int, password: str) -> No
     with session_scope(engine) as session:
         customer = customer_service.get(session=session, customer_id=customer_id)
         assert customer is not None
-        customer_service.set_password(session=session, customer=customer, password=password)
+        customer_service.set_password(
+            session=session, customer=customer, password=password, actor=Actor.cli("test")
+        )
 
 
 async def customer_client(api: httpx.AsyncClient, email: str, password: str) -> PageClient:
@@ -85,3 +88,34 @@ async def wait_for_page(
             return page
         await asyncio.sleep(0.2)
     raise AssertionError(f"{url} never showed {text!r}; last status {page and page.status_code}")
+
+
+SET_PASSWORD_LINK = re.compile(r"(http://\S+/account/set-password\?token=[A-Za-z0-9_%-]+)")
+
+
+async def send_set_password_link(staff: PageClient, mailbox, customer: dict) -> str:
+    """Staff send the customer a set-password link (the page's button); the link from the mail."""
+    before = [m for m in mailbox.to(customer["email"]) if "password" in str(m["Subject"])]
+    sent = await staff.post(f"/customers/{customer['id']}/account")
+    assert sent.status_code == 303, sent.text
+    mails = [m for m in mailbox.to(customer["email"]) if "password" in str(m["Subject"])]
+    assert len(mails) == len(before) + 1
+    body = mails[-1].get_body(preferencelist=("plain",)).get_content()
+    found = SET_PASSWORD_LINK.search(body)
+    assert found, body
+    return found.group(1)
+
+
+async def choose_password(api: httpx.AsyncClient, link: str, password: str) -> None:
+    """The customer opens the link and chooses `password`."""
+    client = PageClient(api)
+    url = httpx.URL(link)
+    page = await client.get(url.raw_path.decode())
+    assert page.status_code == 200, page.text
+    client.csrf = CSRF.search(page.text).group(1)
+    token = url.params["token"]
+    done = await client.post(
+        "/account/set-password", {"token": token, "password": password, "confirm": password}
+    )
+    assert done.status_code == 303, done.text
+    await client.aclose()

@@ -1,6 +1,8 @@
 """Webhook test helpers: settings with test secrets, provider samples, signed posts."""
 
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -39,23 +41,37 @@ def shopify_order(order_id: str = SHOPIFY_ID) -> bytes:
     return sample("shopify_orders_create.json").replace(SHOPIFY_ID.encode(), order_id.encode())
 
 
+def woocommerce_order(modified: datetime | None = None) -> bytes:
+    """The WooCommerce order sample, modified (`date_modified_gmt`) now or at `modified`."""
+    when = (modified or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return sample("woocommerce_order_created.json").replace(
+        b'"date_modified_gmt": "2017-03-22T19:28:08"', f'"date_modified_gmt": "{when}"'.encode()
+    )
+
+
 async def post_shopify(
     api: httpx.AsyncClient,
     body: bytes,
     *,
     topic: str = "orders/create",
     secret: str = SHOPIFY_SECRET,
-    webhook_id: str = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
+    webhook_id: str | None = None,
     signature: str | None = None,
     domain: str = "jsmith.myshopify.com",
+    triggered_at: datetime | None = None,
 ) -> httpx.Response:
-    """POST /webhooks/shopify signed as Shopify signs."""
+    """POST /webhooks/shopify signed as Shopify signs: a new delivery (webhook id) each time
+    unless `webhook_id` repeats one, triggered now unless `triggered_at` says otherwise."""
+    triggered = (triggered_at or datetime.now(UTC)).astimezone(UTC)
     headers = {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
         "X-Shopify-Shop-Domain": domain,
         "X-Shopify-API-Version": "2025-10",
-        "X-Shopify-Webhook-Id": webhook_id,
+        "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
+        "X-Shopify-Triggered-At": triggered.isoformat(timespec="microseconds").replace(
+            "+00:00", "Z"
+        ),
         "X-Shopify-Hmac-Sha256": signature if signature is not None else sign_base64(body, secret),
     }
     if signature == "":
@@ -77,7 +93,7 @@ async def post_woocommerce(
             "X-WC-Webhook-Resource": topic.split(".")[0],
             "X-WC-Webhook-Event": topic.split(".")[-1],
             "X-WC-Webhook-ID": "12",
-            "X-WC-Webhook-Delivery-ID": "4f3e2d1c",
+            "X-WC-Webhook-Delivery-ID": uuid.uuid4().hex,
             "X-WC-Webhook-Signature": sign_base64(body, secret),
         },
     )

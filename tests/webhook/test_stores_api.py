@@ -31,9 +31,11 @@ def settings(settings: Settings, tmp_path: Path) -> Settings:
     return settings.model_copy(update={"webhook_secrets_file": path})
 
 
-def _paid(order_id: str = SHOPIFY_ID, status: str = "paid") -> bytes:
+def _paid(order_id: str = SHOPIFY_ID, status: str = "paid", email: str | None = None) -> bytes:
     order = json.loads(shopify_order(order_id))
     order["financial_status"] = status
+    if email:
+        order["email"] = order["contact_email"] = order["customer"]["email"] = email
     order["cancelled_at"] = order["cancel_reason"] = None  # the sample is oddly cancelled
     return json.dumps(order).encode()
 
@@ -46,8 +48,9 @@ async def test_two_stores_rotation_and_prepaid_orders(api: httpx.AsyncClient, wo
     assert retired.status_code == 401  # its grace period is over
     eu = await post_shopify(api, _paid(), secret="eu-old-secret", domain=EU)
     assert eu.status_code == 200, eu.text
-    # The same store order id from the other store is another order.
-    other = await post_shopify(api, _paid())
+    # The same store order id from the other store is another order. (Its customer has
+    # another e-mail: the EU shop's customer is not the other store's to use.)
+    other = await post_shopify(api, _paid(email="jon@other-shop.example.com"))
     assert other.status_code == 200, other.text
     assert eu.json()["order_number"] != other.json()["order_number"]
     eu_order = await wait_for_order(

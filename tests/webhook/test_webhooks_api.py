@@ -22,6 +22,7 @@ from tests.webhook.conftest import (
     post_woocommerce,
     sample,
     shopify_order,
+    woocommerce_order,
 )
 
 SHOPIFY_SKUS = {"SKU2006-001": "89.99", "SKU2006-020": "159.99", "SKU2006-035": "119.99"}
@@ -54,7 +55,8 @@ async def test_shopify_order_creates_one_order_with_store_prices(
     api: httpx.AsyncClient, worker, engine
 ) -> None:
     await _catalogue(api)
-    response = await post_shopify(api, shopify_order())
+    webhook_id = "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+    response = await post_shopify(api, shopify_order(), webhook_id=webhook_id)
     assert response.status_code == 200, response.text
     ack = response.json()
     assert ack["outcome"] == "processed"
@@ -90,7 +92,9 @@ async def test_shopify_order_creates_one_order_with_store_prices(
         assert row.shipping_address["city"] == "Shippington"
         delivery = session.exec(select(WebhookDelivery)).one()
         assert delivery.body == shopify_order()  # the raw body, byte for byte
-        assert delivery.delivery_id == "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043"
+        assert delivery.delivery_id == webhook_id
+        assert delivery.source == "127.0.0.1"
+        assert delivery.body_size == len(shopify_order())
         assert delivery.headers["x-shopify-hmac-sha256"] == "[redacted]"
         assert delivery.received_at is not None
 
@@ -99,10 +103,16 @@ async def test_same_delivery_five_times_and_five_at_once_make_one_order(
     api: httpx.AsyncClient, worker
 ) -> None:
     await _catalogue(api)
-    outcomes = [(await post_shopify(api, shopify_order())).json()["outcome"] for _ in range(5)]
-    assert outcomes == ["processed"] + ["duplicate"] * 4
+    # Shopify's retries of one delivery (one webhook id): stored once, the repeats counted.
+    retried = [
+        (await post_shopify(api, shopify_order(), webhook_id="retried")).json() for _ in range(5)
+    ]
+    assert [a["outcome"] for a in retried] == ["processed"] + ["duplicate"] * 4
+    assert len({a["delivery"] for a in retried}) == 1
+    assert len({a["order_number"] for a in retried}) == 1
     assert len(await _orders(api, external_ref=f"shopify:{SHOPIFY_ID}")) == 1
 
+    # Five deliveries (five webhook ids) of one order at once: one order, every delivery kept.
     other = "820982911946154509"
     answers = await asyncio.gather(*(post_shopify(api, shopify_order(other)) for _ in range(5)))
     assert [a.status_code for a in answers] == [200] * 5
@@ -110,7 +120,9 @@ async def test_same_delivery_five_times_and_five_at_once_make_one_order(
     assert len({a.json()["order_number"] for a in answers}) == 1
     assert len(await _orders(api, external_ref=f"shopify:{other}")) == 1
     assert len(await _orders(api)) == 2
-    assert len(await _deliveries(api, provider="shopify")) == 10  # every delivery is kept
+    deliveries = await _deliveries(api, provider="shopify")
+    assert len(deliveries) == 6
+    assert sorted(d["repeats"] for d in deliveries) == [0] * 5 + [4]
 
 
 async def test_bad_signatures_are_401_recorded_and_change_nothing(api: httpx.AsyncClient) -> None:
@@ -175,7 +187,7 @@ async def test_woocommerce_order_without_sku_is_recorded_for_review(
     api: httpx.AsyncClient, worker
 ) -> None:
     await create_product(api, sku="Bar3", price="12.00", on_hand=5)
-    response = await post_woocommerce(api, sample("woocommerce_order_created.json"))
+    response = await post_woocommerce(api, woocommerce_order())
     assert response.status_code == 200, response.text
     number = response.json()["order_number"]
     assert "needs review" in response.json()["detail"]
@@ -307,7 +319,7 @@ async def test_store_update_amends_an_order_held_for_review_and_deletion_cancels
 ) -> None:
     await create_product(api, sku="Bar3", price="12.00", on_hand=5)
     await create_product(api, sku="WOO-SINGLE", price="2.50", on_hand=5)
-    body = sample("woocommerce_order_created.json")
+    body = woocommerce_order()
     number = (await post_woocommerce(api, body)).json()["order_number"]
     await wait_for_open_task(api, number, "stock_check")  # held for the order desk
 

@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
 from conveyor.core.temporal import data_converter, order_workflow_id
@@ -63,6 +64,7 @@ async def start_order(
                 ),
                 created_by="test",
                 number_prefix=settings.order_number_prefix,
+                actor=Actor.cli("test"),
             )
             order.workflow_started = True  # started here, not by the API's starter
             session.add(order)

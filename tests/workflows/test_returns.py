@@ -5,6 +5,7 @@ Set CONVEYOR_RECORD_HISTORIES=1 to write the live run's history under `histories
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -12,9 +13,11 @@ import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from conveyor.core.settings import Settings
 from conveyor.core.temporal import data_converter
 from tests.conftest import RULES
 from tests.utils.api import create_customer, create_product, place_order, wait_for_order
+from workflows.return_types import ReturnResult
 from workflows.returns import ReturnWorkflow, return_workflow_id
 
 HISTORIES = Path(__file__).resolve().parent / "histories" / "returns"
@@ -67,3 +70,52 @@ async def test_restocked_return_wakes_a_backordered_order_and_replays(
     if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
         HISTORIES.mkdir(parents=True, exist_ok=True)
         (HISTORIES / f"{RECORD_AS}_received.json").write_text(history.to_json())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+@pytest.mark.parametrize("outcome", ["approved", "rejected"])
+async def test_refund_approval_path_replays(
+    api: httpx.AsyncClient,
+    worker,
+    temporal_client: Client,
+    rules_dir,
+    database_url,
+    settings: Settings,
+    outcome: str,
+) -> None:
+    """Above the approval amount the return waits for the accountant's task (patch
+    `refund-approval`); both outcomes replay, recorded as `v2_<outcome>.json`."""
+    product = await create_product(api, on_hand=2, price=str(settings.refund_approval_above))
+    customer = await create_customer(api)
+    order = await place_order(
+        api, customer["id"], [(product["sku"], 2)], channel="sales_rep", prepaid=True
+    )
+    await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    rma = await api.post(
+        f"/api/orders/{order['number']}/returns",
+        json={"lines": [{"sku": product["sku"], "qty": 2}]},
+    )
+    assert rma.status_code == 201, rma.text
+    number = rma.json()["number"]
+    received = await api.post(f"/api/returns/{number}/receive", json={})
+    assert received.status_code == 202, received.text
+    task_id = received.json()["approval_task_id"]
+    decided = await api.post(f"/api/tasks/{task_id}/complete", json={"outcome": outcome})
+    assert decided.status_code == 200, decided.text
+    handle = temporal_client.get_workflow_handle(
+        return_workflow_id(order["number"], number), result_type=ReturnResult
+    )
+    result = await handle.result()
+    assert result.status == ("received" if outcome == "approved" else "rejected")
+    assert result.refund == (Decimal("1000.00") if outcome == "approved" else Decimal("0.00"))
+
+    history = await handle.fetch_history()
+    await _replayer().replay_workflow(history)
+    if os.environ.get("CONVEYOR_RECORD_HISTORIES") == "1":
+        (HISTORIES / f"v2_{outcome}.json").write_text(history.to_json())
+
+
+def test_both_approval_outcomes_are_recorded() -> None:
+    names = {path.name for path in HISTORIES.glob("*.json")}
+    assert {"v1_received.json", "v2_approved.json", "v2_rejected.json"} <= names

@@ -1,0 +1,458 @@
+"""Every mutating route writes an audit entry: a walk over the OpenAPI document.
+
+Each POST/PUT/PATCH/DELETE under /api/ and /webhooks/ needs an example in EXAMPLES below (path,
+body, caller, and the audit action it must write). The test prepares a dataset, calls every
+example in order and checks that the log got the expected entry. A route without an example
+fails the test, so a new route cannot slip in without an audit entry (or a reason in
+NOT_MUTATING).
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from conveyor.audit.models import AuditEntry
+from conveyor.core.db import session_scope
+from conveyor.core.settings import Settings
+from tests.conftest import RULES
+from tests.utils.api import (
+    auth,
+    create_customer,
+    create_employee,
+    create_product,
+    place_order,
+    wait_for_open_task,
+    wait_for_order,
+)
+from tests.webhook.conftest import (
+    SHOPIFY_SECRET,
+    STRIPE_SECRET,
+    WOO_SECRET,
+    post_shopify,
+    post_stripe,
+    post_woocommerce,
+    sample,
+    shopify_order,
+    woocommerce_order,
+)
+
+MUTATING = ("post", "put", "patch", "delete")
+# POST routes that change nothing, and why (so they need no audit entry).
+NOT_MUTATING = {
+    (
+        "POST",
+        "/api/routing-rules/preview",
+    ): "computes which rule an order would get; stores nothing",
+}
+SHOPIFY_SKUS = {"SKU2006-001": "89.99", "SKU2006-020": "159.99", "SKU2006-035": "119.99"}
+AUDIT_WAIT_SECONDS = 30.0
+
+
+@pytest.fixture
+def rules_dir() -> Path:
+    """Phone orders wait at a quote, web orders at an order-desk pool task."""
+    return RULES / "audit_walk"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared test settings with the webhook secrets (the store routes are walked too)."""
+    return settings.model_copy(
+        update={
+            "shopify_secret": SecretStr(SHOPIFY_SECRET),
+            "woocommerce_secret": SecretStr(WOO_SECRET),
+            "stripe_secret": SecretStr(STRIPE_SECRET),
+        }
+    )
+
+
+@dataclass
+class Call:
+    """One request of an example: where, what, as whom."""
+
+    path: str
+    json: Any = None
+    params: dict[str, str] | None = None
+    headers: dict[str, str] | None = None
+    content: bytes | None = None  # a signed webhook body, sent as is
+
+
+@dataclass
+class Data:
+    """The prepared dataset, and what earlier examples left for later ones."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+Send = Callable[[httpx.AsyncClient, Data], Awaitable[httpx.Response]]
+
+
+@dataclass
+class Example:
+    """An example request for one operation, and the audit action it must write."""
+
+    action: str
+    send: Send
+    after: Callable[[Data, httpx.Response], None] | None = None
+
+
+def call(method: str, build: Callable[[Data], Call]) -> Send:
+    """A plain request built from the dataset (admin token unless the call says otherwise)."""
+
+    async def send(api: httpx.AsyncClient, data: Data) -> httpx.Response:
+        c = build(data)
+        return await api.request(
+            method, c.path, json=c.json, params=c.params, headers=c.headers, content=c.content
+        )
+
+    return send
+
+
+def keep(key: str, field_name: str) -> Callable[[Data, httpx.Response], None]:
+    """Keep a field of the answer for later examples."""
+
+    def store(data: Data, response: httpx.Response) -> None:
+        data[key] = response.json()[field_name]
+
+    return store
+
+
+def _stripe_payment(number: str) -> bytes:
+    event = json.loads(sample("stripe_payment_intent_succeeded.json"))
+    event["id"] = f"evt_{uuid.uuid4().hex[:16]}"
+    event["data"]["object"].update(
+        id=f"pi_{uuid.uuid4().hex[:16]}", amount=100, amount_received=100
+    )
+    event["data"]["object"]["metadata"] = {"order_number": number}
+    return json.dumps(event).encode()
+
+
+def _unique() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+# (method, path template) -> example, in the order they are called.
+EXAMPLES: dict[tuple[str, str], Example] = {
+    ("POST", "/api/employees"): Example(
+        "employee.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/employees",
+                {"name": "New", "email": f"n-{_unique()}@example.com", "roles": ["sales"]},
+            ),
+        ),
+    ),
+    ("POST", "/api/employees/{employee_id}/clock-in"): Example(
+        "employee.clock_in",
+        call("POST", lambda d: Call(f"/api/employees/{d['clerk']['id']}/clock-in")),
+    ),
+    ("POST", "/api/employees/{employee_id}/clock-out"): Example(
+        "employee.clock_out",
+        call("POST", lambda d: Call(f"/api/employees/{d['clerk']['id']}/clock-out")),
+    ),
+    ("POST", "/api/employees/{employee_id}/tokens"): Example(
+        "employee.token_issue",
+        call("POST", lambda d: Call(f"/api/employees/{d['target']['id']}/tokens", {"name": "w"})),
+        keep("token_id", "id"),
+    ),
+    ("POST", "/api/employees/{employee_id}/tokens/{token_id}/rotate"): Example(
+        "employee.token_revoke",
+        call(
+            "POST",
+            lambda d: Call(f"/api/employees/{d['target']['id']}/tokens/{d['token_id']}/rotate"),
+        ),
+        keep("token_id", "id"),
+    ),
+    ("DELETE", "/api/employees/{employee_id}/tokens/{token_id}"): Example(
+        "employee.token_revoke",
+        call(
+            "DELETE", lambda d: Call(f"/api/employees/{d['target']['id']}/tokens/{d['token_id']}")
+        ),
+    ),
+    ("POST", "/api/employees/{employee_id}/deactivate"): Example(
+        "employee.deactivate",
+        call("POST", lambda d: Call(f"/api/employees/{d['target']['id']}/deactivate")),
+    ),
+    ("POST", "/api/employees/{employee_id}/activate"): Example(
+        "employee.reactivate",
+        call("POST", lambda d: Call(f"/api/employees/{d['target']['id']}/activate")),
+    ),
+    ("POST", "/api/customers"): Example(
+        "customer.create",
+        call(
+            "POST",
+            lambda d: Call("/api/customers", {"name": "C", "email": f"c-{_unique()}@example.com"}),
+        ),
+    ),
+    ("POST", "/api/products"): Example(
+        "product.create",
+        call("POST", lambda d: Call("/api/products", {"sku": f"W-{_unique()}", "price": "3.00"})),
+    ),
+    ("POST", "/api/inventory/{sku}/receive"): Example(
+        "stock.receive",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/inventory/{d['product']['sku']}/receive", {"qty": 4, "location": "Z-9"}
+            ),
+        ),
+    ),
+    ("POST", "/api/warehouses"): Example(
+        "warehouse.create",
+        call("POST", lambda d: Call("/api/warehouses", {"code": f"W{_unique()}", "name": "W"})),
+    ),
+    ("POST", "/api/price-agreements"): Example(
+        "price_agreement.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/price-agreements",
+                {"name": "walk", "sku": d["product"]["sku"], "discount_percent": "5"},
+            ),
+        ),
+    ),
+    ("POST", "/api/tax-rates"): Example(
+        "tax_rate.create",
+        call(
+            "POST",
+            lambda d: Call("/api/tax-rates", {"tax_class": "walk", "country": "FR", "rate": "20"}),
+        ),
+    ),
+    ("POST", "/api/shipping-rates"): Example(
+        "shipping_rate.create",
+        call("POST", lambda d: Call("/api/shipping-rates", {"country": "FR", "amount": "5.00"})),
+    ),
+    ("POST", "/api/orders"): Example(
+        "order.place",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/orders",
+                {
+                    "customer_id": d["customer"]["id"],
+                    "lines": [{"sku": d["product"]["sku"], "qty": 1}],
+                    "channel": "phone",
+                },
+            ),
+        ),
+    ),
+    ("POST", "/api/orders/{number}/cancel"): Example(
+        "order.cancel",
+        call(
+            "POST",
+            lambda d: Call(f"/api/orders/{d['to_cancel']}/cancel", params={"reason": "walk"}),
+        ),
+    ),
+    ("POST", "/api/orders/{number}/amend"): Example(
+        "order.amend",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/orders/{d['to_amend']}/amend",
+                {"lines": [{"sku": d["product"]["sku"], "qty": 3}]},
+            ),
+        ),
+    ),
+    ("POST", "/api/orders/{number}/payments"): Example(
+        "order.payment",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/orders/{d['to_amend']}/payments",
+                {"amount": "1.00", "method": "bank_transfer"},
+            ),
+        ),
+    ),
+    ("POST", "/api/tasks/{task_id}/claim"): Example(
+        "task.claim",
+        call(
+            "POST",
+            lambda d: Call(f"/api/tasks/{d['task']['id']}/claim", headers=auth(d["desk"])),
+        ),
+    ),
+    ("POST", "/api/tasks/{task_id}/unclaim"): Example(
+        "task.unclaim",
+        call(
+            "POST",
+            lambda d: Call(f"/api/tasks/{d['task']['id']}/unclaim", headers=auth(d["desk"])),
+        ),
+    ),
+    ("POST", "/api/tasks/{task_id}/reassign"): Example(
+        "task.reassign",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/tasks/{d['task']['id']}/reassign", {"employee_id": d["desk"]["id"]}
+            ),
+        ),
+    ),
+    ("POST", "/api/tasks/{task_id}/complete"): Example(
+        "task.complete",
+        call("POST", lambda d: Call(f"/api/tasks/{d['task']['id']}/complete", {"outcome": "done"})),
+    ),
+    ("POST", "/api/orders/{number}/returns"): Example(
+        "return.authorise",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/orders/{d['completed']}/returns",
+                {"lines": [{"sku": d["product"]["sku"], "qty": 1}]},
+            ),
+        ),
+        keep("rma", "number"),
+    ),
+    ("POST", "/api/returns/{number}/receive"): Example(
+        "return.receive",
+        call("POST", lambda d: Call(f"/api/returns/{d['rma']}/receive", {"lines": []})),
+    ),
+    ("POST", "/api/purchase-orders/{number}/shipped"): Example(
+        "purchase_order.shipped",
+        call("POST", lambda d: Call(f"/api/purchase-orders/{d['purchase']}/shipped", {})),
+    ),
+    ("POST", "/webhooks/shopify"): Example(
+        "order.place",
+        lambda api, d: post_shopify(api, shopify_order(str(int(time.time() * 1000)))),
+    ),
+    ("POST", "/webhooks/woocommerce"): Example(
+        "order.place", lambda api, d: post_woocommerce(api, woocommerce_order())
+    ),
+    ("POST", "/webhooks/stripe"): Example(
+        "order.payment", lambda api, d: post_stripe(api, _stripe_payment(d["to_amend"]))
+    ),
+    ("POST", "/api/webhook-deliveries/{delivery_id}/replay"): Example(
+        "webhook.replay",
+        call("POST", lambda d: Call(f"/api/webhook-deliveries/{d['delivery']}/replay")),
+    ),
+}
+
+
+def mutating_operations(app_openapi: dict) -> set[tuple[str, str]]:
+    """Every (METHOD, path) of the OpenAPI document that may change something."""
+    return {
+        (method.upper(), path)
+        for path, operations in app_openapi["paths"].items()
+        if path.startswith(("/api/", "/webhooks/"))
+        for method in operations
+        if method in MUTATING
+    }
+
+
+async def _prepare(api: httpx.AsyncClient) -> Data:
+    """The dataset the examples act on, made through the API."""
+    data = Data()
+    data["clerk"] = await create_employee(api, ["order_desk"])
+    data["desk"] = await create_employee(api, ["order_desk"])
+    data["target"] = await create_employee(api, ["warehouse"])
+    data["product"] = await create_product(api, on_hand=100)
+    for sku, price in SHOPIFY_SKUS.items():
+        await create_product(api, sku=sku, price=price, on_hand=50)
+    drop = await create_product(
+        api, on_hand=0, drop_ship=True, supplier_email=f"s-{_unique()}@example.com"
+    )
+    data["customer"] = customer = await create_customer(api)
+    line = [(data["product"]["sku"], 2)]
+    data["to_cancel"] = (await place_order(api, customer["id"], line, channel="phone"))["number"]
+    data["to_amend"] = (await place_order(api, customer["id"], line, channel="phone"))["number"]
+    web = await place_order(api, customer["id"], line, channel="web")
+    completed = await place_order(api, customer["id"], line, prepaid=True)
+    supplied = await place_order(api, customer["id"], [(drop["sku"], 1)])
+    data["task"] = await wait_for_open_task(api, web["number"], "allocation")
+    for number in (data["to_cancel"], data["to_amend"]):
+        await wait_for_open_task(api, number, "quote")
+    done = await wait_for_order(api, completed["number"], lambda o: o["status"] == "completed")
+    data["completed"] = done["number"]
+    data["purchase"] = await _purchase_order(api, supplied["number"])
+    stored = await post_shopify(api, shopify_order("4711"))
+    assert stored.status_code == 200, stored.text
+    deliveries = (await api.get("/api/webhook-deliveries")).json()["data"]
+    data["delivery"] = deliveries[0]["id"]
+    return data
+
+
+async def _purchase_order(api: httpx.AsyncClient, number: str) -> str:
+    for _ in range(300):
+        found = (await api.get("/api/purchase-orders", params={"order": number})).json()
+        if found:
+            return found[0]["number"]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no purchase order for {number}")
+
+
+def _last_id(engine: Engine) -> int:
+    with session_scope(engine) as session:
+        return session.exec(select(func.coalesce(func.max(AuditEntry.id), 0))).one()
+
+
+def _actions_since(engine: Engine, last_id: int) -> list[str]:
+    with session_scope(engine) as session:
+        rows = session.exec(select(AuditEntry).where(col(AuditEntry.id) > last_id))
+        return [row.action for row in rows]
+
+
+async def _wait_for_action(engine: Engine, last_id: int, action: str) -> list[str]:
+    """The actions written since `last_id`, once `action` is among them (or the time is up).
+
+    A change a workflow makes for the caller (cancel, amend, complete) lands a moment after
+    the answer, in the activity's transaction.
+    """
+    deadline = time.monotonic() + AUDIT_WAIT_SECONDS
+    while True:
+        actions = await asyncio.to_thread(_actions_since, engine, last_id)
+        if action in actions or time.monotonic() > deadline:
+            return actions
+        await asyncio.sleep(0.1)
+
+
+def test_every_mutating_operation_has_an_example(api_openapi: dict) -> None:
+    operations = mutating_operations(api_openapi)
+    missing = sorted(operations - set(EXAMPLES) - set(NOT_MUTATING))
+    assert not missing, f"mutating routes without an audit example: {missing}"
+    stale = sorted((set(EXAMPLES) | set(NOT_MUTATING)) - operations)
+    assert not stale, f"examples for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def api_openapi(settings: Settings) -> dict:
+    """The app's OpenAPI document."""
+    from api.main import create_app
+
+    return create_app(settings).openapi()
+
+
+async def test_every_mutating_route_writes_an_audit_entry(
+    api: httpx.AsyncClient, worker, engine: Engine, api_openapi: dict
+) -> None:
+    operations = mutating_operations(api_openapi)
+    assert not operations - set(EXAMPLES) - set(NOT_MUTATING)  # the test above says which
+    data = await _prepare(api)
+    unaudited = []
+    for (method, path), example in EXAMPLES.items():
+        last = await asyncio.to_thread(_last_id, engine)
+        response = await example.send(api, data)
+        assert response.status_code < 300, (
+            f"{method} {path}: {response.status_code} {response.text}"
+        )
+        if example.after:
+            example.after(data, response)
+        actions = await _wait_for_action(engine, last, example.action)
+        if example.action not in actions:
+            unaudited.append(f"{method} {path}: wrote {actions or 'nothing'}, not {example.action}")
+    assert not unaudited, "\n".join(unaudited)
