@@ -80,6 +80,15 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     event.listen(engine, "commit", _release_writer)
     event.listen(engine, "rollback", _release_writer)
 
+    # A connection that goes back to the pool, or is thrown away, without a commit or rollback
+    # of ours (an error mid-transaction, an invalidated connection) must not keep the lock.
+    def _release_from_pool(_dbapi_connection, record, *_):
+        if record is not None and record.info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+    for pool_event in ("reset", "invalidate", "soft_invalidate", "close"):
+        event.listen(engine.pool, pool_event, _release_from_pool)
+
 
 WRITER_WAIT_SECONDS = 60.0
 _HOLDS_WRITER = "conveyor_holds_writer"

@@ -1,11 +1,13 @@
 """SQLite writers of one process queue on one in-process lock, released however they end."""
 
+import contextlib
 import threading
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import db
 from conveyor.core.db import make_engine, session_scope
@@ -85,3 +87,21 @@ def test_readers_never_take_the_writer_lock(url: str) -> None:
         assert lock.locked()
         assert _read(url) == 0  # a reader runs beside the open write (WAL), seeing the old row
     assert not lock.locked()
+
+
+def test_an_invalidated_connection_gives_the_lock_back(url: str) -> None:
+    engine = make_engine(url)
+    lock = db._writer_lock(str(Path(url.split("///", 1)[1])))
+    connection = engine.connect()
+    transaction = connection.begin()
+    connection.execute(text("UPDATE counter SET n = 9"))
+    assert lock.locked()
+    connection.invalidate()  # the database connection is dropped mid-transaction
+    assert not lock.locked()  # released with it, before anyone rolls back
+    with contextlib.suppress(SQLAlchemyError):  # the dropped transaction cannot roll back
+        transaction.rollback()
+    with contextlib.suppress(SQLAlchemyError):
+        connection.close()
+    with session_scope(engine) as session:  # the next writer is not kept waiting
+        session.execute(text("UPDATE counter SET n = n + 1"))
+    assert _read(url) == 1
