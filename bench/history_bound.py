@@ -15,42 +15,22 @@ import asyncio
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 from sqlmodel import Session, col, func, select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowHistory
 
-from bench.throughput import ADMIN, ALL_AUTO, start_processes
+from bench.throughput import ADMIN, bench_settings, order_runs, start_processes
 from conveyor.core import temporal_server
 from conveyor.core.db import make_engine
 from conveyor.core.migrate import upgrade
-from conveyor.core.settings import Settings
-from conveyor.core.temporal import connect, order_workflow_id
+from conveyor.core.temporal import connect
 from conveyor.invoice.models import Invoice, Payment
 from conveyor.notification.mail_sink import start_sink
 from conveyor.order.models import SalesOrder
 
 RUN_LIMIT = 2000  # issue 11: every run stays under this many events
-
-
-async def all_runs(client: Client, number: str) -> list[WorkflowHistory]:
-    """Every run of an order's workflow, first to last (following continue-as-new)."""
-    described = await client.get_workflow_handle(order_workflow_id(number)).describe()
-    run_id: str | None = described.raw_description.workflow_execution_info.first_run_id
-    histories: list[WorkflowHistory] = []
-    while run_id:
-        history = await client.get_workflow_handle(
-            order_workflow_id(number), run_id=run_id
-        ).fetch_history()
-        histories.append(history)
-        last = history.events[-1]
-        if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
-            break
-        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
-    return histories
 
 
 async def _wait_for(api: httpx.AsyncClient, number: str, done: str, timeout: float) -> dict:
@@ -71,20 +51,14 @@ async def run(orders: int, minutes: float, recheck: float) -> int:
         sink = start_sink(Path(tmp) / "mail", host="127.0.0.1", port=smtp_port)
         url = f"sqlite:///{tmp}/bench.db"
         upgrade(url)
-        settings = Settings(
-            database_url=url,
-            temporal_address=f"127.0.0.1:{port}",
-            admin_token=ADMIN,
-            task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-            rules_dir=ALL_AUTO,
-            data_dir=Path(tmp),
-            smtp_host="127.0.0.1",
+        settings = bench_settings(
+            url,
+            Path(tmp),
+            temporal_port=port,
             smtp_port=smtp_port,
-            http_port=temporal_server.free_port(),
             backorder_recheck_seconds=recheck,
         )
-        env = {"CONVEYOR_BACKORDER_RECHECK_SECONDS": str(recheck)}
-        processes = start_processes(settings, Path(tmp), extra_env=env)
+        processes = start_processes(settings, Path(tmp))
         engine = make_engine(url)
         try:
             client = await connect(settings)
@@ -124,7 +98,7 @@ async def run(orders: int, minutes: float, recheck: float) -> int:
                 lengths: list[int] = []
                 rechecks = 0
                 for number in numbers:
-                    histories = await all_runs(client, number)
+                    histories = await order_runs(client, number)
                     lengths += [len(h.events) for h in histories]
                     rechecks += sum(
                         e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED

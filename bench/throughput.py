@@ -19,10 +19,11 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlmodel import Session, col, func, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Worker
 
 from bench.noop_workflow import SevenNoopsWorkflow, noop_step
@@ -68,6 +69,25 @@ async def bare_temporal(client: Client, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - started)
 
 
+def bench_settings(
+    url: str, data_dir: Path, *, temporal_port: int, smtp_port: int, **extra: Any
+) -> Settings:
+    """A benchmark's settings: its database, dev server and mail sink, the all-auto rules, a
+    fresh task queue and a free API port (`extra`: other settings, e.g. the recheck)."""
+    return Settings(
+        database_url=url,
+        temporal_address=f"127.0.0.1:{temporal_port}",
+        admin_token=ADMIN,
+        task_queue=f"bench-{uuid.uuid4().hex[:6]}",
+        rules_dir=ALL_AUTO,
+        data_dir=data_dir,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_port,
+        http_port=temporal_server.free_port(),
+        **extra,
+    )
+
+
 def _process_env(settings: Settings) -> dict[str, str]:
     """The environment of the API and worker processes: this run's database, Temporal, SMTP."""
     return {
@@ -81,14 +101,13 @@ def _process_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
         "CONVEYOR_SMTP_PORT": str(settings.smtp_port),
         "CONVEYOR_HTTP_PORT": str(settings.http_port),
+        "CONVEYOR_BACKORDER_RECHECK_SECONDS": str(settings.backorder_recheck_seconds),
     }
 
 
-def start_processes(
-    settings: Settings, logs: Path, *, extra_env: dict[str, str] | None = None
-) -> list[subprocess.Popen]:
+def start_processes(settings: Settings, logs: Path) -> list[subprocess.Popen]:
     """The API and the worker as separate processes, as `conveyor dev` runs them."""
-    env = _process_env(settings) | (extra_env or {})
+    env = _process_env(settings)
     python = sys.executable
     commands = {
         "api": [python, "-m", "conveyor.cli.main", "api", "--port", str(settings.http_port)],
@@ -104,22 +123,30 @@ def start_processes(
     return processes
 
 
+async def order_runs(client: Client, number: str) -> list[WorkflowHistory]:
+    """The history of every run of an order's workflow, first to last (continue-as-new)."""
+    described = await client.get_workflow_handle(order_workflow_id(number)).describe()
+    run_id: str | None = described.raw_description.workflow_execution_info.first_run_id
+    histories: list[WorkflowHistory] = []
+    while run_id:
+        handle = client.get_workflow_handle(order_workflow_id(number), run_id=run_id)
+        histories.append(await handle.fetch_history())
+        last = histories[-1].events[-1]
+        if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
+            break
+        run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return histories
+
+
 async def history_counts(client: Client, numbers: list[str]) -> tuple[float, float]:
     """Mean activity tasks and history events per order, read from Temporal (every run)."""
     activities = events = 0
     for number in numbers:
-        run_id: str | None = None
-        while True:  # follow continue-as-new to the last run
-            handle = client.get_workflow_handle(order_workflow_id(number), run_id=run_id)
-            history = await handle.fetch_history()
+        for history in await order_runs(client, number):
             events += len(history.events)
             activities += sum(
                 1 for e in history.events if e.HasField("activity_task_scheduled_event_attributes")
             )
-            last = history.events[-1]
-            if not last.HasField("workflow_execution_continued_as_new_event_attributes"):
-                break
-            run_id = last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
     return activities / len(numbers), events / len(numbers)
 
 
@@ -229,17 +256,7 @@ async def main() -> None:
         try:
             url = args.database_url or f"sqlite:///{tmp}/bench.db"
             upgrade(url)
-            settings = Settings(
-                database_url=url,
-                temporal_address=f"127.0.0.1:{port}",
-                admin_token=ADMIN,
-                task_queue=f"bench-{uuid.uuid4().hex[:6]}",
-                rules_dir=ALL_AUTO,
-                data_dir=Path(tmp),
-                smtp_host="127.0.0.1",
-                smtp_port=smtp_port,
-                http_port=temporal_server.free_port(),
-            )
+            settings = bench_settings(url, Path(tmp), temporal_port=port, smtp_port=smtp_port)
             client = await connect(settings)
             print(
                 f"{args.orders} workflows each, concurrency {args.concurrency}, "
