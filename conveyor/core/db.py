@@ -82,7 +82,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
 
     # A connection that goes back to the pool, or is thrown away, without a commit or rollback
     # of ours (an error mid-transaction, an invalidated connection) must not keep the lock.
-    def _release_from_pool(_dbapi_connection, record, *_):
+    def _release_from_pool(_dbapi_connection, record, _detail=None):
         if record is not None and record.info.pop(_HOLDS_WRITER, False):
             writer.release()
 
