@@ -8,13 +8,32 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from conveyor.core.errors import DomainError
-from conveyor.pages import accounts, audit, auth, customer, inbox, insight, orders, rules
+from conveyor.pages import (
+    accounts,
+    audit,
+    auth,
+    customer,
+    documents,
+    entry,
+    inbox,
+    insight,
+    lists,
+    master,
+    orders,
+    people,
+    rules,
+    shop,
+    stock,
+)
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
 STATIC_DIR = Path(str(files("conveyor.pages") / "static"))
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, inbox, orders, customer, accounts, insight, rules, audit):
+# The newer modules first: their fixed paths (/orders/new, /customers/new) must match before
+# the older modules' parametrised ones (/orders/{number}, /customers/{customer_id}).
+NEW_FIRST = (entry, lists, master, stock, shop, documents, people)
+for module in (auth, inbox, *NEW_FIRST, orders, customer, accounts, insight, rules, audit):
     router.include_router(module.router)
 
 
