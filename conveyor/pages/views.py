@@ -22,6 +22,7 @@ from conveyor.pages import (
     orders,
     people,
     rules,
+    settings,
     shop,
     stock,
 )
@@ -32,7 +33,7 @@ STATIC_DIR = Path(str(files("conveyor.pages") / "static"))
 router = APIRouter(include_in_schema=False)
 # The newer modules first: their fixed paths (/orders/new, /customers/new) must match before
 # the older modules' parametrised ones (/orders/{number}, /customers/{customer_id}).
-NEW_FIRST = (entry, lists, master, stock, shop, documents, people)
+NEW_FIRST = (entry, lists, master, stock, shop, documents, people, settings)
 for module in (auth, inbox, *NEW_FIRST, orders, customer, accounts, insight, rules, audit):
     router.include_router(module.router)
 
