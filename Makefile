@@ -21,13 +21,13 @@ run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with d
 	$(VENV)/bin/conveyor dev
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-chromium:  ## install Debian's Chromium for the browser tests when it is missing
-	@if [ ! -x /usr/bin/chromium ]; then \
-		echo "installing chromium for the browser tests ..."; \
+chromium:  ## install Debian's Chromium and poppler-utils (pdftoppm) for the tests when missing
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/pdftoppm ]; then \
+		echo "installing chromium and poppler-utils for the browser and PDF tests ..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils \
 		|| { $$SUDO apt-get update -q && \
-		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils; }; \
 	fi
 
 test: $(STAMP) chromium  ## lint and type-check, then run the whole test suite (SQLite and PostgreSQL)

@@ -26,7 +26,7 @@ from conveyor.invoice import receivables
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice import shipment as shipment_invoicing
 from conveyor.notification import service as outbox_service
-from conveyor.order import amendment, planning, trail
+from conveyor.order import amendment, planning, quotes, trail
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
@@ -643,7 +643,10 @@ class OrderStepActivities:
             task_service.cancel_open_for_order(session=session, order_id=order.id or 0)
             if request.cancel_purchase_orders:
                 purchasing_service.cancel_open(session=session, order_id=order.id or 0)
-            reason = f": {request.reason}" if request.reason else ""
+            # A revised quote is voided by the signal that voids an accepted quote's siblings: the
+            # trail, the audit and the mail say what really happened to it.
+            why = quotes.cancel_reason(order, request.reason)
+            reason = f": {why}" if why else ""
             trail.note(
                 session=session,
                 order=order,
@@ -664,11 +667,9 @@ class OrderStepActivities:
                     entity="order",
                     entity_id=number,
                     before=before,
-                    after={"status": OrderStatus.CANCELLED, "reason": request.reason},
+                    after={"status": OrderStatus.CANCELLED, "reason": why},
                 )
-            self._mail(
-                session, order, "order_cancelled", "cancelled", extra={"reason": request.reason}
-            )
+            self._mail(session, order, "order_cancelled", "cancelled", extra={"reason": why})
 
     @activity.defn
     def write_order_trail(self, request: OrderStepInput) -> None:

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError
 
+from api.docs import install as install_docs
 from api.guard import RequestGuard
 from api.health import router as health_router
 from api.registry import api_router
@@ -21,7 +22,7 @@ from conveyor.core.intake import make_intake_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
-from conveyor.pages.views import domain_error_page
+from conveyor.pages.views import domain_error_page, is_page_request, validation_error_page
 from conveyor.pages.views import install as install_pages
 from conveyor.webhook import flows as webhook_flows
 from conveyor.webhook.views import router as webhook_router
@@ -78,10 +79,12 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         version="0.1.0",
         description="Sales-order fulfillment as durable workflows.",
         lifespan=lifespan,
-        # The interactive docs load scripts from a CDN: development only.
-        docs_url="/docs" if app_settings.is_development else None,
-        redoc_url="/redoc" if app_settings.is_development else None,
+        # The interactive docs (api/docs.py, vendored bundles): development only.
+        docs_url=None,
+        redoc_url=None,
     )
+    if app_settings.is_development:
+        install_docs(app)
     app.state.conveyor = state
     app.include_router(health_router)
     app.include_router(api_router)
@@ -97,7 +100,9 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         return domain_error_page(request, exc)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_page_request(request):
+            return validation_error_page(request, exc)
         # Same shape as FastAPI's default, minus echoing the raw input back.
         errors = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}

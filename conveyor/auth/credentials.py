@@ -7,7 +7,7 @@ SHA-256, so a copy of the database opens nothing.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, delete, update
 from sqlmodel import Session, col, select
 
 from conveyor.audit.models import ActorKind, Source
@@ -16,6 +16,7 @@ from conveyor.auth.models import LoginSession, SetPasswordLink
 from conveyor.core.models import row_id, utcnow
 from conveyor.core.security import hash_token, new_token
 from conveyor.customer.models import Customer
+from conveyor.employee.models import Employee
 
 # ---- sessions -------------------------------------------------------------------------------
 
@@ -86,24 +87,41 @@ class IssuedLink:
     token: str
 
 
+Account = Customer | Employee
+
+
+def account_kind(account: Account) -> str:
+    """`employee` or `customer`: the session kind, audit entity and link column of `account`."""
+    return "employee" if isinstance(account, Employee) else "customer"
+
+
+def _links_of(account: Account) -> ColumnElement[bool]:
+    if isinstance(account, Employee):
+        return col(SetPasswordLink.employee_id) == row_id(account)
+    return col(SetPasswordLink.customer_id) == row_id(account)
+
+
 def issue_link(
-    *, session: Session, customer: Customer, lifetime: timedelta, actor: Actor
+    *, session: Session, account: Account, lifetime: timedelta, actor: Actor, reason: str = "sent"
 ) -> IssuedLink:
-    """A new one-time link for the customer, recorded in the audit log as sent by `actor`;
-    earlier unused links of theirs stop working. The caller e-mails it after committing."""
-    customer_id = row_id(customer)
+    """A new one-time link for the customer or employee, recorded in the audit log as sent by
+    `actor` (`reason`: sent by staff, `forgotten` on request); earlier unused links of theirs
+    stop working. The caller e-mails it after committing."""
+    kind = account_kind(account)
+    account_id = row_id(account)
     now = utcnow()
     session.execute(
         update(SetPasswordLink)
-        .where(col(SetPasswordLink.customer_id) == customer_id)
+        .where(_links_of(account))
         .where(col(SetPasswordLink.used_at).is_(None))
         .values(used_at=now)
     )
     token = new_token()
     link = SetPasswordLink(
-        customer_id=customer_id,
+        customer_id=account_id if kind == "customer" else None,
+        employee_id=account_id if kind == "employee" else None,
         token_hash=hash_token(token),
-        sent_by=actor.name,
+        sent_by=actor.name[:320],
         created_at=now,
         expires_at=now + lifetime,
     )
@@ -112,12 +130,23 @@ def issue_link(
     record(
         session,
         actor=actor,
-        action="customer.password_link_send",
-        entity="customer",
-        entity_id=customer_id,
-        after={"link_id": link.id, "sent_to": customer.email, "expires_at": link.expires_at},
+        action=f"{kind}.password_link_send",
+        entity=kind,
+        entity_id=account_id,
+        after={
+            "link_id": link.id,
+            "sent_to": account.email,
+            "expires_at": link.expires_at,
+            "reason": reason,
+        },
     )
     return IssuedLink(link=link, token=token)
+
+
+def _link_holder(link: SetPasswordLink) -> tuple[str, int]:
+    if link.employee_id is not None:
+        return "employee", link.employee_id
+    return "customer", link.customer_id or 0
 
 
 def withdraw_link(*, session: Session, link_id: int, reason: str, actor: Actor) -> None:
@@ -128,12 +157,13 @@ def withdraw_link(*, session: Session, link_id: int, reason: str, actor: Actor) 
     link.used_at = utcnow()
     session.add(link)
     session.flush()
+    kind, holder_id = _link_holder(link)
     record(
         session,
         actor=actor,
-        action="customer.password_link_withdraw",
-        entity="customer",
-        entity_id=link.customer_id,
+        action=f"{kind}.password_link_withdraw",
+        entity=kind,
+        entity_id=holder_id,
         after={"link_id": link_id, "reason": reason},
     )
 
@@ -166,27 +196,37 @@ def use_link(*, session: Session, token: str) -> SetPasswordLink:
 
 def set_password_with_link(
     *, session: Session, token: str, password_hash: str, source: Source = Source.PAGE
-) -> Customer:
-    """Spend the link and give its customer this password (hashed by the caller); every
-    session of the customer ends (whoever was signed in must sign in again). The audit log
-    names the customer as the actor."""
+) -> Account:
+    """Spend the link and give its customer or employee this password (hashed by the caller);
+    every session of theirs ends (whoever was signed in must sign in again). The audit log
+    names that person as the actor."""
     link = use_link(session=session, token=token)
-    customer = session.get(Customer, link.customer_id)
-    if customer is None:
+    kind, holder_id = _link_holder(link)
+    account: Account | None = (
+        session.get(Employee, holder_id) if kind == "employee" else session.get(Customer, holder_id)
+    )
+    if account is None or (isinstance(account, Employee) and not account.active):
         raise LinkRefused(LINK_REFUSED)
-    actor = Actor(name=customer.email, kind=ActorKind.CUSTOMER, source=source)
-    had_password = customer.password_hash is not None
-    customer.password_hash = password_hash
-    session.add(customer)
+    if isinstance(account, Employee):
+        actor = Actor(
+            name=account.email, kind=ActorKind.EMPLOYEE, source=source, employee_id=holder_id
+        )
+    else:
+        actor = Actor(name=account.email, kind=ActorKind.CUSTOMER, source=source)
+    had_password = account.password_hash is not None
+    account.password_hash = password_hash
+    session.add(account)
     session.flush()
-    ended = end_sessions_of(session=session, kind="customer", subject_id=row_id(customer))
+    ended = end_sessions_of(session=session, kind=kind, subject_id=holder_id)
+    # A customer's password opens their customer-center account; the key stays as it was.
+    field = "customer_center_account" if kind == "customer" else "password"
     record(
         session,
         actor=actor,
-        action="customer.password_set",
-        entity="customer",
-        entity_id=row_id(customer),
-        before={"customer_center_account": had_password},
-        after={"customer_center_account": True, "link_id": link.id, "sessions_ended": ended},
+        action=f"{kind}.password_set",
+        entity=kind,
+        entity_id=holder_id,
+        before={field: had_password},
+        after={field: True, "link_id": link.id, "sessions_ended": ended},
     )
-    return customer
+    return account

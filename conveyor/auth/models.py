@@ -35,14 +35,17 @@ class LoginSession(SQLModel, table=True):
 
 
 class SetPasswordLink(SQLModel, table=True):
-    """A one-time link that lets a customer choose their customer-center password.
+    """A one-time link that lets a customer or an employee choose their password (exactly one
+    of `customer_id`, `employee_id` is set).
 
-    Staff send it instead of setting a password themselves; only the token's SHA-256 is stored.
-    It works once (`used_at`), until `expires_at`; a newer link supersedes it.
+    Staff send it instead of setting a password themselves ("forgot password" sends one too);
+    only the token's SHA-256 is stored. It works once (`used_at`), until `expires_at`; a newer
+    link for the same person supersedes it.
     """
 
     id: int | None = Field(default=None, primary_key=True)
-    customer_id: int = Field(foreign_key="customer.id", index=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    employee_id: int | None = Field(default=None, foreign_key="employee.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     sent_by: str = Field(max_length=320)
     created_at: datetime = timestamp_field()

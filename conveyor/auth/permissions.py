@@ -40,7 +40,8 @@ class Permission(StrEnum):
     PRICES_MANAGE = "prices.manage"  # price agreements, tax and shipping rates
     PRODUCTS_MANAGE = "products.manage"
     STOCK_VIEW = "stock.view"
-    STOCK_RECEIVE = "stock.receive"
+    STOCK_RECEIVE = "stock.receive"  # receive goods, move them between bins and warehouses
+    STOCK_ADJUST = "stock.adjust"  # correct balances (count, damage, loss) with a reason
     PICKING_VIEW = "picking.view"
     RETURNS_VIEW = "returns.view"
     RETURNS_AUTHORISE = "returns.authorise"
@@ -113,6 +114,7 @@ GRANTS: dict[Permission, Grant] = {
     P.PRODUCTS_MANAGE: _grant(),
     P.STOCK_VIEW: _grant(*STAFF),
     P.STOCK_RECEIVE: _grant(R.WAREHOUSE, R.PURCHASING),
+    P.STOCK_ADJUST: _grant(R.WAREHOUSE, R.SUPERVISOR, clearance=2),
     P.PICKING_VIEW: _grant(R.WAREHOUSE, R.SUPERVISOR),
     P.RETURNS_VIEW: _grant(R.ORDER_DESK, R.WAREHOUSE, R.ACCOUNTANT, R.SUPERVISOR),
     P.RETURNS_AUTHORISE: _grant(R.ORDER_DESK, R.SALES),

@@ -46,11 +46,10 @@ class UTCDateTime(TypeDecorator):
 
 
 def timestamp_field(*, nullable: bool = False, default_now: bool = True) -> Any:
-    """A timezone-aware UTC timestamp column."""
-    return Field(
-        default_factory=utcnow if default_now else None,
-        sa_column=Column(UTCDateTime(), nullable=nullable),
-    )
+    """A timezone-aware UTC timestamp column (None until set when not `default_now`)."""
+    if not default_now:  # default_factory=None would make the field required
+        return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 def money_field(*, default: Decimal | None = Decimal("0.00")) -> Any:

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # Links in e-mails point here; defaults to the API's own address.
     public_base_url: str | None = None
     default_currency: str = "USD"
+    # The seller on invoices, pick lists, packing slips and quotes (core/pdf.py): the address
+    # and bank details print one line per newline (or per ";").
+    company_name: str = Field(default="Conveyor Demo Ltd", min_length=1, max_length=200)
+    company_address: str = Field(default="", max_length=1000)
+    company_tax_id: str = Field(default="", max_length=100)
+    company_bank_details: str = Field(default="", max_length=1000)
+    company_email: str = Field(default="", max_length=320)
     # Order numbers are `<prefix>-000123`; the workflow id is `order-<number>`.
     order_number_prefix: str = Field(default="SO", pattern=r"^[A-Z0-9]{1,8}$")
     rules_dir: Path = Path(str(files("routing_rules") / "rules"))
@@ -101,6 +108,9 @@ class Settings(BaseSettings):
     default_warehouse: str = Field(default="MAIN", pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$")
     # Set (e.g. `STAGE-01`): picking moves the goods from their bins to this staging location.
     staging_location: str | None = Field(default=None, min_length=1, max_length=32)
+    # The stock list flags a SKU low in a warehouse at or below this (unless it has its own
+    # reorder level there).
+    low_stock_level: int = Field(default=5, ge=0)
     # Returns: a credit note (and so a refund) above this amount waits for an accountant's
     # approval task before it is issued.
     refund_approval_above: Decimal = Field(default=Decimal("500.00"), ge=0)

@@ -1,17 +1,40 @@
-"""Customer operations."""
+"""Customer operations: create, edit, retire, customer-center passwords, payment terms."""
+
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from conveyor.audit.service import Actor, record, snapshot
-from conveyor.core.errors import Invalid
+from conveyor.audit.service import Actor, changed, record, snapshot
+from conveyor.core.errors import Conflict, Invalid
+from conveyor.core.models import row_id, utcnow
 from conveyor.core.security import hash_password
-from conveyor.customer.models import Customer, CustomerCreate
+from conveyor.customer.models import Customer, CustomerCreate, CustomerUpdate
 from conveyor.employee.models import Employee
 
+# What a customer's audit entries show (never the password hash).
+AUDIT_FIELDS = (
+    "name",
+    "email",
+    "group",
+    "country",
+    "credit_limit",
+    "payment_terms_days",
+    "account_rep_id",
+    "email_verified",
+    "retired_at",
+)
 
-class CustomerExistsError(Exception):
+
+class CustomerExistsError(Conflict):
     """A customer with that e-mail already exists."""
+
+
+class CustomerRetiredError(Conflict):
+    """The customer is retired: kept for its history, but it takes no new orders or changes."""
+
+    def __init__(self, customer: Customer, refused: str = "place new orders") -> None:
+        super().__init__(f"customer {customer.id} ({customer.name}) is retired: cannot {refused}")
 
 
 def get(*, session: Session, customer_id: int) -> Customer | None:
@@ -28,9 +51,7 @@ def create(*, session: Session, customer_in: CustomerCreate, actor: Actor) -> Cu
     """Create a customer; the e-mail must be new."""
     if get_by_email(session=session, email=customer_in.email):
         raise CustomerExistsError(f"a customer with e-mail {customer_in.email} already exists")
-    rep = customer_in.account_rep_id
-    if rep is not None and session.get(Employee, rep) is None:
-        raise Invalid(f"unknown account rep: {rep}")
+    _check_rep(session, customer_in.account_rep_id)
     customer = Customer.model_validate(customer_in, update={"email": customer_in.email.lower()})
     session.add(customer)
     try:
@@ -48,6 +69,89 @@ def create(*, session: Session, customer_in: CustomerCreate, actor: Actor) -> Cu
         after=snapshot(customer),
     )
     return customer
+
+
+def _check_rep(session: Session, rep: int | None) -> None:
+    if rep is None:
+        return
+    employee = session.get(Employee, rep)
+    if employee is None:
+        raise Invalid(f"unknown account rep: {rep}")
+    if not employee.active:
+        raise Invalid(f"account rep {rep} is not an active employee")
+
+
+def refuse_if_retired(customer: Customer, refused: str = "place new orders") -> None:
+    """Raise CustomerRetiredError for a retired customer (no new orders, no changes)."""
+    if customer.retired_at is not None:
+        raise CustomerRetiredError(customer, refused)
+
+
+def update(
+    *, session: Session, customer: Customer, customer_in: CustomerUpdate, actor: Actor
+) -> Customer:
+    """Change the given fields; a new e-mail must be free and is no longer verified."""
+    refuse_if_retired(customer, "be changed")
+    before = snapshot(customer, AUDIT_FIELDS)
+    changes = customer_in.model_dump(exclude_unset=True)
+    for field in ("name", "email", "group", "country", "credit_limit", "payment_terms_days"):
+        if field in changes and changes[field] is None:
+            raise Invalid(f"{field} cannot be empty")
+    if "account_rep_id" in changes:
+        _check_rep(session, changes["account_rep_id"])
+    email = changes.get("email")
+    if email is not None:
+        changes["email"] = email = email.lower()
+        if email != customer.email:
+            taken = get_by_email(session=session, email=email)
+            if taken is not None and taken.id != customer.id:
+                raise CustomerExistsError(f"a customer with e-mail {email} already exists")
+            # A store matches orders to a verified e-mail: a changed one has to be verified anew.
+            changes["email_verified"] = False
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    session.add(customer)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # the e-mail taken meanwhile (a concurrent request)
+        raise CustomerExistsError(f"a customer with e-mail {email} already exists") from exc
+    old, new = changed(before, snapshot(customer, AUDIT_FIELDS))
+    if new:
+        record(
+            session,
+            actor=actor,
+            action="customer.update",
+            entity="customer",
+            entity_id=customer.id,
+            before=old,
+            after=new,
+        )
+    return customer
+
+
+def retire(*, session: Session, customer: Customer, actor: Actor) -> Customer:
+    """Retire the customer: it stays for its orders and invoices but places no new orders."""
+    refuse_if_retired(customer, "be retired again")
+    customer.retired_at = utcnow()
+    session.add(customer)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="customer.retire",
+        entity="customer",
+        entity_id=row_id(customer),
+        before={"retired_at": None},
+        after={"retired_at": customer.retired_at},
+    )
+    return customer
+
+
+def payment_due(*, customer: Customer, issued: datetime | date) -> date:
+    """The day an invoice issued on `issued` is due under the customer's payment terms."""
+    day = issued.date() if isinstance(issued, datetime) else issued
+    return day + timedelta(days=customer.payment_terms_days)
 
 
 def set_password(*, session: Session, customer: Customer, password: str, actor: Actor) -> Customer:

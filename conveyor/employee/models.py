@@ -39,9 +39,21 @@ class EmployeeCreate(SQLModel):
     clearance: int = Field(default=1, ge=0, le=10)
 
 
+class EmployeeUpdate(SQLModel):
+    """A change of an employee (unset fields stay); `active: false` deactivates them."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    roles: list[str] | None = Field(default=None, max_length=20)
+    clearance: int | None = Field(default=None, ge=0, le=10)
+    active: bool | None = None
+
+
 class Employee(EmployeeBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     roles: list[str] = json_list_field()
+    # PBKDF2 (conveyor.core.security), chosen by the employee through a one-time link.
+    password_hash: str | None = Field(default=None, max_length=200)
     # Bearer tokens are rows of their own (EmployeeToken): several per employee, each revocable.
     active: bool = True
     on_duty: bool = False
@@ -61,6 +73,13 @@ class EmployeePublic(EmployeeBase):
 
 class EmployeeCreated(EmployeePublic):
     token: str
+
+
+class EmployeesPublic(SQLModel):
+    """One page of employees and how many match in all."""
+
+    data: list[EmployeePublic]
+    count: int
 
 
 class EmployeeToken(SQLModel, table=True):

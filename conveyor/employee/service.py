@@ -1,17 +1,27 @@
-"""Employee operations: create, tokens (issue, rotate, revoke), deactivate, clock in and out."""
+"""Employee operations: create, list, update, passwords, tokens (issue, rotate, revoke),
+deactivate, clock in and out."""
 
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_
+from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
-from conveyor.audit.service import Actor, record, snapshot
+from conveyor.audit.service import Actor, changed, record, snapshot
 from conveyor.auth import credentials
-from conveyor.core.errors import Conflict, Forbidden, NotFound
+from conveyor.auth.permissions import Role
+from conveyor.core.errors import Conflict, Forbidden, Invalid, NotFound
 from conveyor.core.models import row_id, utcnow
-from conveyor.core.security import hash_token, new_token
-from conveyor.employee.models import Attendance, Caller, Employee, EmployeeCreate, EmployeeToken
+from conveyor.core.security import hash_password, hash_token, new_token
+from conveyor.employee.models import (
+    Attendance,
+    Caller,
+    Employee,
+    EmployeeCreate,
+    EmployeeToken,
+    EmployeeUpdate,
+)
 
 ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
@@ -64,7 +74,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 def touch_token(*, session: Session, token_id: int, now: datetime) -> None:
     """Record that the token was used now, unless that was recorded within the resolution."""
     session.execute(
-        update(EmployeeToken)
+        sql_update(EmployeeToken)
         .where(col(EmployeeToken.id) == token_id)
         .where(
             or_(
@@ -102,6 +112,127 @@ def create(
     session.flush()
     _, token = _new_token(session, employee, name="initial", expires_in_days=token_ttl_days)
     return employee, token
+
+
+# ---- list, update, passwords ----------------------------------------------------------------
+
+EDITABLE_FIELDS = ("name", "email", "roles", "clearance", "active")
+SORTS = {
+    "name": lambda e: e.name.lower(),
+    "email": lambda e: e.email,
+    "clearance": lambda e: e.clearance,
+    "created": lambda e: e.created_at,
+}
+
+
+def list_page(
+    *,
+    session: Session,
+    role: str | None = None,
+    active: bool | None = None,
+    sort: str = "name",
+    descending: bool = False,
+    offset: int = 0,
+    limit: int = 50,
+) -> tuple[list[Employee], int]:
+    """Employees holding `role` (exactly, not through admin) and `active` as asked, sorted by
+    `sort` (one of SORTS); one page of them and how many match in all.
+
+    Roles are a JSON list, so the role filter runs here rather than in SQL: a company has
+    hundreds of employees, not millions.
+    """
+    query = select(Employee)
+    if active is not None:
+        query = query.where(col(Employee.active).is_(active))
+    rows = [e for e in session.exec(query).all() if role is None or role in e.roles]
+    rows.sort(key=lambda e: e.id or 0)  # ties keep a stable order
+    rows.sort(key=SORTS.get(sort, SORTS["name"]), reverse=descending)
+    return rows[offset : offset + limit], len(rows)
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """The roles, deduplicated and sorted; Invalid naming any that is not a Conveyor role."""
+    known = {role.value for role in Role}
+    unknown = sorted({r for r in roles if r not in known})
+    if unknown:
+        raise Invalid(f"unknown role {', '.join(unknown)}; roles are {', '.join(sorted(known))}")
+    return sorted(set(roles))
+
+
+def update(
+    *, session: Session, employee_id: int, employee_in: EmployeeUpdate, actor: Actor
+) -> tuple[Employee, bool]:
+    """Change an employee's name, e-mail, roles, clearance or active flag; whether this
+    deactivated them (then every token is revoked and every session ended, see `deactivate`;
+    the caller hands their open tasks over). Audited with the fields that changed."""
+    employee = _employee(session, employee_id)
+    before = snapshot(employee, EDITABLE_FIELDS)
+    fields = employee_in.model_dump(exclude_unset=True)
+    if fields.get("roles") is not None:
+        employee.roles = check_roles(fields["roles"])
+    if fields.get("email") is not None:
+        email = str(fields["email"]).lower()
+        other = get_by_email(session=session, email=email)
+        if other is not None and other.id != employee_id:
+            raise EmployeeError(f"an employee with e-mail {email} already exists")
+        employee.email = email
+    for name in ("name", "clearance"):
+        if fields.get(name) is not None:
+            setattr(employee, name, fields[name])
+    was_active = employee.active
+    session.add(employee)
+    session.flush()
+    edited_before, edited_after = changed(before, snapshot(employee, EDITABLE_FIELDS))
+    if edited_after:
+        record(
+            session,
+            actor=actor,
+            action="employee.update",
+            entity="employee",
+            entity_id=employee_id,
+            before=edited_before,
+            after=edited_after,
+        )
+    deactivated = fields.get("active") is False and was_active
+    if deactivated:
+        deactivate(session=session, employee_id=employee_id, actor=actor)
+    elif fields.get("active") is True:
+        reactivate(session=session, employee_id=employee_id, actor=actor)
+    return employee, deactivated
+
+
+def set_password(*, session: Session, employee: Employee, password: str, actor: Actor) -> Employee:
+    """Give the employee this password (the demo and scripts; people choose theirs by link)."""
+    if len(password) < 8:
+        raise Invalid("a password needs at least 8 characters")
+    had = employee.password_hash is not None
+    employee.password_hash = hash_password(password)
+    session.add(employee)
+    session.flush()
+    # The password itself is never logged: only that there is one.
+    record(
+        session,
+        actor=actor,
+        action="employee.password_set",
+        entity="employee",
+        entity_id=row_id(employee),
+        before={"password": had},
+        after={"password": True},
+    )
+    return employee
+
+
+def replace_password_hash(
+    *, session: Session, employee_id: int, expected: str, password_hash: str
+) -> bool:
+    """Store a rehash of the same password, unless the password changed meanwhile."""
+    employee = get(session=session, employee_id=employee_id)
+    if employee is None or employee.password_hash != expected:
+        return False
+    employee.password_hash = password_hash
+    session.add(employee)
+    session.flush()
+    return True
 
 
 # ---- tokens ---------------------------------------------------------------------------------
@@ -223,7 +354,7 @@ def rotate_token(
 
 def _revoke_all(session: Session, employee_id: int, now: datetime) -> int:
     result = session.execute(
-        update(EmployeeToken)
+        sql_update(EmployeeToken)
         .where(col(EmployeeToken.employee_id) == employee_id)
         .where(col(EmployeeToken.revoked_at).is_(None))
         .values(revoked_at=now)

@@ -1,8 +1,9 @@
-"""Employee endpoints: create, tokens (issue, rotate, revoke), deactivate, clock in/out, shifts."""
+"""Employee endpoints: create, list, update, password link, tokens (issue, rotate, revoke),
+deactivate, clock in/out, shifts."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, Query, status
 
 from api.deps import (
     Principal,
@@ -13,15 +14,19 @@ from api.deps import (
 )
 from conveyor.audit.models import Source
 from conveyor.audit.service import record, snapshot
+from conveyor.auth import flows as link_flows
 from conveyor.auth.permissions import Permission
 from conveyor.core.state import in_session
+from conveyor.employee import flows as employee_flows
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import (
     AttendancePublic,
     EmployeeCreate,
     EmployeeCreated,
     EmployeePublic,
+    EmployeesPublic,
     EmployeeToken,
+    EmployeeUpdate,
     TokenCreate,
     TokenIssued,
     TokenPublic,
@@ -53,6 +58,78 @@ def create_employee(
         after=snapshot(employee, ["name", "email", "roles", "clearance", "active"]),
     )
     return EmployeeCreated.model_validate(employee, update={"token": token})
+
+
+@router.get("", response_model=EmployeesPublic)
+def list_employees(
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.EMPLOYEES_MANAGE)],
+    role: Annotated[str | None, Query(max_length=50)] = None,
+    active: bool | None = None,
+    sort: Literal["name", "email", "clearance", "created"] = "name",
+    descending: bool = False,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> EmployeesPublic:
+    """Employees, filtered by role and active flag, sorted, one page of them."""
+    rows, count = employee_service.list_page(
+        session=session,
+        role=role,
+        active=active,
+        sort=sort,
+        descending=descending,
+        offset=(page - 1) * page_size,
+        limit=page_size,
+    )
+    return EmployeesPublic(data=[EmployeePublic.model_validate(e) for e in rows], count=count)
+
+
+@router.get("/{employee_id}", response_model=EmployeePublic)
+def get_employee(
+    employee_id: int,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.EMPLOYEES_MANAGE)],
+) -> EmployeePublic:
+    """One employee."""
+    employee = employee_service.get(session=session, employee_id=employee_id)
+    if employee is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"employee {employee_id} not found")
+    return EmployeePublic.model_validate(employee)
+
+
+@router.patch("/{employee_id}", response_model=EmployeePublic)
+async def update_employee(
+    employee_id: int,
+    body: EmployeeUpdate,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.EMPLOYEES_MANAGE)],
+) -> EmployeePublic:
+    """Change name, e-mail, roles (Conveyor's roles only), clearance or active; `active: false`
+    revokes every token, ends every session and hands their open tasks over."""
+    employee = await employee_flows.update(
+        state,
+        employee_id=employee_id,
+        employee_in=body,
+        caller=principal,
+        actor=principal.actor(Source.API),
+    )
+    return EmployeePublic.model_validate(employee)
+
+
+@router.post("/{employee_id}/password-link", status_code=status.HTTP_202_ACCEPTED)
+async def send_password_link(
+    employee_id: int,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.EMPLOYEES_MANAGE)],
+) -> dict[str, str]:
+    """E-mail the employee a one-time link to choose their password (nobody else sees it)."""
+    try:
+        email = await link_flows.send_password_link(
+            state, kind="employee", account_id=employee_id, actor=principal.actor(Source.API)
+        )
+    except link_flows.LinkNotSent as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
+    return {"sent_to": email}
 
 
 @router.post("/{employee_id}/clock-in", response_model=EmployeePublic)

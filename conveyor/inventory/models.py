@@ -3,13 +3,14 @@ pick list tables, plus API shapes."""
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BeforeValidator, EmailStr, StringConstraints, model_validator
 from sqlalchemy import JSON, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from conveyor.core.models import json_list_field, money_field, timestamp_field
+from conveyor.core.models import UTCDateTime, json_list_field, money_field, timestamp_field
 
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 WAREHOUSE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{0,15}$"
@@ -36,12 +37,18 @@ class ProductBase(SQLModel):
     supplier_email: str | None = Field(default=None, max_length=320)
 
 
+ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
 class ProductCreate(SQLModel):
     sku: Annotated[str, StringConstraints(pattern=SKU_PATTERN, min_length=1, max_length=64)]
-    name: str = Field(default="", max_length=200)
+    name: ProductName
     price: Decimal = Field(ge=0, decimal_places=2, max_digits=14)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = "USD"
-    location: str = Field(default="A-01", max_length=32)
+    # The bin in the default warehouse; unset: a bin named after the SKU (`default_bin`), so
+    # new products never silently share one.
+    location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
     on_hand: int = Field(default=0, ge=0)
     tags: list[str] = Field(default_factory=list)
     item_group: str | None = Field(default=None, min_length=1, max_length=50)
@@ -58,6 +65,28 @@ class ProductCreate(SQLModel):
         return self
 
 
+def default_bin(sku: str) -> str | None:
+    """The bin a new product gets when none is given: one of its own, named after the SKU
+    (None when the SKU is too long for a bin name: then the bin has to be given)."""
+    return sku.upper() if len(sku) <= 32 else None
+
+
+class ProductUpdate(SQLModel):
+    """Only the fields given change; `bins` sets the SKU's bin per warehouse code."""
+
+    name: ProductName | None = None
+    price: Decimal | None = Field(default=None, ge=0, decimal_places=2, max_digits=14)
+    tags: list[Tag] | None = Field(default=None, max_length=20)
+    item_group: str | None = Field(default=None, min_length=1, max_length=50)
+    tax_class: str | None = Field(default=None, min_length=1, max_length=32)
+    drop_ship: bool | None = None
+    supplier_email: EmailStr | None = None
+    options: list[str] | None = Field(default=None, max_length=20)
+    bins: (
+        dict[WarehouseCode, Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)]] | None
+    ) = Field(default=None, max_length=50)
+
+
 class Product(ProductBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     price: Decimal = money_field()
@@ -68,6 +97,10 @@ class Product(ProductBase, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
     created_at: datetime = timestamp_field()
+    # Retired products stay for the orders that name them but cannot be ordered again.
+    retired_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), nullable=True)
+    )
 
 
 class ProductPublic(ProductBase):
@@ -76,16 +109,30 @@ class ProductPublic(ProductBase):
     committed: int
     tags: list[str]
     options: list[str] = []
+    retired_at: datetime | None = None
 
 
 class WarehouseBase(SQLModel):
     code: str = Field(max_length=16, unique=True, index=True)
     name: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    # Set: picking moves this warehouse's goods to this location (else CONVEYOR_STAGING_LOCATION).
+    staging_location: str | None = Field(default=None, max_length=32)
 
 
 class WarehouseCreate(SQLModel):
     code: WarehouseCode
     name: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=500)
+    staging_location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
+
+
+class WarehouseUpdate(SQLModel):
+    """A PATCH: only the fields sent change (the code stays: stock and orders name it)."""
+
+    name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=500)
+    staging_location: str | None = Field(default=None, max_length=32)
 
 
 class Warehouse(WarehouseBase, table=True):
@@ -93,10 +140,13 @@ class Warehouse(WarehouseBase, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = timestamp_field()
+    # Retired: kept for the ledger and orders that name it, no longer offered.
+    retired_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 
 
 class WarehousePublic(WarehouseBase):
     id: int
+    retired_at: datetime | None = None
 
 
 class StockBalance(SQLModel, table=True):
@@ -110,6 +160,8 @@ class StockBalance(SQLModel, table=True):
     location: str = Field(max_length=32)
     on_hand: int = Field(default=0)
     committed: int = Field(default=0)
+    # Low stock below this (None: CONVEYOR_LOW_STOCK_LEVEL).
+    reorder_level: int | None = Field(default=None, ge=0)
 
 
 class WarehouseStock(SQLModel):
@@ -135,6 +187,8 @@ class StockReceive(SQLModel):
         Annotated[str, StringConstraints(pattern=WAREHOUSE_PATTERN, to_upper=True)] | None
     ) = None
     location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
+    # The receipt's reference (delivery note, supplier invoice), kept on its ledger entry.
+    reference: str | None = Field(default=None, max_length=200)
 
 
 class StockMovement(SQLModel, table=True):
@@ -143,12 +197,17 @@ class StockMovement(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
     sku: str = Field(max_length=64, index=True)
-    kind: str = Field(max_length=16)  # receive | commit | release | pack | stage | scrap
+    # receive | commit | release | pack | stage | scrap | move_out | move_in | relocate | adjust_in
+    # | adjust_out (conveyor/inventory/moves.py)
+    kind: str = Field(max_length=16)
     qty: int
     order_number: str | None = Field(default=None, max_length=32, index=True)
     # The warehouse whose balance moved; for `stage`, `location` is where the goods went.
     warehouse: str = Field(max_length=16, sa_column_kwargs={"server_default": "MAIN"})
     location: str | None = Field(default=None, max_length=32)
+    # Adjustments: why (an AdjustReason); receipts, moves and adjustments: the person's note.
+    reason: str | None = Field(default=None, max_length=32)
+    note: str | None = Field(default=None, max_length=200)
     at: datetime = timestamp_field()
 
 
@@ -173,3 +232,77 @@ class PickListLinePublic(SQLModel):
     warehouse: str
     location: str
     staging_location: str | None
+
+
+# ---- stock operations from the pages and the API (conveyor/inventory/moves.py, levels.py) -----
+
+Bin = Annotated[str, StringConstraints(strip_whitespace=True, pattern=LOCATION_PATTERN)]
+StockNote = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+class AdjustReason(StrEnum):
+    """Why stock was adjusted (mandatory on every adjustment)."""
+
+    COUNT_CORRECTION = "count_correction"
+    DAMAGE = "damage"
+    LOSS = "loss"  # lost or stolen
+    EXPIRED = "expired"
+    FOUND = "found"
+    OTHER = "other"  # needs a note
+
+
+class StockMove(SQLModel):
+    """Move stock to another warehouse (`qty` of it) or, in the same warehouse, to another bin
+    (all of it: a SKU has one bin per warehouse)."""
+
+    from_warehouse: WarehouseCode
+    to_warehouse: WarehouseCode
+    to_location: Bin | None = None
+    qty: int | None = Field(default=None, gt=0, le=1_000_000)
+    note: StockNote | None = None
+
+
+class StockAdjust(SQLModel):
+    """Correct a warehouse balance by `qty` (negative: less stock), with a reason."""
+
+    warehouse: WarehouseCode
+    qty: int = Field(ge=-1_000_000, le=1_000_000)
+    reason: AdjustReason
+    note: StockNote | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> "StockAdjust":
+        if self.qty == 0:
+            raise ValueError("an adjustment changes the balance: qty must not be 0")
+        if self.reason == AdjustReason.OTHER and not self.note:
+            raise ValueError("reason `other` needs a note")
+        return self
+
+
+class ReorderLevel(SQLModel):
+    """The reorder level of a SKU in a warehouse (None: the default setting)."""
+
+    warehouse: WarehouseCode
+    reorder_level: int | None = Field(default=None, ge=0, le=1_000_000)
+
+
+class StockRow(SQLModel):
+    """One line of the stock list: a SKU in a warehouse."""
+
+    sku: str
+    name: str
+    warehouse: str
+    location: str
+    on_hand: int
+    committed: int
+    available: int
+    incoming: int  # on open purchase orders (the SKU, company-wide)
+    reorder_level: int
+    low: bool
+
+
+class StockRowsPublic(SQLModel):
+    data: list[StockRow]
+    count: int
+    page: int = 1
+    page_size: int = 50

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor, record, snapshot
+from conveyor.core.errors import Invalid
 from conveyor.inventory.models import (
     PickListLine,
     Product,
@@ -33,6 +34,7 @@ from conveyor.inventory.models import (
     StockMovement,
     Warehouse,
     WarehouseCreate,
+    default_bin,
 )
 from conveyor.order.models import SalesOrder
 
@@ -43,6 +45,10 @@ class UnknownSkuError(Exception):
 
 class ProductExistsError(Exception):
     """A product with that SKU already exists."""
+
+
+class InvalidBinError(Invalid):
+    """No bin given, and none can be derived."""
 
 
 class UnknownWarehouseError(Exception):
@@ -161,8 +167,11 @@ def create(
     )
     if missing:
         raise UnknownSkuError(f"unknown option SKU: {', '.join(missing)}")
+    location = product_in.location or default_bin(product_in.sku)
+    if location is None:
+        raise InvalidBinError(f"SKU {product_in.sku} is too long to name a bin: give a location")
     warehouse = ensure_warehouse(session=session, code=default_warehouse)
-    product = Product.model_validate(product_in)
+    product = Product.model_validate(product_in, update={"location": location})
     session.add(product)
     session.flush()
     session.add(
@@ -260,6 +269,7 @@ def _record(
     order: str | None,
     warehouse: str,
     location: str | None = None,
+    note: str | None = None,
 ) -> None:
     session.add(
         StockMovement(
@@ -270,6 +280,7 @@ def _record(
             order_number=order,
             warehouse=warehouse,
             location=location,
+            note=note,
         )
     )
     session.flush()
@@ -556,12 +567,14 @@ def receive(
     qty: int,
     warehouse: str | None = None,
     location: str | None = None,
+    note: str | None = None,
     default_warehouse: str,
     actor: Actor,
 ) -> Product:
     """Goods received into a warehouse (default: the default one): on-hand rises, once per key.
 
-    `location` sets the SKU's bin in that warehouse (new balances start at the product's bin).
+    `location` sets the SKU's bin in that warehouse (new balances start at the product's bin);
+    `note` is the receipt's reference (delivery note, supplier invoice) on its ledger entry.
     """
     product = get_by_sku(session=session, sku=sku)
     if product is None:
@@ -573,7 +586,7 @@ def receive(
     _lock(session, sku)
     try:
         with session.begin_nested():
-            _record(session, key, sku, "receive", qty, None, warehouse, location)
+            _record(session, key, sku, "receive", qty, None, warehouse, location, note)
     except IntegrityError:
         return product
     balance = session.exec(
@@ -608,6 +621,7 @@ def receive(
             "location": location or bin_before or product.location,
             "qty": qty,
             "key": key,
+            "note": note,
         },
     )
     return product

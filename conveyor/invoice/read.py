@@ -1,10 +1,25 @@
 """The invoice as people read it, line by line: shared by the JSON view and the invoice pages."""
 
-from sqlmodel import Session
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Date, case, func, literal
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
 
 from conveyor.core.errors import NotFound
+from conveyor.customer import read as customer_read
+from conveyor.customer.models import Customer
 from conveyor.invoice import service as invoice_service
-from conveyor.invoice.models import Invoice, InvoiceDetail, InvoiceLinePublic, InvoicePublic
+from conveyor.invoice.models import (
+    CreditNote,
+    Invoice,
+    InvoiceDetail,
+    InvoiceLinePublic,
+    InvoicePublic,
+    Payment,
+)
 from conveyor.order.models import SalesOrder
 
 
@@ -27,3 +42,93 @@ def invoice_detail(session: Session, invoice: Invoice) -> InvoiceDetail:
             for line in invoice_service.lines(session=session, invoice_id=invoice.id or 0)
         ],
     )
+
+
+class PaymentState(StrEnum):
+    """Where an invoice stands (as invoice/standing.py words it for one invoice): the order's
+    payments settle its invoices oldest first."""
+
+    PAID = "paid"
+    OPEN = "open"  # not (fully) paid, within the customer's payment terms
+    OVERDUE = "overdue"  # not (fully) paid, past the due date
+    CREDITED = "credited"  # cancelled by credit notes for its whole amount
+
+
+# Below a cent is settled (SQLite sums money as floating point).
+_SETTLED = 0.005
+
+
+def _sum(column: Any, *where: Any) -> Any:
+    return select(func.coalesce(func.sum(column), 0)).where(*where).scalar_subquery()
+
+
+def _days_late(session: Session, now: datetime, column: Any) -> Any:
+    """SQL: whole UTC days from the day of `column` (a timestamp) to the day of `now`."""
+    today = now.astimezone(UTC).date()
+    if session.get_bind().dialect.name == "postgresql":
+        return literal(today, Date()) - func.date(func.timezone("UTC", column))
+    return func.julianday(today.isoformat()) - func.julianday(func.date(column))
+
+
+def payment_state(session: Session, now: datetime) -> Any:
+    """SQL: the invoice's PaymentState (with Invoice and its order's Customer in the query)."""
+    earlier = aliased(Invoice)
+    own_credit = _sum(CreditNote.total, col(CreditNote.invoice_id) == col(Invoice.id))
+    # Owed on this invoice and the order's earlier ones, less all the order's payments.
+    owed = (
+        _sum(earlier.total, earlier.order_id == Invoice.order_id, col(earlier.id) <= Invoice.id)
+        - _sum(
+            CreditNote.total,
+            col(CreditNote.order_id) == col(Invoice.order_id),
+            col(CreditNote.invoice_id) <= Invoice.id,
+        )
+        - _sum(Payment.amount, col(Payment.order_id) == col(Invoice.order_id))
+    )
+    # Overdue from the day after the due day, as invoice/standing.py has it.
+    late = _days_late(session, now, col(Invoice.issued_at)) > col(Customer.payment_terms_days)
+    return case(
+        (col(Invoice.total) - own_credit < _SETTLED, PaymentState.CREDITED.value),
+        (owed < _SETTLED, PaymentState.PAID.value),
+        (late, PaymentState.OVERDUE.value),
+        else_=PaymentState.OPEN.value,
+    )
+
+
+def search(
+    session: Session,
+    *,
+    now: datetime,
+    status: str | None = None,
+    customer: str | None = None,
+    order: str | None = None,
+    account_rep_id: int | None = None,
+) -> Any:
+    """(invoice, order number, customer, payment state) rows matching the filters;
+    `account_rep_id`: only invoices of customers that rep owns (the sales record rule)."""
+    state = payment_state(session, now).label("payment_state")
+    query = (
+        select(Invoice, SalesOrder.number, Customer, state)
+        .join(SalesOrder, col(SalesOrder.id) == col(Invoice.order_id))
+        .join(Customer, col(Customer.id) == col(SalesOrder.customer_id))
+    )
+    if account_rep_id is not None:
+        query = query.where(col(Customer.account_rep_id) == account_rep_id)
+    if status:
+        query = query.where(payment_state(session, now) == status)
+    if customer:
+        query = query.where(customer_read.matches(customer))
+    if order:
+        query = query.where(col(SalesOrder.number) == order)
+    return query
+
+
+def sorts(session: Session, now: datetime) -> dict[str, Any]:
+    """The invoice list's sort columns."""
+    return {
+        "number": col(Invoice.id),
+        "order": col(SalesOrder.number),
+        "customer": col(Customer.name),
+        "issued": col(Invoice.issued_at),
+        "total": col(Invoice.total),
+        "status": payment_state(session, now),
+    }

@@ -11,6 +11,7 @@ import conveyor.order.models
 import conveyor.pricing.models
 import conveyor.purchasing.models
 import conveyor.returns.models
+import conveyor.shop.models
 import conveyor.support.models
 import conveyor.task.models
 import conveyor.webhook.models  # noqa: F401

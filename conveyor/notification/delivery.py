@@ -1,6 +1,7 @@
 """Turn an outbox row into the e-mail the relay receives, and the SMTP client that sends it."""
 
 from email.message import EmailMessage
+from email.utils import format_datetime
 
 import aiosmtplib
 from sqlmodel import Session
@@ -42,6 +43,8 @@ def build_email(*, session: Session, message: OutboxMessage, mail_from: str) -> 
     email["To"] = message.recipients
     email["Subject"] = message.subject
     email["Message-ID"] = message_id(message)
+    # When the effect happened (the row was stored), the same at every attempt like the Message-ID.
+    email["Date"] = format_datetime(message.created_at)
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
     document = _attachment(session=session, reference=message.attachment)
@@ -56,6 +59,11 @@ def smtp_client(settings: Settings) -> aiosmtplib.SMTP:
     return aiosmtplib.SMTP(
         hostname=settings.smtp_host, port=settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS
     )
+
+
+def attached_document(*, session: Session, message: OutboxMessage) -> tuple[str, bytes] | None:
+    """The (file name, PDF) the message carries, rendered as the mail attaches it; or None."""
+    return _attachment(session=session, reference=message.attachment)
 
 
 def _attachment(*, session: Session, reference: str | None) -> tuple[str, bytes] | None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from conveyor.audit.service import Actor, record
 from conveyor.core.db import page
@@ -183,6 +184,18 @@ def list_messages(
     offset: int = 0,
 ) -> tuple[list[OutboxMessage], int]:
     """Messages newest first, filtered, with the total count."""
+    query = search(order_number=order_number, recipient=recipient, status=status, kind=kind)
+    return page(session, query, col(OutboxMessage.id).desc(), limit=limit, offset=offset)
+
+
+def search(
+    *,
+    order_number: str | None = None,
+    recipient: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+) -> SelectOfScalar[OutboxMessage]:
+    """The query for messages by order, recipient (part of an address), status and kind."""
     query = select(OutboxMessage)
     if order_number:
         query = query.where(OutboxMessage.order_number == order_number)
@@ -193,7 +206,7 @@ def list_messages(
         query = query.where(OutboxMessage.status == status)
     if kind:
         query = query.where(OutboxMessage.kind == kind)
-    return page(session, query, col(OutboxMessage.id).desc(), limit=limit, offset=offset)
+    return query
 
 
 def queue(

@@ -30,10 +30,11 @@ from conveyor.core.temporal import order_workflow_id
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
 from conveyor.invoice import service as invoice_service
+from conveyor.order import quotes
 from conveyor.order import read as order_read
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
-from conveyor.order.models import OrderCreate, SalesOrder
+from conveyor.order.models import OrderCreate, QuoteRevision, SalesOrder
 from conveyor.order.policy import Refusal
 from workflows.types import (
     AmendLine,
@@ -43,6 +44,7 @@ from workflows.types import (
     CancelResult,
     CompleteTaskRequest,
     CompleteTaskResult,
+    QuoteVoided,
     SalesOrderInput,
     SalesOrderNames,
 )
@@ -55,6 +57,8 @@ TASK_NOT_YET_AWAITED_SECONDS = 5.0
 PENDING_BATCH = 100
 STARTER_CONCURRENCY = 8
 STARTER_BACKOFF_SECONDS = 1.0
+# How long a revision waits for the old quote's workflow to void it.
+QUOTE_SETTLE_SECONDS = 20.0
 
 
 class WorkflowRefusedError(Conflict):
@@ -70,22 +74,80 @@ class WorkflowRefusedError(Conflict):
 
 
 async def place_order(
-    state: AppState, *, order_in: OrderCreate, created_by: str, actor: Actor
+    state: AppState,
+    *,
+    order_in: OrderCreate,
+    created_by: str,
+    actor: Actor,
+    request_key: str | None = None,
 ) -> SalesOrder:
-    """Record the order and return it; its workflow is started off the request path."""
+    """Record the order and return it; its workflow is started off the request path.
+
+    A repeated `request_key` (a scoped idempotency key) returns the order it placed before.
+    """
 
     def record(session: Session) -> SalesOrder:
-        return order_service.create(
-            session=session,
-            order_in=order_in,
-            created_by=created_by,
-            actor=actor,
-            number_prefix=state.settings.order_number_prefix,
-        )
+        try:
+            return order_service.create(
+                session=session,
+                order_in=order_in,
+                created_by=created_by,
+                actor=actor,
+                number_prefix=state.settings.order_number_prefix,
+                request_key=request_key,
+                quote_validity_seconds=state.settings.quote_validity_seconds,
+            )
+        except order_service.DuplicateRequestError as repeated:
+            return repeated.order
 
     order = await in_intake_session(state, record)  # before the background writes (SQLite)
     request_start(state, order)
     return order
+
+
+async def revise_quote(
+    state: AppState, *, number: str, revision: QuoteRevision, created_by: str, actor: Actor
+) -> SalesOrder:
+    """Record a new version of an open quote, void the old one's workflow, start the new one.
+
+    The void is a signal the old workflow takes only while it is still a quote, so a customer
+    who accepted it a moment before keeps their order: then the new version is cancelled and
+    Conflict says why. NotFound, Conflict (not an open quote), OrderError as placing refuses.
+    """
+
+    def record(session: Session) -> SalesOrder:
+        return quotes.revise(
+            session=session,
+            number=number,
+            revision=revision,
+            created_by=created_by,
+            actor=actor,
+            number_prefix=state.settings.order_number_prefix,
+            quote_validity_seconds=state.settings.quote_validity_seconds,
+        )[1]
+
+    new = await in_intake_session(state, record)
+    handle = await workflow_handle(state, number)
+    await handle.signal(SalesOrderNames.QUOTE_VOIDED, QuoteVoided(new.number or ""))
+    request_start(state, new)
+    status = await _settled_status(state, number)
+    if status not in (OrderStatus.QUOTE, OrderStatus.CANCELLED):
+        await in_session(state, lambda s: quotes.withdraw_revision(s, number=number, actor=actor))
+        await cancel(
+            state, number=new.number or "", reason=f"{number} was accepted", actor=created_by
+        )
+        raise Conflict(f"quote {number} was accepted meanwhile; the new version is cancelled")
+    return new
+
+
+async def _settled_status(state: AppState, number: str) -> str:
+    """The order's status once it is no longer a quote (or after QUOTE_SETTLE_SECONDS)."""
+    deadline = asyncio.get_running_loop().time() + QUOTE_SETTLE_SECONDS
+    while True:
+        order = await in_session(state, lambda s: order_read.load(s, number), read_only=True)
+        if order.status != OrderStatus.QUOTE or asyncio.get_running_loop().time() > deadline:
+            return order.status
+        await asyncio.sleep(0.2)
 
 
 def request_start(state: AppState, order: SalesOrder) -> None:
@@ -165,7 +227,9 @@ async def _start(state: AppState, client: Client, order: SalesOrder) -> None:
                 order_number=order.number,
                 backorder_recheck_seconds=state.settings.backorder_recheck_seconds,
                 activity_timeout_seconds=state.settings.activity_timeout_seconds,
-                quote_validity_seconds=state.settings.quote_validity_seconds,
+                quote_validity_seconds=quotes.validity_seconds(
+                    order, utcnow(), state.settings.quote_validity_seconds
+                ),
                 quote_reminder_before_seconds=state.settings.quote_reminder_before_seconds,
                 dunning_schedule_seconds=state.settings.dunning_schedule_seconds,
             ),
@@ -248,6 +312,7 @@ async def receive_stock(
     qty: int,
     warehouse: str | None = None,
     location: str | None = None,
+    note: str | None = None,
     actor: Actor,
 ) -> tuple[Product, list[str]]:
     """Record a goods receipt, then wake the backordered orders that wait for the SKU."""
@@ -261,6 +326,7 @@ async def receive_stock(
                 qty=qty,
                 warehouse=warehouse,
                 location=location,
+                note=note,
                 default_warehouse=state.settings.default_warehouse,
                 actor=actor,
             )
@@ -351,6 +417,9 @@ async def amend(
         unknown = sorted(set(skus) - set(known))
         if unknown:
             raise Invalid(f"unknown SKU: {', '.join(unknown)}")
+        retired = sorted(sku for sku, p in known.items() if p.retired_at is not None)
+        if retired:
+            raise Invalid(f"retired product cannot be ordered: {', '.join(retired)}")
         return order
 
     _refuse_if_finished(await in_session(state, check, read_only=True))

@@ -1,6 +1,6 @@
 """Sales order, order line and order event (processing trail) tables, plus API shapes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -9,6 +9,7 @@ from sqlalchemy import Column, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from conveyor.core.models import money_field, timestamp_field
+from conveyor.customer.models import Country, Line, Postcode, ShortLine
 from conveyor.inventory.models import WarehouseCode
 from conveyor.order.enums import Channel, OrderStatus, Step
 
@@ -42,6 +43,25 @@ class SalesOrder(SQLModel, table=True):
     allow_partial: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     # Commit stock from this warehouse first (then the others by code); None: the default one.
     warehouse: str | None = Field(default=None, max_length=16)
+    # Order entry (issue 13): the customer's purchase order number, the day they want the goods,
+    # and where they go (a snapshot: editing the customer's address book later changes nothing).
+    customer_po: str | None = Field(default=None, max_length=64, index=True)
+    requested_delivery_date: date | None = None
+    ship_to_name: str | None = Field(default=None, max_length=200)
+    ship_to_line1: str | None = Field(default=None, max_length=200)
+    ship_to_line2: str | None = Field(default=None, max_length=200)
+    ship_to_city: str | None = Field(default=None, max_length=100)
+    ship_to_region: str | None = Field(default=None, max_length=100)
+    ship_to_postcode: str | None = Field(default=None, max_length=20)
+    # An explicit quote: the quote step is a task whatever the rules say, valid to the end of
+    # `quote_valid_until` (UTC). A revision is a new order; the one it replaces is superseded.
+    explicit_quote: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    quote_valid_until: date | None = None
+    quote_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    revises: str | None = Field(default=None, max_length=32)
+    superseded_by: str | None = Field(default=None, max_length=32)
+    # The client's Idempotency-Key, scoped (core.idempotency): a repeated submit is one order.
+    request_key: str | None = Field(default=None, max_length=200, unique=True)
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)
@@ -117,6 +137,22 @@ class OrderChargeCreate(SQLModel):
     tax_class: str = Field(default="standard", min_length=1, max_length=32)
 
 
+# The customer's own order number as they wrote it: one line, trimmed.
+PoReference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class ShipTo(SQLModel):
+    """A delivery address given with the order (stored on it as a snapshot)."""
+
+    name: Line
+    line1: Line
+    line2: Line | None = None
+    city: ShortLine
+    region: ShortLine | None = None
+    postcode: Postcode | None = None
+    country: Country
+
+
 class OrderCreate(SQLModel):
     customer_id: int = Field(gt=0)
     channel: Channel = Channel.SALES_REP
@@ -132,6 +168,29 @@ class OrderCreate(SQLModel):
     prices_include_tax: bool = False
     # A "shipping" charge here replaces the automatic shipping rate.
     charges: list[OrderChargeCreate] = Field(default_factory=list, max_length=20)
+    customer_po: PoReference | None = None
+    requested_delivery_date: date | None = None
+    # Where it goes: an address given here, or one of the customer's shipping addresses (copied).
+    ship_to: ShipTo | None = None
+    ship_to_address_id: int | None = Field(default=None, gt=0)
+    # An explicit quote, whatever the routing rules say, valid to the end of that day (UTC;
+    # the settings' quote validity from today when not given).
+    quote: bool = False
+    quote_valid_until: date | None = None
+
+
+class QuoteRevision(SQLModel):
+    """A new version of an open quote: its lines (re-priced), and what else changes.
+
+    Unset fields keep the quote's values; without `charges`, its special charges are kept and
+    shipping is worked out again.
+    """
+
+    lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
+    charges: list[OrderChargeCreate] | None = Field(default=None, max_length=20)
+    quote_valid_until: date | None = None
+    customer_po: PoReference | None = None
+    requested_delivery_date: date | None = None
 
 
 class OrderAmend(SQLModel):
@@ -207,12 +266,30 @@ class OrderSummary(SQLModel):
     opportunity: str | None = None
     allow_partial: bool = False
     warehouse: str | None = None
+    customer_po: str | None = None
+    requested_delivery_date: date | None = None
+    explicit_quote: bool = False
+    quote_valid_until: date | None = None
+    quote_version: int = 1
+    revises: str | None = None  # the quote this one is a new version of
+    superseded_by: str | None = None  # the newer version that replaced this quote
     created_at: datetime
+
+
+class ShipToPublic(SQLModel):
+    name: str | None
+    line1: str | None
+    line2: str | None
+    city: str | None
+    region: str | None
+    postcode: str | None
+    country: str | None
 
 
 class OrderPublic(OrderSummary):
     rule: str | None
     rules_version: str | None
+    ship_to: ShipToPublic | None = None
     lines: list[OrderLinePublic]
     charges: list[OrderChargePublic] = []
     totals: OrderTotals

@@ -14,6 +14,8 @@ from routing_rules.models import StepRoute
 # A web order that arrived with something to check (unknown SKU, no e-mail) stops at the stock
 # check for the order desk, who can amend the lines (allowed until allocation) or reject it.
 REVIEW_ROLE = "order_desk"
+# An explicit quote's task (the answer it waits for) goes to the account's rep, else to sales.
+QUOTE_ROLE = "sales"
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,20 @@ def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
     steps = list(decision.steps)
     if order.needs_review:
         steps = [_review(s) if s.step == "stock_check" else s for s in steps]
+    if order.explicit_quote:
+        steps = _with_quote_task(steps)
     return Route(rule=decision.rule, version=decision.version, steps=steps, drop_ship=drop_ship)
+
+
+def _with_quote_task(steps: list[StepRoute]) -> list[StepRoute]:
+    """The steps with the quote as a task: an explicit quote waits for the customer's answer
+    whatever the rule said (the rule's own quote task, if it has one, stays as it is)."""
+    if any(s.step == "quote" and s.mode == "task" for s in steps):
+        return steps
+    task = StepRoute(
+        step="quote", mode="task", role=QUOTE_ROLE, assign="owner", fallback="round_robin"
+    )
+    return [task, *(s for s in steps if s.step != "quote")]
 
 
 def _review(step: StepRoute) -> StepRoute:

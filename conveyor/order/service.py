@@ -1,7 +1,10 @@
 """Order operations: capture, look-up, listing, state and trail."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
+from math import ceil
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
@@ -11,20 +14,45 @@ from conveyor.audit.service import record as audit
 from conveyor.core.db import contains_text, page
 from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import row_id, utcnow
-from conveyor.customer.models import Customer
+from conveyor.customer import addresses as customer_addresses
+from conveyor.customer.models import AddressKind, Customer
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
 from conveyor.order.enums import OrderStatus
-from conveyor.order.models import OrderCharge, OrderCreate, OrderEvent, OrderLine, SalesOrder
+from conveyor.order.models import (
+    OrderCharge,
+    OrderCreate,
+    OrderEvent,
+    OrderLine,
+    SalesOrder,
+    ShipTo,
+)
 from conveyor.pricing import engine as pricing_engine
 from conveyor.pricing import service as pricing_service
 
 # Money columns are NUMERIC(14, 2).
 MAX_AMOUNT = Decimal("1000000000000")
+# How far ahead a delivery may be requested, and a quote be valid.
+MAX_DELIVERY_DAYS = 731
+MAX_QUOTE_DAYS = 366
+DEFAULT_QUOTE_VALIDITY_SECONDS = 14 * 24 * 3600.0
 
 
 class OrderError(Invalid):
-    """An order request that breaks a rule (unknown SKU, unknown customer)."""
+    """An order request that breaks a rule (unknown SKU, unknown customer); `field` names the
+    request field it is about, when one is (the entry page shows the message next to it)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DuplicateRequestError(Conflict):
+    """An order was placed with this idempotency key already (`order` is it)."""
+
+    def __init__(self, order: SalesOrder) -> None:
+        super().__init__(f"order {order.number} was placed with this idempotency key")
+        self.order = order
 
 
 class DuplicateExternalRefError(Conflict):
@@ -48,6 +76,11 @@ def get_by_external_ref(*, session: Session, channel: str, external_ref: str) ->
         .where(SalesOrder.channel == channel)
         .where(SalesOrder.external_ref == external_ref)
     ).first()
+
+
+def get_by_request_key(*, session: Session, request_key: str) -> SalesOrder | None:
+    """The order placed with that (scoped) idempotency key, or None."""
+    return session.exec(select(SalesOrder).where(SalesOrder.request_key == request_key)).first()
 
 
 def lines(*, session: Session, order_id: int) -> list[OrderLine]:
@@ -87,44 +120,36 @@ def create(
     actor: Actor,
     number_prefix: str = "SO",
     line_prices: Sequence[Decimal | None] | None = None,
+    request_key: str | None = None,
+    quote_validity_seconds: float = DEFAULT_QUOTE_VALIDITY_SECONDS,
 ) -> SalesOrder:
     """Price and record a new order with a fresh human-readable number.
 
     `line_prices` (one per line, None = price it) are prices as a store charged them; they
     bypass the price agreements. A `unit_price` attribute on a line does the same.
-    Raises OrderError for an unknown customer or SKU, DuplicateExternalRefError when the channel
-    already sent this external reference.
+    `request_key` (a scoped idempotency key) makes a repeated request one order.
+    An explicit quote (`order_in.quote`) is valid until its date, by default
+    `quote_validity_seconds` from today.
+    Raises OrderError for an unknown customer or SKU (or a bad date or ship-to address),
+    DuplicateExternalRefError when the channel already sent this external reference,
+    DuplicateRequestError when the idempotency key placed an order already.
     """
-    customer = session.get(Customer, order_in.customer_id)
-    if customer is None:
-        raise OrderError(f"unknown customer {order_in.customer_id}")
+    if request_key and (repeated := get_by_request_key(session=session, request_key=request_key)):
+        raise DuplicateRequestError(repeated)
+    entry = _priced(session, order_in, line_prices)
+    priced = entry.priced
     if order_in.external_ref:
         existing = get_by_external_ref(
             session=session, channel=order_in.channel, external_ref=order_in.external_ref
         )
         if existing:
             raise DuplicateExternalRefError(existing)
-    products, currency = _checked_products(session, order_in)
-    requests, parents = _line_requests(order_in, line_prices)
-    priced = pricing_service.price_order(
-        session=session,
-        customer=customer,
-        products=products,
-        lines=requests,
-        currency=currency,
-        on=utcnow().date(),
-        country=order_in.ship_to_country,
-        charges=[
-            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
-            for c in order_in.charges
-        ],
-        prices_include_tax=order_in.prices_include_tax,
-    )
+    today = utcnow().date()
     order = SalesOrder(
         channel=order_in.channel,
         customer_id=order_in.customer_id,
         external_ref=order_in.external_ref,
-        currency=currency,
+        currency=priced.currency,
         prepaid=order_in.prepaid,
         opportunity=order_in.opportunity,
         allow_partial=order_in.allow_partial,
@@ -132,19 +157,144 @@ def create(
         ship_to_country=order_in.ship_to_country,
         prices_include_tax=order_in.prices_include_tax,
         created_by=created_by,
+        customer_po=order_in.customer_po,
+        requested_delivery_date=order_in.requested_delivery_date,
+        request_key=request_key,
     )
+    _apply_ship_to(order, entry.ship_to)
+    if order_in.quote:
+        # A quote from the start: revisable and shown as one before its workflow runs.
+        order.explicit_quote = True
+        order.status = OrderStatus.QUOTE
+        order.quote_valid_until = order_in.quote_valid_until or default_valid_until(
+            today, quote_validity_seconds
+        )
     _apply_totals(order, priced)
-    order_lines, order_charges = _priced_rows(priced, products)
+    order_lines, order_charges = _priced_rows(priced, entry.products)
     placed = record(
         session=session,
         order=order,
         number_prefix=number_prefix,
         lines=order_lines,
-        parents=parents,
+        parents=entry.parents,
         charges=order_charges,
     )
     audit_placed(session=session, order=placed, lines=order_lines, actor=actor)
     return placed
+
+
+@dataclass(frozen=True)
+class PricedEntry:
+    """An order request checked and priced, not yet recorded."""
+
+    customer: Customer
+    priced: pricing_engine.PricedOrder
+    products: dict[str, Product]
+    parents: list[int | None]  # per priced line: the index of the line it is an option of
+    ship_to: ShipTo | None
+
+
+def preview(*, session: Session, order_in: OrderCreate) -> PricedEntry:
+    """Check and price an order as `create` would, writing nothing (the entry page's preview)."""
+    return _priced(session, order_in, None)
+
+
+def _priced(
+    session: Session, order_in: OrderCreate, line_prices: Sequence[Decimal | None] | None
+) -> PricedEntry:
+    """The customer, the order's pricing and its ship-to address, after every check."""
+    customer = session.get(Customer, order_in.customer_id)
+    if customer is None:
+        raise OrderError(f"unknown customer {order_in.customer_id}", field="customer_id")
+    if customer.retired_at is not None:
+        raise OrderError(
+            f"customer {customer.id} ({customer.name}) is retired and cannot place new orders",
+            field="customer_id",
+        )
+    check_entry(order_in, today=utcnow().date())
+    products, currency = _checked_products(session, order_in)
+    requests, parents = _line_requests(order_in, line_prices)
+    ship_to = _ship_to(session, customer, order_in)
+    country = order_in.ship_to_country or (ship_to.country if ship_to else None)
+    priced = pricing_service.price_order(
+        session=session,
+        customer=customer,
+        products=products,
+        lines=requests,
+        currency=currency,
+        on=utcnow().date(),
+        country=country,
+        charges=[
+            pricing_engine.ChargeInput(c.kind, c.description, c.amount, c.tax_class)
+            for c in order_in.charges
+        ],
+        prices_include_tax=order_in.prices_include_tax,
+    )
+    return PricedEntry(customer, priced, products, parents, ship_to)
+
+
+def default_valid_until(today: date, validity_seconds: float) -> date:
+    """The validity date of a quote that names none: the settings' validity from today."""
+    return today + timedelta(days=max(1, ceil(validity_seconds / 86400)))
+
+
+def check_entry(order_in: OrderCreate, *, today: date) -> None:
+    """The entry terms that need today's date or two fields together; OrderError otherwise."""
+    wanted = order_in.requested_delivery_date
+    if wanted is not None and not today <= wanted <= today + timedelta(days=MAX_DELIVERY_DAYS):
+        raise OrderError(
+            f"the requested delivery date must be between today and {MAX_DELIVERY_DAYS} days "
+            "from now",
+            field="requested_delivery_date",
+        )
+    valid_until = order_in.quote_valid_until
+    if valid_until is not None:
+        if not order_in.quote:
+            raise OrderError("a validity date is for a quote", field="quote_valid_until")
+        if not today <= valid_until <= today + timedelta(days=MAX_QUOTE_DAYS):
+            raise OrderError(
+                f"a quote is valid from today for at most {MAX_QUOTE_DAYS} days",
+                field="quote_valid_until",
+            )
+    if order_in.ship_to is not None and order_in.ship_to_address_id is not None:
+        raise OrderError(
+            "give a ship-to address or pick one of the customer's, not both", field="ship_to"
+        )
+    ship_country = order_in.ship_to.country if order_in.ship_to else None
+    if ship_country and order_in.ship_to_country and ship_country != order_in.ship_to_country:
+        raise OrderError(
+            "ship_to_country differs from the ship-to address's country", field="ship_to"
+        )
+
+
+def _ship_to(session: Session, customer: Customer, order_in: OrderCreate) -> ShipTo | None:
+    """Where the order goes: the address given, or the customer's shipping address picked."""
+    if order_in.ship_to_address_id is not None:
+        address = customer_addresses.get_address(
+            session=session, customer_id=customer.id or 0, address_id=order_in.ship_to_address_id
+        )
+        if address is None or address.retired_at is not None:
+            raise OrderError(
+                f"address {order_in.ship_to_address_id} is not one of the customer's",
+                field="ship_to_address_id",
+            )
+        if address.kind != AddressKind.SHIPPING:
+            raise OrderError("that address is not a shipping address", field="ship_to_address_id")
+        return ShipTo.model_validate(address, from_attributes=True)
+    return order_in.ship_to
+
+
+def _apply_ship_to(order: SalesOrder, ship_to: ShipTo | None) -> None:
+    """Copy the ship-to address onto the order (a snapshot)."""
+    if ship_to is None:
+        return
+    order.ship_to_name = ship_to.name
+    order.ship_to_line1 = ship_to.line1
+    order.ship_to_line2 = ship_to.line2
+    order.ship_to_city = ship_to.city
+    order.ship_to_region = ship_to.region
+    order.ship_to_postcode = ship_to.postcode
+    order.ship_to_country = ship_to.country
 
 
 ORDER_FIELDS = (
@@ -159,6 +309,14 @@ ORDER_FIELDS = (
     "prices_include_tax",
     "total",
     "status",
+    "customer_po",
+    "requested_delivery_date",
+    "ship_to_line1",
+    "ship_to_city",
+    "explicit_quote",
+    "quote_valid_until",
+    "quote_version",
+    "revises",
 )
 
 
@@ -195,16 +353,19 @@ def record(
     requests for the same outside order: the later insert fails, and DuplicateExternalRefError
     names the order that won. `parents[i]` is the index of the line that line i is an option of.
     """
-    channel, ref = order.channel, order.external_ref
+    channel, ref, request_key = order.channel, order.external_ref, order.request_key
     try:
         # Added inside the savepoint, so a failed insert leaves nothing pending to autoflush.
         with session.begin_nested():
             session.add(order)
             session.flush()
-    except IntegrityError as exc:  # a concurrent request recorded the same external reference
+    except IntegrityError as exc:  # a concurrent request recorded the same reference or key
         existing = get_by_external_ref(session=session, channel=channel, external_ref=ref or "")
         if existing:
             raise DuplicateExternalRefError(existing) from exc
+        repeated = get_by_request_key(session=session, request_key=request_key or "")
+        if repeated:
+            raise DuplicateRequestError(repeated) from exc
         raise
     order.number = f"{number_prefix}-{order.id:06d}"
     _write_lines(session, order, lines, parents, charges)
@@ -218,20 +379,28 @@ def _checked_products(session: Session, order_in: OrderCreate) -> tuple[dict[str
     products = inventory_service.get_many(session=session, skus=skus)
     unknown = sorted(set(skus) - set(products))
     if unknown:
-        raise OrderError(f"unknown SKU: {', '.join(unknown)}")
+        raise OrderError(f"unknown SKU: {', '.join(unknown)}", field="lines")
+    _refuse_retired(products.values())
     for line_in in order_in.lines:
         offered = products[line_in.sku].options
         for option in line_in.options:
             if option.sku not in offered:
-                raise OrderError(f"{option.sku} is not an option of {line_in.sku}")
+                raise OrderError(f"{option.sku} is not an option of {line_in.sku}", field="lines")
     if order_in.warehouse and not inventory_service.get_warehouse(
         session=session, code=order_in.warehouse
     ):
-        raise OrderError(f"unknown warehouse {order_in.warehouse}")
+        raise OrderError(f"unknown warehouse {order_in.warehouse}", field="warehouse")
     currencies = {products[sku].currency for sku in skus}
     if len(currencies) > 1:
         raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")
     return products, currencies.pop()
+
+
+def _refuse_retired(products: Iterable[Product]) -> None:
+    """OrderError naming the retired products among these (they cannot be ordered)."""
+    retired = sorted({p.sku for p in products if p.retired_at is not None})
+    if retired:
+        raise OrderError(f"retired product cannot be ordered: {', '.join(retired)}", field="lines")
 
 
 def _line_requests(
@@ -449,6 +618,7 @@ def replace_lines(
     unknown = sorted({sku for sku, _ in lines} - set(products))
     if unknown:
         raise OrderError(f"unknown SKU: {', '.join(unknown)}")
+    _refuse_retired(products.values())
     currencies = {products[sku].currency for sku, _ in lines}
     if currencies != {order.currency}:
         raise OrderError(f"lines must be in the order's currency {order.currency}")

@@ -3,11 +3,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, status
+from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.audit.models import Source
-from conveyor.auth.permissions import Permission
+from conveyor.auth.permissions import Permission, refusal
 from conveyor.core.errors import Forbidden, NotFound
+from conveyor.core.idempotency import scoped_key
 from conveyor.core.state import in_session
 from conveyor.invoice.models import PaymentCreate
 from conveyor.order import flows as order_flows
@@ -21,6 +23,7 @@ from conveyor.order.models import (
     OrdersPublic,
     OrderSummary,
     OrderTotals,
+    QuoteRevision,
 )
 from conveyor.order.policy import STORE_REFERENCE
 
@@ -57,16 +60,71 @@ def check_order_terms(principal: Principal, order_in: OrderCreate) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic)
 async def place_order(
-    order_in: OrderCreate, state: StateDep, principal: OrderPlacer
+    order_in: OrderCreate,
+    state: StateDep,
+    principal: OrderPlacer,
+    idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> OrderPublic:
     """Record an order, answered once committed; its workflow starts right after, off the
     request. 422: a rule broken (unknown SKU, customer...); 409: a repeated `external_ref`
-    (both answered by the domain error handler); 403: a field the caller may not set."""
+    (both answered by the domain error handler); 403: a field the caller may not set.
+    `quote: true` makes it a quote whatever the routing rules say, valid until
+    `quote_valid_until`. The same `Idempotency-Key` again answers the order it placed."""
     check_order_terms(principal, order_in)
     order = await order_flows.place_order(
-        state, order_in=order_in, created_by=principal.name, actor=principal.actor(Source.API)
+        state,
+        order_in=order_in,
+        created_by=principal.name,
+        actor=principal.actor(Source.API),
+        request_key=order_request_key(principal, idempotency_key),
     )
     return await _read(state, order.number or "")
+
+
+def order_request_key(principal: Principal, idempotency_key: str | None) -> str | None:
+    """The idempotency key of an order request, scoped to the caller (None without a key)."""
+    if not idempotency_key:
+        return None
+    return scoped_key("order", principal.name, idempotency_key)
+
+
+@router.post("/{number}/revise", status_code=status.HTTP_201_CREATED, response_model=OrderPublic)
+async def revise_quote(
+    number: str, revision: QuoteRevision, state: StateDep, principal: OrderModifier
+) -> OrderPublic:
+    """A new version of an open quote (re-priced; answered with it): the old one is superseded,
+    cannot be accepted any more and names the new one. 409 unless an open quote; 403 without
+    orders.place, or charges without orders.terms."""
+    await check_may_revise(state, principal, number, revision)
+    new = await order_flows.revise_quote(
+        state,
+        number=number,
+        revision=revision,
+        created_by=principal.name,
+        actor=principal.actor(Source.API),
+    )
+    return await _read(state, new.number or "")
+
+
+async def check_may_revise(
+    state: StateDep, principal: Principal, number: str, revision: QuoteRevision
+) -> None:
+    """Revising places a new quote and voids the old one: both permissions, and the rep's own
+    accounts only (404 for an order they may not see)."""
+    if not principal.can(Permission.ORDERS_PLACE):
+        raise Forbidden(refusal(Permission.ORDERS_PLACE))
+    if revision.charges and not principal.can(Permission.ORDERS_TERMS):
+        raise Forbidden("setting charges needs orders.terms")
+    rep = principal.own_accounts_only()
+    if rep is None:
+        return
+
+    def owner(session: Session) -> int | None:
+        order = order_read.load(session, number)
+        return order_service.account_rep_of(session, order.customer_id)
+
+    if await in_session(state, owner, read_only=True) != rep:
+        raise NotFound(f"order {number} not found")
 
 
 @router.get("", response_model=OrdersPublic)

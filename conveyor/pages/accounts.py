@@ -7,18 +7,21 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
-from conveyor.audit.models import Source
+from conveyor.audit.models import AuditEntry, Source
 from conveyor.auth.permissions import Permission
+from conveyor.core import pdf
 from conveyor.core.errors import DomainError, NotFound
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.invoice import pdf as invoice_pdf
 from conveyor.invoice import read as invoice_read
 from conveyor.invoice.models import Invoice
+from conveyor.invoice.standing import standing
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
 from conveyor.pages.auth import LinkNotSent, redirect, send_set_password_link
+from conveyor.pages.history import history
 from conveyor.pages.web import (
     CsrfChecked,
     CustomerDep,
@@ -52,7 +55,8 @@ def customer_page(
         session=session, order_ids=[o.id for o in orders if o.id]
     )
     context = {
-        "page": "monitor",
+        "page": "customers",
+        "history": history(session, principal, [("customer", [str(customer_id)])]),
         "shown": customer,
         "orders": orders,
         "count": count,
@@ -139,9 +143,15 @@ def invoice_page(
     session: ReadSessionDep,
     principal: Annotated[Principal, require_page(Permission.INVOICES_VIEW)],
 ) -> Response:
-    """An invoice laid out for printing (or saving as PDF from the browser)."""
+    """An invoice laid out for printing (a sales rep's own customers' only: 404 otherwise)."""
     try:
         invoice = invoice_read.load(session, number)
+        order = session.get(SalesOrder, invoice.order_id)
+        rep = principal.own_accounts_only()
+        if rep is not None and (
+            order is None or order_service.account_rep_of(session, order.customer_id) != rep
+        ):
+            raise NotFound(f"invoice {number} not found")
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
     return _render_invoice(request, session, invoice, principal=principal)
@@ -165,5 +175,26 @@ def _render_invoice(
     detail = invoice_read.invoice_detail(session, invoice)
     order = session.get(SalesOrder, invoice.order_id)
     billed = customer_service.get(session=session, customer_id=order.customer_id) if order else None
-    context = {"invoice": detail, "billed": billed, "page": "customer" if "customer" in who else ""}
+    context = {
+        "invoice": detail,
+        "billed": billed,
+        "bill_to": invoice_pdf.bill_to_lines(session, billed) if billed else [],
+        "seller": pdf.seller(),
+        "standing": standing(session=session, invoice=invoice),
+        "page": "customer" if "customer" in who else "invoices",
+    }
+    staff = who.get("principal")
+    if isinstance(staff, Principal):  # the audit history is for staff (with audit.view) only
+        context["history"] = _invoice_history(session, staff, invoice, order)
     return render(request, "invoice.html", context, **who)
+
+
+def _invoice_history(
+    session: Session, principal: Principal, invoice: Invoice, order: SalesOrder | None
+) -> list[AuditEntry] | None:
+    """The invoice's audit history: changes to it and the payments recorded on its order."""
+    number = order.number if order and order.number else ""
+    entries = history(session, principal, [("invoice", [invoice.number]), ("order", [number])])
+    if entries is None:
+        return None
+    return [e for e in entries if e.entity == "invoice" or e.action == "order.payment"]

@@ -1,15 +1,12 @@
-"""Sign-in and sign-out pages (staff with their token, customers with e-mail and password), and
-the page behind a customer's one-time set-password link."""
+"""Sign-in and sign-out pages (staff and customers with e-mail and password, staff also with a
+token), "forgot password?", and the page behind a one-time set-password link."""
 
 import asyncio
-import html
 from collections.abc import Callable
 from datetime import timedelta
-from email.message import EmailMessage
 from typing import Annotated, Any, TypeVar
-from urllib.parse import urlencode
 
-from fastapi import Form, Request
+from fastapi import BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlmodel import Session
 
@@ -17,12 +14,17 @@ from api.deps import StateDep, authenticate_token
 from conveyor.audit.service import Actor
 from conveyor.auth import credentials
 from conveyor.auth import service as login_service
-from conveyor.core.errors import NotFound
+from conveyor.auth.flows import (
+    SET_PASSWORD_PATH,
+    LinkNotSent,
+    send_forgotten_password_links,
+    send_password_link,
+)
 from conveyor.core.models import utcnow
 from conveyor.core.security import hash_password, password_needs_rehash, verify_password
 from conveyor.core.state import AppState, in_session
 from conveyor.customer import service as customer_service
-from conveyor.notification import delivery
+from conveyor.employee import service as employee_service
 from conveyor.pages.web import (
     SESSION_MAX_AGE_SECONDS,
     CsrfChecked,
@@ -67,10 +69,18 @@ def index(request: Request, web: WebSessionDep) -> Response:
     return redirect(request, home_for(web))
 
 
+# The login form's `kind`: staff sign in with e-mail and password (or a bearer token, the
+# secondary option), customers with e-mail and password.
+TABS = ("staff", "token", "customer")
+
+
 @router.get("/login", include_in_schema=False)
-def login_page(request: Request, web: WebSessionDep, next: str | None = None) -> Response:
-    """The sign-in form (staff token or customer e-mail and password)."""
-    return render(request, "login.html", {"next": next or "", "error": None, "tab": "staff"})
+def login_page(
+    request: Request, web: WebSessionDep, next: str | None = None, tab: str = "staff"
+) -> Response:
+    """The sign-in form (e-mail and password for staff and customers, or a staff token)."""
+    context = {"next": next or "", "error": None, "tab": tab if tab in TABS else "staff"}
+    return render(request, "login.html", context)
 
 
 @router.post("/login", include_in_schema=False, dependencies=[CsrfChecked])
@@ -78,7 +88,7 @@ async def login(
     request: Request,
     state: StateDep,
     web: WebSessionDep,
-    kind: Annotated[str, Form()] = "staff",
+    kind: Annotated[str, Form(max_length=16)] = "staff",
     token: Annotated[str, Form(max_length=200)] = "",
     email: Annotated[str, Form(max_length=320)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
@@ -86,12 +96,15 @@ async def login(
 ) -> Response:
     """Check the credentials, then start a fresh session (new CSRF token) for that user.
 
-    Throttled per account (customers) and per client address: past the thresholds every attempt
-    waits out a doubling backoff (429 with Retry-After), whatever the password.
+    Throttled per account (e-mail sign-ins) and per client address: past the thresholds every
+    attempt waits out a doubling backoff (429 with Retry-After), whatever the password.
     """
-    kind = "customer" if kind == "customer" else "staff"
-    context = {"next": next, "tab": kind, "email": email}
-    thresholds = _thresholds(request, state, kind, email)
+    tab = kind if kind in TABS else "staff"
+    if tab == "staff" and token.strip() and not email.strip():
+        tab = "token"  # the token form of older pages and scripts posts kind=staff
+    account = {"staff": "employee", "customer": "customer"}.get(tab)
+    context = {"next": next, "tab": tab, "email": email}
+    thresholds = _thresholds(request, state, account, email)
     keys = list(thresholds)
     wait = await in_session(
         state,
@@ -101,10 +114,10 @@ async def login(
     if wait:
         return _too_many(request, context, wait)
     new = WebSession()
-    if kind == "customer":
-        customer_id = await _check_customer(request, state, email, password)
-        if customer_id is not None:
-            new.kind, new.subject_id = "customer", customer_id
+    if account is not None:
+        subject = await _check_password(request, state, account, email, password)
+        if subject is not None:
+            new.kind, new.subject_id = account, subject
     elif token.strip():
         principal = await asyncio.to_thread(authenticate_token, state, token.strip())
         if principal is not None and principal.employee is None:
@@ -114,33 +127,39 @@ async def login(
     if new.kind is None:
         await _record_failure(state, thresholds)
         error = (
-            "Unknown e-mail or wrong password."
-            if kind == "customer"
-            else "That token does not belong to an active employee."
+            "That token does not belong to an active employee."
+            if account is None
+            else "Unknown e-mail or wrong password."
         )
         return render(request, "login.html", {**context, "error": error}, status_code=401)
-    if kind == "customer":  # the account's failures are forgotten; the address's are not
-        account = [login_service.account_key("customer", email)]
-        await in_session(state, lambda s: login_service.clear(session=s, keys=account))
-    signed_in, subject = new.kind, new.subject_id
+    if account is not None:  # the account's failures are forgotten; the address's are not
+        forget = [login_service.account_key(account, email)]
+        await in_session(state, lambda s: login_service.clear(session=s, keys=forget))
+    signed_in, subject_id = new.kind, new.subject_id
     new.sid = await in_session(
         state,
         lambda s: credentials.start_session(
             session=s,
             kind=signed_in,
-            subject_id=subject,
+            subject_id=subject_id,
             lifetime=timedelta(seconds=SESSION_MAX_AGE_SECONDS),
         ),
     )
     return redirect(request, _safe_next(next, home_for(new)), new)
 
 
-def _thresholds(request: Request, state: AppState, kind: str, email: str) -> dict[str, int]:
-    """The throttle keys of this attempt (its address, a customer's account) and their limits."""
+def _thresholds(
+    request: Request, state: AppState, account: str | None, email: str, prefix: str = ""
+) -> dict[str, int]:
+    """The throttle keys of this attempt (its address, the e-mail's account) and their limits;
+    `prefix` keeps other counters (password resets) apart from the sign-in ones."""
     address = request.client.host if request.client else None
-    limits = {login_service.address_key(address): state.settings.login_max_failures_per_address}
-    if kind == "customer":
-        limits[login_service.account_key("customer", email)] = state.settings.login_max_failures
+    limits = {
+        prefix + login_service.address_key(address): state.settings.login_max_failures_per_address
+    }
+    if account is not None:
+        key = prefix + login_service.account_key(account, email)
+        limits[key] = state.settings.login_max_failures
     return limits
 
 
@@ -158,39 +177,59 @@ async def _record_failure(state: AppState, thresholds: dict[str, int]) -> None:
     )
 
 
-def _too_many(request: Request, context: dict[str, str], wait: float) -> Response:
+def _too_many(
+    request: Request, context: dict[str, Any], wait: float, template: str = "login.html"
+) -> Response:
     seconds = login_service.retry_after_header(wait)
-    error = f"Too many failed sign-ins. Try again in {seconds} seconds."
-    page = render(request, "login.html", {**context, "error": error}, status_code=429)
+    what = "sign-ins" if template == "login.html" else "requests"
+    error = f"Too many failed {what}. Try again in {seconds} seconds."
+    page = render(request, template, {**context, "error": error}, status_code=429)
     page.headers["Retry-After"] = seconds
     return page
 
 
-async def _check_customer(
-    request: Request, state: AppState, email: str, password: str
-) -> int | None:
-    """The customer these credentials open, or None; rehashes a hash of a lower cost."""
-    customer = await in_session(
-        state,
-        lambda s: customer_service.get_by_email(session=s, email=email.strip()),
-        read_only=True,
+def _stored_password(session: Session, account: str, email: str) -> tuple[int, str | None] | None:
+    """(id, password hash) of the active employee or the customer with this e-mail, or None."""
+    if account == "employee":
+        employee = employee_service.get_by_email(session=session, email=email)
+        if employee is None or employee.id is None or not employee.active:
+            return None
+        return employee.id, employee.password_hash
+    customer = customer_service.get_by_email(session=session, email=email.strip())
+    if customer is None or customer.id is None:
+        return None
+    return customer.id, customer.password_hash
+
+
+def _store_rehash(
+    session: Session, account: str, subject: int, expected: str, rehashed: str
+) -> bool:
+    if account == "employee":
+        return employee_service.replace_password_hash(
+            session=session, employee_id=subject, expected=expected, password_hash=rehashed
+        )
+    return customer_service.replace_password_hash(
+        session=session, customer_id=subject, expected=expected, password_hash=rehashed
     )
-    stored = customer.password_hash if customer is not None else None
+
+
+async def _check_password(
+    request: Request, state: AppState, account: str, email: str, password: str
+) -> int | None:
+    """The employee or customer (`account`) these credentials open, or None; rehashes a hash
+    of a lower cost."""
+    found = await in_session(state, lambda s: _stored_password(s, account, email), read_only=True)
+    stored = found[1] if found is not None else None
     # An unknown e-mail costs the same hash as a wrong password: no probing by timing.
     if not await _hashing(request, verify_password, password, stored):
         return None
-    if customer is None or customer.id is None or stored is None:
+    if found is None or stored is None:
         return None
+    subject = found[0]
     if password_needs_rehash(stored):
         rehashed = await _hashing(request, hash_password, password)
-        customer_id = customer.id
-        await in_session(
-            state,
-            lambda s: customer_service.replace_password_hash(
-                session=s, customer_id=customer_id, expected=stored, password_hash=rehashed
-            ),
-        )
-    return customer.id
+        await in_session(state, lambda s: _store_rehash(s, account, subject, stored, rehashed))
+    return subject
 
 
 async def _hashing(request: Request, work: Callable[..., T], *args: Any) -> T:
@@ -218,76 +257,58 @@ async def logout(request: Request, state: StateDep, web: WebSessionDep) -> Respo
     return redirect(request, "/login", fresh)
 
 
-# ---- set-password links (staff send one; the customer chooses the password) ----------------
+# ---- set-password links (staff send one, or "forgot password?"; the person chooses) ---------
 
-SET_PASSWORD_PATH = "/account/set-password"
 MIN_PASSWORD_LENGTH = 8
-
-
-class LinkNotSent(Exception):
-    """The set-password e-mail could not be handed to the relay (the link was withdrawn)."""
-
-
-def _set_password_mail(
-    state: AppState, *, to: str, name: str, url: str, hours: float
-) -> EmailMessage:
-    valid = f"{hours:g} hours"
-    mail = EmailMessage()
-    mail["From"] = state.settings.mail_from
-    mail["To"] = to
-    mail["Subject"] = "Choose your Conveyor customer-center password"
-    mail.set_content(
-        f"Dear {name},\n\n"
-        "open this link to choose the password of your customer-center account:\n\n"
-        f"{url}\n\n"
-        f"It works once, within {valid}. If you did not expect this e-mail, ignore it.\n\n"
-        f"-- \nConveyor · {state.settings.public_url}\n"
-    )
-    mail.add_alternative(
-        f"<p>Dear {html.escape(name)},</p>"
-        "<p>open this link to choose the password of your customer-center account:</p>"
-        f'<p><a href="{html.escape(url)}">Choose my password</a></p>'
-        f"<p>It works once, within {valid}. If you did not expect this e-mail, ignore it.</p>",
-        subtype="html",
-    )
-    return mail
+FORGOT_PATH = "/account/forgot-password"
+__all__ = ["SET_PASSWORD_PATH", "LinkNotSent", "send_set_password_link"]
 
 
 async def send_set_password_link(state: AppState, *, customer_id: int, actor: Actor) -> str:
-    """Create a one-time set-password link for the customer and e-mail it to them; returns
-    the address. The sending is in the audit log; only the link's hash is stored, and the mail
-    goes straight to the relay (never into the outbox, where staff could read it).
+    """E-mail the customer a one-time link to choose their customer-center password; returns
+    the address (see conveyor.auth.flows.send_password_link)."""
+    return await send_password_link(state, kind="customer", account_id=customer_id, actor=actor)
 
-    NotFound for an unknown customer; LinkNotSent (link withdrawn) when the relay refuses.
+
+@router.get(FORGOT_PATH, include_in_schema=False)
+def forgot_password_page(request: Request, web: WebSessionDep, email: str = "") -> Response:
+    """The "forgot password?" form: an e-mail address."""
+    return render(request, "forgot_password.html", {"email": email[:320], "error": None})
+
+
+@router.post(FORGOT_PATH, include_in_schema=False, dependencies=[CsrfChecked])
+async def forgot_password(
+    request: Request,
+    state: StateDep,
+    web: WebSessionDep,
+    background: BackgroundTasks,
+    email: Annotated[str, Form(max_length=320)] = "",
+) -> Response:
+    """Mail a set-password link to the staff member and/or customer with this e-mail.
+
+    The answer is the same whether or not such an account exists: the mail goes out after the
+    answer (so no timing tells either). Every request counts against the e-mail's and the
+    address's reset throttle, which then waits out the sign-in's doubling backoff.
     """
-    hours = state.settings.password_link_hours
-
-    def issue(session: Session) -> tuple[str, str, credentials.IssuedLink]:
-        customer = customer_service.get(session=session, customer_id=customer_id)
-        if customer is None:
-            raise NotFound(f"customer {customer_id} not found")
-        issued = credentials.issue_link(
-            session=session, customer=customer, lifetime=timedelta(hours=hours), actor=actor
-        )
-        return customer.email, customer.name, issued
-
-    email, name, issued = await in_session(state, issue)
-    url = f"{state.settings.public_url}{SET_PASSWORD_PATH}?{urlencode({'token': issued.token})}"
-    mail = _set_password_mail(state, to=email, name=name, url=url, hours=hours)
-    try:
-        async with delivery.smtp_client(state.settings) as smtp:
-            await smtp.send_message(mail)
-    except delivery.SMTP_ERRORS as exc:
-        link_id = issued.link.id or 0
-        reason = f"mail not sent: {type(exc).__name__}"
-        await in_session(
-            state,
-            lambda s: credentials.withdraw_link(
-                session=s, link_id=link_id, reason=reason, actor=actor
-            ),
-        )
-        raise LinkNotSent("the mail relay could not be reached; try again later") from exc
-    return email
+    email = email.strip()
+    context = {"email": email, "sent": False}
+    if "@" not in email or len(email) < 3:
+        context["error"] = "Enter the e-mail address you sign in with."
+        return render(request, "forgot_password.html", context, status_code=422)
+    thresholds = _thresholds(request, state, "account", email, prefix="reset-")
+    keys = list(thresholds)
+    wait = await in_session(
+        state,
+        lambda s: login_service.wait_seconds(session=s, keys=keys, now=utcnow()),
+        read_only=True,
+    )
+    if wait:
+        return _too_many(request, context, wait, "forgot_password.html")
+    await _record_failure(state, thresholds)
+    background.add_task(send_forgotten_password_links, state, email=email)
+    hours = f"{state.settings.password_link_hours:g}"
+    context.update(sent=True, error=None, hours=hours)
+    return render(request, "forgot_password.html", context)
 
 
 def _refused_link(request: Request) -> Response:
@@ -301,14 +322,15 @@ async def set_password_page(
 ) -> Response:
     """The form behind a set-password link (an unusable link: 410)."""
     try:
-        await in_session(
+        link = await in_session(
             state,
             lambda s: credentials.usable_link(session=s, token=token),
             read_only=True,
         )
     except credentials.LinkRefused:
         return _refused_link(request)
-    return render(request, "set_password.html", {"token": token, "error": None})
+    context = {"token": token, "error": None, "staff": link.employee_id is not None}
+    return render(request, "set_password.html", context)
 
 
 @router.post(SET_PASSWORD_PATH, include_in_schema=False, dependencies=[CsrfChecked])
@@ -320,9 +342,9 @@ async def set_password(
     password: Annotated[str, Form(max_length=200)] = "",
     confirm: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    """Spend the link: the customer's password is set, their other sessions end."""
+    """Spend the link: the customer's or employee's password is set, their sessions end."""
     try:  # checked before hashing: a made-up token costs no PBKDF2
-        await in_session(
+        link = await in_session(
             state,
             lambda s: credentials.usable_link(session=s, token=token),
             read_only=True,
@@ -335,7 +357,7 @@ async def set_password(
     elif password != confirm:
         error = "The two passwords differ."
     if error is not None:
-        context = {"token": token, "error": error}
+        context = {"token": token, "error": error, "staff": link.employee_id is not None}
         return render(request, "set_password.html", context, status_code=422)
     hashed = await _hashing(request, hash_password, password)
     try:

@@ -18,6 +18,7 @@ from conveyor.employee import service as employee_service
 from conveyor.employee.models import SUPERVISOR_ROLE, Attendance, Employee
 from conveyor.order.enums import STEPS
 from conveyor.pages.auth import redirect
+from conveyor.pages.task_context import TaskContext, task_contexts
 from conveyor.pages.web import (
     CsrfChecked,
     WebSession,
@@ -46,6 +47,7 @@ class InboxRow:
     customer: str
     total: str
     assignee: str | None
+    context: TaskContext | None = None
 
 
 @dataclass
@@ -77,6 +79,7 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
         limit=200,
     )
     found = report_service.task_lookups(session=session, tasks=tasks)
+    contexts = task_contexts(session, tasks, found.orders, found.customers)
     rows = []
     for task in tasks:
         order = found.orders.get(task.order_number)
@@ -89,6 +92,7 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
                 customer=customer.name if customer else "—",
                 total=f"{order.total:,.2f} {order.currency}" if order else "—",
                 assignee=assignee.name if assignee else None,
+                context=contexts.get(task.id or 0),
             )
         )
     return rows, count

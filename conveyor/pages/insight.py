@@ -1,6 +1,7 @@
 """Workflow monitor and reports pages, with CSV downloads."""
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import Form, Query, Request
@@ -257,6 +258,12 @@ def reports(
             "datasets": [
                 {"label": "orders", "data": [d.orders for d in per_day], "yAxisID": "y"},
                 {
+                    "label": f"bookings ({currency})",
+                    "data": [float(d.bookings.get(currency, 0)) for d in per_day],
+                    "type": "line",
+                    "yAxisID": "y1",
+                },
+                {
                     "label": f"revenue ({currency})",
                     "data": [float(d.revenue.get(currency, 0)) for d in per_day],
                     "type": "line",
@@ -282,7 +289,9 @@ def reports(
         "totals": {
             "orders": sum(d.orders for d in per_day),
             "cancelled": sum(d.cancelled for d in per_day),
-            "revenue": sum(float(d.revenue.get(currency, 0)) for d in per_day),
+            "quotes": sum(d.quotes for d in per_day),
+            "bookings": sum(d.bookings.get(currency, Decimal("0")) for d in per_day),
+            "revenue": sum(d.revenue.get(currency, Decimal("0")) for d in per_day),
             "currency": currency,
             "breached": sum(b.breached for b in data["sla"]),
         },
@@ -305,12 +314,15 @@ def report_csv(
     data = _report_data(session, days)
     rows: list[list[object]]
     if kind == "orders":
-        header = ["day", "orders", "cancelled", "currency", "revenue"]
-        rows = [
-            [d.day.isoformat(), d.orders, d.cancelled, currency, amount]
-            for d in data["per_day"]
-            for currency, amount in sorted(d.revenue.items()) or [("", 0)]
-        ]
+        header = ["day", "orders", "cancelled", "open_quotes", "currency", "bookings", "revenue"]
+        rows = []
+        for d in data["per_day"]:
+            currencies = sorted(set(d.bookings) | set(d.revenue)) or [""]
+            rows += [
+                [d.day.isoformat(), d.orders, d.cancelled, d.quotes, code]
+                + [d.bookings.get(code, Decimal("0.00")), d.revenue.get(code, Decimal("0.00"))]
+                for code in currencies
+            ]
     elif kind == "durations":
         header = ["step", "completed", "median_seconds", "p95_seconds"]
         rows = [[s.step, s.count, s.median or "", s.p95 or ""] for s in data["durations"]]

@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, StateDep
-from conveyor.audit import service as audit_service
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.auth.permissions import refusal as permission_refusal
@@ -30,6 +29,7 @@ from conveyor.order import service as order_service
 from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
 from conveyor.pages.auth import redirect
+from conveyor.pages.history import history
 from conveyor.pages.rules import parse_lines
 from conveyor.pages.web import (
     CsrfChecked,
@@ -171,7 +171,7 @@ def order_page(
         return page_refusal(request, exc, principal=principal)
     may_record = principal.can(Permission.PAYMENTS_RECORD)
     context = order_context(session, order) | {
-        "page": "monitor",
+        "page": "orders",
         "may_modify": principal.can(Permission.ORDERS_MODIFY),
         "may_message": principal.can(Permission.CUSTOMERS_MESSAGE),
         "temporal_url": temporal_url(state.settings, number),
@@ -180,11 +180,8 @@ def order_page(
         "payment_key": uuid4().hex,
     }
     # Who changed the order and its tasks (for those who may read the audit log).
-    if principal.can(Permission.AUDIT_VIEW):
-        tasks = [str(task.id) for task, _, _ in context["tasks"]]
-        context["audit_entries"] = audit_service.for_entities(
-            session, entities=[("order", [number]), ("task", tasks)]
-        )
+    tasks = [str(task.id) for task, _, _ in context["tasks"]]
+    context["history"] = history(session, principal, [("order", [number]), ("task", tasks)])
     return render(request, "order.html", context, principal=principal)
 
 

@@ -4,8 +4,11 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from conveyor.core.errors import DomainError
 from conveyor.pages import (
@@ -13,6 +16,7 @@ from conveyor.pages import (
     audit,
     auth,
     customer,
+    customer_account,
     documents,
     entry,
     inbox,
@@ -21,6 +25,7 @@ from conveyor.pages import (
     master,
     orders,
     people,
+    product,
     rules,
     settings,
     shop,
@@ -33,8 +38,9 @@ STATIC_DIR = Path(str(files("conveyor.pages") / "static"))
 router = APIRouter(include_in_schema=False)
 # The newer modules first: their fixed paths (/orders/new, /customers/new) must match before
 # the older modules' parametrised ones (/orders/{number}, /customers/{customer_id}).
-NEW_FIRST = (entry, lists, master, stock, shop, documents, people, settings)
-for module in (auth, inbox, *NEW_FIRST, orders, customer, accounts, insight, rules, audit):
+NEW_FIRST = (entry, lists, master, stock, shop, customer_account, documents, people, settings)
+# product after master: its /products/{sku} must not match /products/new first.
+for module in (auth, inbox, *NEW_FIRST, orders, product, customer, accounts, insight, rules, audit):
     router.include_router(module.router)
 
 
@@ -59,9 +65,75 @@ def domain_error_page(request: Request, exc: DomainError) -> Response:
     )
 
 
+# Paths whose answers are JSON (or files) whatever went wrong: everything else is for people.
+MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/openapi.json", "/static/")
+HTTP_ERROR_TEXTS = {
+    404: "There is no page at this address. It may have moved, or the link is mistyped.",
+    405: "This address does not take that kind of request.",
+}
+
+
+def is_page_request(request: Request) -> bool:
+    """True when a person's browser asked (an error gets a page), False for the API and files."""
+    return not request.url.path.startswith(MACHINE_PATHS)
+
+
+def http_error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """A 404, 405, ... raised by routing or a page, as the designed error page."""
+    detail = HTTP_ERROR_TEXTS.get(exc.status_code) or str(exc.detail)
+    return render(
+        request,
+        "error.html",
+        {"status": exc.status_code, "detail": detail},
+        status_code=exc.status_code,
+    )
+
+
+def validation_error_page(request: Request, exc: RequestValidationError) -> Response:
+    """A page's query or form value that is not what it takes: say which, in words, as a 422."""
+    problems = []
+    for error in exc.errors():
+        where = [
+            str(part) for part in error.get("loc", ()) if part not in ("query", "body", "path")
+        ]
+        name = (where[-1] if where else "value").replace("_", " ")
+        problems.append(f"{name}: {error.get('msg', 'not accepted')}")
+    return render(
+        request,
+        "error.html",
+        {
+            "status": 422,
+            "detail": "This address has a value Conveyor cannot use.",
+            "problems": problems,
+        },
+        status_code=422,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if is_page_request(request):
+        return http_error_page(request, exc)
+    return await http_exception_handler(request, exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # Starlette still logs the exception and re-raises it to the server after this answer.
+    if is_page_request(request):
+        detail = (
+            "Conveyor hit an error it did not expect. Nothing you entered was half-saved: "
+            "each change is one transaction. Try again; if it keeps happening, tell your admin "
+            "the time it happened."
+        )
+        return render(request, "error.html", {"status": 500, "detail": detail}, status_code=500)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
 def install(app: FastAPI) -> None:
     """Add the HTML pages (same app, same services as the JSON API)."""
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _server_error)

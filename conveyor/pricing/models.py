@@ -63,6 +63,34 @@ class PriceAgreementCreate(PriceAgreementBase):
         return self
 
 
+class PriceAgreementUpdate(SQLModel):
+    """A PATCH: only the fields sent change (null clears a nullable one); the agreement that
+    results is checked as a new one would be."""
+
+    name: str | None = Field(default=None, max_length=200)
+    scope: AgreementScope | None = None
+    priority: int | None = None
+    sku: str | None = Field(default=None, max_length=64)
+    item_group: str | None = Field(default=None, max_length=50)
+    customer_id: int | None = None
+    customer_group: str | None = Field(default=None, max_length=50)
+    min_qty: int | None = None
+    min_amount: Decimal | None = Field(default=None, max_digits=14)
+    currency: str | None = Field(default=None, max_length=3)
+    valid_from: date | None = None
+    valid_to: date | None = None
+    unit_price: Decimal | None = Field(default=None, max_digits=14)
+    discount_percent: Decimal | None = Field(default=None, max_digits=9)
+    discount_amount: Decimal | None = Field(default=None, max_digits=14)
+    active: bool | None = None
+
+
+class PriceAgreementEnd(SQLModel):
+    """Ending an agreement: the last day it applies (default: today)."""
+
+    valid_to: date | None = None
+
+
 class PriceAgreement(PriceAgreementBase, table=True):
     __tablename__ = "priceagreement"
 
@@ -111,10 +139,22 @@ class TaxRate(TaxRateBase, table=True):
     tax_class: str = Field(default="standard", max_length=32, index=True)
     rate: Decimal = rate_field()
     created_at: datetime = timestamp_field()
+    # Retired rates no longer price orders; invoices keep the rates they were issued with.
+    retired_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class TaxRateUpdate(SQLModel):
+    """A PATCH: only the fields sent change; the result is checked as a new rate would be."""
+
+    name: str | None = Field(default=None, max_length=100)
+    tax_class: str | None = Field(default=None, max_length=32)
+    country: str | None = Field(default=None, max_length=2)
+    rate: Decimal | None = Field(default=None, max_digits=9)
 
 
 class TaxRatePublic(TaxRateBase):
     id: int
+    retired_at: datetime | None = None
 
 
 class ShippingRateBase(SQLModel):
@@ -141,7 +181,22 @@ class ShippingRate(ShippingRateBase, table=True):
     amount: Decimal = money_field()
     free_from: Decimal | None = money_field(default=None)
     created_at: datetime = timestamp_field()
+    retired_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class ShippingRateUpdate(SQLModel):
+    """A PATCH: only the fields sent change; the result is checked as a new rate would be."""
+
+    name: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=2)
+    customer_group: str | None = Field(default=None, max_length=50)
+    currency: str | None = Field(default=None, max_length=3)
+    amount: Decimal | None = Field(default=None, max_digits=14)
+    free_from: Decimal | None = Field(default=None, max_digits=14)
+    tax_class: str | None = Field(default=None, max_length=32)
+    priority: int | None = None
 
 
 class ShippingRatePublic(ShippingRateBase):
     id: int
+    retired_at: datetime | None = None

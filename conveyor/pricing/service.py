@@ -20,6 +20,7 @@ from conveyor.pricing.models import (
     TaxRate,
     TaxRateCreate,
 )
+from conveyor.pricing.overlap import check_overlap
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class LineRequest:
 def create_agreement(
     *, session: Session, agreement_in: PriceAgreementCreate, actor: Actor
 ) -> PriceAgreement:
-    """Record a price agreement (price list entry, trade agreement or order discount)."""
+    """Record a price agreement (price list entry, trade agreement or order discount); Conflict
+    when an alike agreement is in force on any of the same days."""
+    check_overlap(session=session, agreement=agreement_in)
     agreement = PriceAgreement.model_validate(agreement_in)
     session.add(agreement)
     session.flush()
@@ -85,14 +88,22 @@ def create_tax_rate(*, session: Session, rate_in: TaxRateCreate, actor: Actor) -
 
 
 def list_tax_rates(*, session: Session) -> list[TaxRate]:
-    """All tax rates."""
-    return list(session.exec(select(TaxRate).order_by(col(TaxRate.tax_class), col(TaxRate.id))))
+    """The tax rates in force (not retired)."""
+    query = select(TaxRate).where(col(TaxRate.retired_at).is_(None))
+    return list(session.exec(query.order_by(col(TaxRate.tax_class), col(TaxRate.id))))
 
 
-def page_tax_rates(*, session: Session, limit: int, offset: int = 0) -> tuple[list[TaxRate], int]:
-    """One page of tax rates by class, and how many there are in all."""
+def page_tax_rates(
+    *, session: Session, limit: int, offset: int = 0, retired: bool | None = None
+) -> tuple[list[TaxRate], int]:
+    """One page of tax rates by class (`retired`: only those, or only the others; None: all),
+    and how many there are in all."""
+    query = select(TaxRate)
+    if retired is not None:
+        retired_at = col(TaxRate.retired_at)
+        query = query.where(retired_at.is_not(None) if retired else retired_at.is_(None))
     order = (col(TaxRate.tax_class), col(TaxRate.id))
-    return page(session, select(TaxRate), *order, limit=limit, offset=offset)
+    return page(session, query, *order, limit=limit, offset=offset)
 
 
 def create_shipping_rate(
@@ -114,15 +125,20 @@ def create_shipping_rate(
 
 
 def list_shipping_rates(*, session: Session) -> list[ShippingRate]:
-    """All shipping rates."""
-    return list(session.exec(select(ShippingRate).order_by(col(ShippingRate.id))))
+    """The shipping rates in force (not retired)."""
+    query = select(ShippingRate).where(col(ShippingRate.retired_at).is_(None))
+    return list(session.exec(query.order_by(col(ShippingRate.id))))
 
 
 def page_shipping_rates(
-    *, session: Session, limit: int, offset: int = 0
+    *, session: Session, limit: int, offset: int = 0, retired: bool | None = None
 ) -> tuple[list[ShippingRate], int]:
-    """One page of shipping rates, and how many there are in all."""
-    return page(session, select(ShippingRate), col(ShippingRate.id), limit=limit, offset=offset)
+    """One page of shipping rates (`retired` as for tax rates), and how many there are."""
+    query = select(ShippingRate)
+    if retired is not None:
+        retired_at = col(ShippingRate.retired_at)
+        query = query.where(retired_at.is_not(None) if retired else retired_at.is_(None))
+    return page(session, query, col(ShippingRate.id), limit=limit, offset=offset)
 
 
 def _agreements_for(

@@ -19,6 +19,7 @@ from conveyor.core.db import contains_text
 from conveyor.core.models import round_money, utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
+from conveyor.invoice.models import CreditNote, Invoice
 from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import OrderEvent, SalesOrder
 from conveyor.task.models import Task, TaskStatus
@@ -36,12 +37,22 @@ class StepDuration:
 
 @dataclass
 class DayTotals:
-    """Orders placed on one day and their value per currency (cancelled orders left out)."""
+    """One day's figures per currency; each field's comment is the definition the page prints.
+
+    Bookings and revenue differ: an order booked today may be invoiced next week (or never, if it
+    is cancelled), and a credit note reduces the revenue of the day it is issued.
+    """
 
     day: date
-    orders: int = 0
-    cancelled: int = 0
-    revenue: dict[str, Decimal] = field(default_factory=dict)
+    orders: int = 0  # orders placed that day (quotes and cancelled orders left out)
+    cancelled: int = 0  # orders placed that day and cancelled since
+    quotes: int = 0  # quotes made that day and not accepted (yet)
+    bookings: dict[str, Decimal] = field(default_factory=dict)  # value of those orders, with tax
+    revenue: dict[str, Decimal] = field(default_factory=dict)  # invoiced less credited, net of tax
+
+
+def _add(totals: dict[str, Decimal], currency: str, amount: object) -> None:
+    totals[currency] = round_money(totals.get(currency, Decimal("0.00")) + Decimal(str(amount)))
 
 
 @dataclass
@@ -223,39 +234,52 @@ def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
 
 
 def orders_per_day(*, session: Session, since: datetime) -> list[DayTotals]:
-    """Orders and revenue per day since `since`, every day present (zero days too).
+    """Bookings and revenue per day since `since`, every day present (zero days too).
 
-    Grouped in the database: one row per day, currency and cancelled-or-not.
+    Grouped in the database: orders by day, currency and status; invoices and credit notes by
+    the day they were issued and their currency.
     """
     day = _utc_day(session, SalesOrder.created_at)
-    cancelled = case((col(SalesOrder.status) == OrderStatus.CANCELLED, 1), else_=0)
     rows = session.exec(
         # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
         select(  # type: ignore[call-overload]
             day.label("day"),
             col(SalesOrder.currency),
-            cancelled.label("cancelled"),
+            col(SalesOrder.status),
             func.count(),
             func.sum(SalesOrder.total),
         )
         .where(SalesOrder.created_at >= since)
-        .group_by(day, col(SalesOrder.currency), cancelled)
+        .group_by(day, col(SalesOrder.currency), col(SalesOrder.status))
     ).all()
     days: dict[date, DayTotals] = {}
     current = since.date()
     while current <= utcnow().date():
         days[current] = DayTotals(day=current)
         current += timedelta(days=1)
-    for on, currency, was_cancelled, count, total in rows:
-        when = on if isinstance(on, date) else date.fromisoformat(str(on))
-        entry = days.setdefault(when, DayTotals(day=when))
-        if was_cancelled:
+
+    def on(value: object) -> DayTotals:
+        when = value if isinstance(value, date) else date.fromisoformat(str(value))
+        return days.setdefault(when, DayTotals(day=when))
+
+    for placed, currency, status, count, total in rows:
+        entry = on(placed)
+        if status == OrderStatus.CANCELLED:
             entry.cancelled += int(count)
-            continue
-        entry.orders += int(count)
-        entry.revenue[currency] = round_money(
-            entry.revenue.get(currency, Decimal("0.00")) + Decimal(str(total or 0))
-        )
+        elif status == OrderStatus.QUOTE:
+            entry.quotes += int(count)
+        else:
+            entry.orders += int(count)
+            _add(entry.bookings, currency, total or 0)
+    for document, sign in ((Invoice, 1), (CreditNote, -1)):
+        issued = _utc_day(session, document.issued_at)
+        net = func.sum(document.total - document.tax)
+        for when, currency, amount in session.exec(
+            select(issued, col(document.currency), net)
+            .where(document.issued_at >= since)
+            .group_by(issued, col(document.currency))
+        ).all():
+            _add(on(when).revenue, currency, sign * Decimal(str(amount or 0)))
     return [days[d] for d in sorted(days)]
 
 

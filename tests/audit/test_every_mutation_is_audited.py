@@ -218,6 +218,45 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/warehouses"): Example(
         "warehouse.create",
         call("POST", lambda d: Call("/api/warehouses", {"code": f"W{_unique()}", "name": "W"})),
+        keep("warehouse", "code"),
+    ),
+    ("POST", "/api/inventory/{sku}/move"): Example(
+        "stock.move",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/inventory/{d['product']['sku']}/move",
+                {"from_warehouse": "MAIN", "to_warehouse": d["warehouse"], "qty": 2},
+            ),
+        ),
+    ),
+    ("POST", "/api/inventory/{sku}/adjust"): Example(
+        "stock.adjust",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/inventory/{d['product']['sku']}/adjust",
+                {"warehouse": "MAIN", "qty": -1, "reason": "damage"},
+            ),
+        ),
+    ),
+    ("POST", "/api/inventory/{sku}/reorder-level"): Example(
+        "stock.reorder_level",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/inventory/{d['product']['sku']}/reorder-level",
+                {"warehouse": "MAIN", "reorder_level": 3},
+            ),
+        ),
+    ),
+    ("PATCH", "/api/warehouses/{code}"): Example(
+        "warehouse.update",
+        call("PATCH", lambda d: Call(f"/api/warehouses/{d['warehouse']}", {"name": "W2"})),
+    ),
+    ("POST", "/api/warehouses/{code}/retire"): Example(
+        "warehouse.retire",
+        call("POST", lambda d: Call(f"/api/warehouses/{d['warehouse']}/retire")),
     ),
     ("POST", "/api/price-agreements"): Example(
         "price_agreement.create",
@@ -228,6 +267,18 @@ EXAMPLES: dict[tuple[str, str], Example] = {
                 {"name": "walk", "sku": d["product"]["sku"], "discount_percent": "5"},
             ),
         ),
+        keep("agreement", "id"),
+    ),
+    ("PATCH", "/api/price-agreements/{agreement_id}"): Example(
+        "price_agreement.update",
+        call(
+            "PATCH",
+            lambda d: Call(f"/api/price-agreements/{d['agreement']}", {"discount_percent": "6"}),
+        ),
+    ),
+    ("POST", "/api/price-agreements/{agreement_id}/end"): Example(
+        "price_agreement.end",
+        call("POST", lambda d: Call(f"/api/price-agreements/{d['agreement']}/end", {})),
     ),
     ("POST", "/api/tax-rates"): Example(
         "tax_rate.create",
@@ -235,10 +286,28 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             "POST",
             lambda d: Call("/api/tax-rates", {"tax_class": "walk", "country": "FR", "rate": "20"}),
         ),
+        keep("tax_rate", "id"),
+    ),
+    ("PATCH", "/api/tax-rates/{rate_id}"): Example(
+        "tax_rate.update",
+        call("PATCH", lambda d: Call(f"/api/tax-rates/{d['tax_rate']}", {"rate": "21"})),
+    ),
+    ("POST", "/api/tax-rates/{rate_id}/retire"): Example(
+        "tax_rate.retire",
+        call("POST", lambda d: Call(f"/api/tax-rates/{d['tax_rate']}/retire")),
     ),
     ("POST", "/api/shipping-rates"): Example(
         "shipping_rate.create",
         call("POST", lambda d: Call("/api/shipping-rates", {"country": "FR", "amount": "5.00"})),
+        keep("shipping_rate", "id"),
+    ),
+    ("PATCH", "/api/shipping-rates/{rate_id}"): Example(
+        "shipping_rate.update",
+        call("PATCH", lambda d: Call(f"/api/shipping-rates/{d['shipping_rate']}", {"amount": "6"})),
+    ),
+    ("POST", "/api/shipping-rates/{rate_id}/retire"): Example(
+        "shipping_rate.retire",
+        call("POST", lambda d: Call(f"/api/shipping-rates/{d['shipping_rate']}/retire")),
     ),
     ("POST", "/api/orders"): Example(
         "order.place",

@@ -29,7 +29,7 @@ OPEN = {
     "/orders/{number}": "staff and customers share the link: checked in the handler (below)",
 }
 # Pages for signed-in customers (their own records only: tests/pages/test_customer_*).
-CUSTOMER_PAGE = re.compile(r"^/customer(/|$)|^/account/")
+CUSTOMER_PAGE = re.compile(r"^/customer(/|$)|^/account/|^/shop(/|$)")
 CLEARANCES = (1, 3, 5)
 CALLERS = [(role, clearance) for role in Role if role is not Role.ADMIN for clearance in CLEARANCES]
 

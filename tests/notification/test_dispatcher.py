@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 import pytest
@@ -156,6 +157,10 @@ async def test_mail_queued_with_its_effect_goes_out_once(
     assert all(email in str(m["To"]) for m in mailbox.messages)
     assert mailbox.messages[0]["Subject"] == f"Order {number} confirmed"
     rows = _rows(engine, ids)
+    sent = {str(m["Message-ID"]): m for m in mailbox.messages}
+    for row in rows:  # dated when the effect stored it, to the second (RFC 5322)
+        dated = parsedate_to_datetime(str(sent[f"<outbox-{row.id}@conveyor>"]["Date"]))
+        assert dated == row.created_at.replace(microsecond=0)
     assert [(r.status, r.attempts, r.next_attempt_at, r.claimed_until) for r in rows] == [
         ("sent", 1, None, None)
     ] * 3

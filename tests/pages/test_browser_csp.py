@@ -69,3 +69,27 @@ async def test_pages_run_under_their_csp(api: httpx.AsyncClient, worker, new_pag
         assert "frame-ancestors 'none'" in (await response.all_headers())["content-security-policy"]
         await _no_violations(page)
     assert not [m for m in console if "Content Security Policy" in m], console
+
+
+async def test_api_docs_render_offline(live_server: str, new_page) -> None:  # noqa: F811
+    """Swagger UI and ReDoc come from /static: with every other origin cut off they still draw."""
+    page = await new_page()
+    await page.add_init_script(WATCH_VIOLATIONS)
+    elsewhere: list[str] = []
+
+    async def only_this_server(route) -> None:
+        if route.request.url.startswith(live_server):
+            await route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", only_this_server)
+    await page.goto("/docs")
+    await page.wait_for_selector(".swagger-ui .info .title:has-text('Conveyor')")
+    await page.wait_for_selector(".opblock-summary-path:has-text('/api/orders')")
+    await _no_violations(page)
+    await page.goto("/redoc")
+    await page.wait_for_selector("h1:has-text('Conveyor')")
+    await _no_violations(page)
+    assert elsewhere == []

@@ -1,0 +1,121 @@
+"""What the settings pages share: form fields read and bounded, errors by field, history, paging."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import ceil
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from api.deps import Principal
+from conveyor.audit import service as audit_service
+from conveyor.audit.models import AuditEntry
+from conveyor.auth.permissions import Permission
+from conveyor.core.patch import field_errors
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One input of a settings form: how it is shown and how its text becomes a value.
+
+    `kind`: text, number, date, select, checkbox or textarea. `nullable`: an empty input means
+    "none" (None); otherwise the empty text is kept (and validation says what is wrong).
+    """
+
+    name: str
+    label: str
+    kind: str = "text"
+    max_length: int = 200
+    nullable: bool = False
+    options: tuple[tuple[str, str], ...] = ()
+    hint: str = ""
+    create_only: bool = False  # shown on the new-record form, read-only afterwards
+
+
+class FormTooLong(ValueError):
+    """A form value longer than its field allows (never passed on to validation)."""
+
+
+async def read_form(request: Request, fields: Sequence[FormField]) -> dict[str, str]:
+    """The form's text for `fields` only, each bounded by its field's `max_length`."""
+    form = await request.form()
+    values: dict[str, str] = {}
+    for spec in fields:
+        raw = form.get(spec.name)
+        text = raw.strip() if isinstance(raw, str) else ""
+        if len(text) > spec.max_length:
+            raise FormTooLong(f"{spec.label}: at most {spec.max_length} characters")
+        values[spec.name] = text
+    return values
+
+
+def to_input(
+    fields: Sequence[FormField], values: dict[str, str], *, drop_empty: bool = False
+) -> dict[str, Any]:
+    """The form's text as model input: checkboxes as booleans, empty nullable fields as None
+    (or left out with `drop_empty`, so a new record takes the model's defaults)."""
+    data: dict[str, Any] = {}
+    for spec in fields:
+        text = values.get(spec.name, "")
+        if spec.kind == "checkbox":
+            data[spec.name] = text in ("on", "true", "1")
+        elif text == "" and (drop_empty or spec.nullable):
+            if not drop_empty:
+                data[spec.name] = None
+        else:
+            data[spec.name] = text
+    return data
+
+
+def form_values(row: Any, fields: Sequence[FormField]) -> dict[str, str]:
+    """A record's fields as the form shows them."""
+    values = {}
+    for spec in fields:
+        value = getattr(row, spec.name, None)
+        if spec.kind == "checkbox":
+            values[spec.name] = "on" if value else ""
+        else:
+            values[spec.name] = "" if value is None else str(value)
+    return values
+
+
+def errors_of(exc: ValidationError | ValueError) -> dict[str, str]:
+    """Messages by field ("" for the form as a whole)."""
+    if isinstance(exc, ValidationError):
+        return field_errors(exc)
+    return {"": str(exc)}
+
+
+def history(
+    session: Session, principal: Principal, entity: str, entity_id: str | int
+) -> list[AuditEntry] | None:
+    """The record's audit entries for those who may read the audit log (None for the others)."""
+    if not principal.can(Permission.AUDIT_VIEW):
+        return None
+    return audit_service.for_entities(session, entities=[(entity, [str(entity_id)])])
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where a list page is: its number, how many pages, and the query for the other pages."""
+
+    number: int
+    pages: int
+    count: int
+    query: str
+
+    @classmethod
+    def of(cls, number: int, count: int, filters: dict[str, str]) -> "Paging":
+        """Paging for `count` rows at PAGE_SIZE a page, keeping the filters in the links."""
+        kept = urlencode({k: v for k, v in filters.items() if v})
+        return cls(number, max(1, ceil(count / PAGE_SIZE)), count, kept)
+
+    @staticmethod
+    def offset(number: int) -> int:
+        """The first row of page `number`."""
+        return (number - 1) * PAGE_SIZE

@@ -1,0 +1,117 @@
+"""What a task card shows about its order, by step: the order desk's, credit's, the warehouse's."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, col, select
+
+from conveyor.auth.permissions import Role
+from conveyor.customer.models import Customer
+from conveyor.inventory import documents
+from conveyor.inventory.documents import DocumentLine
+from conveyor.invoice import service as invoice_service
+from conveyor.order import read as order_read
+from conveyor.order.enums import Step
+from conveyor.order.models import OrderEvent, SalesOrder
+from conveyor.task.models import Task
+
+WAREHOUSE_STEPS = (Step.PICKING, Step.PACKING)
+
+
+@dataclass
+class TaskContext:
+    """The facts one task needs: `kind` is desk, credit (the credit role's approval), pick or
+    pack (the warehouse steps); desk for every other task."""
+
+    kind: str
+    ship_to: list[str] = field(default_factory=list)
+    payment: str = ""
+    review: list[str] = field(default_factory=list)
+    credit_limit: str = ""
+    open_receivables: str = ""
+    order_total: str = ""
+    lines: list[DocumentLine] = field(default_factory=list)
+    document_url: str = ""
+
+
+def _money(amount: object, currency: str) -> str:
+    return f"{amount:,.2f} {currency}"
+
+
+def payment_state(session: Session, order: SalesOrder) -> str:
+    """prepaid, paid, open (with what is owed) or not invoiced yet."""
+    if order.prepaid:
+        return "prepaid"
+    money = order_read.money_received(session, order.id or 0)
+    if money["invoiced"] <= 0:
+        return "not invoiced yet"
+    if money["balance"] <= 0:
+        return "paid"
+    return f"open: {_money(money['balance'], order.currency)} due"
+
+
+def _review_reasons(session: Session, order_ids: Sequence[int]) -> dict[int, list[str]]:
+    if not order_ids:
+        return {}
+    events = session.exec(
+        select(OrderEvent)
+        .where(col(OrderEvent.order_id).in_(list(order_ids)))
+        .where(OrderEvent.kind == "needs_review")
+    ).all()
+    found: dict[int, list[str]] = {}
+    for event in events:
+        text = event.message.removeprefix("needs review by the order desk: ")
+        found.setdefault(event.order_id, []).extend(r for r in text.split("; ") if r)
+    return found
+
+
+def task_contexts(
+    session: Session,
+    tasks: Sequence[Task],
+    orders: Mapping[str, SalesOrder],
+    customers: Mapping[int, Customer],
+) -> dict[int, TaskContext]:
+    """Each task's context (by task id), read in a few queries for the whole list."""
+    warehouse = [t.order_id for t in tasks if t.step in WAREHOUSE_STEPS]
+    picks = documents.pick_lines_by_order(session=session, order_ids=warehouse)
+    flat = [row for rows in picks.values() for row in rows]
+    lines_by_order: dict[int, list[DocumentLine]] = {}
+    named = documents.document_lines(session=session, rows=flat)
+    for row, line in zip(flat, named, strict=True):
+        lines_by_order.setdefault(row.order_id, []).append(line)
+    desk = [t.order_id for t in tasks if t.step not in WAREHOUSE_STEPS and t.role != Role.CREDIT]
+    reasons = _review_reasons(session, desk)
+    found: dict[int, TaskContext] = {}
+    for task in tasks:
+        order = orders.get(task.order_number)
+        if order is None or task.id is None:
+            continue
+        customer = customers.get(order.customer_id)
+        if task.role == Role.CREDIT:
+            receivables = invoice_service.open_receivables(
+                session=session, customer_id=order.customer_id, exclude_order_id=order.id
+            )
+            limit = customer.credit_limit if customer else 0
+            found[task.id] = TaskContext(
+                kind="credit",
+                credit_limit=_money(limit, order.currency),
+                open_receivables=_money(receivables, order.currency),
+                order_total=_money(order.total, order.currency),
+            )
+        elif task.step in WAREHOUSE_STEPS:
+            picking = task.step == Step.PICKING
+            document = "pick-list" if picking else "packing-slip"
+            found[task.id] = TaskContext(
+                kind="pick" if picking else "pack",
+                ship_to=[] if picking else documents.ship_to_lines(order, customer),
+                lines=lines_by_order.get(order.id or 0, []),
+                document_url=f"/orders/{order.number}/{document}.pdf",
+            )
+        else:
+            found[task.id] = TaskContext(
+                kind="desk",
+                ship_to=documents.ship_to_lines(order, customer),
+                payment=payment_state(session, order),
+                review=reasons.get(order.id or 0, []),
+            )
+    return found

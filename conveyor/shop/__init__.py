@@ -1,0 +1,1 @@
+"""Customer-center ordering: the cart, the catalogue a customer sees, checkout."""

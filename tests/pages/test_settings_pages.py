@@ -1,0 +1,117 @@
+"""Settings pages without a browser: prices, taxes, shipping, warehouses; edits and refusals."""
+
+import uuid
+
+import httpx
+
+from tests.conftest import ADMIN_TOKEN
+from tests.utils.api import create_customer, create_employee, create_product
+from tests.utils.pages import staff_client
+
+
+async def test_price_agreement_pages_edit_end_and_preview(api: httpx.AsyncClient) -> None:
+    product = await create_product(api, price="20.00")
+    customer = await create_customer(api, group="gold")
+    admin = await staff_client(api, ADMIN_TOKEN)
+    assert (await admin.get("/settings/prices/new")).status_code == 200
+    form = {"name": "Gold", "scope": "line", "priority": "0", "min_qty": "1", "currency": "USD"}
+    form |= {"sku": product["sku"], "customer_id": str(customer["id"]), "active": "on"}
+    bad = await admin.post("/settings/prices", form | {"unit_price": "x"})
+    assert bad.status_code == 422 and 'data-field="unit_price"' in bad.text
+    created = await admin.post("/settings/prices", form | {"unit_price": "18.00"})
+    assert created.status_code == 303, created.text
+    url = created.headers["location"]
+    edited = await admin.post(url, form | {"unit_price": "16.00"})
+    assert edited.status_code == 303, edited.text
+    page = await admin.get(url)
+    assert 'data-action="price_agreement.update"' in page.text and "16.00" in page.text
+    inverted = await admin.post(
+        url, form | {"unit_price": "16.00", "valid_from": "2027-02-01", "valid_to": "2027-01-01"}
+    )
+    assert inverted.status_code == 422 and "before valid_from" in inverted.text
+    overlap = await admin.post("/settings/prices", form | {"unit_price": "1.00"})
+    assert overlap.status_code == 409 and "overlaps agreement" in overlap.text
+
+    listed = await admin.get(
+        "/settings/prices", params={"sku": product["sku"], "state": "in_force"}
+    )
+    assert 'data-testid="agreement"' in listed.text
+    query = {"p_customer": customer["id"], "p_sku": product["sku"], "p_qty": 2}
+    preview = await admin.get("/settings/prices", params=query)
+    assert "16.00" in preview.text and "agreement " in preview.text and ": Gold" in preview.text
+
+    early = await admin.post(f"{url}/end", {"valid_to": "2000-01-01"})
+    assert early.status_code == 303  # no start date: any end date goes
+    again = await admin.post(f"{url}/end", {"valid_to": "2001-01-01"})
+    assert again.status_code == 303
+    assert "already ends" in (await admin.get(again.headers["location"])).text
+    cleared = await admin.get("/settings/prices", params=query)
+    assert "list price" in cleared.text
+
+    sales = await create_employee(api, ["sales"], clearance=3)
+    rep = await staff_client(api, sales["token"])
+    assert (await rep.get(url)).status_code == 200  # prices.view reads
+    assert (await rep.post(url, form)).status_code == 403
+    assert (await rep.get("/settings/prices/new")).status_code == 403
+    await rep.aclose()
+    await admin.aclose()
+
+
+async def test_tax_shipping_and_warehouse_pages(api: httpx.AsyncClient) -> None:
+    admin = await staff_client(api, ADMIN_TOKEN)
+    tax = {"name": "DE", "tax_class": "standard", "country": "DE", "rate": "19"}
+    created = await admin.post("/settings/taxes", tax)
+    assert created.status_code == 303, created.text
+    url = created.headers["location"]
+    wrong = await admin.post(url, tax | {"country": "Germany"})
+    assert wrong.status_code == 422 and 'data-field="country"' in wrong.text
+    assert (await admin.post(url, tax | {"rate": "7"})).status_code == 303
+    assert 'data-action="tax_rate.update"' in (await admin.get(url)).text
+    assert (await admin.post(f"{url}/retire")).status_code == 303
+    assert 'data-testid="retired"' in (await admin.get(url)).text
+    assert (
+        f'data-id="{url.rsplit("/", 1)[1]}"'
+        in (await admin.get("/settings/taxes?retired=yes")).text
+    )
+
+    ship = {
+        "name": "FR",
+        "country": "FR",
+        "currency": "USD",
+        "amount": "5",
+        "tax_class": "standard",
+    }
+    shipped = await admin.post("/settings/shipping", ship | {"priority": "0"})
+    assert shipped.status_code == 303, shipped.text
+    assert (await admin.get("/settings/shipping")).status_code == 200
+
+    code = f"W{uuid.uuid4().hex[:6].upper()}"
+    made = await admin.post("/settings/warehouses", {"code": code, "name": "West"})
+    assert made.status_code == 303, made.text
+    again = await admin.post("/settings/warehouses", {"code": code})
+    assert again.status_code == 422 and "already exists" in again.text
+    wurl = f"/settings/warehouses/{code}"
+    saved = await admin.post(
+        wurl, {"name": "West", "address": "1 Dock Rd", "staging_location": "ST-2"}
+    )
+    assert saved.status_code == 303
+    product = await create_product(api, on_hand=0)
+    received = await api.post(
+        f"/api/inventory/{product['sku']}/receive", json={"qty": 2, "warehouse": code}
+    )
+    assert received.status_code == 200
+    page = await admin.get(wurl)
+    assert 'data-testid="retire-refusal"' in page.text and "ST-2" in page.text
+    refused = await admin.post(f"{wurl}/retire")
+    assert refused.status_code == 303
+    assert "still holds stock" in (await admin.get(wurl)).text
+    listed = await admin.get("/settings/warehouses")
+    assert f'data-code="{code}"' in listed.text
+
+    clerk = await create_employee(api, ["warehouse"], clearance=3)
+    staff = await staff_client(api, clerk["token"])
+    assert (await staff.get(wurl)).status_code == 200  # stock.view reads
+    assert (await staff.post(f"{wurl}/retire")).status_code == 403
+    assert (await staff.get("/settings/taxes")).status_code == 403
+    await staff.aclose()
+    await admin.aclose()
