@@ -7,7 +7,6 @@ from sqlalchemy.engine import Engine
 
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
-
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_product
 from tests.utils.pages import staff_client
