@@ -1,7 +1,5 @@
 """Customer operations: create, edit, retire, customer-center passwords, payment terms."""
 
-from datetime import date, datetime, timedelta
-
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -146,12 +144,6 @@ def retire(*, session: Session, customer: Customer, actor: Actor) -> Customer:
         after={"retired_at": customer.retired_at},
     )
     return customer
-
-
-def payment_due(*, customer: Customer, issued: datetime | date) -> date:
-    """The day an invoice issued on `issued` is due under the customer's payment terms."""
-    day = issued.date() if isinstance(issued, datetime) else issued
-    return day + timedelta(days=customer.payment_terms_days)
 
 
 def set_password(*, session: Session, customer: Customer, password: str, actor: Actor) -> Customer:

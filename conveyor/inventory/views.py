@@ -29,35 +29,15 @@ from conveyor.inventory.models import (
     Warehouse,
     WarehouseCreate,
     WarehousePublic,
-    WarehouseStock,
     WarehouseUpdate,
 )
+from conveyor.inventory.read import stock_level
 from conveyor.order import flows as order_flows
 
 products_router = APIRouter()
 inventory_router = APIRouter()
 warehouses_router = APIRouter()
 pick_lists_router = APIRouter()
-
-
-def _level(session, product: Product) -> StockLevel:
-    """Company-wide balances of the product, with each warehouse's."""
-    return StockLevel(
-        sku=product.sku,
-        on_hand=product.on_hand,
-        committed=product.committed,
-        available=product.on_hand - product.committed,
-        warehouses=[
-            WarehouseStock(
-                warehouse=b.warehouse,
-                location=b.location,
-                on_hand=b.on_hand,
-                committed=b.committed,
-                available=b.on_hand - b.committed,
-            )
-            for b in inventory_service.balances(session=session, sku=product.sku)
-        ],
-    )
 
 
 @products_router.post("", status_code=status.HTTP_201_CREATED, response_model=ProductPublic)
@@ -166,7 +146,7 @@ def read_stock(
     product = inventory_service.get_by_sku(session=session, sku=sku)
     if product is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"unknown SKU {sku}")
-    return _level(session, product)
+    return stock_level(session, product)
 
 
 @inventory_router.post("/{sku}/receive", response_model=StockLevel)
@@ -199,7 +179,7 @@ async def receive_stock(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except inventory_service.UnknownWarehouseError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    return _level(session, product)
+    return stock_level(session, product)
 
 
 @warehouses_router.post("", status_code=status.HTTP_201_CREATED, response_model=WarehousePublic)
@@ -259,7 +239,7 @@ def move_stock(
         move_in=move_in,
         actor=principal.actor(Source.API),
     )
-    return _level(session, _product(session, sku))
+    return stock_level(session, _product(session, sku))
 
 
 @inventory_router.post("/{sku}/adjust", response_model=StockLevel)
@@ -279,7 +259,7 @@ def adjust_stock(
         adjust_in=adjust_in,
         actor=principal.actor(Source.API),
     )
-    return _level(session, _product(session, sku))
+    return stock_level(session, _product(session, sku))
 
 
 @inventory_router.post("/{sku}/reorder-level", response_model=StockLevel)
@@ -293,7 +273,7 @@ def set_reorder_level(
     stock_moves.set_reorder_level(
         session=session, sku=sku, level_in=level_in, actor=principal.actor(Source.API)
     )
-    return _level(session, _product(session, sku))
+    return stock_level(session, _product(session, sku))
 
 
 def _product(session, sku: str) -> Product:
