@@ -55,8 +55,10 @@ def _books(engine: Engine, *, inclusive: bool = False) -> tuple[str, str]:
             actor=Actor.cli("test"),
         )
         for product in (
-            ProductCreate(sku="TOOL", price="19.99", item_group="tools"),
-            ProductCreate(sku="BOOK", price="8.50", item_group="books", tax_class="reduced"),
+            ProductCreate(name="Item", sku="TOOL", price="19.99", item_group="tools"),
+            ProductCreate(
+                name="Item", sku="BOOK", price="8.50", item_group="books", tax_class="reduced"
+            ),
         ):
             inventory_service.create(
                 session=session,
@@ -261,7 +263,7 @@ def test_an_order_with_unitemised_totals_still_invoices_and_balances(engine: Eng
         )
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(sku="S1", price="9"),
+            product_in=ProductCreate(name="Item", sku="S1", price="9"),
             default_warehouse="MAIN",
             actor=Actor.cli("test"),
         )

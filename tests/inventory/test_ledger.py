@@ -98,7 +98,7 @@ def test_concurrent_stock_movements_keep_the_ledger_and_balances_equal(
     with session_scope(engine) as session:
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(sku=sku, price="1.00", on_hand=opening),
+            product_in=ProductCreate(sku=sku, name=sku, price="1.00", on_hand=opening),
             default_warehouse="MAIN",
             actor=Actor.cli("test"),
         )

@@ -15,7 +15,7 @@ def _make(engine, sku: str, on_hand: int) -> None:
     with session_scope(engine) as session:
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand),
+            product_in=ProductCreate(sku=sku, name=sku, price="1.00", on_hand=on_hand),
             default_warehouse="MAIN",
             actor=Actor.cli("test"),
         )

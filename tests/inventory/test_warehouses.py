@@ -34,7 +34,9 @@ def _setup(engine: Engine, on_hand: int = 0, *warehouses: str) -> str:
                 )
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(sku=sku, price="1.00", on_hand=on_hand, location="A-01"),
+            product_in=ProductCreate(
+                sku=sku, name=sku, price="1.00", on_hand=on_hand, location="A-01"
+            ),
             default_warehouse="MAIN",
             actor=Actor.cli("test"),
         )

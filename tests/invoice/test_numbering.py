@@ -26,7 +26,7 @@ def _orders(engine: Engine, count: int) -> list[str]:
         )
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(sku="N-1", price="2.50", on_hand=0),
+            product_in=ProductCreate(name="Item", sku="N-1", price="2.50", on_hand=0),
             default_warehouse="MAIN",
             actor=Actor.cli("test"),
         )

@@ -47,8 +47,8 @@ def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True
             actor=Actor.cli("test"),
         )
         for product in (
-            ProductCreate(sku="TOOL", price="19.99", on_hand=10),
-            ProductCreate(sku="BOOK", price="8.50", on_hand=10, tax_class="reduced"),
+            ProductCreate(name="Item", sku="TOOL", price="19.99", on_hand=10),
+            ProductCreate(name="Item", sku="BOOK", price="8.50", on_hand=10, tax_class="reduced"),
         ):
             inventory_service.create(
                 session=session,

@@ -41,7 +41,7 @@ def _order(engine, account_rep_id: int | None = None) -> tuple[int, str, int]:
         if inventory_service.get_by_sku(session=session, sku="P1") is None:
             inventory_service.create(
                 session=session,
-                product_in=ProductCreate(sku="P1", price="1.00", on_hand=5),
+                product_in=ProductCreate(name="Item", sku="P1", price="1.00", on_hand=5),
                 default_warehouse="MAIN",
                 actor=Actor.cli("test"),
             )
