@@ -18,3 +18,10 @@ def history(
     if not principal.can(Permission.AUDIT_VIEW):
         return None
     return audit_service.for_entities(session, entities=entities)
+
+
+def record_history(
+    session: Session, principal: Principal, entity: str, entity_id: str | int
+) -> list[AuditEntry] | None:
+    """`history` of one record (an edit page's)."""
+    return history(session, principal, [(entity, [str(entity_id)])])

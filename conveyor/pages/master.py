@@ -25,12 +25,12 @@ from conveyor.customer.models import (
 from conveyor.inventory import catalogue
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product, ProductCreate, ProductUpdate
+from conveyor.pages.history import record_history
 from conveyor.pages.settings_forms import (
     FormField,
     FormTooLong,
     errors_of,
     form_values,
-    history,
     read_form,
     to_input,
 )
@@ -140,7 +140,9 @@ def _customer_page(
         "contacts": address_service.list_contacts(session=session, customer_id=customer_id)
         if customer_id
         else [],
-        "history": history(session, principal, "customer", customer_id) if customer_id else None,
+        "history": record_history(session, principal, "customer", customer_id)
+        if customer_id
+        else None,
     }
     return render(
         request, "customer_form.html", context, principal=principal, status_code=status_code
@@ -482,7 +484,7 @@ def _product_page(
         "errors": errors,
         "bins": inventory_service.balances(session=session, sku=product.sku) if product else [],
         "warehouses": inventory_service.list_warehouses(session=session),
-        "history": history(session, principal, "product", product.sku) if product else None,
+        "history": record_history(session, principal, "product", product.sku) if product else None,
     }
     return render(
         request, "product_form.html", context, principal=principal, status_code=status_code

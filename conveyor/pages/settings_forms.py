@@ -8,12 +8,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import ValidationError
-from sqlmodel import Session
 
-from api.deps import Principal
-from conveyor.audit import service as audit_service
-from conveyor.audit.models import AuditEntry
-from conveyor.auth.permissions import Permission
 from conveyor.core.patch import field_errors
 
 PAGE_SIZE = 50
@@ -89,15 +84,6 @@ def errors_of(exc: ValidationError | ValueError) -> dict[str, str]:
     if isinstance(exc, ValidationError):
         return field_errors(exc)
     return {"": str(exc)}
-
-
-def history(
-    session: Session, principal: Principal, entity: str, entity_id: str | int
-) -> list[AuditEntry] | None:
-    """The record's audit entries for those who may read the audit log (None for the others)."""
-    if not principal.can(Permission.AUDIT_VIEW):
-        return None
-    return audit_service.for_entities(session, entities=[(entity, [str(entity_id)])])
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
 from conveyor.core.models import utcnow
+from conveyor.pages.history import record_history
 from conveyor.pages.settings_forms import (
     PAGE_SIZE,
     FormField,
@@ -19,7 +20,6 @@ from conveyor.pages.settings_forms import (
     Paging,
     errors_of,
     form_values,
-    history,
     read_form,
     to_input,
 )
@@ -188,7 +188,7 @@ def _form_page(
         "errors": errors,
         "today": utcnow().date(),
         "can_manage": principal.can(Permission.PRICES_MANAGE),
-        "history": history(session, principal, "price_agreement", agreement.id)
+        "history": record_history(session, principal, "price_agreement", agreement.id)
         if agreement is not None and agreement.id is not None
         else None,
     }

@@ -14,6 +14,7 @@ from api.deps import Principal, ReadSessionDep, SessionDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
+from conveyor.pages.history import record_history
 from conveyor.pages.settings_forms import (
     PAGE_SIZE,
     FormField,
@@ -21,7 +22,6 @@ from conveyor.pages.settings_forms import (
     Paging,
     errors_of,
     form_values,
-    history,
     read_form,
     to_input,
 )
@@ -146,7 +146,9 @@ def _form_page(
         "values": values,
         "errors": errors,
         "can_manage": principal.can(Permission.PRICES_MANAGE),
-        "history": history(session, principal, kind.entity, row.id) if row is not None else None,
+        "history": record_history(session, principal, kind.entity, row.id)
+        if row is not None
+        else None,
     }
     return render(
         request, "settings_rate.html", context, principal=principal, status_code=status_code

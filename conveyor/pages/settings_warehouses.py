@@ -14,12 +14,12 @@ from conveyor.core.errors import DomainError, NotFound
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory import warehouses as warehouse_service
 from conveyor.inventory.models import Warehouse, WarehouseCreate, WarehouseUpdate
+from conveyor.pages.history import record_history
 from conveyor.pages.settings_forms import (
     FormField,
     FormTooLong,
     errors_of,
     form_values,
-    history,
     read_form,
     to_input,
 )
@@ -69,7 +69,9 @@ def _form_page(
         "errors": errors,
         "retire_refusal": refusal,
         "can_manage": principal.can(Permission.PRODUCTS_MANAGE),
-        "history": history(session, principal, "warehouse", warehouse.code) if warehouse else None,
+        "history": record_history(session, principal, "warehouse", warehouse.code)
+        if warehouse
+        else None,
     }
     return render(
         request, "settings_warehouse.html", context, principal=principal, status_code=status_code
