@@ -8,8 +8,8 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 
-SWAGGER = "/static/vendor/swagger-ui-5.35.0"
-REDOC = "/static/vendor/redoc-2.5.4"
+SWAGGER = "/static/vendor/swagger_ui"  # npm swagger-ui-dist@5.35.0
+REDOC = "/static/vendor/redoc"  # npm redoc@2.5.4
 
 
 def install(app: FastAPI) -> None:

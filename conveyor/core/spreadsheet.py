@@ -26,3 +26,12 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     for row in rows:
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
+
+
+# Unreadable CSV, as the reader raises it.
+CsvError = csv.Error
+
+
+def csv_reader(text: str) -> "csv._reader":
+    """Rows of CSV text as lists of cells (its `line_num` is the line the last row ended on)."""
+    return csv.reader(io.StringIO(text, newline=""))

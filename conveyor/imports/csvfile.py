@@ -1,8 +1,8 @@
 """Reading an uploaded CSV: bounded in size and rows, each record with the line it starts on."""
 
-import csv
-import io
 from dataclasses import dataclass
+
+from conveyor.core.spreadsheet import CsvError, csv_reader
 
 MAX_BYTES = 512 * 1024
 MAX_ROWS = 5000
@@ -51,12 +51,12 @@ def read(
     """
     if len(text.encode()) > MAX_BYTES:
         raise Unreadable(f"the file is larger than {MAX_BYTES // 1024} KiB: split it")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv_reader(text)
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:
         raise Unreadable("the file is empty: the first line names the columns") from None
-    except csv.Error as exc:
+    except CsvError as exc:
         raise Unreadable(f"line 1: {exc}") from exc
     problems = _header_problems(header, columns, required)
     records: list[Record] = []
@@ -79,7 +79,7 @@ def read(
             # Empty cells are left out: the column's default applies.
             shown = zip(header, cells, strict=False)  # a short row: its last cells are empty
             records.append(Record(line, {h: c.strip() for h, c in shown if c.strip()}))
-    except csv.Error as exc:
+    except CsvError as exc:
         problems.append(Problem(reader.line_num, f"not valid CSV: {exc}"))
     return records, problems
 

@@ -61,7 +61,7 @@ class SalesOrder(SQLModel, table=True):
     revises: str | None = Field(default=None, max_length=32)
     superseded_by: str | None = Field(default=None, max_length=32)
     # The client's Idempotency-Key, scoped (core.idempotency): a repeated submit is one order.
-    request_key: str | None = Field(default=None, max_length=200, unique=True)
+    request_key: str | None = Field(default=None, max_length=200, unique=True, index=True)
     workflow_started: bool = Field(default=False, index=True)
     rule: str | None = Field(default=None, max_length=100)
     rules_version: str | None = Field(default=None, max_length=64)

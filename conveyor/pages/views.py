@@ -103,7 +103,7 @@ def validation_error_page(request: Request, exc: RequestValidationError) -> Resp
         "error.html",
         {
             "status": 422,
-            "detail": "This address has a value Conveyor cannot use.",
+            "detail": "Part of this request is not usable.",
             "problems": problems,
         },
         status_code=422,

@@ -64,23 +64,27 @@ async def test_authentication_and_admin_checks(api: httpx.AsyncClient, engine) -
     ).json()
     as_eve = {"Authorization": f"Bearer {employee['token']}"}
     forbidden = await api.post(
-        "/api/products", json={"sku": "X-1", "price": "1.00"}, headers=as_eve
+        "/api/products", json={"name": "Item", "sku": "X-1", "price": "1.00"}, headers=as_eve
     )
     assert forbidden.status_code == 403
     assert (await api.get("/api/orders", headers=as_eve)).status_code == 200
 
 
 async def test_bad_catalogue_input(api: httpx.AsyncClient) -> None:
-    assert (await api.post("/api/products", json={"sku": "A", "price": "-1"})).status_code == 422
     assert (
-        await api.post("/api/products", json={"sku": "bad sku", "price": "1"})
+        await api.post("/api/products", json={"name": "Item", "sku": "A", "price": "-1"})
     ).status_code == 422
-    assert (await api.post("/api/products", json={"sku": "A", "price": "1.001"})).status_code == 422
+    assert (
+        await api.post("/api/products", json={"name": "Item", "sku": "bad sku", "price": "1"})
+    ).status_code == 422
+    assert (
+        await api.post("/api/products", json={"name": "Item", "sku": "A", "price": "1.001"})
+    ).status_code == 422
     assert (
         await api.post("/api/customers", json={"name": "X", "email": "nope"})
     ).status_code == 422
     await create_product(api, sku="DUP-1")
-    dup = await api.post("/api/products", json={"sku": "DUP-1", "price": "1.00"})
+    dup = await api.post("/api/products", json={"name": "Item", "sku": "DUP-1", "price": "1.00"})
     assert dup.status_code == 409
     assert "DUP-1" in dup.json()["detail"]
     missing = await api.get("/api/inventory/NOPE")

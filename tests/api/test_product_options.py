@@ -59,7 +59,8 @@ async def test_refused_options(api: httpx.AsyncClient) -> None:
         "count"
     ] == 0
     unknown = await api.post(
-        "/api/products", json={"sku": "BUNDLE-1", "price": "1.00", "options": ["NOPE"]}
+        "/api/products",
+        json={"name": "Item", "sku": "BUNDLE-1", "price": "1.00", "options": ["NOPE"]},
     )
     assert unknown.status_code == 422 and "NOPE" in unknown.json()["detail"]
     assert (await api.get("/api/products/NOPE/options")).status_code == 404

@@ -204,7 +204,12 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/products"): Example(
         "product.create",
-        call("POST", lambda d: Call("/api/products", {"sku": f"W-{_unique()}", "price": "3.00"})),
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/products", {"name": "Walk", "sku": f"W-{_unique()}", "price": "3.00"}
+            ),
+        ),
     ),
     ("POST", "/api/inventory/{sku}/receive"): Example(
         "stock.receive",
@@ -256,7 +261,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/warehouses/{code}/retire"): Example(
         "warehouse.retire",
-        call("POST", lambda d: Call(f"/api/warehouses/{d['warehouse']}/retire")),
+        call("POST", lambda d: Call(f"/api/warehouses/{d['empty_warehouse']}/retire")),
     ),
     ("POST", "/api/price-agreements"): Example(
         "price_agreement.create",
@@ -410,6 +415,92 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "webhook.replay",
         call("POST", lambda d: Call(f"/api/webhook-deliveries/{d['delivery']}/replay")),
     ),
+    ("PATCH", "/api/customers/{customer_id}"): Example(
+        "customer.update",
+        call("PATCH", lambda d: Call(f"/api/customers/{d['customer']['id']}", {"group": "b2b"})),
+    ),
+    ("POST", "/api/customers/{customer_id}/addresses"): Example(
+        "customer.address_add",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/customers/{d['customer']['id']}/addresses",
+                {"kind": "shipping", "name": "Dock", "line1": "1 Quay", "city": "Hull"}
+                | {"country": "GB"},
+            ),
+        ),
+        keep("address", "id"),
+    ),
+    ("PATCH", "/api/customers/{customer_id}/addresses/{address_id}"): Example(
+        "customer.address_update",
+        call(
+            "PATCH",
+            lambda d: Call(
+                f"/api/customers/{d['customer']['id']}/addresses/{d['address']}", {"city": "York"}
+            ),
+        ),
+    ),
+    ("POST", "/api/customers/{customer_id}/addresses/{address_id}/retire"): Example(
+        "customer.address_retire",
+        call(
+            "POST",
+            lambda d: Call(f"/api/customers/{d['customer']['id']}/addresses/{d['address']}/retire"),
+        ),
+    ),
+    ("POST", "/api/customers/{customer_id}/contacts"): Example(
+        "customer.contact_add",
+        call(
+            "POST",
+            lambda d: Call(f"/api/customers/{d['customer']['id']}/contacts", {"name": "Ann"}),
+        ),
+        keep("contact", "id"),
+    ),
+    ("PATCH", "/api/customers/{customer_id}/contacts/{contact_id}"): Example(
+        "customer.contact_update",
+        call(
+            "PATCH",
+            lambda d: Call(
+                f"/api/customers/{d['customer']['id']}/contacts/{d['contact']}", {"role": "buyer"}
+            ),
+        ),
+    ),
+    ("POST", "/api/customers/{customer_id}/contacts/{contact_id}/retire"): Example(
+        "customer.contact_retire",
+        call(
+            "POST",
+            lambda d: Call(f"/api/customers/{d['customer']['id']}/contacts/{d['contact']}/retire"),
+        ),
+    ),
+    ("POST", "/api/customers/{customer_id}/retire"): Example(
+        "customer.retire",
+        call("POST", lambda d: Call(f"/api/customers/{d['leaving']['id']}/retire")),
+    ),
+    ("PATCH", "/api/products/{sku}"): Example(
+        "product.update",
+        call("PATCH", lambda d: Call(f"/api/products/{d['spare']['sku']}", {"name": "Spare"})),
+    ),
+    ("POST", "/api/products/{sku}/retire"): Example(
+        "product.retire",
+        call("POST", lambda d: Call(f"/api/products/{d['spare']['sku']}/retire")),
+    ),
+    ("PATCH", "/api/employees/{employee_id}"): Example(
+        "employee.update",
+        call("PATCH", lambda d: Call(f"/api/employees/{d['desk']['id']}", {"clearance": 3})),
+    ),
+    ("POST", "/api/employees/{employee_id}/password-link"): Example(
+        "employee.password_link_send",
+        call("POST", lambda d: Call(f"/api/employees/{d['desk']['id']}/password-link")),
+    ),
+    ("POST", "/api/orders/{number}/revise"): Example(
+        "order.revise",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/orders/{d['to_revise']}/revise",
+                {"lines": [{"sku": d["product"]["sku"], "qty": 3}]},
+            ),
+        ),
+    ),
 }
 
 
@@ -440,11 +531,16 @@ async def _prepare(api: httpx.AsyncClient) -> Data:
     line = [(data["product"]["sku"], 2)]
     data["to_cancel"] = (await place_order(api, customer["id"], line, channel="phone"))["number"]
     data["to_amend"] = (await place_order(api, customer["id"], line, channel="phone"))["number"]
+    data["to_revise"] = (await place_order(api, customer["id"], line, channel="phone"))["number"]
+    data["leaving"] = await create_customer(api)
+    data["spare"] = await create_product(api, on_hand=0)
+    empty = await api.post("/api/warehouses", json={"code": f"E{_unique()}", "name": "Empty"})
+    data["empty_warehouse"] = empty.json()["code"]  # the other one receives stock below
     web = await place_order(api, customer["id"], line, channel="web")
     completed = await place_order(api, customer["id"], line, prepaid=True)
     supplied = await place_order(api, customer["id"], [(drop["sku"], 1)])
     data["task"] = await wait_for_open_task(api, web["number"], "allocation")
-    for number in (data["to_cancel"], data["to_amend"]):
+    for number in (data["to_cancel"], data["to_amend"], data["to_revise"]):
         await wait_for_open_task(api, number, "quote")
     done = await wait_for_order(api, completed["number"], lambda o: o["status"] == "completed")
     data["completed"] = done["number"]

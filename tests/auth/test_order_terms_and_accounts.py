@@ -143,7 +143,7 @@ async def test_work_per_employee_is_for_supervisors_only(api: httpx.AsyncClient)
     try:
         report = await pages.get("/reports")
         assert report.status_code == 200
-        assert "Orders and revenue per day" in report.text
+        assert "Orders, bookings and revenue per day" in report.text
         assert "Work per employee" not in report.text
         assert (await pages.get("/reports/work.csv")).status_code == 403
         assert (await pages.get("/reports/orders.csv")).status_code == 200

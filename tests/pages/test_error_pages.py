@@ -40,7 +40,7 @@ async def test_unusable_values_say_which_in_words(api: httpx.AsyncClient) -> Non
     finally:
         await staff.aclose()
     api_answer = await api.get(
-        "/api/orders?limit=abc", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        "/api/orders?page=abc", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     assert api_answer.status_code == 422
-    assert api_answer.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert api_answer.json()["detail"][0]["loc"] == ["query", "page"]

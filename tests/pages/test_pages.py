@@ -77,7 +77,7 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker, mailbox:
         "/monitor": "Workflow monitor",
         "/monitor/live": "Orders per step and state",
         "/monitor?q=Page+Test": order["number"],
-        "/reports": "Orders and revenue per day",
+        "/reports": "Orders, bookings and revenue per day",
         "/rules": "The file on disk: <code>rules.yaml</code>",
         "/rules?channel=web&lines=PAGE-KB+1": "web-desk",
         f"/orders/{order['number']}": "Processing trail",
@@ -91,7 +91,7 @@ async def test_every_staff_page_renders(api: httpx.AsyncClient, worker, mailbox:
     assert f"/namespaces/default/workflows/order-{order['number']}" in order_page
     csv = await admin.get("/reports/orders.csv?days=7")
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[0] == "day,orders,cancelled,currency,revenue"
+    assert csv.text.splitlines()[0] == "day,orders,cancelled,open_quotes,currency,bookings,revenue"
     assert "179.00" in csv.text
     work = await admin.get("/reports/durations.csv")
     assert "stock_check" in work.text

@@ -113,7 +113,7 @@ async def test_cancel_cancels_the_purchase_order(
 
 async def test_drop_ship_products_need_a_supplier(api: httpx.AsyncClient) -> None:
     response = await api.post(
-        "/api/products", json={"sku": "DS-1", "price": "1.00", "drop_ship": True}
+        "/api/products", json={"name": "Item", "sku": "DS-1", "price": "1.00", "drop_ship": True}
     )
     assert response.status_code == 422
     assert "supplier_email" in response.text

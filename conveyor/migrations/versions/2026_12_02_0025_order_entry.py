@@ -44,14 +44,16 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("quote_version", sa.Integer(), server_default="1", nullable=False)
         )
-        batch_op.create_index("ix_salesorder_customer_po", ["customer_po"], unique=False)
-        batch_op.create_unique_constraint("uq_salesorder_request_key", ["request_key"])
+    # Indexes, not constraints: SQLite adds them without rebuilding the table (which other tables
+    # refer to).
+    op.create_index("ix_salesorder_customer_po", "salesorder", ["customer_po"], unique=False)
+    op.create_index("ix_salesorder_request_key", "salesorder", ["request_key"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_salesorder_request_key", table_name="salesorder")
+    op.drop_index("ix_salesorder_customer_po", table_name="salesorder")
     with op.batch_alter_table("salesorder", schema=None) as batch_op:
-        batch_op.drop_constraint("uq_salesorder_request_key", type_="unique")
-        batch_op.drop_index("ix_salesorder_customer_po")
         for name in ("quote_version", "quote_valid_until", "explicit_quote"):
             batch_op.drop_column(name)
         batch_op.drop_column("requested_delivery_date")
