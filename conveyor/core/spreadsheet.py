@@ -1,9 +1,11 @@
-"""CSV for spreadsheets: the one writer every export uses, safe against formula injection."""
+"""CSV for spreadsheets: the one writer every export uses (safe against formula injection), and the
+one reader the imports use."""
 
 import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 # A cell a spreadsheet would evaluate: =, +, - or @ first (or a tab or CR before them).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -28,10 +30,13 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
+if TYPE_CHECKING:
+    import _csv
+
 # Unreadable CSV, as the reader raises it.
 CsvError = csv.Error
 
 
-def csv_reader(text: str) -> "csv._reader":
+def csv_reader(text: str) -> "_csv.Reader":
     """Rows of CSV text as lists of cells (its `line_num` is the line the last row ended on)."""
     return csv.reader(io.StringIO(text, newline=""))

@@ -124,4 +124,3 @@ def shipment_document(
         lines=document_lines(session=session, rows=picked),
         ship_to=ship_to_lines(order, customer),
     )
-
