@@ -115,3 +115,29 @@ async def test_tax_shipping_and_warehouse_pages(api: httpx.AsyncClient) -> None:
     assert (await staff.get("/settings/taxes")).status_code == 403
     await staff.aclose()
     await admin.aclose()
+
+
+async def test_settings_start_page_links_what_each_person_may_open(api: httpx.AsyncClient) -> None:
+    admin = await staff_client(api, ADMIN_TOKEN)
+    clerk = await create_employee(api, ["warehouse"])
+    rep = await create_employee(api, ["sales"])
+    warehouse = await staff_client(api, clerk["token"])
+    sales = await staff_client(api, rep["token"])
+    try:
+        page = await admin.get("/settings")
+        assert page.status_code == 200
+        for href in (
+            "/settings/prices",
+            "/settings/taxes",
+            "/settings/shipping",
+            "/settings/warehouses",
+        ):
+            assert f'href="{href}"' in page.text, href
+            assert (await admin.get(href)).status_code == 200, href
+        assert 'href="/settings" aria-current="page"' in page.text
+        assert (await sales.get("/settings")).status_code == 200
+        refused = await warehouse.get("/settings")
+        assert refused.status_code == 403 and "prices.view" in refused.text
+    finally:
+        for client in (admin, warehouse, sales):
+            await client.aclose()
