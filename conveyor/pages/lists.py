@@ -93,7 +93,8 @@ def orders_list(
 ) -> Response:
     """Orders, filtered by status, step, channel, customer and date; a rep sees their own."""
     view, query = _orders(request, principal)
-    return _show(request, session, principal, view, query, "orders")
+    may_place = principal.can(Permission.ORDERS_PLACE)
+    return _show(request, session, principal, view, query, "orders", may_place=may_place)
 
 
 @router.get("/orders.csv", include_in_schema=False)
