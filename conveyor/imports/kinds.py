@@ -183,9 +183,11 @@ class OpeningStock(StockReceive):
 def _stock(session: Session, cells: dict[str, str]) -> OpeningStock:
     row = OpeningStock.model_validate(cells)
     _known_sku(session, row.sku)
-    known = inventory_service.get_warehouse
-    if row.warehouse and known(session=session, code=row.warehouse) is None:
-        raise RowError("warehouse", f"unknown warehouse {row.warehouse}")
+    if row.warehouse:
+        try:
+            inventory_service.usable_warehouse(session=session, code=row.warehouse)
+        except inventory_service.UnknownWarehouseError as exc:
+            raise RowError("warehouse", str(exc)) from exc
     return row
 
 

@@ -34,9 +34,10 @@ def _product(session: Session, sku: str) -> Product:
 
 
 def _warehouse(session: Session, code: str) -> str:
-    if inventory_service.get_warehouse(session=session, code=code) is None:
-        raise Invalid(f"unknown warehouse {code}")
-    return code
+    try:
+        return inventory_service.usable_warehouse(session=session, code=code)
+    except inventory_service.UnknownWarehouseError as exc:
+        raise Invalid(str(exc)) from exc
 
 
 def _balance(session: Session, sku: str, warehouse: str) -> StockBalance | None:

@@ -55,6 +55,10 @@ class UnknownWarehouseError(Exception):
     """No warehouse has that code."""
 
 
+class RetiredWarehouseError(UnknownWarehouseError):
+    """The warehouse is retired: nothing is received into it or ordered from it any more."""
+
+
 class WarehouseExistsError(Exception):
     """A warehouse with that code already exists."""
 
@@ -74,6 +78,17 @@ class StockNeed:
 def get_warehouse(*, session: Session, code: str) -> Warehouse | None:
     """The warehouse with that code, or None."""
     return session.exec(select(Warehouse).where(Warehouse.code == code)).first()
+
+
+def usable_warehouse(*, session: Session, code: str) -> str:
+    """The code of a warehouse still in use; UnknownWarehouseError when there is none,
+    RetiredWarehouseError when it is retired."""
+    warehouse = get_warehouse(session=session, code=code)
+    if warehouse is None:
+        raise UnknownWarehouseError(f"unknown warehouse {code}")
+    if warehouse.retired_at is not None:
+        raise RetiredWarehouseError(f"warehouse {code} is retired; choose a warehouse in use")
+    return code
 
 
 def list_warehouses(*, session: Session) -> list[Warehouse]:
@@ -581,8 +596,8 @@ def receive(
         raise UnknownSkuError(f"unknown SKU {sku}")
     if warehouse is None:
         warehouse = ensure_warehouse(session=session, code=default_warehouse)
-    elif get_warehouse(session=session, code=warehouse) is None:
-        raise UnknownWarehouseError(f"unknown warehouse {warehouse}")
+    else:
+        usable_warehouse(session=session, code=warehouse)
     _lock(session, sku)
     try:
         with session.begin_nested():

@@ -386,10 +386,11 @@ def _checked_products(session: Session, order_in: OrderCreate) -> tuple[dict[str
         for option in line_in.options:
             if option.sku not in offered:
                 raise OrderError(f"{option.sku} is not an option of {line_in.sku}", field="lines")
-    if order_in.warehouse and not inventory_service.get_warehouse(
-        session=session, code=order_in.warehouse
-    ):
-        raise OrderError(f"unknown warehouse {order_in.warehouse}", field="warehouse")
+    if order_in.warehouse:
+        try:
+            inventory_service.usable_warehouse(session=session, code=order_in.warehouse)
+        except inventory_service.UnknownWarehouseError as exc:
+            raise OrderError(str(exc), field="warehouse") from exc
     currencies = {products[sku].currency for sku in skus}
     if len(currencies) > 1:
         raise OrderError(f"lines mix currencies: {', '.join(sorted(currencies))}")

@@ -21,6 +21,7 @@ from conveyor.core.state import AppState
 from conveyor.inventory import levels as stock_levels
 from conveyor.inventory import moves as stock_moves
 from conveyor.inventory import service as inventory_service
+from conveyor.inventory import warehouses as warehouse_service
 from conveyor.inventory.models import (
     SKU_PATTERN,
     AdjustReason,
@@ -131,7 +132,7 @@ def _show(
         view,
         "products",
         items,
-        warehouses=inventory_service.list_warehouses(session=session),
+        warehouses=warehouse_service.list_all(session=session, retired=False),
         reasons=list(AdjustReason),
         form=form or {},
         errors=errors or {},
@@ -196,11 +197,12 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 def _domain_errors(exc: DomainError) -> dict[str, str]:
-    """Where a refusal shows: an unknown SKU or warehouse next to its field, others on top."""
+    """Where a refusal shows: an unknown SKU, an unknown or retired warehouse next to its field,
+    others on top."""
     message = exc.message
     if isinstance(exc, NotFound) or "unknown SKU" in message:
         return {"sku": message}
-    if "unknown warehouse" in message:
+    if "unknown warehouse" in message or message.startswith("warehouse "):
         return {"warehouse": message}
     return {"_form": message}
 

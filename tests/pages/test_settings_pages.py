@@ -141,3 +141,36 @@ async def test_settings_start_page_links_what_each_person_may_open(api: httpx.As
     finally:
         for client in (admin, warehouse, sales):
             await client.aclose()
+
+
+async def test_a_retired_warehouse_takes_no_receipts_and_no_orders(api: httpx.AsyncClient) -> None:
+    admin = await staff_client(api, ADMIN_TOKEN)
+    code = f"R{uuid.uuid4().hex[:6].upper()}"
+    assert (await admin.post("/settings/warehouses", {"code": code})).status_code == 303
+    assert (await admin.post(f"/settings/warehouses/{code}/retire")).status_code == 303
+    assert 'data-testid="retired"' in (await admin.get(f"/settings/warehouses/{code}")).text
+    product = await create_product(api, on_hand=3)
+    why = f"warehouse {code} is retired"
+
+    # The stock page: refused next to the warehouse field, and not offered in its choices.
+    page = await admin.post(
+        "/stock/receive", {"sku": product["sku"], "warehouse": code, "qty": "2"}
+    )
+    assert page.status_code == 422 and why in page.text
+    assert 'data-testid="error-receive-warehouse"' in page.text
+    stock = (await admin.get("/stock")).text
+    receive_form = stock[stock.index('data-testid="receive-form"') :]
+    assert f'<option value="{code}"' not in receive_form[: receive_form.index("</form>")]
+    await admin.aclose()
+
+    # The API's receipt and a new order naming it.
+    received = await api.post(
+        f"/api/inventory/{product['sku']}/receive", json={"qty": 2, "warehouse": code}
+    )
+    assert received.status_code == 422 and why in received.text
+    assert (await api.get(f"/api/inventory/{product['sku']}")).json()["on_hand"] == 3
+    customer = await create_customer(api)
+    order = {"customer_id": customer["id"], "lines": [{"sku": product["sku"], "qty": 1}]}
+    refused = await api.post("/api/orders", json=order | {"warehouse": code})
+    assert refused.status_code == 422 and why in refused.text, refused.text
+    assert (await api.post("/api/orders", json=order | {"warehouse": "MAIN"})).status_code == 201
