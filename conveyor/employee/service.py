@@ -102,16 +102,39 @@ def create(
     for role in employee_in.roles:
         if not ROLE_PATTERN.match(role):
             raise EmployeeError(f"role {role!r} must be lower_snake_case")
+    employee = _insert(session, employee_in, sorted(set(employee_in.roles)))
+    _, token = _new_token(session, employee, name="initial", expires_in_days=token_ttl_days)
+    return employee, token
+
+
+def add(*, session: Session, employee_in: EmployeeCreate, actor: Actor) -> Employee:
+    """Create an employee holding Conveyor's roles only, without a token (they choose a
+    password through a mailed link; tokens are issued on purpose). Audited."""
+    roles = check_roles(employee_in.roles)
+    if get_by_email(session=session, email=employee_in.email) is not None:
+        raise EmployeeError(f"an employee with e-mail {employee_in.email.lower()} already exists")
+    employee = _insert(session, employee_in, roles)
+    record(
+        session,
+        actor=actor,
+        action="employee.create",
+        entity="employee",
+        entity_id=row_id(employee),
+        after=snapshot(employee, EDITABLE_FIELDS),
+    )
+    return employee
+
+
+def _insert(session: Session, employee_in: EmployeeCreate, roles: list[str]) -> Employee:
     employee = Employee(
         name=employee_in.name,
-        email=email,
-        roles=sorted(set(employee_in.roles)),
+        email=employee_in.email.lower(),
+        roles=roles,
         clearance=employee_in.clearance,
     )
     session.add(employee)
     session.flush()
-    _, token = _new_token(session, employee, name="initial", expires_in_days=token_ttl_days)
-    return employee, token
+    return employee
 
 
 # ---- list, update, passwords ----------------------------------------------------------------

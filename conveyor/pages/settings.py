@@ -30,6 +30,12 @@ SECTIONS = (
         "warehouses, their addresses and staging",
         Permission.STOCK_VIEW,
     ),
+    (
+        "/settings/people",
+        "People",
+        "employees, roles, passwords and tokens",
+        Permission.EMPLOYEES_MANAGE,
+    ),
 )
 
 
