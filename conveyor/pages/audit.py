@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import Response
@@ -10,10 +9,10 @@ from fastapi.responses import Response
 from api.deps import Principal, ReadSessionDep
 from conveyor.audit import service as audit_service
 from conveyor.auth.permissions import Permission
+from conveyor.pages.listing import PAGE_SIZE, Pager
 from conveyor.pages.web import page_router, render, require_page
 
 router = page_router()
-PAGE_SIZE = 50
 
 
 def _when(text: str) -> datetime | None:
@@ -62,9 +61,7 @@ def audit_page(
         "page": "audit",
         "entries": rows,
         "count": count,
-        "page_number": page,
-        "pages": max(1, -(-count // PAGE_SIZE)),
+        "paging": Pager("/audit", page, count, form),
         "form": form,
-        "query": urlencode({k: v for k, v in form.items() if v}),
     }
     return render(request, "audit.html", context, principal=principal)

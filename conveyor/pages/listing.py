@@ -22,6 +22,42 @@ MAX_VALUE_LENGTH = 100
 SORT_PARAM, DIRECTION_PARAM, PAGE_PARAM = "sort", "dir", "page"
 
 
+def offset(page_number: int) -> int:
+    """The first row of page `page_number` (PAGE_SIZE rows a page)."""
+    return (page_number - 1) * PAGE_SIZE
+
+
+class Paged:
+    """What the pager (_pager.html `pager`) shows: the page, the rows in all, how many pages,
+    and `url(page=n)` for the others. A ListView is one; a Pager serves the other lists."""
+
+    page_number: int
+    count: int
+
+    def url(self, **changes: Any) -> str:
+        raise NotImplementedError
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // PAGE_SIZE))
+
+
+@dataclass(frozen=True)
+class Pager(Paged):
+    """The pager of a list that reads its own query (the settings lists): `params` are the
+    filters its page links keep."""
+
+    path: str
+    page_number: int
+    count: int
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def url(self, **changes: Any) -> str:
+        """This list with the same filters, and `changes` applied (page=2)."""
+        params = {**self.params, **{k: str(v) for k, v in changes.items()}}
+        return f"{self.path}?{urlencode({k: v for k, v in params.items() if v})}"
+
+
 @dataclass(frozen=True)
 class Filter:
     """One filter of a list: a text box, a date, or a choice among `choices`."""
@@ -64,7 +100,7 @@ class Listing:
 
 
 @dataclass
-class ListView:
+class ListView(Paged):
     """One request's reading of a list: accepted filter values, sort, page, and notes on what
     was ignored. Templates build their links from it."""
 
@@ -113,10 +149,6 @@ class ListView:
         """The CSV of every row these filters select, in this order."""
         params = self._params()
         return f"{self.listing.path}.csv?{urlencode(params)}"
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.count // PAGE_SIZE))
 
     def order_by(self) -> list[Any]:
         """The ORDER BY terms: the chosen column, then the tiebreak the same way."""
@@ -167,8 +199,8 @@ def day_end(value: date) -> datetime:
 
 def rows(session: Session, view: ListView, query: Any) -> list[Any]:
     """One page of `query` in the view's order; sets `view.count` to all matching rows."""
-    offset = (view.page_number - 1) * PAGE_SIZE
-    found, view.count = page(session, query, *view.order_by(), limit=PAGE_SIZE, offset=offset)
+    first = offset(view.page_number)
+    found, view.count = page(session, query, *view.order_by(), limit=PAGE_SIZE, offset=first)
     return found
 
 

@@ -1,17 +1,14 @@
-"""What the settings pages share: form fields read and bounded, errors by field, history, paging."""
+"""What the settings pages share: form fields read and bounded, errors by field (their lists
+page with listing.Pager)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import ceil
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import ValidationError
 
 from conveyor.core.patch import field_errors
-
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -84,24 +81,3 @@ def errors_of(exc: ValidationError | ValueError) -> dict[str, str]:
     if isinstance(exc, ValidationError):
         return field_errors(exc)
     return {"": str(exc)}
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Where a list page is: its number, how many pages, and the query for the other pages."""
-
-    number: int
-    pages: int
-    count: int
-    query: str
-
-    @classmethod
-    def of(cls, number: int, count: int, filters: dict[str, str]) -> "Paging":
-        """Paging for `count` rows at PAGE_SIZE a page, keeping the filters in the links."""
-        kept = urlencode({k: v for k, v in filters.items() if v})
-        return cls(number, max(1, ceil(count / PAGE_SIZE)), count, kept)
-
-    @staticmethod
-    def offset(number: int) -> int:
-        """The first row of page `number`."""
-        return (number - 1) * PAGE_SIZE

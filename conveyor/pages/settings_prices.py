@@ -13,11 +13,10 @@ from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
 from conveyor.core.models import utcnow
 from conveyor.pages.history import record_history
+from conveyor.pages.listing import PAGE_SIZE, Pager, offset
 from conveyor.pages.settings_forms import (
-    PAGE_SIZE,
     FormField,
     FormTooLong,
-    Paging,
     errors_of,
     form_values,
     read_form,
@@ -150,7 +149,7 @@ def prices_page(
         sort=column,
         descending=descending,
         limit=PAGE_SIZE,
-        offset=Paging.offset(page),
+        offset=offset(page),
     )
     filters = {"customer_id": customer_id, "customer_group": customer_group, "sku": sku}
     filters |= {"state": state, "sort": sort}
@@ -162,7 +161,7 @@ def prices_page(
         "filters": filters,
         "states": STATES,
         "sorts": [s.value for s in AgreementSort],
-        "paging": Paging.of(page, count, filters),
+        "paging": Pager(BASE, page, count, filters),
         "preview_form": preview_form,
         "preview": _preview(session, preview_form),
         "can_manage": principal.can(Permission.PRICES_MANAGE),

@@ -15,11 +15,10 @@ from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
 from conveyor.pages.history import record_history
+from conveyor.pages.listing import PAGE_SIZE, Pager, offset
 from conveyor.pages.settings_forms import (
-    PAGE_SIZE,
     FormField,
     FormTooLong,
-    Paging,
     errors_of,
     form_values,
     read_form,
@@ -176,14 +175,14 @@ def _add_routes(kind: RateKind) -> None:
     ) -> Response:
         """The rates in force (or, with `retired=yes`, the retired ones), paginated."""
         rows, count = kind.listing(
-            session=session, limit=PAGE_SIZE, offset=Paging.offset(page), retired=retired == "yes"
+            session=session, limit=PAGE_SIZE, offset=offset(page), retired=retired == "yes"
         )
         context = {
             "page": "settings",
             "kind": kind,
             "rows": rows,
             "retired": retired == "yes",
-            "paging": Paging.of(page, count, {"retired": retired}),
+            "paging": Pager(base, page, count, {"retired": retired}),
             "can_manage": principal.can(Permission.PRICES_MANAGE),
         }
         return render(request, "settings_rates.html", context, principal=principal)

@@ -36,6 +36,9 @@ async def test_price_agreement_pages_edit_end_and_preview(api: httpx.AsyncClient
         "/settings/prices", params={"sku": product["sku"], "state": "in_force"}
     )
     assert 'data-testid="agreement"' in listed.text
+    assert 'data-testid="pager">1 found' in listed.text  # the lists' one pager
+    audit = await admin.get("/audit", params={"entity": "price_agreement"})
+    assert audit.status_code == 200 and 'data-testid="pager">' in audit.text
     query = {"p_customer": customer["id"], "p_sku": product["sku"], "p_qty": 2}
     preview = await admin.get("/settings/prices", params=query)
     assert "16.00" in preview.text and "agreement " in preview.text and ": Gold" in preview.text
