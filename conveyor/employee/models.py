@@ -25,6 +25,8 @@ class Caller(Protocol):
 
     def has_role(self, role: str) -> bool: ...
 
+    def has_clearance(self, level: int) -> bool: ...
+
 
 class EmployeeBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)

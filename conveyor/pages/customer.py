@@ -68,8 +68,14 @@ async def answer_quote(
     customer: CustomerDep,
     web: WebSessionDep,
     decision: Annotated[Literal["accept", "decline"], Form()] = "accept",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Accept (the order goes ahead at the quoted prices) or decline (it is cancelled)."""
+    """Accept (the order goes ahead at the quoted prices) or decline (it is cancelled: confirmed
+    and with a reason)."""
+    if decision == "decline" and (confirmed != "yes" or not reason.strip()):
+        web.flash = "To decline the quote, tell us why and tick the confirmation."
+        return redirect(request, f"/customer/orders/{number}", web)
 
     def find(session: Session) -> Task | None:
         order = _own(session, customer.id, number)
@@ -90,7 +96,11 @@ async def answer_quote(
             order_number=number,
             task_id=task.id or 0,
             outcome="approved" if accepted else "rejected",
-            note=f"{'accepted' if accepted else 'declined'} in the customer center",
+            note=(
+                "accepted in the customer center"
+                if accepted
+                else f"declined in the customer center: {reason.strip()}"
+            ),
             actor=customer.email,
         )
     except order_flows.WorkflowRefusedError as exc:  # the quote expired or was answered

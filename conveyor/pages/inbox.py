@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,7 +12,7 @@ from sqlmodel import Session
 from api.deps import Principal, ReadSessionDep, StateDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.errors import DomainError
+from conveyor.core.errors import DomainError, NotFound
 from conveyor.core.state import in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import SUPERVISOR_ROLE, Attendance, Employee
@@ -24,12 +24,14 @@ from conveyor.pages.web import (
     WebSession,
     WebSessionDep,
     is_htmx,
+    page_refusal,
     page_router,
     render,
     require_page,
 )
 from conveyor.report import service as report_service
 from conveyor.task import flows as task_flows
+from conveyor.task import outcomes
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
 
@@ -229,6 +231,48 @@ async def unclaim(
     )
 
 
+def _confirm_first(request: Request, url: str) -> Response:
+    """Send the browser to a confirmation page first (htmx: by HX-Redirect)."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return redirect(request, url)
+
+
+def _open_task(session: Session, task_id: int) -> Task:
+    task = task_service.get(session=session, task_id=task_id)
+    if task is None or task.status != "open":
+        raise NotFound(f"task {task_id} is not open")
+    return task
+
+
+@router.get("/inbox/tasks/{task_id}/reject", include_in_schema=False)
+def confirm_reject(
+    task_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_WORK)],
+) -> Response:
+    """Rejecting cancels the order: ask for confirmation and the reason first."""
+    try:
+        task = _open_task(session, task_id)
+    except NotFound as exc:
+        return page_refusal(request, exc, principal=principal)
+    context = {
+        "title": f"Reject the {outcomes.label(task.step)} of {task.order_number}?",
+        "message": (
+            f"Rejecting cancels order {task.order_number}: its stock is released, its open tasks "
+            "close and the customer is told."
+        ),
+        "action": f"/inbox/tasks/{task_id}/complete",
+        "fields": {"outcome": outcomes.REJECTED},
+        "reason_label": "Why (the customer is not shown this)",
+        "reason_field": "note",
+        "button": f"Reject and cancel {task.order_number}",
+        "back": "/inbox",
+    }
+    return render(request, "confirm.html", context, principal=principal)
+
+
 @router.post("/inbox/tasks/{task_id}/complete", include_in_schema=False, dependencies=[CsrfChecked])
 async def complete(
     task_id: int,
@@ -238,8 +282,12 @@ async def complete(
     web: WebSessionDep,
     outcome: Annotated[Literal["done", "approved", "rejected"], Form()] = "done",
     note: Annotated[str, Form(max_length=2000)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Complete with an outcome and a note; the order's workflow resumes."""
+    """Complete with an outcome and a note; the order's workflow resumes. A rejection (it
+    cancels the order) is confirmed with a reason on its own page first."""
+    if outcome == outcomes.REJECTED and confirmed != "yes":
+        return _confirm_first(request, f"/inbox/tasks/{task_id}/reject")
     return await _act(
         request,
         web,
@@ -250,6 +298,35 @@ async def complete(
     )
 
 
+@router.get("/inbox/tasks/{task_id}/reassign", include_in_schema=False)
+def confirm_reassign(
+    task_id: int,
+    request: Request,
+    session: ReadSessionDep,
+    principal: Annotated[Principal, require_page(Permission.TASKS_REASSIGN)],
+    employee_id: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """Taking a task away from the person holding it: ask for confirmation and the reason."""
+    try:
+        task = _open_task(session, task_id)
+    except NotFound as exc:
+        return page_refusal(request, exc, principal=principal)
+    holder = session.get(Employee, task.assignee_id) if task.assignee_id else None
+    target = session.get(Employee, int(employee_id)) if employee_id.isdigit() else None
+    to = target.name if target else "the pool"
+    context = {
+        "title": f"Take task {task_id} away from {holder.name if holder else 'its holder'}?",
+        "message": f"The {outcomes.label(task.step)} of {task.order_number} goes to {to}.",
+        "action": f"/inbox/tasks/{task_id}/reassign",
+        "fields": {"employee_id": employee_id},
+        "reason_label": "Why (kept in the audit log)",
+        "reason_field": "reason",
+        "button": f"Give it to {to}",
+        "back": "/inbox?scope=all",
+    }
+    return render(request, "confirm.html", context, principal=principal)
+
+
 @router.post("/inbox/tasks/{task_id}/reassign", include_in_schema=False, dependencies=[CsrfChecked])
 async def reassign(
     task_id: int,
@@ -258,16 +335,28 @@ async def reassign(
     principal: Annotated[Principal, require_page(Permission.TASKS_REASSIGN)],
     web: WebSessionDep,
     employee_id: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Give the task to someone of its role, or back to the pool (supervisors only)."""
+    """Give the task to someone of its role, or back to the pool (supervisors only); taking it
+    away from the person holding it is confirmed with a reason first."""
+    new_holder = int(employee_id) if employee_id.isdigit() else None
+    task = await in_session(
+        state, lambda session: task_service.get(session=session, task_id=task_id), read_only=True
+    )
+    taken_away = task is not None and task.assignee_id not in (None, new_holder)
+    if taken_away and (confirmed != "yes" or not reason.strip()):
+        query = urlencode({"employee_id": employee_id})
+        return _confirm_first(request, f"/inbox/tasks/{task_id}/reassign?{query}")
     return await _act(
         request,
         web,
         lambda: task_flows.reassign(
             state,
             task_id=task_id,
-            employee_id=int(employee_id) if employee_id.isdigit() else None,
+            employee_id=new_holder,
             actor=principal.actor(Source.PAGE),
+            reason=reason.strip() or None,
         ),
         f"Task {task_id} reassigned.",
     )

@@ -14,7 +14,7 @@ from api.deps import Principal, ReadSessionDep, StateDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.auth.permissions import refusal as permission_refusal
-from conveyor.core.errors import DomainError, Forbidden, NotFound
+from conveyor.core.errors import DomainError, Forbidden, Invalid, NotFound
 from conveyor.core.settings import Settings
 from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
@@ -224,12 +224,16 @@ async def cancel(
     principal: Annotated[Principal, require_page(Permission.ORDERS_MODIFY)],
     web: WebSessionDep,
     reason: Annotated[str, Form(max_length=500)] = "",
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Cancel with compensation (clearance needed; 409 once packing started)."""
+    """Cancel with compensation (clearance needed; 409 once packing started), confirmed and
+    with a reason."""
     try:
         await _load(state, number)  # an unknown order is a 404, whoever asks
         if refused := _modify_refusal(principal):
             raise refused
+        if confirmed != "yes" or not reason.strip():
+            raise Invalid("to cancel, give the reason and tick the confirmation")
         await order_flows.cancel(state, number=number, reason=reason.strip(), actor=principal.name)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)

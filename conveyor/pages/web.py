@@ -34,6 +34,7 @@ from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import ADMIN_ROLE
+from conveyor.task import outcomes as task_outcomes
 
 log = logging.getLogger(__name__)
 COOKIE = "conveyor_session"
@@ -312,7 +313,12 @@ def _label(value: str | None) -> str:
 
 
 TEMPLATES.env.filters.update(
-    datetime=_datetime, money=_money, duration=_duration, relative=_relative, label=_label
+    datetime=_datetime,
+    money=_money,
+    duration=_duration,
+    relative=_relative,
+    label=_label,
+    outcomes=task_outcomes.for_step,
 )
 
 

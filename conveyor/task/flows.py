@@ -14,9 +14,10 @@ from conveyor.core.state import AppState, in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Caller, Employee
 from conveyor.order import flows as order_flows
+from conveyor.order.policy import MODIFY_CLEARANCE
 from conveyor.returns import flows as return_flows
 from conveyor.returns import service as return_service
-from conveyor.task import assignment
+from conveyor.task import assignment, outcomes
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
 from workflows.types import SalesOrderNames, TaskAssigned
@@ -46,12 +47,19 @@ async def claim(state: AppState, *, task_id: int, caller: Caller, actor: Actor) 
     return task
 
 
-async def reassign(state: AppState, *, task_id: int, employee_id: int | None, actor: Actor) -> Task:
+async def reassign(
+    state: AppState,
+    *,
+    task_id: int,
+    employee_id: int | None,
+    actor: Actor,
+    reason: str | None = None,
+) -> Task:
     """Give the task to another employee of its role, or back to the pool with None."""
     task = await in_session(
         state,
         lambda session: task_service.reassign_to(
-            session=session, task_id=task_id, employee_id=employee_id, actor=actor
+            session=session, task_id=task_id, employee_id=employee_id, actor=actor, reason=reason
         ),
     )
     await announce(state, task=task, reason=f"reassigned by {actor.name}")
@@ -81,6 +89,7 @@ async def complete(
             caller=caller,  # a Principal (api.deps): it checks the refunds.approve permission
         )
         return await _reloaded(state, task_id)
+    outcomes.check(task.step, outcome, note=note, cleared=caller.has_clearance(MODIFY_CLEARANCE))
     # A refusal of the workflow (not waiting for this task) is a WorkflowRefusedError: a Conflict.
     await order_flows.complete_task(
         state,

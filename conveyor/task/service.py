@@ -19,9 +19,18 @@ TASK_FIELDS = ("status", "assignee_id", "role", "order_number", "outcome", "comp
 
 
 def audit_assignment(
-    *, session: Session, task: Task, actor: Actor, action: str, before_assignee: int | None
+    *,
+    session: Session,
+    task: Task,
+    actor: Actor,
+    action: str,
+    before_assignee: int | None,
+    reason: str | None = None,
 ) -> None:
     """The audit entry of a task that changed hands (claim, unclaim, reassign, hand-over)."""
+    after: dict[str, object] = {"assignee_id": task.assignee_id, "order_number": task.order_number}
+    if reason:
+        after["reason"] = reason
     record(
         session,
         actor=actor,
@@ -29,7 +38,7 @@ def audit_assignment(
         entity="task",
         entity_id=task.id,
         before={"assignee_id": before_assignee},
-        after={"assignee_id": task.assignee_id, "order_number": task.order_number},
+        after=after,
     )
 
 
@@ -263,8 +272,16 @@ def get_completable(*, session: Session, task_id: int, caller: Caller) -> Task:
     return task
 
 
-def reassign_to(*, session: Session, task_id: int, employee_id: int | None, actor: Actor) -> Task:
-    """Give the task to the active employee `employee_id` (who must hold its role), or the pool."""
+def reassign_to(
+    *,
+    session: Session,
+    task_id: int,
+    employee_id: int | None,
+    actor: Actor,
+    reason: str | None = None,
+) -> Task:
+    """Give the task to the active employee `employee_id` (who must hold its role), or the pool;
+    `reason` (why it was taken away from its holder) goes into the audit entry."""
     task = get(session=session, task_id=task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found")
@@ -276,7 +293,12 @@ def reassign_to(*, session: Session, task_id: int, employee_id: int | None, acto
     before = task.assignee_id
     reassign(session=session, task=task, employee=employee)
     audit_assignment(
-        session=session, task=task, actor=actor, action="task.reassign", before_assignee=before
+        session=session,
+        task=task,
+        actor=actor,
+        action="task.reassign",
+        before_assignee=before,
+        reason=reason,
     )
     return task
 

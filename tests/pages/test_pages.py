@@ -288,7 +288,9 @@ async def test_an_unreachable_temporal_is_a_503_page(api: httpx.AsyncClient) -> 
 
     state.temporal = down
     try:
-        answer = await admin.post(f"/orders/{order['number']}/cancel", {"reason": "test"})
+        answer = await admin.post(
+            f"/orders/{order['number']}/cancel", {"reason": "test", "confirmed": "yes"}
+        )
     finally:
         del state.temporal
     assert answer.status_code == 503
