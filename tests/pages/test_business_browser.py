@@ -1,17 +1,22 @@
 """In a real browser, the business pages: a manager edits a price agreement and a credit limit
 and finds both in the audit history; the warehouse picks and packs from its task cards with the
-pick list and packing slip; accounts see the invoice's due date and status."""
+pick list and packing slip; accounts see the invoice's due date and status; a CSV import with two
+bad lines shows both and writes nothing."""
 
 import asyncio
 import json
+import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 
-from tests.conftest import RULES
+from conveyor.core.db import session_scope
+from conveyor.customer import service as customer_service
+from tests.conftest import ADMIN_TOKEN, RULES
 from tests.pages.test_browser import (  # noqa: F401 - fixtures
     browser,
     database_url,
@@ -166,3 +171,39 @@ async def test_the_warehouse_picks_and_packs_from_its_cards_and_accounts_see_the
     assert "14 days net" in await standing.inner_text()
     assert (await books.inner_text("[data-testid=invoice-status]")).strip() == "open"
     await shot(books, "business-05-invoice")
+
+
+async def test_a_csv_import_with_two_bad_lines_shows_both_and_writes_nothing(
+    api: httpx.AsyncClient,
+    new_page,  # noqa: F811
+    engine: Engine,
+    tmp_path: Path,
+) -> None:
+    tag = uuid.uuid4().hex[:6]
+    upload = tmp_path / "customers.csv"
+    upload.write_text(
+        "name,email,credit_limit\n"
+        f"Good {tag},good-{tag}@example.com,100.00\n"
+        f"Bad number {tag},bad-{tag}@example.com,12.3.4\n"
+        f"Twice {tag},good-{tag}@example.com,5\n"
+    )
+    page = await new_page()
+    await sign_in_staff(page, ADMIN_TOKEN)
+    await page.goto("/stock")
+    await page.click("a[href='/imports']")
+    form = page.locator("[data-testid=import-form]")
+    await form.locator("select[name=kind]").select_option("customers")
+    await form.locator("input[name=file]").set_input_files(upload)
+    await form.locator("button[value=import]").click()
+    problems = page.locator("[data-testid=import-problems]")
+    await problems.wait_for()
+    assert "lines 3, 4" in await problems.inner_text() and "Nothing was written" in (
+        await problems.inner_text()
+    )
+    lines = page.locator("[data-testid=problem]")
+    assert [await row.get_attribute("data-line") for row in await lines.all()] == ["3", "4"]
+    await shot(page, "business-06-import-problems")
+    with session_scope(engine) as session:
+        for who in ("good", "bad"):
+            email = f"{who}-{tag}@example.com"
+            assert customer_service.get_by_email(session=session, email=email) is None
