@@ -8,12 +8,12 @@ transaction, so the customer's history shows it; the caller commits.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor, changed, record, snapshot
-from conveyor.core.errors import Conflict
+from conveyor.core.errors import Conflict, NotFound
 from conveyor.core.models import row_id, utcnow
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
@@ -43,6 +43,7 @@ _ADDRESS_FIELDS = (
     "is_default",
 )
 _CONTACT_FIELDS = ("name", "email", "phone", "role")
+Owned = TypeVar("Owned", CustomerAddress, CustomerContact)
 
 
 def _audit(
@@ -57,6 +58,20 @@ def _audit(
         before=before,
         after=after,
     )
+
+
+def _owned(session: Session, model: type[Owned], customer_id: int, row: int) -> Owned | None:
+    """That address or contact if it belongs to that customer (retired or not), else None."""
+    found = session.get(model, row)
+    return found if found is not None and found.customer_id == customer_id else None
+
+
+def _found(found: Owned | None, noun: str, row: int, *, active_only: bool) -> Owned:
+    """The row; NotFound (someone else's looks missing, so does a retired one when
+    `active_only`)."""
+    if found is None or (active_only and found.retired_at is not None):
+        raise NotFound(f"{noun} {row} not found")
+    return found
 
 
 # --- addresses -------------------------------------------------------------------------------
@@ -81,10 +96,16 @@ def list_addresses(
 
 def get_address(*, session: Session, customer_id: int, address_id: int) -> CustomerAddress | None:
     """That address if it belongs to that customer (retired or not), else None."""
-    address = session.get(CustomerAddress, address_id)
-    if address is None or address.customer_id != customer_id:
-        return None
-    return address
+    return _owned(session, CustomerAddress, customer_id, address_id)
+
+
+def address_of(
+    *, session: Session, customer_id: int, address_id: int, active_only: bool = False
+) -> CustomerAddress:
+    """That address of that customer; NotFound when it is not theirs (or is retired, with
+    `active_only`)."""
+    found = get_address(session=session, customer_id=customer_id, address_id=address_id)
+    return _found(found, "address", address_id, active_only=active_only)
 
 
 def default_address(
@@ -239,10 +260,16 @@ def list_contacts(
 
 def get_contact(*, session: Session, customer_id: int, contact_id: int) -> CustomerContact | None:
     """That contact if it belongs to that customer (retired or not), else None."""
-    contact = session.get(CustomerContact, contact_id)
-    if contact is None or contact.customer_id != customer_id:
-        return None
-    return contact
+    return _owned(session, CustomerContact, customer_id, contact_id)
+
+
+def contact_of(
+    *, session: Session, customer_id: int, contact_id: int, active_only: bool = False
+) -> CustomerContact:
+    """That contact of that customer; NotFound when it is not theirs (or is retired, with
+    `active_only`)."""
+    found = get_contact(session=session, customer_id=customer_id, contact_id=contact_id)
+    return _found(found, "contact", contact_id, active_only=active_only)
 
 
 def add_contact(

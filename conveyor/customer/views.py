@@ -19,11 +19,9 @@ from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
     AddressKind,
     Customer,
-    CustomerAddress,
     CustomerAddressCreate,
     CustomerAddressPublic,
     CustomerAddressUpdate,
-    CustomerContact,
     CustomerContactCreate,
     CustomerContactPublic,
     CustomerContactUpdate,
@@ -144,15 +142,6 @@ def add_address(
     return CustomerAddressPublic.model_validate(address)
 
 
-def _address(session: Session, customer_id: int, address_id: int) -> CustomerAddress:
-    address = address_service.get_address(
-        session=session, customer_id=customer_id, address_id=address_id
-    )
-    if address is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"address {address_id} not found")
-    return address
-
-
 @router.patch("/{customer_id}/addresses/{address_id}", response_model=CustomerAddressPublic)
 def update_address(
     customer_id: int,
@@ -166,7 +155,9 @@ def update_address(
     address = address_service.update_address(
         session=session,
         customer=customer,
-        address=_address(session, customer_id, address_id),
+        address=address_service.address_of(
+            session=session, customer_id=customer_id, address_id=address_id
+        ),
         address_in=address_in,
         actor=principal.actor(Source.API),
     )
@@ -182,7 +173,9 @@ def retire_address(
     address = address_service.retire_address(
         session=session,
         customer=customer,
-        address=_address(session, customer_id, address_id),
+        address=address_service.address_of(
+            session=session, customer_id=customer_id, address_id=address_id
+        ),
         actor=principal.actor(Source.API),
     )
     return CustomerAddressPublic.model_validate(address)
@@ -218,15 +211,6 @@ def add_contact(
     return CustomerContactPublic.model_validate(contact)
 
 
-def _contact(session: Session, customer_id: int, contact_id: int) -> CustomerContact:
-    contact = address_service.get_contact(
-        session=session, customer_id=customer_id, contact_id=contact_id
-    )
-    if contact is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"contact {contact_id} not found")
-    return contact
-
-
 @router.patch("/{customer_id}/contacts/{contact_id}", response_model=CustomerContactPublic)
 def update_contact(
     customer_id: int,
@@ -240,7 +224,9 @@ def update_contact(
     contact = address_service.update_contact(
         session=session,
         customer=customer,
-        contact=_contact(session, customer_id, contact_id),
+        contact=address_service.contact_of(
+            session=session, customer_id=customer_id, contact_id=contact_id
+        ),
         contact_in=contact_in,
         actor=principal.actor(Source.API),
     )
@@ -256,7 +242,9 @@ def retire_contact(
     contact = address_service.retire_contact(
         session=session,
         customer=customer,
-        contact=_contact(session, customer_id, contact_id),
+        contact=address_service.contact_of(
+            session=session, customer_id=customer_id, contact_id=contact_id
+        ),
         actor=principal.actor(Source.API),
     )
     return CustomerContactPublic.model_validate(contact)

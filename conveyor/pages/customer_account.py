@@ -148,12 +148,9 @@ async def add_address(
 
 
 def _own_address(session: Session, customer: Customer, address_id: int) -> Any:
-    address = address_service.get_address(
-        session=session, customer_id=row_id(customer), address_id=address_id
+    return address_service.address_of(
+        session=session, customer_id=row_id(customer), address_id=address_id, active_only=True
     )
-    if address is None or address.retired_at is not None:  # someone else's looks missing
-        raise NotFound(f"address {address_id} not found")
-    return address
 
 
 @router.post(
@@ -248,11 +245,9 @@ async def retire_contact(
     actor = customer_actor(customer)
 
     def retire(session: Session, fresh: Customer) -> Any:
-        contact = address_service.get_contact(
-            session=session, customer_id=row_id(fresh), contact_id=contact_id
+        contact = address_service.contact_of(
+            session=session, customer_id=row_id(fresh), contact_id=contact_id, active_only=True
         )
-        if contact is None or contact.retired_at is not None:
-            raise NotFound(f"contact {contact_id} not found")
         return address_service.retire_contact(
             session=session, customer=fresh, contact=contact, actor=actor
         )

@@ -15,7 +15,6 @@ from conveyor.customer import addresses as address_service
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
     Customer,
-    CustomerAddress,
     CustomerAddressCreate,
     CustomerAddressUpdate,
     CustomerContactCreate,
@@ -358,15 +357,6 @@ async def add_contact(
     return await _add_page(request, customer_id, "contact", session, web, principal)
 
 
-def _address_of(session: Session, customer_id: int, address_id: int) -> CustomerAddress:
-    address = address_service.get_address(
-        session=session, customer_id=customer_id, address_id=address_id
-    )
-    if address is None:
-        raise NotFound(f"There is no address {address_id}.")
-    return address
-
-
 @router.post(
     "/customers/{customer_id}/addresses/{address_id}/retire",
     include_in_schema=False,
@@ -385,7 +375,9 @@ def retire_address(
     address_service.retire_address(
         session=session,
         customer=customer,
-        address=_address_of(session, customer_id, address_id),
+        address=address_service.address_of(
+            session=session, customer_id=customer_id, address_id=address_id
+        ),
         actor=principal.actor(Source.PAGE),
     )
     return _flash_to(request, web, f"/customers/{customer_id}/edit", "Address retired.")
@@ -409,7 +401,9 @@ def make_default_address(
     address_service.update_address(
         session=session,
         customer=customer,
-        address=_address_of(session, customer_id, address_id),
+        address=address_service.address_of(
+            session=session, customer_id=customer_id, address_id=address_id
+        ),
         address_in=CustomerAddressUpdate(is_default=True),
         actor=principal.actor(Source.PAGE),
     )
@@ -431,11 +425,9 @@ def retire_contact(
 ) -> Response:
     """Retire a contact."""
     customer = _customer(session, principal, customer_id)
-    contact = address_service.get_contact(
+    contact = address_service.contact_of(
         session=session, customer_id=customer_id, contact_id=contact_id
     )
-    if contact is None:
-        raise NotFound(f"There is no contact {contact_id}.")
     address_service.retire_contact(
         session=session, customer=customer, contact=contact, actor=principal.actor(Source.PAGE)
     )

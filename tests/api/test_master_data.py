@@ -85,6 +85,9 @@ async def test_contacts(api: httpx.AsyncClient) -> None:
     assert (patched.json()["role"], patched.json()["phone"]) == ("purchasing", None)
     assert (await api.post(f"{base}/{contact['id']}/retire")).status_code == 200
     assert (await api.get(base)).json() == []
+    other = await create_customer(api)
+    missing = await api.patch(f"/api/customers/{other['id']}/contacts/{contact['id']}", json={})
+    assert missing.status_code == 404 and "not found" in missing.json()["detail"]
     actions = [e["action"] for e in await _history(api, "customer", customer["id"])]
     assert {"customer.contact_add", "customer.contact_update", "customer.contact_retire"} <= set(
         actions
