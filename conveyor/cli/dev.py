@@ -273,15 +273,19 @@ def _print_banner(
         "   (sent mail: GET /api/outbox)",
         f"  Logs            {logs}",
         f"  Admin token     {token}",
-        f"  Sign in         {base}/login  (staff: a token below; customers: e-mail + password)",
+        f"  Sign in         {base}/login  (e-mail + password below; or the admin token)",
     ]
     if accounts:
+        lines.append("  Staff (e-mail / password):")
+        for account in accounts:
+            password = account.get("password", "(none: send a set-password link)")
+            roles = ",".join(account["roles"])
+            lines.append(f"    {account['email']:<26} {password:<16} {roles}")
         lines.append("  Customer center (e-mail / password):")
         for email, password in CUSTOMER_LOGINS.items():
             lines.append(f"    {email:<26} {password}")
-        lines.append("  Demo accounts (bearer tokens):")
+        lines.append("  API tokens for scripts (Authorization: Bearer <token>):")
         for account in accounts:
-            lines.append(
-                f"    {account['email']:<26} {','.join(account['roles']):<18} {account['token']}"
-            )
+            roles = ",".join(account["roles"])
+            lines.append(f"    {account['email']:<26} {roles:<18} {account['token']}")
     print("\n".join(lines), flush=True)

@@ -59,7 +59,11 @@ def _cmd_seed_demo(_: argparse.Namespace) -> int:
         return 0
     accounts = seed(engine, settings.data_dir / "demo-accounts.json")
     for account in accounts:
-        print(f"{account['email']:<28} {','.join(account['roles']):<20} token {account['token']}")
+        roles = ",".join(account["roles"])
+        print(
+            f"{account['email']:<28} {roles:<20} password {account['password']:<16} "
+            f"token {account['token']}"
+        )
     return 0
 
 

@@ -55,6 +55,11 @@ EMPLOYEES = [
 ]
 
 
+def employee_password(name: str) -> str:
+    """A demo employee's sign-in password: their first name, lowercase, then "-demo"."""
+    return f"{name.split()[0].lower()}-demo"
+
+
 def is_seeded(engine: Engine) -> bool:
     """True when the database already holds employees (we never seed twice)."""
     with session_scope(engine) as session:
@@ -62,7 +67,8 @@ def is_seeded(engine: Engine) -> bool:
 
 
 def seed(engine: Engine, accounts_file: Path) -> list[dict]:
-    """Insert the demo data and write the demo accounts (with their tokens) to `accounts_file`."""
+    """Insert the demo data and write the demo accounts (with their passwords and tokens) to
+    `accounts_file`."""
     accounts = []
     with session_scope(engine) as session:
         for sku, name, price, on_hand, location, tags in PRODUCTS:
@@ -106,10 +112,21 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     name=name, email=email, roles=roles, clearance=clearance
                 ),
             )
+            password = employee_password(name)
+            employee_service.set_password(
+                session=session, employee=employee, password=password, actor=SEEDER
+            )
             if "order_desk" in roles or "warehouse" in roles:
                 employee_service.clock_in(session=session, employee=employee)
             accounts.append(
-                {"id": employee.id, "name": name, "email": email, "roles": roles, "token": token}
+                {
+                    "id": employee.id,
+                    "name": name,
+                    "email": email,
+                    "roles": roles,
+                    "password": password,
+                    "token": token,
+                }
             )
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     accounts_file.write_text(json.dumps(accounts, indent=2))

@@ -71,7 +71,8 @@ class DevGroup:
             if not line:
                 break
             out.append(line)
-            if line.startswith("    ") and "credit" in line:  # the last demo account
+            tokens = any(seen.startswith("  API tokens") for seen in out)
+            if tokens and line.startswith("    ") and "credit" in line:  # the last token
                 return "".join(out)
         raise AssertionError("conveyor dev did not print its banner:\n" + "".join(out))
 
@@ -106,6 +107,7 @@ def test_dev_serves_stops_cleanly_and_resumes_in_flight_orders(group: DevGroup) 
     banner = group.start()
     assert f"{group.base}/healthz" in banner and ADMIN in banner
     assert "alice@conveyor.example" in banner  # demo data on first start
+    assert "alice-demo" in banner  # her sign-in password (tests/pages/test_demo.py signs in)
     api = httpx.Client(base_url=group.base, headers={"Authorization": f"Bearer {ADMIN}"})
     assert api.get("/healthz").status_code == 200
     sku = "MOUSE-WL"

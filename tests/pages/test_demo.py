@@ -7,11 +7,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from conveyor.cli.dev import _print_banner
 from conveyor.core.migrate import upgrade
+from conveyor.core.settings import Settings
 from conveyor.demo.orders import DemoOrders
 from conveyor.demo.seed import CUSTOMER_LOGINS, seed
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.pages import customer_client, staff_client
+from tests.utils.people import staff_password_client
 
 
 @pytest.fixture
@@ -58,4 +61,43 @@ async def test_demo_orders_fill_every_page(
     quote = center.split('href="/customer/orders/', 1)[1].split('"', 1)[0]
     detail = (await customer.get(f"/customer/orders/{quote}")).text
     assert "Accept quote" in detail and "German keyboard" in detail
+    await customer.aclose()
+
+
+def _section(banner: str, title: str) -> list[str]:
+    """The indented lines under the banner line starting with `title`."""
+    lines = banner.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 1
+    found = []
+    for line in lines[start:]:
+        if not line.startswith("    "):
+            break
+        found.append(line)
+    return found
+
+
+async def test_the_banner_prints_e_mail_and_password_sign_ins_that_work(
+    api: httpx.AsyncClient,
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    accounts = seed(engine, tmp_path / "demo-accounts.json")
+    _print_banner(settings, "http://127.0.0.1:8000", ADMIN_TOKEN, accounts, tmp_path)
+    banner = capsys.readouterr().out
+    staff = _section(banner, "  Staff (e-mail / password)")
+    customers = _section(banner, "  Customer center (e-mail / password)")
+    tokens = "\n".join(_section(banner, "  API tokens for scripts"))
+    assert len(staff) == len(accounts) and len(customers) == len(CUSTOMER_LOGINS)
+    assert all(account["token"] in tokens for account in accounts)
+
+    alice = next(line.split() for line in staff if "alice@" in line)
+    desk = await staff_password_client(api, alice[0], alice[1])
+    inbox = await desk.get("/inbox")
+    assert inbox.status_code == 200 and "Alice Desk" in inbox.text
+    await desk.aclose()
+
+    email, password = customers[0].split()
+    customer = await customer_client(api, email, password)
     await customer.aclose()
