@@ -3,6 +3,7 @@
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
@@ -95,6 +96,21 @@ def table(pdf: FPDF, columns: Sequence[Column], rows: Iterable[Sequence[object]]
         for column, value in zip(columns, row, strict=True):
             pdf.cell(column.width, 6, _fit(pdf, str(value), column.width - 2), align=column.align)
         pdf.ln()
+
+
+def totals(pdf: FPDF, rows: Iterable[tuple[str, Decimal]], currency: str) -> None:
+    """Print (label, amount) lines right-aligned under a table; the "Total" line bold."""
+    for label, amount in rows:
+        pdf.set_font(FONT, "B" if label == "Total" else "", 10)
+        pdf.cell(156, 6, label, align="R")
+        pdf.cell(30, 6, f"{Decimal(amount):.2f} {currency}", align="R")
+        pdf.ln()
+    pdf.set_font(FONT, size=10)
+
+
+def percent(rate: Decimal) -> str:
+    """A tax rate in percent as printed: `20 %`, `7.5 %`."""
+    return f"{Decimal(rate).normalize():f} %"
 
 
 def _fit(pdf: FPDF, text: str, width: float) -> str:

@@ -1,7 +1,5 @@
 """Invoice as a PDF document: seller, bill-to, due date and status, lines, charges, totals."""
 
-from decimal import Decimal
-
 from sqlmodel import Session
 
 from conveyor.core import pdf
@@ -64,11 +62,7 @@ def render(*, session: Session, invoice: Invoice) -> bytes:
     totals = [("Subtotal", invoice.subtotal), ("Charges", invoice.charges)]
     tax_label = "Tax included" if invoice.prices_include_tax else "Tax"
     totals += [(tax_label, invoice.tax), ("Total", invoice.total)]
-    for label, amount in totals:
-        out.set_font(pdf.FONT, "B" if label == "Total" else "", 10)
-        out.cell(156, 6, label, align="R")
-        out.cell(30, 6, f"{Decimal(amount):.2f} {invoice.currency}", align="R")
-        out.ln()
+    pdf.totals(out, totals, invoice.currency)
     company = pdf.seller()
     if company.bank_details:
         out.ln(6)

@@ -27,6 +27,10 @@ CUSTOMER_KINDS = (
 )
 
 
+# The customer mails that carry the quote as a PDF.
+QUOTE_KINDS = ("quote_sent", "quote_expiring")
+
+
 @dataclass
 class Composition:
     recipients: list[str]
@@ -61,11 +65,8 @@ def compose(
         "recipient_name": customer.name if customer else "",
     }
     if kind in CUSTOMER_KINDS:
-        invoice = extra.get("invoice_number") if kind == "invoice_issued" else None
         return Composition(
-            [customer.email] if customer else [],
-            context,
-            attachment=f"invoice:{invoice}" if invoice else None,
+            [customer.email] if customer else [], context, attachment=_document(kind, order, extra)
         )
     if kind == "purchase_order":
         number = extra.get("purchase_order_number", "")
@@ -89,3 +90,11 @@ def compose(
     on_duty = assignment.on_duty_with_role(session=session, role=task.role)
     context["recipient_name"] = f"{task.role} team"
     return Composition([e.email for e in on_duty], context)
+
+
+def _document(kind: str, order: SalesOrder, extra: dict[str, str]) -> str | None:
+    """The document a customer mail attaches: the invoice it announces, the quote it sends."""
+    invoice = extra.get("invoice_number") if kind == "invoice_issued" else None
+    if invoice:
+        return f"invoice:{invoice}"
+    return f"quote:{order.number}" if kind in QUOTE_KINDS and order.number else None

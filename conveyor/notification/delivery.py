@@ -10,6 +10,8 @@ from conveyor.core.settings import Settings
 from conveyor.invoice import pdf as invoice_pdf
 from conveyor.invoice import service as invoice_service
 from conveyor.notification.models import OutboxMessage
+from conveyor.order import pdf as quote_pdf
+from conveyor.order import service as order_service
 
 # aiosmtplib's limit for each step of the conversation (connect, EHLO, MAIL, RCPT, DATA).
 SMTP_TIMEOUT_SECONDS = 20
@@ -67,11 +69,15 @@ def attached_document(*, session: Session, message: OutboxMessage) -> tuple[str,
 
 
 def _attachment(*, session: Session, reference: str | None) -> tuple[str, bytes] | None:
-    """The (file name, PDF) a message refers to ("invoice:INV-2026-000001"), or None."""
-    if not reference or not reference.startswith("invoice:"):
-        return None
-    number = reference.removeprefix("invoice:")
-    invoice = invoice_service.get_by_number(session=session, number=number)
-    if invoice is None:
-        return None
-    return f"{number}.pdf", invoice_pdf.render(session=session, invoice=invoice)
+    """The (file name, PDF) a message refers to ("invoice:INV-2026-000001", "quote:SO-000042"),
+    or None."""
+    kind, _, number = (reference or "").partition(":")
+    if kind == "invoice":
+        invoice = invoice_service.get_by_number(session=session, number=number)
+        if invoice is not None:
+            return f"{number}.pdf", invoice_pdf.render(session=session, invoice=invoice)
+    elif kind == "quote":
+        order = order_service.get_by_number(session=session, number=number)
+        if order is not None:
+            return f"quote-{number}.pdf", quote_pdf.render(session=session, order=order)
+    return None
