@@ -31,6 +31,7 @@ from conveyor.pages.settings_forms import (
     errors_of,
     form_values,
     read_form,
+    status_of,
     to_input,
 )
 from conveyor.pages.web import CsrfChecked, WebSessionDep, page_router, render, require_page
@@ -184,7 +185,7 @@ async def create_customer(
         )
     except (ValidationError, FormTooLong, DomainError) as exc:
         session.rollback()
-        status_code = exc.status if isinstance(exc, DomainError) else 422
+        status_code = status_of(exc)
         return _customer_page(
             request,
             principal,
@@ -237,7 +238,7 @@ async def update_customer(
     except (ValidationError, FormTooLong, DomainError) as exc:
         session.rollback()
         customer = _customer(session, principal, customer_id)
-        status_code = exc.status if isinstance(exc, DomainError) else 422
+        status_code = status_of(exc)
         return _customer_page(
             request,
             principal,
@@ -297,7 +298,7 @@ async def _add_sub(
     except (ValidationError, FormTooLong, DomainError) as exc:
         session.rollback()
         request.state.sub_values = values
-        return {"": exc.message} if isinstance(exc, DomainError) else errors_of(exc)
+        return errors_of(exc)
     return None
 
 
@@ -580,7 +581,7 @@ async def update_product(
     except (ValidationError, FormTooLong, DomainError) as exc:
         session.rollback()
         product = _product(session, sku)
-        status_code = exc.status if isinstance(exc, DomainError) else 422
+        status_code = status_of(exc)
         return _product_page(
             request,
             principal,

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import Request
 from pydantic import ValidationError
 
+from conveyor.core.errors import DomainError
 from conveyor.core.patch import field_errors
+from conveyor.pages.numbers import plain_number
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ def to_input(
         text = values.get(spec.name, "")
         if spec.kind == "checkbox":
             data[spec.name] = text in ("on", "true", "1")
+        elif spec.kind == "number" and text:
+            data[spec.name] = plain_number(text)
         elif text == "" and (drop_empty or spec.nullable):
             if not drop_empty:
                 data[spec.name] = None
@@ -76,8 +80,15 @@ def form_values(row: Any, fields: Sequence[FormField]) -> dict[str, str]:
     return values
 
 
-def errors_of(exc: ValidationError | ValueError) -> dict[str, str]:
-    """Messages by field ("" for the form as a whole)."""
+def errors_of(exc: ValidationError | ValueError | DomainError) -> dict[str, str]:
+    """Messages by field ("" for the form as a whole: a too-long value, a refused change)."""
     if isinstance(exc, ValidationError):
         return field_errors(exc)
+    if isinstance(exc, DomainError):
+        return {"": exc.message}
     return {"": str(exc)}
+
+
+def status_of(exc: ValidationError | ValueError | DomainError) -> int:
+    """The status a refused form answers with: 422 for bad input, else the refusal's own."""
+    return exc.status if isinstance(exc, DomainError) else 422

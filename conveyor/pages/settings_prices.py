@@ -20,6 +20,7 @@ from conveyor.pages.settings_forms import (
     errors_of,
     form_values,
     read_form,
+    status_of,
     to_input,
 )
 from conveyor.pages.web import (
@@ -233,7 +234,8 @@ async def create_price(
         agreement = pricing_service.create_agreement(
             session=session, agreement_in=agreement_in, actor=principal.actor(Source.PAGE)
         )
-    except (ValidationError, FormTooLong) as exc:
+    except (ValidationError, FormTooLong, DomainError) as exc:
+        session.rollback()
         return _form_page(
             request,
             principal,
@@ -241,18 +243,7 @@ async def create_price(
             values=values,
             errors=errors_of(exc),
             session=session,
-            status_code=422,
-        )
-    except DomainError as exc:
-        session.rollback()
-        return _form_page(
-            request,
-            principal,
-            agreement=None,
-            values=values,
-            errors={"": exc.message},
-            session=session,
-            status_code=exc.status,
+            status_code=status_of(exc),
         )
     return _saved(request, web, agreement.id, f"Price agreement {agreement.id} added.")
 
@@ -294,35 +285,22 @@ async def update_price(
         values = await read_form(request, FIELDS)
         data = to_input(FIELDS, values)
         PriceAgreementCreate.model_validate(data)  # the whole form, for errors by field
-        changes = PriceAgreementUpdate.model_validate(data)
-    except (ValidationError, FormTooLong) as exc:
-        return _form_page(
-            request,
-            principal,
-            agreement=agreement,
-            values=values,
-            errors=errors_of(exc),
-            session=session,
-            status_code=422,
-        )
-    try:
         agreement_service.update(
             session=session,
             agreement=agreement,
-            changes=changes,
+            changes=PriceAgreementUpdate.model_validate(data),
             actor=principal.actor(Source.PAGE),
         )
-    except DomainError as exc:
+    except (ValidationError, FormTooLong, DomainError) as exc:
         session.rollback()
-        agreement = _agreement(session, agreement_id)
         return _form_page(
             request,
             principal,
-            agreement=agreement,
+            agreement=_agreement(session, agreement_id),
             values=values,
-            errors={"": exc.message},
+            errors=errors_of(exc),
             session=session,
-            status_code=exc.status,
+            status_code=status_of(exc),
         )
     return _saved(request, web, agreement.id, "Price agreement saved.")
 
