@@ -48,7 +48,7 @@ FIELDS = (
         "Clearance",
         "select",
         options=tuple((str(level), str(level)) for level in range(11)),
-        hint="0-10; some permissions need a higher one (see the permission table)",
+        hint="0-10: some permissions need more",
     ),
 )
 MAX_TOKEN_DAYS = 3650
