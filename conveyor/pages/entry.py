@@ -396,7 +396,7 @@ def _form_page(
         if entry.lines:
             result, _ = preview(session, customer, entry, may_charge=may_charge, revising=revising)
             result.errors = {}  # a freshly opened form (a quote to revise) shows no refusals
-    found = []
+    found: list[catalogue.Offer] = []
     if entry.find:
         found, _ = catalogue.search(
             session=session, customer=customer, q=entry.find, limit=FOUND, offset=0

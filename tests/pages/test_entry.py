@@ -267,6 +267,7 @@ async def test_save_a_quote_its_pdf_and_mail_then_revise_it(
     assert f"Valid until: {_days(9)}" in text and "Version: 1" in text and "80.00 USD" in text
 
     mail = (await _mail_to(mailbox, customer["email"], number))[0]
+    assert "attached as a PDF" in mail.get_body(preferencelist=("plain",)).get_content()
     attachments = list(mail.iter_attachments())
     assert [a.get_filename() for a in attachments] == [f"quote-{number}.pdf"]
     assert "Ωμέγα Εμπορική" in read_pdf(attachments[0].get_content(), tmp_path, "mailed")
