@@ -1,7 +1,8 @@
 """Customer operations: create, edit, retire, customer-center passwords, payment terms."""
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor, changed, record, snapshot
 from conveyor.core.errors import Conflict, Invalid
@@ -43,6 +44,20 @@ def get(*, session: Session, customer_id: int) -> Customer | None:
 def get_by_email(*, session: Session, email: str) -> Customer | None:
     """The customer with that e-mail (case-insensitive), or None."""
     return session.exec(select(Customer).where(Customer.email == email.lower())).first()
+
+
+def find(*, session: Session, text: str) -> Customer | None:
+    """The customer `text` names: their number, e-mail or exact name (any case); None when
+    none or, for a name, more than one matches."""
+    text = text.strip()
+    if text.isdigit():
+        return get(session=session, customer_id=int(text))
+    if "@" in text:
+        return get_by_email(session=session, email=text)
+    named = session.exec(
+        select(Customer).where(func.lower(col(Customer.name)) == text.lower()).limit(2)
+    ).all()
+    return named[0] if len(named) == 1 else None
 
 
 def create(*, session: Session, customer_in: CustomerCreate, actor: Actor) -> Customer:

@@ -143,12 +143,17 @@ class Payment(SQLModel, table=True):
     method: str = Field(default="manual", max_length=32)
     reference: str | None = Field(default=None, max_length=200)
     received_at: datetime = timestamp_field()
+    recorded_by: str | None = Field(default=None, max_length=200)  # None: before 0028
+    # Money for an order that owed nothing, kept as the customer's credit (said so explicitly).
+    customer_credit: bool = False
 
 
 class PaymentCreate(SQLModel):
     amount: Decimal = Field(gt=0, decimal_places=2, max_digits=14)
     method: str = Field(default="manual", min_length=1, max_length=32)
     reference: str | None = Field(default=None, max_length=200)
+    # An order that owes nothing refuses a payment unless it is kept as the customer's credit.
+    customer_credit: bool = False
 
 
 class PaymentPublic(SQLModel):
@@ -157,3 +162,5 @@ class PaymentPublic(SQLModel):
     method: str
     reference: str | None
     received_at: datetime
+    recorded_by: str | None = None
+    customer_credit: bool = False

@@ -232,6 +232,9 @@ def invoiced_total(*, session: Session, order_id: int) -> Decimal:
     return round_money(Decimal(total))
 
 
+PAYMENT_FIELDS = ["id", "amount", "currency", "method", "reference", "key", "customer_credit"]
+
+
 def paid_total(*, session: Session, order_id: int) -> Decimal:
     """Sum of the payments received for the order."""
     total = session.exec(
@@ -249,9 +252,11 @@ def record_payment(
     method: str,
     reference: str | None = None,
     actor: Actor,
+    customer_credit: bool = False,
 ) -> Payment:
-    """Record a payment once per `key` (audited on the order)."""
-    existing = session.exec(select(Payment).where(Payment.key == key)).first()
+    """Record a payment once per `key` (audited on the order); `customer_credit` marks money
+    for an order that owed nothing, kept as the customer's credit."""
+    existing = find_payment(session=session, key=key)
     if existing:
         return existing
     payment = Payment(
@@ -261,6 +266,8 @@ def record_payment(
         currency=order.currency,
         method=method,
         reference=reference,
+        recorded_by=actor.name,
+        customer_credit=customer_credit,
     )
     session.add(payment)
     session.flush()
@@ -270,9 +277,29 @@ def record_payment(
         action="order.payment",
         entity="order",
         entity_id=order.number,
-        after=snapshot(payment, ["id", "amount", "currency", "method", "reference", "key"]),
+        after=snapshot(payment, PAYMENT_FIELDS),
     )
     return payment
+
+
+def find_payment(*, session: Session, key: str) -> Payment | None:
+    """The payment recorded under this idempotency key, if any."""
+    return session.exec(select(Payment).where(Payment.key == key)).first()
+
+
+def payments(*, session: Session, order_id: int) -> list[Payment]:
+    """The order's payments (refunds are negative), oldest first."""
+    query = select(Payment).where(Payment.order_id == order_id)
+    return list(session.exec(query.order_by(col(Payment.received_at), col(Payment.id))))
+
+
+def still_due(*, session: Session, order: SalesOrder) -> Decimal:
+    """What the order still owes: its total (or more, when invoiced for more) less credit
+    notes and payments; zero or below when nothing is owed."""
+    order_id = row_id(order)
+    owed = max(order.total, invoiced_total(session=session, order_id=order_id))
+    credited = credited_total(session=session, order_id=order_id)
+    return owed - credited - paid_total(session=session, order_id=order_id)
 
 
 def open_receivables(

@@ -347,18 +347,33 @@ async def record_payment(
     reference: str | None,
     idempotency_key: str | None = None,
     actor: Actor,
+    customer_credit: bool = False,
 ) -> None:
     """Record a payment (once per idempotency key), then tell the order's workflow.
 
-    NotFound for an unknown order, Conflict for a cancelled one.
+    NotFound for an unknown order, Conflict for a cancelled one, and for one that owes nothing
+    (completed or fully paid) unless the money is kept as the customer's credit
+    (`customer_credit`): then the finished order's workflow is not told.
     """
     # Scoped to the order: the same key sent for another order is another payment.
     key = scoped_key("payment", order_number, idempotency_key)
 
-    def record(session: Session) -> None:
+    def record(session: Session) -> bool:
         order = order_read.load(session, order_number)
         if order.status == OrderStatus.CANCELLED:
             raise Conflict(f"order {order_number} is cancelled")
+        if invoice_service.find_payment(session=session, key=key) is not None:
+            # A repeated request: recorded already; tell the workflow again (the first
+            # attempt may have stopped before it did).
+            return order.status != OrderStatus.COMPLETED
+        due = invoice_service.still_due(session=session, order=order)
+        owes_nothing = order.status == OrderStatus.COMPLETED or due <= 0
+        if owes_nothing and not customer_credit:
+            raise Conflict(
+                f"order {order_number} owes nothing (balance {max(due, Decimal(0))} "
+                f"{order.currency}): record the money as customer credit, or on the order "
+                "it is for"
+            )
         invoice_service.record_payment(
             session=session,
             key=key,
@@ -367,10 +382,12 @@ async def record_payment(
             method=method,
             reference=reference,
             actor=actor,
+            customer_credit=owes_nothing,
         )
+        return order.status != OrderStatus.COMPLETED
 
-    await in_session(state, record)
-    await _signal_all(state, [order_number], SalesOrderNames.PAYMENT_RECORDED)
+    if await in_session(state, record):
+        await _signal_all(state, [order_number], SalesOrderNames.PAYMENT_RECORDED)
 
 
 async def complete_task(

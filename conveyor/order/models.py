@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from conveyor.core.models import money_field, timestamp_field
 from conveyor.customer.models import Country, Line, Postcode, ShortLine
 from conveyor.inventory.models import WarehouseCode
+from conveyor.invoice.models import PaymentPublic
 from conveyor.order.enums import Channel, OrderStatus, Step
 
 
@@ -293,6 +294,8 @@ class OrderPublic(OrderSummary):
     lines: list[OrderLinePublic]
     charges: list[OrderChargePublic] = []
     totals: OrderTotals
+    # Every payment (amount, method, reference, who, when); refunds are negative.
+    payments: list[PaymentPublic] = []
     tasks: list[OrderTaskPublic]
     events: list[OrderEventPublic]
 

@@ -14,6 +14,7 @@ from conveyor.core.errors import NotFound
 from conveyor.customer import read as customer_read
 from conveyor.customer.models import Customer
 from conveyor.invoice import service as invoice_service
+from conveyor.invoice.models import PaymentPublic
 from conveyor.order import service as order_service
 from conveyor.order.models import (
     OrderChargePublic,
@@ -75,6 +76,10 @@ def order_public(session: Session, order: SalesOrder) -> OrderPublic:
             total=order.total,
             **money_received(session, order.id),
         ),
+        payments=[
+            PaymentPublic.model_validate(payment)
+            for payment in invoice_service.payments(session=session, order_id=order.id)
+        ],
         tasks=[
             OrderTaskPublic.model_validate(task)
             for task in task_service.list_for_order(session=session, order_id=order.id)

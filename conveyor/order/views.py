@@ -212,7 +212,11 @@ async def record_payment(
     principal: Accountant,
     idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> OrderTotals:
-    """Record money received for an order (accountant); the workflow resumes collection."""
+    """Record money received for an order (accountant); the workflow resumes collection.
+
+    409 when the order owes nothing (completed or fully paid), unless `customer_credit` is
+    true: then the money is kept as the customer's credit (it lowers their open receivables).
+    """
     await order_flows.record_payment(
         state,
         order_number=number,
@@ -221,5 +225,6 @@ async def record_payment(
         reference=payment_in.reference,
         idempotency_key=idempotency_key,
         actor=principal.actor(Source.API),
+        customer_credit=payment_in.customer_credit,
     )
     return (await _read(state, number)).totals

@@ -30,6 +30,7 @@ from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
 from conveyor.pages.auth import redirect
 from conveyor.pages.history import history
+from conveyor.pages.numbers import plain_number
 from conveyor.pages.rules import parse_lines
 from conveyor.pages.web import (
     CsrfChecked,
@@ -170,13 +171,17 @@ def order_page(
     except NotFound as exc:
         return page_refusal(request, exc, principal=principal)
     may_record = principal.can(Permission.PAYMENTS_RECORD)
-    context = order_context(session, order) | {
+    context = order_context(session, order)
+    totals = context["public"].totals
+    context |= {
         "page": "orders",
         "may_modify": principal.can(Permission.ORDERS_MODIFY),
         "may_message": principal.can(Permission.CUSTOMERS_MESSAGE),
         "temporal_url": temporal_url(state.settings, number),
         "activity_kinds": list(ActivityKind),
         "may_record_payment": may_record and order.status != OrderStatus.CANCELLED,
+        "owes_nothing": order.status == OrderStatus.COMPLETED
+        or (totals.invoiced > 0 and totals.balance <= 0),
         "payment_key": uuid4().hex,
     }
     # Who changed the order and its tasks (for those who may read the audit log).
@@ -287,11 +292,16 @@ async def record_payment(
     method: Annotated[str, Form(max_length=32)] = "bank_transfer",
     reference: Annotated[str, Form(max_length=200)] = "",
     key: Annotated[str, Form(max_length=64)] = "",
+    customer_credit: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Record money received (accountants); `key` makes a double submit count once."""
+    """Record money received (accountants); `key` makes a double submit count once. An order
+    that owes nothing takes money only as the customer's credit (said so explicitly)."""
     try:
         payment = PaymentCreate(
-            amount=amount.strip(), method=method.strip() or "manual", reference=reference or None
+            amount=plain_number(amount),
+            method=method.strip() or "manual",
+            reference=reference or None,
+            customer_credit=customer_credit == "yes",
         )
         await order_flows.record_payment(
             state,
@@ -301,6 +311,7 @@ async def record_payment(
             reference=payment.reference,
             idempotency_key=key or None,
             actor=principal.actor(Source.PAGE),
+            customer_credit=payment.customer_credit,
         )
     except DomainError as exc:  # 403 and 404 as the error page, the rest as a flash
         back = f"/orders/{number}"

@@ -9,8 +9,10 @@ from pydantic import ValidationError
 
 from api.deps import Principal, ReadSessionDep, StateDep
 from conveyor.auth.permissions import Permission
+from conveyor.customer import service as customer_service
 from conveyor.order.enums import Channel
 from conveyor.order.routing import facts_for
+from conveyor.pages.numbers import plain_number
 from conveyor.pages.web import page_router, render, require_page
 from routing_rules import preview as route_preview
 from routing_rules.models import RuleFileError
@@ -81,7 +83,7 @@ def rules_page(
     session: ReadSessionDep,
     principal: Annotated[Principal, require_page(Permission.RULES_VIEW)],
     channel: Annotated[str, Query(max_length=32)] = "",
-    customer_id: Annotated[str, Query(max_length=12)] = "",
+    customer_id: Annotated[str, Query(max_length=320)] = "",
     lines: Annotated[str, Query(max_length=4000)] = "",
     total: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
@@ -96,11 +98,20 @@ def rules_page(
     preview, preview_error = None, None
     if channel:
         try:
+            customer = None
+            if customer_id.strip():
+                customer = customer_service.find(session=session, text=customer_id)
+                if customer is None:
+                    raise ValueError(
+                        f"no customer {customer_id.strip()!r}: give a name, e-mail or number"
+                    )
+            if not lines.strip() and not total.strip():
+                raise ValueError("give the order's lines or its total to preview its route")
             body = PreviewRequest(
                 channel=channel,
-                customer_id=int(customer_id) if customer_id.strip() else None,
+                customer_id=customer.id if customer else None,
                 lines=parse_lines(lines),
-                total=total.strip() or None,
+                total=plain_number(total) or None,
             )
             facts = facts_for(
                 session=session,
@@ -110,7 +121,11 @@ def rules_page(
                 total=body.total,
             )
             preview = route_preview.preview(body, facts, state.rules.current())
-        except (ValidationError, ValueError, RuleFileError) as exc:
+        except ValidationError as exc:
+            preview_error = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+        except (ValueError, RuleFileError) as exc:
             preview_error = str(exc).splitlines()[0] if str(exc) else "invalid preview input"
     context = {
         "sources": _sources(state.rules.directory, rule_set.files if rule_set else []),
@@ -118,7 +133,7 @@ def rules_page(
         "describe": describe,
         "rule_set": rule_set,
         "problems": problems,
-        "directory": str(state.rules.directory),
+        "directory": state.rules.directory.name,
         "channels": list(Channel),
         "form": {"channel": channel, "customer_id": customer_id, "lines": lines, "total": total},
         "preview": preview,
