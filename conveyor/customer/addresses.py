@@ -66,10 +66,14 @@ def _owned(session: Session, model: type[Owned], customer_id: int, row: int) -> 
     return found if found is not None and found.customer_id == customer_id else None
 
 
-def _found(found: Owned | None, noun: str, row: int, *, active_only: bool) -> Owned:
-    """The row; NotFound (someone else's looks missing, so does a retired one when
-    `active_only`)."""
+def owned(
+    *, session: Session, model: type[Owned], customer_id: int, row: int, active_only: bool = False
+) -> Owned:
+    """That address or contact of that customer; NotFound when it is not theirs (someone else's
+    looks missing) or, with `active_only`, is retired."""
+    found = _owned(session, model, customer_id, row)
     if found is None or (active_only and found.retired_at is not None):
+        noun = "address" if model is CustomerAddress else "contact"
         raise NotFound(f"{noun} {row} not found")
     return found
 
@@ -97,15 +101,6 @@ def list_addresses(
 def get_address(*, session: Session, customer_id: int, address_id: int) -> CustomerAddress | None:
     """That address if it belongs to that customer (retired or not), else None."""
     return _owned(session, CustomerAddress, customer_id, address_id)
-
-
-def address_of(
-    *, session: Session, customer_id: int, address_id: int, active_only: bool = False
-) -> CustomerAddress:
-    """That address of that customer; NotFound when it is not theirs (or is retired, with
-    `active_only`)."""
-    found = get_address(session=session, customer_id=customer_id, address_id=address_id)
-    return _found(found, "address", address_id, active_only=active_only)
 
 
 def default_address(
@@ -261,15 +256,6 @@ def list_contacts(
 def get_contact(*, session: Session, customer_id: int, contact_id: int) -> CustomerContact | None:
     """That contact if it belongs to that customer (retired or not), else None."""
     return _owned(session, CustomerContact, customer_id, contact_id)
-
-
-def contact_of(
-    *, session: Session, customer_id: int, contact_id: int, active_only: bool = False
-) -> CustomerContact:
-    """That contact of that customer; NotFound when it is not theirs (or is retired, with
-    `active_only`)."""
-    found = get_contact(session=session, customer_id=customer_id, contact_id=contact_id)
-    return _found(found, "contact", contact_id, active_only=active_only)
 
 
 def add_contact(

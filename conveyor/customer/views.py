@@ -19,9 +19,11 @@ from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
     AddressKind,
     Customer,
+    CustomerAddress,
     CustomerAddressCreate,
     CustomerAddressPublic,
     CustomerAddressUpdate,
+    CustomerContact,
     CustomerContactCreate,
     CustomerContactPublic,
     CustomerContactUpdate,
@@ -155,8 +157,8 @@ def update_address(
     address = address_service.update_address(
         session=session,
         customer=customer,
-        address=address_service.address_of(
-            session=session, customer_id=customer_id, address_id=address_id
+        address=address_service.owned(
+            session=session, model=CustomerAddress, customer_id=customer_id, row=address_id
         ),
         address_in=address_in,
         actor=principal.actor(Source.API),
@@ -173,8 +175,8 @@ def retire_address(
     address = address_service.retire_address(
         session=session,
         customer=customer,
-        address=address_service.address_of(
-            session=session, customer_id=customer_id, address_id=address_id
+        address=address_service.owned(
+            session=session, model=CustomerAddress, customer_id=customer_id, row=address_id
         ),
         actor=principal.actor(Source.API),
     )
@@ -224,8 +226,8 @@ def update_contact(
     contact = address_service.update_contact(
         session=session,
         customer=customer,
-        contact=address_service.contact_of(
-            session=session, customer_id=customer_id, contact_id=contact_id
+        contact=address_service.owned(
+            session=session, model=CustomerContact, customer_id=customer_id, row=contact_id
         ),
         contact_in=contact_in,
         actor=principal.actor(Source.API),
@@ -242,8 +244,8 @@ def retire_contact(
     contact = address_service.retire_contact(
         session=session,
         customer=customer,
-        contact=address_service.contact_of(
-            session=session, customer_id=customer_id, contact_id=contact_id
+        contact=address_service.owned(
+            session=session, model=CustomerContact, customer_id=customer_id, row=contact_id
         ),
         actor=principal.actor(Source.API),
     )

@@ -18,8 +18,10 @@ from conveyor.customer import addresses as address_service
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
     Customer,
+    CustomerAddress,
     CustomerAddressCreate,
     CustomerAddressUpdate,
+    CustomerContact,
     CustomerContactCreate,
 )
 from conveyor.pages.auth import MIN_PASSWORD_LENGTH, _hashing, _safe_next, redirect
@@ -148,8 +150,12 @@ async def add_address(
 
 
 def _own_address(session: Session, customer: Customer, address_id: int) -> Any:
-    return address_service.address_of(
-        session=session, customer_id=row_id(customer), address_id=address_id, active_only=True
+    return address_service.owned(
+        session=session,
+        model=CustomerAddress,
+        customer_id=row_id(customer),
+        row=address_id,
+        active_only=True,
     )
 
 
@@ -245,8 +251,12 @@ async def retire_contact(
     actor = customer_actor(customer)
 
     def retire(session: Session, fresh: Customer) -> Any:
-        contact = address_service.contact_of(
-            session=session, customer_id=row_id(fresh), contact_id=contact_id, active_only=True
+        contact = address_service.owned(
+            session=session,
+            model=CustomerContact,
+            customer_id=row_id(fresh),
+            row=contact_id,
+            active_only=True,
         )
         return address_service.retire_contact(
             session=session, customer=fresh, contact=contact, actor=actor

@@ -15,8 +15,10 @@ from conveyor.customer import addresses as address_service
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import (
     Customer,
+    CustomerAddress,
     CustomerAddressCreate,
     CustomerAddressUpdate,
+    CustomerContact,
     CustomerContactCreate,
     CustomerCreate,
     CustomerUpdate,
@@ -376,8 +378,8 @@ def retire_address(
     address_service.retire_address(
         session=session,
         customer=customer,
-        address=address_service.address_of(
-            session=session, customer_id=customer_id, address_id=address_id
+        address=address_service.owned(
+            session=session, model=CustomerAddress, customer_id=customer_id, row=address_id
         ),
         actor=principal.actor(Source.PAGE),
     )
@@ -402,8 +404,8 @@ def make_default_address(
     address_service.update_address(
         session=session,
         customer=customer,
-        address=address_service.address_of(
-            session=session, customer_id=customer_id, address_id=address_id
+        address=address_service.owned(
+            session=session, model=CustomerAddress, customer_id=customer_id, row=address_id
         ),
         address_in=CustomerAddressUpdate(is_default=True),
         actor=principal.actor(Source.PAGE),
@@ -426,8 +428,8 @@ def retire_contact(
 ) -> Response:
     """Retire a contact."""
     customer = _customer(session, principal, customer_id)
-    contact = address_service.contact_of(
-        session=session, customer_id=customer_id, contact_id=contact_id
+    contact = address_service.owned(
+        session=session, model=CustomerContact, customer_id=customer_id, row=contact_id
     )
     address_service.retire_contact(
         session=session, customer=customer, contact=contact, actor=principal.actor(Source.PAGE)
