@@ -158,3 +158,24 @@ async def test_refusals_a_non_admin_a_taken_e_mail_an_unknown_role(
     assert mailbox.to(supervisor["email"]) == []
     assert (await admin.get("/settings/people/999999")).status_code == 404
     await admin.aclose()
+
+
+async def test_an_admin_cannot_deactivate_themselves_and_token_days_are_checked(
+    api: httpx.AsyncClient,
+) -> None:
+    me = await create_employee(api, ["admin"], clearance=5)
+    admin = await staff_client(api, me["token"])
+    refused = await admin.post(f"/settings/people/{me['id']}/deactivate", {"confirm": "yes"})
+    assert refused.status_code == 303
+    page = (await admin.get(refused.headers["location"])).text
+    assert "Not deactivated: you cannot deactivate yourself" in page
+    assert (await api.get(f"/api/employees/{me['id']}")).json()["active"] is True
+
+    bad = await admin.post(f"/settings/people/{me['id']}/tokens", {"name": "x", "days": "0"})
+    assert bad.status_code == 303
+    assert "days must be 1 to 3650" in (await admin.get(bad.headers["location"])).text
+    made = await admin.post(f"/settings/people/{me['id']}/tokens", {"name": "ci", "days": "7"})
+    assert made.status_code == 200 and "expires 20" in made.text
+    tokens = (await api.get(f"/api/employees/{me['id']}/tokens")).json()
+    assert [t["name"] for t in tokens if t["expires_at"]] == ["ci"]
+    await admin.aclose()
