@@ -159,7 +159,8 @@ async def receive_stock(
     idempotency_key: str | None = Header(default=None, max_length=150),
 ) -> StockLevel:
     """Goods received into a warehouse (default: the default one), optionally into a new bin:
-    on-hand rises and backordered orders for the SKU resume.
+    on-hand rises and backordered orders for the SKU resume. An unknown or retired warehouse
+    is refused (422).
 
     Send an `Idempotency-Key` header to make a retried receipt count once.
     """
