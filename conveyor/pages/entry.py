@@ -1,6 +1,7 @@
 """Order and quote entry for staff: pick the customer, add lines at the customer's prices with
 stock per warehouse and the product's options, charges and delivery terms; preview, then place
-the order, save it as an explicit quote, or revise an open quote. The quote as a PDF.
+the order, save it as an explicit quote, or revise an open quote. The quote as a PDF, for staff
+and for the customer in the customer center.
 
 Every button of the form posts the whole form (no JavaScript needed): Preview prices it through
 the order service's preview (the pricing engine, writing nothing); Place order, Save as quote
@@ -37,11 +38,13 @@ from conveyor.order import pdf as quote_pdf
 from conveyor.order import quotes
 from conveyor.order import read as order_read
 from conveyor.order import service as order_service
+from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderCreate, QuoteRevision, SalesOrder
 from conveyor.pages.auth import redirect
 from conveyor.pages.documents import pdf_response
 from conveyor.pages.web import (
     CsrfChecked,
+    CustomerDep,
     WebSessionDep,
     page_refusal,
     page_router,
@@ -637,9 +640,28 @@ def quote_pdf_page(
     """The quote as a PDF (an order that was a quote: as it was offered)."""
     try:
         order = _quote(session, principal, number)
-        if not order.explicit_quote and order.status != "quote":
-            raise NotFound(f"order {number} is not a quote")
+        _check_quote(order)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    content = quote_pdf.render(session=session, order=order)
-    return pdf_response(content, f"quote-{number}.pdf")
+    return pdf_response(quote_pdf.render(session=session, order=order), f"quote-{number}.pdf")
+
+
+def _check_quote(order: SalesOrder) -> None:
+    """NotFound unless the order is, or was, a quote (an accepted one: as it was offered)."""
+    if not order.explicit_quote and order.status != OrderStatus.QUOTE:
+        raise NotFound(f"order {order.number} is not a quote")
+
+
+@router.get("/customer/orders/{number}/quote.pdf", include_in_schema=False)
+def customer_quote_pdf(
+    number: str, request: Request, session: ReadSessionDep, customer: CustomerDep
+) -> Response:
+    """The customer's own quote as a PDF (anyone else's is as if missing)."""
+    order = order_service.get_by_number(session=session, number=number[:32])
+    try:
+        if order is None or order.customer_id != customer.id:
+            raise NotFound(f"order {number} not found")
+        _check_quote(order)
+    except NotFound as exc:
+        return page_refusal(request, exc, customer=customer)
+    return pdf_response(quote_pdf.render(session=session, order=order), f"quote-{number}.pdf")

@@ -21,7 +21,7 @@ from tests.utils.api import (
     wait_for_open_task,
     wait_for_order,
 )
-from tests.utils.pages import PageClient, staff_client
+from tests.utils.pages import PageClient, customer_client, open_customer_account, staff_client
 from tests.utils.pdf import read_pdf
 
 NUMBER = re.compile(r"/orders/([^/?]+)$")
@@ -271,6 +271,21 @@ async def test_save_a_quote_its_pdf_and_mail_then_revise_it(
     attachments = list(mail.iter_attachments())
     assert [a.get_filename() for a in attachments] == [f"quote-{number}.pdf"]
     assert "Ωμέγα Εμπορική" in read_pdf(attachments[0].get_content(), tmp_path, "mailed")
+
+    # The customer downloads it in the customer center; another customer cannot.
+    open_customer_account(engine, customer["id"], "omega-pass-1")
+    own = await customer_client(api, customer["email"], "omega-pass-1")
+    center = await own.get(f"/customer/orders/{number}")
+    assert f'href="/customer/orders/{number}/quote.pdf"' in center.text
+    mine = await own.get(f"/customer/orders/{number}/quote.pdf")
+    assert mine.headers["content-type"] == "application/pdf"
+    assert "Ωμέγα Εμπορική" in read_pdf(mine.content, tmp_path, "customer")
+    await own.aclose()
+    other = await create_customer(api)
+    open_customer_account(engine, other["id"], "other-pass-1")
+    stranger = await customer_client(api, other["email"], "other-pass-1")
+    assert (await stranger.get(f"/customer/orders/{number}/quote.pdf")).status_code == 404
+    await stranger.aclose()
 
     page = await rep.get(f"/orders/{number}")
     assert f'href="/orders/{number}/quote.pdf"' in page.text
