@@ -181,8 +181,8 @@ def _quantity(text: str) -> tuple[int, str]:
 
 @dataclass
 class Checked:
-    """What a form turned into: the request to price (None when refused) and the messages by
-    field (`line-N` for a line, "" for the form as a whole)."""
+    """The form's lines checked: those to price, the product found for each line, and the
+    messages by field (`line-N` for a line, `lines` and `charges` for those sections)."""
 
     lines: list[dict[str, Any]]
     products: dict[int, Product]
