@@ -55,7 +55,7 @@ def render(*, session: Session, invoice: Invoice) -> bytes:
         description = line.description or line.sku or line.kind
         if line.kind != "item":
             description = f"{line.kind.capitalize()}: {description}"
-        rate = f"{(line.tax_rate * 100).normalize():f} %"
+        rate = pdf.percent(line.tax_rate)
         rows.append((line.qty, description, line.unit_price, rate, line.amount))
     pdf.table(out, COLUMNS, rows)
     out.ln(3)

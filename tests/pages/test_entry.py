@@ -237,6 +237,8 @@ async def test_save_a_quote_its_pdf_and_mail_then_revise_it(
 ) -> None:
     product = await create_product(api, on_hand=20, price="40.00", name="Κουτί δώρου")
     customer = await create_customer(api, name="Ωμέγα Εμπορική")
+    vat = {"tax_class": "standard", "country": "GR", "rate": "24"}
+    assert (await api.post("/api/tax-rates", json=vat)).status_code == 201
     rep = await _rep(api)
     url = f"/orders/new?customer_id={customer['id']}"
     body = {
@@ -265,6 +267,7 @@ async def test_save_a_quote_its_pdf_and_mail_then_revise_it(
     for expected in (f"Quote {number}", "Ωμέγα Εμπορική", "Κουτί δώρου", "Αθήνα", "PO-Ω-1"):
         assert expected in text, expected
     assert f"Valid until: {_days(9)}" in text and "Version: 1" in text and "80.00 USD" in text
+    assert "24 %" in text and "19.20 USD" in text and "99.20 USD" in text  # Greek VAT, total
 
     mail = (await _mail_to(mailbox, customer["email"], number))[0]
     assert "attached as a PDF" in mail.get_body(preferencelist=("plain",)).get_content()
