@@ -76,5 +76,5 @@ class NotificationActivities:
     def _email(self, message: OutboxMessage) -> EmailMessage:
         with session_scope(self.engine) as session:
             return delivery.build_email(
-                session=session, message=message, mail_from=self.settings.mail_from
+                session=session, message=message, mail_from=self.settings.sender
             )

@@ -170,7 +170,7 @@ class OutboxActivities:
         with session_scope(self.engine) as session:
             return {
                 m.id: delivery.build_email(
-                    session=session, message=m, mail_from=self.settings.mail_from
+                    session=session, message=m, mail_from=self.settings.sender
                 )
                 for m in messages
             }

@@ -39,7 +39,7 @@ def password_mail(
     """The e-mail that carries a set-password link."""
     valid, what = f"{hours:g} hours", _what(kind)
     mail = EmailMessage()
-    mail["From"] = state.settings.mail_from
+    mail["From"] = state.settings.sender
     mail["To"] = to
     if kind == "customer":
         mail["Subject"] = "Choose your Conveyor customer-center password"

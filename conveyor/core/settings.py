@@ -1,6 +1,7 @@
 """Conveyor settings, read once from `CONVEYOR_*` environment variables."""
 
 from decimal import Decimal
+from email.utils import formataddr
 from importlib.resources import files
 from pathlib import Path
 
@@ -144,6 +145,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'conveyor.db').resolve()}"
+
+    @property
+    def sender(self) -> str:
+        """The e-mails' From: the company's name and `mail_from` (kept when it names itself)."""
+        if "<" in self.mail_from:
+            return self.mail_from
+        return formataddr((self.company_name, self.mail_from))
 
     @property
     def public_url(self) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from conveyor.core.pdf import seller
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.order import service as order_service
@@ -24,8 +25,12 @@ CUSTOMER_KINDS = (
     "order_amended",
     "order_cancelled",
     "return_received",
+    "support_reply",
 )
 
+
+# Who answers customers' messages when their account has no rep.
+ORDER_DESK_ROLE = "order_desk"
 
 # The customer mails that carry the quote as a PDF.
 QUOTE_KINDS = ("quote_sent", "quote_expiring")
@@ -63,8 +68,11 @@ def compose(
         "to_role": to_role,
         "task": None,
         "recipient_name": customer.name if customer else "",
+        "company": seller(),
+        "customer_url": None,
     }
     if kind in CUSTOMER_KINDS:
+        context["customer_url"] = customer_url(app_url, kind, order, extra)
         return Composition(
             [customer.email] if customer else [], context, attachment=_document(kind, order, extra)
         )
@@ -79,6 +87,8 @@ def compose(
         )
         context["recipient_name"] = purchase.supplier_email
         return Composition([purchase.supplier_email], context)
+    if kind == "customer_message":
+        return _to_order_desk(session, customer, context)
     task = task_service.get(session=session, task_id=task_id) if task_id else None
     if task is None:
         return Composition([], context)
@@ -90,6 +100,32 @@ def compose(
     on_duty = assignment.on_duty_with_role(session=session, role=task.role)
     context["recipient_name"] = f"{task.role} team"
     return Composition([e.email for e in on_duty], context)
+
+
+def _to_order_desk(
+    session: Session, customer: Customer | None, context: dict[str, Any]
+) -> Composition:
+    """A customer's message goes to their account rep, else to the order desk on duty."""
+    rep = (
+        session.get(Employee, customer.account_rep_id)
+        if customer and customer.account_rep_id
+        else None
+    )
+    if rep is not None and rep.active:
+        context["recipient_name"] = rep.name
+        return Composition([rep.email], context)
+    on_duty = assignment.on_duty_with_role(session=session, role=ORDER_DESK_ROLE)
+    context["recipient_name"] = "order desk"
+    return Composition([e.email for e in on_duty], context)
+
+
+def customer_url(app_url: str, kind: str, order: SalesOrder, extra: dict[str, str]) -> str:
+    """Where a customer mail sends its reader: the invoice it announces, else the order, in
+    the customer center."""
+    invoice = extra.get("invoice_number") if kind == "invoice_issued" else None
+    if invoice:
+        return f"{app_url}/customer/invoices/{invoice}"
+    return f"{app_url}/customer/orders/{order.number}"
 
 
 def _document(kind: str, order: SalesOrder, extra: dict[str, str]) -> str | None:

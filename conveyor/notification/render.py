@@ -23,6 +23,8 @@ KINDS = (
     "order_amended",
     "order_cancelled",
     "return_received",
+    "support_reply",
+    "customer_message",
 )
 
 _text = Environment(

@@ -22,6 +22,7 @@ from conveyor.pages.web import (
     page_router,
     render,
 )
+from conveyor.shop.flows import customer_actor
 from conveyor.support import service as support_service
 from conveyor.support.models import AuthorKind, SupportMessage
 from conveyor.task import service as task_service
@@ -131,16 +132,19 @@ async def send_message(
     web: WebSessionDep,
     body: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """Write to support about this order; staff see it on the order page."""
+    """Write to support about this order: staff see it on the order page and among the
+    unanswered messages, and the account rep (else the order desk on duty) gets a mail."""
 
     def add(session: Session) -> SupportMessage:
         order = _own(session, customer.id, number)
-        return support_service.add_message(
+        return support_service.post_message(
             session=session,
-            order_id=order.id,
+            order=order,
             author_kind=AuthorKind.CUSTOMER,
             author=customer.email,
             body=body,
+            app_url=state.settings.public_url,
+            actor=customer_actor(customer),
         )
 
     try:

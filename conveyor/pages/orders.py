@@ -373,17 +373,19 @@ async def reply(
     web: WebSessionDep,
     body: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """Answer the customer in the order's support history."""
+    """Answer the customer in the order's support history; the reply is mailed to them."""
     try:
         order = await _load(state, number)
         await in_session(
             state,
-            lambda s: support_service.add_message(
+            lambda s: support_service.post_message(
                 session=s,
-                order_id=order.id,
+                order=order,
                 author_kind=AuthorKind.STAFF,
                 author=principal.name,
                 body=body,
+                app_url=state.settings.public_url,
+                actor=principal.actor(Source.PAGE),
             ),
         )
     except support_service.SupportError as exc:
@@ -391,7 +393,7 @@ async def reply(
         return redirect(request, f"/orders/{number}#support", web)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    web.flash = "Reply sent to the customer."
+    web.flash = "Reply sent: the customer gets it by e-mail and in the customer center."
     return redirect(request, f"/orders/{number}#support", web)
 
 

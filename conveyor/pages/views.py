@@ -23,6 +23,7 @@ from conveyor.pages import (
     insight,
     lists,
     master,
+    messages,
     orders,
     people,
     product,
@@ -40,7 +41,19 @@ router = APIRouter(include_in_schema=False)
 # the older modules' parametrised ones (/orders/{number}, /customers/{customer_id}).
 NEW_FIRST = (entry, lists, master, stock, shop, customer_account, documents, people, settings)
 # product after master: its /products/{sku} must not match /products/new first.
-for module in (auth, inbox, *NEW_FIRST, orders, product, customer, accounts, insight, rules, audit):
+for module in (
+    auth,
+    inbox,
+    *NEW_FIRST,
+    messages,
+    orders,
+    product,
+    customer,
+    accounts,
+    insight,
+    rules,
+    audit,
+):
     router.include_router(module.router)
 
 
