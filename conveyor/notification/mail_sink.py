@@ -10,6 +10,9 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 
 log = logging.getLogger(__name__)
+# aiosmtpd logs every SMTP command at INFO ("mail.log"): a dozen lines per message. The sink's
+# own one line per message says what arrived; the server speaks up on warnings only.
+SMTP_SERVER_LOGGER = "mail.log"
 
 
 class MaildirSink:
@@ -34,6 +37,7 @@ class MaildirSink:
 
 def start_sink(folder: Path, *, host: str, port: int) -> Controller:
     """Start the sink in a background thread; call `.stop()` on the result to stop it."""
+    logging.getLogger(SMTP_SERVER_LOGGER).setLevel(logging.WARNING)
     controller = Controller(MaildirSink(folder), hostname=host, port=port)
     controller.start()
     return controller
