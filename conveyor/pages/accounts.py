@@ -87,7 +87,7 @@ async def open_account(
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
     except LinkNotSent as exc:
-        web.flash = f"Not sent: {exc}"
+        web.alert = f"Not sent: {exc}"
     else:
         hours = f"{state.settings.password_link_hours:g}"
         web.flash = f"A set-password link was sent to {email}; it works once, within {hours} hours."

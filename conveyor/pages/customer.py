@@ -75,7 +75,7 @@ async def answer_quote(
     """Accept (the order goes ahead at the quoted prices) or decline (it is cancelled: confirmed
     and with a reason)."""
     if decision == "decline" and (confirmed != "yes" or not reason.strip()):
-        web.flash = "To decline the quote, tell us why and tick the confirmation."
+        web.alert = "To decline the quote, tell us why and tick the confirmation."
         return redirect(request, f"/customer/orders/{number}", web)
 
     def find(session: Session) -> Task | None:
@@ -88,7 +88,7 @@ async def answer_quote(
     except NotFound as exc:
         return page_refusal(request, exc, customer=customer)
     if task is None:
-        web.flash = "This order has no open quote."
+        web.alert = "This order has no open quote."
         return redirect(request, f"/customer/orders/{number}", web)
     accepted = decision == "accept"
     try:
@@ -152,7 +152,7 @@ async def send_message(
     except NotFound as exc:
         return page_refusal(request, exc, customer=customer)
     except support_service.SupportError as exc:
-        web.flash = f"Not sent: {exc}"
+        web.alert = f"Not sent: {exc}"
         return redirect(request, f"/customer/orders/{number}#support", web)
     web.flash = "Message sent. Our team will answer here."
     return redirect(request, f"/customer/orders/{number}#support", web)

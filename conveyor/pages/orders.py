@@ -274,8 +274,10 @@ async def amend(
         return page_refusal(
             request, exc, web=web, flash="Not amended", back=back, principal=principal
         )
-    except (ValueError, ValidationError) as exc:
-        web.flash = f"Not amended: {str(exc).splitlines()[0]}"
+    except ValidationError as exc:
+        web.alert = f"Not amended: {'; '.join(e['msg'] for e in exc.errors())}"
+    except ValueError as exc:
+        web.alert = f"Not amended: {exc}"
     else:
         web.flash = "Order amended and re-priced."
     return redirect(request, f"/orders/{number}", web)
@@ -319,7 +321,7 @@ async def record_payment(
             request, exc, web=web, flash="Not recorded", back=back, principal=principal
         )
     except ValidationError:
-        web.flash = "Not recorded: the amount must be a positive number with at most 2 decimals."
+        web.alert = "Not recorded: the amount must be a positive number with at most 2 decimals."
     else:
         web.flash = f"Payment of {payment.amount} recorded."
     return redirect(request, f"/orders/{number}", web)
@@ -356,7 +358,7 @@ async def add_activity(
             ),
         )
     except (support_service.SupportError, ValueError) as exc:
-        web.flash = f"Not added: {exc}"
+        web.alert = f"Not added: {exc}"
         return redirect(request, f"/orders/{number}#activities", web)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
@@ -389,7 +391,7 @@ async def reply(
             ),
         )
     except support_service.SupportError as exc:
-        web.flash = f"Not sent: {exc}"
+        web.alert = f"Not sent: {exc}"
         return redirect(request, f"/orders/{number}#support", web)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)

@@ -30,7 +30,7 @@ def parse_lines(text: str) -> list[PreviewLine]:
             continue
         qty = parts[1] if len(parts) > 1 else "1"
         if len(parts) > 2 or not qty.isdigit():
-            raise ValueError(f"line {number}: write `SKU qty`, e.g. `KB-MECH 2`")
+            raise ValueError(f"line {number}: write the SKU and the quantity, e.g. KB-MECH 2")
         lines.append(PreviewLine(sku=parts[0], qty=int(qty)))
     return lines
 

@@ -55,7 +55,8 @@ class WebSession:
     # row exists, so signing out, a password reset or a deactivation ends every copy of it.
     sid: str | None = None
     issued: float = field(default_factory=time.time)
-    flash: str | None = None
+    flash: str | None = None  # the outcome of the last action, shown once on the next page
+    alert: str | None = None  # the same for an action that was refused or failed (in red)
     new: bool = False  # not (yet) in the browser: the response must set the cookie
 
 
@@ -255,6 +256,7 @@ def render(
     """Render a template with the session, CSRF token and user; set the cookie when new."""
     web = get_web_session(request)
     flash, web.flash = web.flash, None
+    alert, web.alert = web.alert, None
     state: AppState = request.app.state.conveyor
     response = TEMPLATES.TemplateResponse(
         request,
@@ -264,13 +266,14 @@ def render(
             "principal": principal,
             "customer": customer,
             "flash": flash,
+            "alert": alert,
             "now": utcnow(),
             "settings": state.settings,
             **(context or {}),
         },
         status_code=status_code,
     )
-    if web.new or flash:
+    if web.new or flash or alert:
         web.new = False
         store_session(request, response, web)
     return response
@@ -380,12 +383,12 @@ def page_refusal(
 
     `refusal` is a DomainError, or the text of a permission refusal (`Principal.role_refusal`,
     `clearance_refusal`), which is a 403. Without `back`: the error page, with the refusal's
-    status and message. With `back` and `web`: a refusal other than 403/404 becomes the flash
-    message `"<flash>: <message>"` (the message alone without `flash`) and a 303 to `back`.
+    status and message. With `back` and `web`: a refusal other than 403/404 becomes the alert
+    (a red flash) `"<flash>: <message>"` (the message alone without `flash`) and a 303 to `back`.
     """
     exc = Forbidden(refusal) if isinstance(refusal, str) else refusal
     if back is not None and web is not None and exc.status not in ERROR_PAGE_STATUSES:
-        web.flash = f"{flash}: {exc.message}" if flash else exc.message
+        web.alert = f"{flash}: {exc.message}" if flash else exc.message
         response = RedirectResponse(back, status_code=303)
         store_session(request, response, web)
         return response

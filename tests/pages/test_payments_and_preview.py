@@ -73,7 +73,10 @@ async def test_a_paid_order_refuses_more_money_unless_kept_as_credit(
     assert refused.status_code == 409 and "owes nothing" in refused.json()["detail"]
     on_page = await staff.post(f"/orders/{number}/payments", {**extra, "key": "k3"})
     assert on_page.status_code == 303
-    assert "owes nothing" in (await staff.get(on_page.headers["location"])).text  # the flash
+    # The refusal is an alert (red, role=alert), not a flash that looks like success.
+    shown = (await staff.get(on_page.headers["location"])).text
+    alert = shown[shown.index('data-testid="alert"') :]
+    assert 'class="flash bad" role="alert"' in shown and "owes nothing" in alert[:400]
     after = (await api.get(f"/api/orders/{number}")).json()
     assert [p["reference"] for p in after["payments"]] == ["REF-1", "REF-2"]
 
@@ -100,6 +103,13 @@ async def test_a_paid_order_refuses_more_money_unless_kept_as_credit(
     assert "customer credit" in table and accountant["email"] in table
     await staff.aclose()
     assert Decimal(payments[0]["amount"]) == Decimal("1000")
+
+    # A badly written amendment says what to write in plain words (no literal backticks).
+    admin = await staff_client(api, ADMIN_TOKEN)
+    amend = await admin.post(f"/orders/{number}/amend", {"lines": "KB-MECH 2 3"})
+    shown = (await admin.get(amend.headers["location"])).text
+    assert "line 1: write the SKU and the quantity, e.g. KB-MECH 2" in shown and "`" not in shown
+    await admin.aclose()
 
 
 async def test_the_rules_preview_explains_bad_input(api: httpx.AsyncClient) -> None:

@@ -56,7 +56,9 @@ def _row(page: str, sku: str) -> str:
 
 
 def _flash(page: str) -> str:
-    match = re.search(r'<div class="flash" role="status">(.*?)</div>', page, re.S)
+    match = re.search(
+        r'<div class="flash[^"]*" role="(?:status|alert)"[^>]*>(.*?)</div>', page, re.S
+    )
     return match.group(1) if match else ""
 
 
