@@ -245,11 +245,23 @@ def _start_demo_orders(
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not every demo request on the console
 
     def work() -> None:
+        started = time.monotonic()
         engine = make_engine(settings.effective_database_url)
         try:
-            place_demo_orders(base, token, accounts, engine)
+            placed = place_demo_orders(base, token, accounts, engine)
         finally:
             engine.dispose()
+        took = time.monotonic() - started
+        if placed is None:
+            print(
+                f"conveyor dev: the demo orders stopped half-way; see {logs / 'demo.log'}",
+                flush=True,
+            )
+        else:
+            print(
+                f"conveyor dev: demo orders ready: {placed} orders in every state ({took:.0f} s)",
+                flush=True,
+            )
 
     threading.Thread(target=work, name="demo-orders", daemon=True).start()
     print(

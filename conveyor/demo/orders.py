@@ -8,7 +8,7 @@ JSON route yet) are written through their service, and a week of finished orders
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy.engine import Engine
@@ -38,6 +38,8 @@ HISTORY = [
     ("orders@northwind.example", "phone", [("LAPTOP-16", 2), ("MON-27", 2)]),
     ("ravi.patel@example.com", "web", [("PRN-LASER", 1)]),
 ]
+# Last week's orders ran through in seconds; dated back, each second reads as 10 minutes of work.
+HISTORY_STRETCH = 600.0
 TIMESTAMPS = (
     "created_at",
     "updated_at",
@@ -122,8 +124,8 @@ class DemoOrders:
             time.sleep(0.3)
         log.warning("demo: %s never reached collection", number)
 
-    def run(self) -> None:
-        """Place the orders and work some of them; see the module docstring."""
+    def run(self) -> int:
+        """Place the orders and work some of them (see the module docstring); how many."""
         desk = ["alice@conveyor.example", "bob@conveyor.example", "carol@conveyor.example"]
         # Web orders: an order-desk task each, spread round-robin over Alice, Bob and Carol.
         web = [
@@ -178,7 +180,8 @@ class DemoOrders:
             self._date_back(web[4], timedelta(hours=2))
         for days, number in enumerate(history, start=1):
             if self.wait_status(number, "completed"):
-                self._date_back(number, timedelta(days=days, hours=3 * days))
+                self._date_back(number, timedelta(days=days, hours=3 * days), HISTORY_STRETCH)
+        return len(web) + len(phone) + len(history) + 3
 
     def wait_status(self, number: str, status: str) -> bool:
         """Wait until the order has `status`; False when it does not get there in time."""
@@ -190,8 +193,10 @@ class DemoOrders:
         log.warning("demo: %s never became %s", number, status)
         return False
 
-    def _date_back(self, number: str, delta: timedelta) -> None:
-        """Move a finished order's whole record back in time (order, trail, tasks, mail...)."""
+    def _date_back(self, number: str, delta: timedelta, stretch: float = 1.0) -> None:
+        """Move an order's whole record back in time (order, trail, tasks, mail...) by `delta`,
+        its steps `stretch` times as long as they took (seconds here would read as minutes of
+        work in last week's history); due dates keep their SLA after their task's creation."""
         with session_scope(self.engine) as session:
             order = order_service.get_by_number(session=session, number=number)
             assert order is not None
@@ -203,11 +208,21 @@ class DemoOrders:
             rows += notification_service.list_messages(
                 session=session, order_number=number, limit=100
             )[0]
+            anchor = order.created_at
+
+            def moved(value: datetime) -> datetime:
+                return anchor - delta + (value - anchor) * stretch
+
             for row in rows:
+                created = getattr(row, "created_at", None)
                 for name in TIMESTAMPS:
                     value = getattr(row, name, None)
-                    if value is not None:
-                        setattr(row, name, value - delta)
+                    if value is None:
+                        continue
+                    if name == "due_at" and created is not None:
+                        setattr(row, name, moved(created) + (value - created))
+                    else:
+                        setattr(row, name, moved(value))
                 session.add(row)
 
     def _notes(self, quote: str, open_order: str, backordered: str) -> None:
@@ -248,10 +263,15 @@ class DemoOrders:
             )
 
 
-def place_demo_orders(base: str, admin_token: str, accounts: list[dict], engine: Engine) -> None:
-    """Fill a fresh installation with orders in every state; logs instead of raising."""
+def place_demo_orders(
+    base: str, admin_token: str, accounts: list[dict], engine: Engine
+) -> int | None:
+    """Fill a fresh installation with orders in every state; how many, None when it failed
+    (logged, never raised)."""
     try:
-        DemoOrders(base, admin_token, accounts, engine).run()
-        log.info("demo orders placed")
+        placed = DemoOrders(base, admin_token, accounts, engine).run()
     except Exception:
         log.exception("demo orders could not be placed")
+        return None
+    log.info("demo orders placed: %d", placed)
+    return placed

@@ -1,6 +1,7 @@
 """Fill an empty database with believable demo data (products, customers, employees)."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from sqlmodel import select
 
 from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
 from conveyor.core.settings import settings
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
@@ -38,6 +40,8 @@ CUSTOMERS = [
     ("Jane Doe", "jane.doe@example.com", "retail", "US", "0.00"),
     ("Ravi Patel", "ravi.patel@example.com", "retail", "GB", "0.00"),
 ]
+# How long each demo customer has been one (their "customer since"), in days.
+CUSTOMER_SINCE_DAYS = (730, 400, 180, 90, 45)
 # Customer-center sign-ins (e-mail + password) for demo customers.
 CUSTOMER_LOGINS = {
     "orders@northwind.example": "northwind-demo",
@@ -86,7 +90,9 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                 actor=SEEDER,
             )
         seed_pricing(session)
-        for name, email, group, country, limit in CUSTOMERS:
+        for (name, email, group, country, limit), since in zip(
+            CUSTOMERS, CUSTOMER_SINCE_DAYS, strict=True
+        ):
             customer = customer_service.create(
                 session=session,
                 customer_in=CustomerCreate(
@@ -98,6 +104,9 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                 ),
                 actor=SEEDER,
             )
+            # Customers of some standing: their account is older than last week's orders.
+            customer.created_at = utcnow() - timedelta(days=since)
+            session.add(customer)
             if email in CUSTOMER_LOGINS:
                 customer_service.set_password(
                     session=session,

@@ -1,17 +1,23 @@
 """The demo data of `conveyor dev` fills every page (seeded, then placed through a live API)."""
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from conveyor.cli.dev import _print_banner
+from conveyor.core.db import session_scope
 from conveyor.core.migrate import upgrade
+from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
-from conveyor.demo.orders import DemoOrders
+from conveyor.customer.models import Customer
+from conveyor.demo.orders import HISTORY, DemoOrders
 from conveyor.demo.seed import CUSTOMER_LOGINS, seed
+from conveyor.order.models import SalesOrder
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.pages import customer_client, staff_client
 from tests.utils.people import staff_password_client
@@ -36,7 +42,26 @@ async def test_demo_orders_fill_every_page(
 ) -> None:
     accounts = seed(engine, tmp_path / "demo-accounts.json")
     demo = DemoOrders(live_server, ADMIN_TOKEN, accounts, engine)
-    await asyncio.to_thread(demo.run)  # blocking HTTP; the worker runs on this loop meanwhile
+    # Blocking HTTP; the worker runs on this loop meanwhile.
+    placed = await asyncio.to_thread(demo.run)
+    assert placed >= 15
+
+    # The history holds together: customers were customers before their first order, and last
+    # week's orders took minutes to hours from placing to completion, not seconds.
+    with session_scope(engine) as session:
+        for customer in session.exec(select(Customer)).all():
+            orders = session.exec(
+                select(SalesOrder).where(SalesOrder.customer_id == customer.id)
+            ).all()
+            assert all(customer.created_at < o.created_at for o in orders), customer.name
+        history = session.exec(
+            select(SalesOrder).where(col(SalesOrder.external_ref).like("H-%"))
+        ).all()
+        assert len(history) == len(HISTORY)
+        for order in history:
+            took = order.completed_at - order.created_at
+            assert timedelta(minutes=10) < took < timedelta(days=1), (order.number, took)
+            assert order.completed_at < utcnow() - timedelta(hours=12)
 
     admin = await staff_client(api, ADMIN_TOKEN)
     monitor = (await admin.get("/monitor")).text
