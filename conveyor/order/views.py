@@ -8,7 +8,7 @@ from sqlmodel import Session
 from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission, refusal
-from conveyor.core.errors import Forbidden, NotFound
+from conveyor.core.errors import Forbidden, Invalid, NotFound
 from conveyor.core.idempotency import scoped_key
 from conveyor.core.state import in_session
 from conveyor.invoice.models import PaymentCreate
@@ -58,6 +58,20 @@ def check_order_terms(principal: Principal, order_in: OrderCreate) -> None:
         raise Forbidden(f"setting {', '.join(custom)} needs orders.terms")
 
 
+async def check_own_account(state: StateDep, principal: Principal, customer_id: int) -> None:
+    """The sales record rule: a rep below the all-accounts clearance places orders for the
+    customers they own only; another customer is as unknown to them (422, as the service
+    answers for a customer that does not exist)."""
+    rep = principal.own_accounts_only()
+    if rep is None:
+        return
+    owner = await in_session(
+        state, lambda s: order_service.account_rep_of(s, customer_id), read_only=True
+    )
+    if owner != rep:
+        raise Invalid(f"customer {customer_id} not found")
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderPublic)
 async def place_order(
     order_in: OrderCreate,
@@ -71,6 +85,7 @@ async def place_order(
     `quote: true` makes it a quote whatever the routing rules say, valid until
     `quote_valid_until`. The same `Idempotency-Key` again answers the order it placed."""
     check_order_terms(principal, order_in)
+    await check_own_account(state, principal, order_in.customer_id)
     order = await order_flows.place_order(
         state,
         order_in=order_in,

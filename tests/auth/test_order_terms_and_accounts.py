@@ -100,6 +100,16 @@ async def test_a_sales_rep_sees_only_the_accounts_they_own(
     assert (await api.get(f"/api/customers/{mine['id']}", headers=auth(rep))).status_code == 200
     assert (await api.get(f"/api/customers/{theirs['id']}", headers=auth(rep))).status_code == 404
 
+    # The rep places orders for their own accounts only; another's is as unknown as none.
+    own = {"customer_id": mine["id"], "lines": product_line}
+    assert (await api.post("/api/orders", json=own, headers=auth(rep))).status_code == 201
+    other_account = {"customer_id": theirs["id"], "lines": product_line}
+    refused = await api.post("/api/orders", json=other_account, headers=auth(rep))
+    assert refused.status_code == 422 and "not found" in refused.json()["detail"]
+    assert (
+        await api.post("/api/orders", json=other_account, headers=auth(senior))
+    ).status_code == 201
+
     everything = (await api.get("/api/orders", headers=auth(senior))).json()
     assert {numbers["mine"], numbers["theirs"]} <= {o["number"] for o in everything["data"]}
 
