@@ -330,8 +330,8 @@ def report_csv(
         header = ["step", "role", "tasks_with_sla", "breached"]
         rows = [[b.step, b.role, b.with_sla, b.breached] for b in data["sla"]]
     else:
-        header = ["who", "completed", "completed_late", "open_now"]
-        rows = [[w.who, w.completed, w.late, w.open_now] for w in data["work"]]
+        header = ["employee", "email", "completed", "late", "open_now"]
+        rows = [[w.who, w.email, w.completed, w.late, w.open_now] for w in data["work"]]
     return Response(
         spreadsheet.to_csv(header, rows),
         media_type="text/csv; charset=utf-8",

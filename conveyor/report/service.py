@@ -57,12 +57,13 @@ def _add(totals: dict[str, Decimal], currency: str, amount: object) -> None:
 
 @dataclass
 class Workload:
-    """One person's work over a period."""
+    """One employee's work over a period, shown by name (the e-mail for the CSV)."""
 
     who: str
+    email: str
     completed: int = 0
     open_now: int = 0
-    late: int = 0
+    late: int = 0  # completed after the due time, or open and past it now
 
 
 @dataclass
@@ -310,9 +311,10 @@ def sla_breaches(*, session: Session, since: datetime) -> list[SlaBreach]:
 
 
 def work_per_employee(*, session: Session, since: datetime) -> list[Workload]:
-    """Tasks completed since `since` (by who completed them) and open tasks each person holds."""
-    work: dict[str, Workload] = {}
-    late = case(
+    """Per employee: tasks completed since `since`, open tasks they hold, and how many of both
+    are late. Work done with the admin token (or by anyone not an employee) is no one's."""
+    now = utcnow()
+    completed_late = case(
         (
             col(Task.due_at).is_not(None)
             & col(Task.completed_at).is_not(None)
@@ -321,25 +323,30 @@ def work_per_employee(*, session: Session, since: datetime) -> list[Workload]:
         ),
         else_=0,
     )
+    open_late = case((col(Task.due_at).is_not(None) & (col(Task.due_at) < now), 1), else_=0)
+    work: dict[str, Workload] = {}
     done = session.exec(
-        select(Task.completed_by, func.count(), func.sum(late))
+        select(Employee.name, Employee.email, func.count(), func.sum(completed_late))
+        .join(Task, col(Task.completed_by) == Employee.email)
         .where(Task.status == TaskStatus.COMPLETED)
         .where(col(Task.completed_at) >= since)
-        .group_by(col(Task.completed_by))
+        .group_by(col(Employee.name), col(Employee.email))
     ).all()
-    for who, count, completed_late in done:
-        entry = work.setdefault(who or "unknown", Workload(who=who or "unknown"))
+    for name, email, count, late in done:
+        entry = work.setdefault(email, Workload(who=name, email=email))
         entry.completed += int(count)
-        entry.late += int(completed_late or 0)
+        entry.late += int(late or 0)
     holding = session.exec(
-        select(Employee.email, func.count())
+        select(Employee.name, Employee.email, func.count(), func.sum(open_late))
         .join(Task, col(Task.assignee_id) == Employee.id)
         .where(Task.status == TaskStatus.OPEN)
-        .group_by(Employee.email)
+        .group_by(col(Employee.name), col(Employee.email))
     ).all()
-    for email, count in holding:
-        work.setdefault(email, Workload(who=email)).open_now = count
-    return sorted(work.values(), key=lambda w: (-w.completed, w.who))
+    for name, email, count, late in holding:
+        entry = work.setdefault(email, Workload(who=name, email=email))
+        entry.open_now = int(count)
+        entry.late += int(late or 0)
+    return sorted(work.values(), key=lambda w: (-w.completed, w.who, w.email))
 
 
 def unfinished_numbers(*, session: Session, limit: int = 40) -> list[str]:

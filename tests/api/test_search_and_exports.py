@@ -127,7 +127,7 @@ async def test_report_csv_defuses_formulas_in_names(api: httpx.AsyncClient, engi
     admin = await staff_client(api, ADMIN_TOKEN)
     export = await admin.get("/reports/work.csv")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
-    rows = {row["who"]: row for row in csv.DictReader(io.StringIO(export.text))}
+    rows = {row["email"]: row for row in csv.DictReader(io.StringIO(export.text))}
     assert set(rows) == {"'" + email for email in emails}
     assert all(row["open_now"] == "1" for row in rows.values())
     await admin.aclose()

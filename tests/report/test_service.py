@@ -82,6 +82,19 @@ def test_read_models(engine: Engine) -> None:
         )
         session.add(
             Task(
+                key="t-admin",
+                order_id=orders[0].id,
+                order_number="RP-0",
+                step="packing",
+                role="warehouse",
+                status=TaskStatus.COMPLETED,
+                completed_by="admin token",  # not a person: left out of the work per employee
+                completed_at=now,
+                created_at=now - timedelta(minutes=5),
+            )
+        )
+        session.add(
+            Task(
                 key="t2",
                 order_id=orders[1].id,
                 order_number="RP-1",
@@ -111,8 +124,9 @@ def test_read_models(engine: Engine) -> None:
             ("picking", "warehouse", 2, 2)
         ]
         work = report_service.work_per_employee(session=session, since=since)
-        assert [(w.who, w.completed, w.late, w.open_now) for w in work] == [
-            ("w@example.com", 1, 1, 1)
+        # By name; late: the one completed after its due time and the open one past it.
+        assert [(w.who, w.email, w.completed, w.late, w.open_now) for w in work] == [
+            ("W", "w@example.com", 1, 2, 1)
         ]
         stuck = report_service.overdue_tasks(session=session)
         assert [order.number for _, order in stuck] == ["RP-1"]

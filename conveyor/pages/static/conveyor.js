@@ -13,7 +13,11 @@
         ds.backgroundColor = ds.backgroundColor || palette[i % palette.length] + (ds.type === "line" ? "" : "cc");
         ds.borderColor = ds.borderColor || palette[i % palette.length];
       });
-      var scales = { y: { beginAtZero: true } };
+      // Few, level labels: Chart.js skips labels that would crowd instead of rotating them.
+      var scales = {
+        x: { ticks: { autoSkip: true, maxTicksLimit: 10, maxRotation: 0, minRotation: 0 } },
+        y: { beginAtZero: true },
+      };
       if (spec.datasets.some(function (ds) { return ds.yAxisID === "y1"; })) {
         scales.y1 = { beginAtZero: true, position: "right", grid: { drawOnChartArea: false } };
       }
