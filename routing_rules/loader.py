@@ -17,6 +17,7 @@ from routing_rules.models import (
     CHANNELS,
     FALLBACKS,
     MODES,
+    SAME_AS,
     STEPS,
     STRATEGIES,
     AllOf,
@@ -32,6 +33,7 @@ from routing_rules.models import (
     StepRoute,
     TagMatch,
     TotalRange,
+    same_as,
 )
 
 __all__ = ["RuleSet", "check_file", "load_rule_set", "parse_duration", "rules_version"]
@@ -485,7 +487,7 @@ class _FileReader:
             role = self._text(settings["role"][1], f"the role of {label}")
         elif mode == "task":
             self._error(key_node, f"{label} has mode task but no `role`")
-        assign, fallback = self._strategy(settings, label)
+        assign, fallback = self._strategy(settings, step, label)
         sla = None
         if "sla" in settings:
             sla = self._duration(settings["sla"][1], f"the sla of {label}")
@@ -508,15 +510,18 @@ class _FileReader:
             self._validation(key_node, exc)
             return None
 
-    def _strategy(self, settings: _Entries, label: str) -> tuple[str | None, str | None]:
-        """A task's `assign` strategy and the `fallback` that `owner` uses (both default pool)."""
+    def _strategy(self, settings: _Entries, step: str, label: str) -> tuple[str | None, str | None]:
+        """A task's `assign` strategy and the `fallback` that `owner` and `same_as` use (both
+        default pool)."""
         assign: str | None = "pool"
-        if "assign" in settings:
+        if "assign" in settings and isinstance(settings["assign"][1], MappingNode):
+            assign = self._same_as(settings["assign"][1], step, label)
+        elif "assign" in settings:
             assign = self._choice(
                 settings["assign"][1],
                 STRATEGIES,
                 f"unknown assignment strategy {{}} for {label}; strategies are "
-                f"{', '.join(STRATEGIES)}",
+                f"{', '.join(STRATEGIES)} or {{{{same_as: <an earlier step>}}}}",
             )
         fallback: str | None = "pool"
         if "fallback" in settings:
@@ -525,12 +530,30 @@ class _FileReader:
                 FALLBACKS,
                 f"unknown fallback strategy {{}} for {label}; fallbacks are {', '.join(FALLBACKS)}",
             )
-            if assign is not None and assign != "owner":
+            if assign is not None and assign != "owner" and same_as(assign) is None:
                 self._error(
                     settings["fallback"][0],
-                    f"`fallback` only applies to `assign: owner` ({label} uses {assign})",
+                    f"`fallback` only applies to `assign: owner` or `same_as` ({label} uses "
+                    f"{assign})",
                 )
         return assign, fallback
+
+    def _same_as(self, node: MappingNode, step: str, label: str) -> str | None:
+        """`assign: {same_as: picking}`: whoever completed that earlier step of the order."""
+        entries = self._mapping(node, f"the `assign` of {label}")
+        if entries is None:
+            return None
+        if set(entries) != {"same_as"}:
+            self._error(node, f"the `assign` of {label} is a strategy or {{same_as: <step>}}")
+            return None
+        earlier = STEPS[: STEPS.index(step)]
+        chosen = self._choice(
+            entries["same_as"][1],
+            earlier,
+            f"`same_as` of {label} names an earlier step ({', '.join(earlier) or 'none'}), "
+            "not {}",
+        )
+        return None if chosen is None else SAME_AS + chosen
 
     def _escalation(self, node: Node, label: str) -> Escalation | None:
         what = f"the escalation of {label}"

@@ -18,11 +18,13 @@ STEPS: tuple[str, ...] = (
 )
 MODES: tuple[str, ...] = ("auto", "task", "skip")
 STRATEGIES: tuple[str, ...] = ("round_robin", "least_loaded", "owner", "pool")
+# `assign: {same_as: picking}`: the person who completed that earlier step of the order, kept
+# as the strategy "same:picking" (it fits the task's 16-character strategy column).
+SAME_AS = "same:"
 FALLBACKS: tuple[str, ...] = ("round_robin", "least_loaded", "pool")
 CHANNELS: tuple[str, ...] = ("web", "sales_rep", "phone", "customer_center")
 
 Mode = Literal["auto", "task", "skip"]
-Strategy = Literal["round_robin", "least_loaded", "owner", "pool"]
 Fallback = Literal["round_robin", "least_loaded", "pool"]
 
 _FROZEN = ConfigDict(frozen=True)
@@ -73,8 +75,8 @@ class StepRoute(BaseModel):
     step: str
     mode: Mode
     role: str | None = None  # required when mode == task
-    assign: Strategy = "pool"
-    fallback: Fallback = "pool"  # used by `owner` when the customer has no rep
+    assign: str = "pool"  # one of STRATEGIES, or SAME_AS + an earlier step
+    fallback: Fallback = "pool"  # used by `owner` (no rep) and `same_as` (that person is away)
     sla: timedelta | None = None
     escalation: Escalation | None = None
 
@@ -84,7 +86,24 @@ class StepRoute(BaseModel):
             raise ValueError(f"unknown step {self.step!r}; steps are {', '.join(STEPS)}")
         if self.mode == "task" and not self.role:
             raise ValueError(f"step {self.step!r} has mode task but no role")
+        earlier = same_as(self.assign)
+        if self.assign not in STRATEGIES and earlier is None:
+            raise ValueError(f"unknown assignment strategy {self.assign!r}")
+        if earlier is not None and (earlier not in STEPS or STEPS.index(earlier) >= self.position):
+            raise ValueError(
+                f"step {self.step!r}: `same_as` names an earlier step, not {earlier!r}"
+            )
         return self
+
+    @property
+    def position(self) -> int:
+        """Where the step comes in the order's run (0 for the quote)."""
+        return STEPS.index(self.step)
+
+
+def same_as(strategy: str) -> str | None:
+    """The step whose doer a `same_as` strategy names; None for the other strategies."""
+    return strategy.removeprefix(SAME_AS) if strategy.startswith(SAME_AS) else None
 
 
 # ---- conditions (the `when` of a rule) -------------------------------------------------------
@@ -184,7 +203,15 @@ class Rule(BaseModel):
     @field_validator("steps", mode="after")
     @classmethod
     def _all_seven(cls, steps: tuple[StepRoute, ...]) -> tuple[StepRoute, ...]:
-        return complete_steps(steps)
+        steps = complete_steps(steps)
+        for route in steps:
+            earlier = same_as(route.assign)
+            if earlier is not None and steps[STEPS.index(earlier)].mode != "task":
+                raise ValueError(
+                    f"step {route.step!r} is assigned like {earlier!r}, which is no task here: "
+                    "nobody does it"
+                )
+        return steps
 
     @model_validator(mode="after")
     def _default_has_no_condition(self) -> "Rule":

@@ -264,7 +264,7 @@ class SalesOrderWorkflow:
         s.assignment_changes += 1
         n = s.assignment_changes
         self._set_assignee(change.assignee_email)
-        if change.assignee_id is not None:
+        if change.assignee_id is not None and change.notify:
             await self._act(
                 OrderStepActivities.notify_task_assignee,
                 TaskMailInput(

@@ -180,6 +180,7 @@ class TaskAssigned:
     assignee_id: int | None = None
     assignee_email: str | None = None
     reason: str = ""
+    notify: bool = True  # False: the assignee took it themselves and needs no "new task" mail
 
 
 @dataclass

@@ -70,11 +70,13 @@ def _filters(
 
 
 def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tuple[list, int]:
-    """The tasks the filters select, with SLA state, customer, total and assignee."""
+    """The tasks the filters select, with SLA state, customer, total and assignee. The pool
+    view keeps the caller's own tasks in it (marked yours): a claimed task stays where it was,
+    and the packing that comes to the picker shows up beside it."""
     tasks, count = task_service.list_inbox(
         session=session,
         employee=None if principal.is_admin else principal.employee,
-        scope=filters.scope,
+        scope="pool_and_mine" if filters.scope == "pool" else filters.scope,
         step=filters.step or None,
         overdue=True if filters.overdue else None,
         sort=filters.sort,
@@ -202,7 +204,7 @@ async def claim(
         lambda: task_flows.claim(
             state, task_id=task_id, caller=principal, actor=principal.actor(Source.PAGE)
         ),
-        f"Task {task_id} is yours.",
+        f"Task {task_id} is yours: it stays in view, marked yours, and is in My tasks.",
     )
 
 
@@ -292,7 +294,12 @@ async def complete(
         request,
         web,
         lambda: task_flows.complete(
-            state, task_id=task_id, outcome=outcome, note=note.strip() or None, caller=principal
+            state,
+            task_id=task_id,
+            outcome=outcome,
+            note=note.strip() or None,
+            caller=principal,
+            claim_as=principal.actor(Source.PAGE),  # a pool task: claimed and completed at once
         ),
         f"Task {task_id} completed ({outcome}).",
     )

@@ -1,4 +1,5 @@
-"""Who gets a task: round_robin, least_loaded, owner or pool, fair across processes.
+"""Who gets a task: round_robin, least_loaded, owner, same_as (an earlier step's doer) or pool,
+fair across processes.
 
 The round-robin cursor lives in the database and moves in the same transaction that assigns the
 task. On PostgreSQL the cursor row is locked (`SELECT ... FOR UPDATE`); on SQLite every write
@@ -15,8 +16,9 @@ from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.task.models import AssignmentCursor, Task, TaskStatus
+from routing_rules.models import same_as
 
-STRATEGIES = ("round_robin", "least_loaded", "owner", "pool")
+STRATEGIES = ("round_robin", "least_loaded", "owner", "pool")  # and same_as (`same:<step>`)
 
 
 def on_duty_with_role(*, session: Session, role: str, exclude: int | None = None) -> list[Employee]:
@@ -77,6 +79,20 @@ def _least_loaded(session: Session, role: str, candidates: list[Employee]) -> Em
     return chosen
 
 
+def doer_of(*, session: Session, order_id: int, step: str) -> Employee | None:
+    """The employee who completed the order's last completed task of `step`, if any."""
+    done_by = session.exec(
+        select(Task.completed_by)
+        .where(Task.order_id == order_id)
+        .where(Task.step == step)
+        .where(Task.status == TaskStatus.COMPLETED)
+        .order_by(col(Task.id).desc())
+    ).first()
+    if not done_by:
+        return None
+    return session.exec(select(Employee).where(Employee.email == done_by)).first()
+
+
 def choose_assignee(
     *,
     session: Session,
@@ -84,9 +100,23 @@ def choose_assignee(
     strategy: str,
     fallback: str = "pool",
     customer_id: int | None = None,
+    order_id: int | None = None,
     exclude: int | None = None,
 ) -> Employee | None:
-    """The employee who should get a task of `role`, or None for the pool."""
+    """The employee who should get a task of `role`, or None for the pool. `same:<step>` is
+    whoever completed that step of order `order_id`, when active, on duty and of the role."""
+    earlier = same_as(strategy)
+    if earlier is not None:
+        doer = doer_of(session=session, order_id=order_id, step=earlier) if order_id else None
+        if (
+            doer is not None
+            and doer.active
+            and doer.on_duty
+            and doer.has_role(role)
+            and doer.id != exclude
+        ):
+            return doer
+        strategy = fallback
     if strategy == "owner":
         customer = session.get(Customer, customer_id) if customer_id else None
         rep = (
@@ -117,6 +147,7 @@ def assign(
         strategy=task.assign,
         fallback=task.fallback,
         customer_id=customer_id,
+        order_id=task.order_id,
         exclude=exclude,
     )
     task.assignee_id = chosen.id if chosen else None

@@ -71,6 +71,7 @@ def _reassign(session: Session, task: Task) -> str:
         strategy=task.assign if task.assign != "pool" else "round_robin",
         fallback=task.fallback,
         customer_id=order.customer_id if order else None,
+        order_id=task.order_id,
         exclude=previous,
     )
     if chosen is not None:

@@ -25,25 +25,29 @@ from workflows.types import SalesOrderNames, TaskAssigned
 log = logging.getLogger(__name__)
 
 
-def _assigned(session: Session, task: Task, reason: str) -> tuple[str, TaskAssigned]:
+def _assigned(
+    session: Session, task: Task, reason: str, notify: bool = True
+) -> tuple[str, TaskAssigned]:
     employee = session.get(Employee, task.assignee_id) if task.assignee_id else None
     return task.order_number, TaskAssigned(
         task_id=task.id or 0,
         assignee_id=task.assignee_id,
         assignee_email=employee.email if employee else None,
         reason=reason,
+        notify=notify,
     )
 
 
 async def claim(state: AppState, *, task_id: int, caller: Caller, actor: Actor) -> Task:
-    """`caller` takes a pool task of their role; Conflict when someone else was first."""
+    """`caller` takes a pool task of their role; Conflict when someone else was first. The
+    workflow learns who holds it; nobody is mailed (the claimer knows)."""
     task = await in_session(
         state,
         lambda session: task_service.claim_for(
             session=session, task_id=task_id, caller=caller, actor=actor
         ),
     )
-    await announce(state, task=task, reason="claimed")
+    await announce(state, task=task, reason="claimed", notify=False)
     return task
 
 
@@ -67,9 +71,19 @@ async def reassign(
 
 
 async def complete(
-    state: AppState, *, task_id: int, outcome: str, note: str | None, caller: Caller
+    state: AppState,
+    *,
+    task_id: int,
+    outcome: str,
+    note: str | None,
+    caller: Caller,
+    claim_as: Actor | None = None,
 ) -> Task:
-    """Hand the outcome to the order's workflow, which records it and resumes; the task after."""
+    """Hand the outcome to the order's workflow, which records it and resumes; the task after.
+
+    With `claim_as`, a pool task is claimed for the caller first (one action: claim and
+    complete), so it shows who did it.
+    """
     task = await in_session(
         state,
         lambda session: task_service.get_completable(
@@ -90,6 +104,8 @@ async def complete(
         )
         return await _reloaded(state, task_id)
     outcomes.check(task.step, outcome, note=note, cleared=caller.has_clearance(MODIFY_CLEARANCE))
+    if claim_as is not None and task.assignee_id is None and caller.employee_id is not None:
+        await claim(state, task_id=task_id, caller=caller, actor=claim_as)
     # A refusal of the workflow (not waiting for this task) is a WorkflowRefusedError: a Conflict.
     await order_flows.complete_task(
         state,
@@ -176,9 +192,9 @@ async def clock_out(state: AppState, *, employee_id: int, caller: Caller, actor:
     return employee
 
 
-async def announce(state: AppState, *, task: Task, reason: str) -> None:
-    """Tell the order's workflow that a task changed hands."""
-    changes = await in_session(state, lambda session: [_assigned(session, task, reason)])
+async def announce(state: AppState, *, task: Task, reason: str, notify: bool = True) -> None:
+    """Tell the order's workflow that a task changed hands (`notify`: mail the new holder)."""
+    changes = await in_session(state, lambda session: [_assigned(session, task, reason, notify)])
     await _notify(state, changes)
 
 

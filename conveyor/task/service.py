@@ -172,18 +172,22 @@ def list_inbox(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[Task], int]:
-    """An inbox: `mine` (assigned to me), `pool` (unassigned, my roles) or `all` (my roles).
+    """An inbox: `mine` (assigned to me), `pool` (unassigned, my roles), `pool_and_mine` (the
+    pool and what I hold: what I claim from the pool stays in view) or `all` (my roles).
 
     `employee` None means the admin, who sees every role.
     """
     query = select(Task)
+    me = employee.id if employee else -1
     if scope == "mine":
-        query = query.where(Task.assignee_id == (employee.id if employee else -1))
+        query = query.where(Task.assignee_id == me)
     else:
         if employee is not None:
             query = query.where(col(Task.role).in_(employee.roles or ["-"]))
         if scope == "pool":
             query = query.where(col(Task.assignee_id).is_(None))
+        elif scope == "pool_and_mine":
+            query = query.where(or_(col(Task.assignee_id).is_(None), Task.assignee_id == me))
     if step:
         query = query.where(Task.step == step)
     if status != "any":

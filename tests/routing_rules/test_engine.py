@@ -46,7 +46,11 @@ def _plan(decision_steps: list[StepRoute]) -> dict[str, tuple[str, str | None, s
 
 # ---- the shipped rules: a table of orders ----------------------------------------------------
 
-WAREHOUSE = {"picking": ("task", "warehouse", "pool"), "packing": ("task", "warehouse", "pool")}
+# Whoever picked packs (`assign: {same_as: picking}`).
+WAREHOUSE = {
+    "picking": ("task", "warehouse", "pool"),
+    "packing": ("task", "warehouse", "same:picking"),
+}
 BIG_B2B = {
     "quote": ("task", "sales", "owner"),
     "allocation": ("task", "credit", "pool"),

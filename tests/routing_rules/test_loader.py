@@ -117,7 +117,7 @@ BAD_FILES = {
     "bad_unknown_step.yaml": [f"6: unknown step 'shiping'; steps are {STEP_LIST}"],
     "bad_strategy.yaml": [
         "8: unknown assignment strategy 'random' for step 'allocation'; "
-        "strategies are round_robin, least_loaded, owner, pool",
+        "strategies are round_robin, least_loaded, owner, pool or {same_as: <an earlier step>}",
         "12: unknown fallback strategy 'owner' for step 'picking'; "
         "fallbacks are round_robin, least_loaded, pool",
     ],
