@@ -20,14 +20,15 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with demo data
 	$(VENV)/bin/conveyor dev
 
-# The browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-chromium:  ## install Debian's Chromium and poppler-utils (pdftoppm) for the tests when missing
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/pdftoppm ]; then \
-		echo "installing chromium and poppler-utils for the browser and PDF tests ..."; \
+# The browser tests drive Debian's Chromium (Playwright cannot download browsers here); the PDF
+# tests use pdftoppm, the README walkthrough test curl and jq.
+chromium:  ## install Debian's Chromium, poppler-utils (pdftoppm), curl and jq for the tests when missing
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/pdftoppm ] || [ ! -x /usr/bin/curl ] || [ ! -x /usr/bin/jq ]; then \
+		echo "installing chromium, poppler-utils, curl and jq for the browser, PDF and README tests ..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils curl jq \
 		|| { $$SUDO apt-get update -q && \
-		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils; }; \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils curl jq; }; \
 	fi
 
 test: $(STAMP) chromium  ## lint and type-check, then run the whole test suite (SQLite and PostgreSQL)

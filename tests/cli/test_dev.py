@@ -85,7 +85,7 @@ class DevGroup:
 
 @pytest.fixture
 def group(tmp_path: Path) -> Iterator[DevGroup]:
-    dev = DevGroup(tmp_path / "data")
+    dev = DevGroup(tmp_path / ".data")  # named as `make run` names it in the checkout
     yield dev
     if dev.process and dev.process.poll() is None:
         dev.process.kill()
