@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 from activities.notification_activities import NotificationActivities
 from activities.order_activities import OrderActivities
 from activities.order_steps import OrderStepActivities
+from activities.outbound_activities import OutboundActivities
 from activities.outbox_activities import OutboxActivities
 from activities.purchasing_activities import PurchasingActivities
 from activities.return_activities import ReturnActivities
@@ -28,6 +29,11 @@ from conveyor.core.db import make_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.temporal import connect
 from routing_rules.registry import RuleRegistry
+from workflows.outbound_dispatcher import (
+    OutboundDispatcherInput,
+    OutboundDispatcherWorkflow,
+    outbound_dispatcher_id,
+)
 from workflows.outbox_dispatcher import (
     OutboxDispatcherInput,
     OutboxDispatcherWorkflow,
@@ -38,7 +44,13 @@ from workflows.sales_order import SalesOrderWorkflow as SalesOrder
 from workflows.v7.sales_order import SalesOrderWorkflow
 
 # SalesOrder (v8) runs new orders; SalesOrderWorkflow (v7) stays until its orders drain.
-WORKFLOWS = [SalesOrder, SalesOrderWorkflow, ReturnWorkflow, OutboxDispatcherWorkflow]
+WORKFLOWS = [
+    SalesOrder,
+    SalesOrderWorkflow,
+    ReturnWorkflow,
+    OutboxDispatcherWorkflow,
+    OutboundDispatcherWorkflow,
+]
 
 
 def build_activities(engine: Engine, settings: Settings) -> list:
@@ -51,6 +63,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
     purchasing = PurchasingActivities(engine)
     mail = NotificationActivities(engine, settings)
     outbox = OutboxActivities(engine, settings)
+    outbound = OutboundActivities(engine, settings)
     returns = ReturnActivities(engine, settings)
     return [
         orders.plan_order,
@@ -77,6 +90,7 @@ def build_activities(engine: Engine, settings: Settings) -> list:
         tasks.escalate_task,
         mail.send_notification,
         outbox.drain_outbox,
+        outbound.drain_outbound,
         tasks.record_task_completion,
         tasks.cancel_open_tasks,
         returns.restock_return,
@@ -133,6 +147,17 @@ async def ensure_outbox_dispatcher(client: Client, settings: Settings) -> None:
     )
 
 
+async def ensure_outbound_dispatcher(client: Client, settings: Settings) -> None:
+    """Start the task queue's outbound webhook dispatcher unless one runs already."""
+    await client.start_workflow(
+        OutboundDispatcherWorkflow.run,
+        OutboundDispatcherInput(),
+        id=outbound_dispatcher_id(settings.task_queue),
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugin:
     # Every way a worker runs (`run`, `async with`) goes through its plugins' run context. The
     # start is tried beside the worker, again until Temporal takes it, so that a server that
@@ -141,9 +166,10 @@ def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugi
         for attempt in itertools.count():
             try:
                 await ensure_outbox_dispatcher(client, settings)
+                await ensure_outbound_dispatcher(client, settings)
                 return
             except RPCError as exc:
-                logging.getLogger(__name__).warning("outbox dispatcher not started yet: %s", exc)
+                logging.getLogger(__name__).warning("dispatchers not started yet: %s", exc)
                 await asyncio.sleep(min(2**attempt, 30))
 
     @asynccontextmanager

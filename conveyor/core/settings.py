@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # from 2 s).
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
     outbox_retry_max_seconds: float = Field(default=300.0, ge=1)
+    # Outbound webhooks (conveyor/outbound): how often the dispatcher looks for due deliveries,
+    # how long one POST may take, the backoff between attempts (doubling from the first wait up
+    # to the max) and how long a delivery is retried before it counts as failed.
+    outbound_poll_seconds: float = Field(default=0.5, gt=0)
+    outbound_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    outbound_first_retry_seconds: float = Field(default=10.0, gt=0)
+    outbound_retry_max_seconds: float = Field(default=3600.0, ge=1)
+    outbound_retry_hours: float = Field(default=72.0, gt=0, le=24 * 30)
     # Links in e-mails point here; defaults to the API's own address.
     public_base_url: str | None = None
     default_currency: str = "USD"

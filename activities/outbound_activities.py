@@ -1,0 +1,178 @@
+"""The outbound dispatcher's activity: claim due webhook deliveries and POST them, signed."""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.engine import Engine
+from temporalio import activity
+
+from conveyor.core.db import session_scope
+from conveyor.core.models import utcnow
+from conveyor.core.settings import Settings
+from conveyor.notification.service import Backoff
+from conveyor.outbound import service as outbound_service
+from conveyor.outbound import signing
+
+BATCH_SIZE = 20
+# A claim keeps other dispatchers off a batch this long; a batch starts only while the longest
+# POST fits in what is left, so no delivery is sent by two dispatchers at once.
+LEASE_SECONDS = 60.0
+HEARTBEAT_EVERY_SECONDS = 1.0
+MAX_ERROR_BODY = 300  # of a refusal's answer, kept in the delivery log
+
+
+@dataclass
+class DrainOutboundInput:
+    seconds: float  # how long this attempt drains before it returns (then: continue-as-new)
+
+
+@dataclass
+class DrainOutboundResult:
+    delivered: int = 0
+    failed: int = 0  # failed attempts; those deliveries wait for their backoff
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """One claimed delivery, read out of its session: what to POST where."""
+
+    delivery_id: int
+    url: str
+    body: bytes
+    secret: str
+    event_id: str
+    event_type: str
+
+
+class OutboundActivities:
+    """POSTs due webhook deliveries; holds the database engine and the retry settings."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.backoff = Backoff(
+            initial_seconds=settings.outbound_first_retry_seconds,
+            maximum_seconds=settings.outbound_retry_max_seconds,
+        )
+        self.retry_window = timedelta(hours=settings.outbound_retry_hours)
+
+    @activity.defn
+    async def drain_outbound(self, request: DrainOutboundInput) -> DrainOutboundResult:
+        """POST due deliveries for `request.seconds`, polling while there are none.
+
+        Each batch is claimed in its own short transaction and sent concurrently; each answer is
+        recorded in its own commit (2xx: delivered; anything else, or no answer in time: an
+        attempt counted and a backoff). At least once: a worker killed between a subscriber's
+        2xx and that commit sends the event again after the lease (same `Conveyor-Event-Id`).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + request.seconds
+        result = DrainOutboundResult()
+        timeout = httpx.Timeout(self.settings.outbound_timeout_seconds)
+        beating = asyncio.create_task(_heartbeat_forever(result))
+        try:
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                while loop.time() < deadline:
+                    claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
+                    try:
+                        attempts, lease_until = await asyncio.shield(claiming)
+                    except asyncio.CancelledError:
+                        attempts, lease_until = await claiming
+                        await asyncio.to_thread(self._release, attempts, lease_until)
+                        raise
+                    if not attempts:
+                        await asyncio.sleep(self.settings.outbound_poll_seconds)
+                        continue
+                    # A cancel (worker shutdown) waits for the POSTs in flight and their records.
+                    sending = asyncio.ensure_future(
+                        asyncio.gather(*(self._send(client, a) for a in attempts))
+                    )
+                    try:
+                        outcomes = await asyncio.shield(sending)
+                    except asyncio.CancelledError:
+                        await sending
+                        raise
+                    result.delivered += sum(outcomes)
+                    result.failed += len(outcomes) - sum(outcomes)
+        finally:
+            beating.cancel()
+        return result
+
+    async def _send(self, client: httpx.AsyncClient, attempt: _Attempt) -> bool:
+        """POST one delivery and record the answer; True when the subscriber took it (2xx)."""
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Conveyor-Webhooks/1",
+            signing.SIGNATURE_HEADER: signing.signature(
+                attempt.secret, attempt.body, int(utcnow().timestamp())
+            ),
+            signing.EVENT_ID_HEADER: attempt.event_id,
+            signing.EVENT_TYPE_HEADER: attempt.event_type,
+        }
+        try:
+            response = await client.post(attempt.url, content=attempt.body, headers=headers)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            await asyncio.to_thread(self._failed, attempt.delivery_id, None, error)
+            return False
+        if 200 <= response.status_code < 300:
+            await asyncio.to_thread(self._delivered, attempt.delivery_id, response.status_code)
+            return True
+        error = f"HTTP {response.status_code}: {response.text[:MAX_ERROR_BODY]}"
+        await asyncio.to_thread(self._failed, attempt.delivery_id, response.status_code, error)
+        return False
+
+    def _claim(self) -> tuple[list[_Attempt], datetime]:
+        now = utcnow()
+        lease_until = now + timedelta(seconds=LEASE_SECONDS)
+        with session_scope(self.engine) as session:
+            rows = outbound_service.claim_due(
+                session=session, now=now, lease_until=lease_until, limit=BATCH_SIZE
+            )
+            attempts = [
+                _Attempt(
+                    delivery_id=delivery.id or 0,
+                    url=subscription.url,
+                    body=outbound_service.body(event),
+                    secret=subscription.secret,
+                    event_id=event.event_id,
+                    event_type=event.type,
+                )
+                for delivery, event, subscription in rows
+            ]
+        return attempts, lease_until
+
+    def _release(self, attempts: list[_Attempt], lease_until: datetime) -> None:
+        if not attempts:
+            return
+        with session_scope(self.engine) as session:
+            outbound_service.release(
+                session=session,
+                delivery_ids=[a.delivery_id for a in attempts],
+                lease_until=lease_until,
+            )
+
+    def _delivered(self, delivery_id: int, status_code: int) -> None:
+        with session_scope(self.engine) as session:
+            outbound_service.mark_delivered(
+                session=session, delivery_id=delivery_id, status_code=status_code
+            )
+
+    def _failed(self, delivery_id: int, status_code: int | None, error: str) -> None:
+        with session_scope(self.engine) as session:
+            outbound_service.record_failure(
+                session=session,
+                delivery_id=delivery_id,
+                status_code=status_code,
+                error=error,
+                backoff=self.backoff,
+                retry_window=self.retry_window,
+            )
+
+
+async def _heartbeat_forever(result: DrainOutboundResult) -> None:
+    while True:
+        activity.heartbeat(result.delivered)
+        await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
