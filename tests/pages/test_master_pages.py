@@ -82,6 +82,21 @@ async def test_customer_form_needs_customers_edit(api: httpx.AsyncClient) -> Non
     await page_client.aclose()
 
 
+async def test_customer_page_links_to_its_edit_page_for_who_may_edit(
+    api: httpx.AsyncClient,
+) -> None:
+    customer = await create_customer(api)
+    link = f'href="/customers/{customer["id"]}/edit"'
+    desk = await create_employee(api, ["order_desk"], clearance=2)
+    accountant = await create_employee(api, ["accountant"], clearance=3)  # views, cannot edit
+    for person, sees in ((desk, True), (accountant, False)):
+        page_client = await staff_client(api, person["token"])
+        page = await page_client.get(f"/customers/{customer['id']}")
+        assert page.status_code == 200
+        assert (link in page.text) is sees
+        await page_client.aclose()
+
+
 async def test_product_form_create_edit_bins_and_retire_refusal(
     api: httpx.AsyncClient, worker: None
 ) -> None:
