@@ -30,6 +30,7 @@ from conveyor.order import amendment, planning, quotes, trail
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
+from conveyor.outbound import events as outbound_events
 from conveyor.purchasing import service as purchasing_service
 from conveyor.task import escalation
 from conveyor.task import service as task_service
@@ -669,6 +670,7 @@ class OrderStepActivities:
                     before=before,
                     after={"status": OrderStatus.CANCELLED, "reason": why},
                 )
+                outbound_events.order_cancelled(session, order, why)
             self._mail(session, order, "order_cancelled", "cancelled", extra={"reason": why})
 
     @activity.defn

@@ -15,6 +15,7 @@ from conveyor.inventory.views import (
 from conveyor.invoice.views import router as invoice_router
 from conveyor.notification.views import router as outbox_router
 from conveyor.order.views import router as order_router
+from conveyor.outbound.views import router as outbound_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from conveyor.purchasing.views import router as purchasing_router
 from conveyor.returns.views import order_returns_router
@@ -40,6 +41,9 @@ api_router.include_router(agreements_router, prefix="/price-agreements", tags=["
 api_router.include_router(tax_rates_router, prefix="/tax-rates", tags=["pricing"])
 api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=["pricing"])
 api_router.include_router(deliveries_router, prefix="/webhook-deliveries", tags=["webhooks"])
+api_router.include_router(
+    outbound_router, prefix="/webhook-subscriptions", tags=["outbound webhooks"]
+)
 api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])
 api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["purchasing"])
 api_router.include_router(returns_router, prefix="/returns", tags=["returns"])

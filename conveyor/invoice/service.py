@@ -18,6 +18,7 @@ from conveyor.invoice.models import (
     Payment,
 )
 from conveyor.order.models import OrderCharge, OrderLine, SalesOrder
+from conveyor.outbound import events as outbound_events
 
 ZERO = Decimal("0.00")
 
@@ -126,6 +127,7 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
         invoice.charges = round_money(invoice.charges + difference)
         session.add(invoice)
     session.flush()
+    outbound_events.invoice_issued(session, invoice, order)
     return invoice
 
 
@@ -279,6 +281,7 @@ def record_payment(
         entity_id=order.number,
         after=snapshot(payment, PAYMENT_FIELDS),
     )
+    outbound_events.payment_received(session, payment, order)
     return payment
 
 

@@ -9,6 +9,7 @@ from conveyor.core.models import round_money, row_id
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import Invoice, InvoiceLine
 from conveyor.order.models import OrderLine, SalesOrder
+from conveyor.outbound import events as outbound_events
 
 
 def create_for_shipment(
@@ -90,6 +91,7 @@ def create_for_shipment(
     invoice.tax, invoice.total = round_money(tax), round_money(total)
     session.add(invoice)
     session.flush()
+    outbound_events.invoice_issued(session, invoice, order)
     return invoice
 
 

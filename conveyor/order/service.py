@@ -27,6 +27,7 @@ from conveyor.order.models import (
     SalesOrder,
     ShipTo,
 )
+from conveyor.outbound import events as outbound_events
 from conveyor.pricing import engine as pricing_engine
 from conveyor.pricing import service as pricing_service
 
@@ -369,6 +370,7 @@ def record(
         raise
     order.number = f"{number_prefix}-{order.id:06d}"
     _write_lines(session, order, lines, parents, charges)
+    outbound_events.order_created(session, order, lines)
     return order
 
 

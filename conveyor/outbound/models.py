@@ -73,7 +73,7 @@ class OutboundEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=40, unique=True)  # `evt_<hex>`, the subscriber's dedup key
     # The effect's own key ("order.created:SO-000123"): a retried effect emits nothing twice.
-    key: str | None = Field(default=None, max_length=200, unique=True)
+    key: str | None = Field(default=None, max_length=250, unique=True)
     type: str = Field(max_length=32, index=True)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = timestamp_field()

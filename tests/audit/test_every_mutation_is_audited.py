@@ -150,6 +150,18 @@ def _unique() -> str:
 
 # (method, path template) -> example, in the order they are called.
 EXAMPLES: dict[tuple[str, str], Example] = {
+    # First, so that the orders, invoices and payments of later examples are delivered to it.
+    ("POST", "/api/webhook-subscriptions"): Example(
+        "outbound.subscription_create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/webhook-subscriptions",
+                {"url": "http://127.0.0.1:9/hook", "events": ["order.created", "payment.received"]},
+            ),
+        ),
+        keep("subscription", "id"),
+    ),
     ("POST", "/api/employees"): Example(
         "employee.create",
         call(
@@ -501,7 +513,34 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             ),
         ),
     ),
+    ("PATCH", "/api/webhook-subscriptions/{subscription_id}"): Example(
+        "outbound.subscription_update",
+        call(
+            "PATCH",
+            lambda d: Call(f"/api/webhook-subscriptions/{d['subscription']}", {"description": "x"}),
+        ),
+    ),
+    ("POST", "/api/webhook-subscriptions/{subscription_id}/rotate-secret"): Example(
+        "outbound.secret_rotate",
+        call(
+            "POST", lambda d: Call(f"/api/webhook-subscriptions/{d['subscription']}/rotate-secret")
+        ),
+    ),
+    ("POST", "/api/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): (
+        Example("outbound.replay", lambda api, d: _replay_outbound(api, d["subscription"]))
+    ),
+    ("DELETE", "/api/webhook-subscriptions/{subscription_id}"): Example(
+        "outbound.subscription_deactivate",
+        call("DELETE", lambda d: Call(f"/api/webhook-subscriptions/{d['subscription']}")),
+    ),
 }
+
+
+async def _replay_outbound(api: httpx.AsyncClient, subscription: int) -> httpx.Response:
+    """Replay the newest delivery to the subscription (an order of an earlier example's)."""
+    log = (await api.get(f"/api/webhook-subscriptions/{subscription}/deliveries")).json()
+    delivery = log["data"][0]["id"]
+    return await api.post(f"/api/webhook-subscriptions/{subscription}/deliveries/{delivery}/replay")
 
 
 def mutating_operations(app_openapi: dict) -> set[tuple[str, str]]:

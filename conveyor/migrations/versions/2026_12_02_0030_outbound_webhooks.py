@@ -41,7 +41,7 @@ def upgrade() -> None:
         "outboundevent",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", text(length=40), nullable=False),
-        sa.Column("key", text(length=200), nullable=True),
+        sa.Column("key", text(length=250), nullable=True),
         sa.Column("type", text(length=32), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("created_at", timestamp, nullable=False),
