@@ -3,8 +3,10 @@ token), "forgot password?", and the page behind a one-time set-password link."""
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
 
 from fastapi import BackgroundTasks, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,8 +30,11 @@ from conveyor.employee import service as employee_service
 from conveyor.pages.web import (
     SESSION_MAX_AGE_SECONDS,
     CsrfChecked,
+    SignInRequired,
     WebSession,
     WebSessionDep,
+    get_customer,
+    get_staff,
     page_router,
     render,
     store_session,
@@ -72,14 +77,63 @@ def index(request: Request, web: WebSessionDep) -> Response:
 # The login form's `kind`: staff sign in with e-mail and password (or a bearer token, the
 # secondary option), customers with e-mail and password.
 TABS = ("staff", "token", "customer")
+# The customer center's pages; every other page is for staff.
+CUSTOMER_AREAS = ("/customer", "/shop")
+
+
+def audience(path: str) -> str:
+    """Who a page is for, `customer` or `staff`, by its path."""
+    path = path.split("?", 1)[0]
+    inside = any(path == area or path.startswith(area + "/") for area in CUSTOMER_AREAS)
+    return "customer" if inside else "staff"
+
+
+@dataclass(frozen=True)
+class OtherSession:
+    """The browser is signed in, but as someone the page it asked for is not for."""
+
+    kind: str  # customer | staff: who is signed in
+    name: str
+    home: str  # their own pages
+    wanted: str  # customer | staff: whom the page is for
+
+
+def other_session(
+    request: Request, state: AppState, web: WebSession, wanted: str
+) -> OtherSession | None:
+    """Whose live session this browser holds when it is not one `wanted` can use; else None."""
+    try:
+        if web.kind == "customer" and wanted != "customer":
+            customer = get_customer(request, state, web)
+            return OtherSession("customer", customer.name, home_for(web), wanted)
+        if web.kind in ("employee", "admin") and wanted == "customer":
+            principal = get_staff(request, state, web)
+            name = principal.employee.name if principal.employee else "Administrator"
+            return OtherSession("staff", name, home_for(web), wanted)
+    except SignInRequired:  # the session ended (signed out elsewhere, deactivated)
+        return None
+    return None
 
 
 @router.get("/login", include_in_schema=False)
 def login_page(
-    request: Request, web: WebSessionDep, next: str | None = None, tab: str = "staff"
+    request: Request,
+    state: StateDep,
+    web: WebSessionDep,
+    next: str | None = None,
+    tab: str | None = None,
 ) -> Response:
-    """The sign-in form (e-mail and password for staff and customers, or a staff token)."""
-    context = {"next": next or "", "error": None, "tab": tab if tab in TABS else "staff"}
+    """The sign-in form (e-mail and password for staff and customers, or a staff token), open
+    at the tab of the page asked for. Signed in as the other kind (a customer opening a staff
+    page, staff opening the customer center): says whose session it is and offers to switch."""
+    wanted = audience(_safe_next(next, "/"))
+    chosen = tab if tab in TABS else ("customer" if wanted == "customer" else "staff")
+    context = {
+        "next": next or "",
+        "error": None,
+        "tab": chosen,
+        "other": other_session(request, state, web, wanted) if next else None,
+    }
     return render(request, "login.html", context)
 
 
@@ -248,13 +302,27 @@ async def _hashing(request: Request, work: Callable[..., T], *args: Any) -> T:
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[CsrfChecked])
-async def logout(request: Request, state: StateDep, web: WebSessionDep) -> Response:
-    """End the session, on the server too: a copy of the cookie no longer signs anyone in."""
+async def logout(
+    request: Request,
+    state: StateDep,
+    web: WebSessionDep,
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """End the session, on the server too: a copy of the cookie no longer signs anyone in.
+    With `next` (switching to the other kind of account): the sign-in form for that page."""
     if web.sid is not None:
         sid = web.sid
         await in_session(state, lambda s: credentials.end_session(session=s, key=sid))
     fresh = WebSession(flash="You are signed out.")
+    target = _safe_next(next, "")
+    if target:
+        wanted = audience(target)
+        fresh.flash = f"You are signed out. Sign in as {_AS[wanted]} to open {target}."
+        return redirect(request, "/login?" + urlencode({"next": target, "tab": wanted}), fresh)
     return redirect(request, "/login", fresh)
+
+
+_AS = {"customer": "a customer", "staff": "staff"}
 
 
 # ---- set-password links (staff send one, or "forgot password?"; the person chooses) ---------

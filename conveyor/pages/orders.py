@@ -197,7 +197,8 @@ def order_timeline(
     session: ReadSessionDep,
     principal: Annotated[Principal, require_page(Permission.ORDERS_VIEW)],
 ) -> Response:
-    """The step timeline alone (the order page polls it while the order runs)."""
+    """The step timeline and the head's status pills (the order page polls them while the
+    order runs)."""
     try:
         order = order_read.load(session, number)
     except NotFound as exc:
@@ -205,7 +206,7 @@ def order_timeline(
     events = order_service.events(session=session, order_id=order.id)
     tasks = task_service.list_for_order(session=session, order_id=order.id)
     context = {"timeline": timeline(order, events, tasks), "show_notes": True, "order": order}
-    return render(request, "_timeline.html", context, principal=principal)
+    return render(request, "_order_live.html", context, principal=principal)
 
 
 def temporal_url(settings: Settings, number: str) -> str:
