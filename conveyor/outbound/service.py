@@ -122,9 +122,14 @@ def update(
 
 
 def deactivate(
-    *, session: Session, subscription: OutboundSubscription, actor: Actor
+    *,
+    session: Session,
+    subscription: OutboundSubscription,
+    actor: Actor,
+    reason: str | None = None,
 ) -> OutboundSubscription:
-    """Stop delivering to it (its pending deliveries wait; reactivating sends them), audited."""
+    """Stop delivering to it (its pending deliveries wait; reactivating sends them), audited
+    with the `reason` given."""
     before = _snapshot(subscription)
     subscription.active = False
     subscription.updated_at = utcnow()
@@ -137,7 +142,7 @@ def deactivate(
         entity="webhook_subscription",
         entity_id=subscription.id,
         before={"active": before["active"]},
-        after={"active": False},
+        after={"active": False, "reason": reason},
     )
     return subscription
 

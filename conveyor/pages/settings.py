@@ -7,11 +7,11 @@ from fastapi.responses import Response
 
 from api.deps import Principal
 from conveyor.auth.permissions import Permission
-from conveyor.pages import settings_prices, settings_rates, settings_warehouses
+from conveyor.pages import settings_prices, settings_rates, settings_warehouses, settings_webhooks
 from conveyor.pages.web import page_router, render, require_page
 
 router = page_router()
-for _module in (settings_prices, settings_rates, settings_warehouses):
+for _module in (settings_prices, settings_rates, settings_warehouses, settings_webhooks):
     router.include_router(_module.router)
 
 # (address, name, what it holds, who may open it)
@@ -35,6 +35,12 @@ SECTIONS = (
         "People",
         "employees, roles, passwords and tokens",
         Permission.EMPLOYEES_MANAGE,
+    ),
+    (
+        "/settings/webhooks",
+        "Webhooks",
+        "other systems told of orders, invoices and payments; delivery log",
+        Permission.WEBHOOKS_MANAGE,
     ),
 )
 
