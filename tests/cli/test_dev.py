@@ -83,14 +83,19 @@ class DevGroup:
         self.process.wait(60)
 
 
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[DevGroup]:
-    dev = DevGroup(tmp_path / ".data")  # named as `make run` names it in the checkout
-    yield dev
+def kill(dev: DevGroup) -> None:
+    """Kill what is left of the group (after a failed test)."""
     if dev.process and dev.process.poll() is None:
         dev.process.kill()
     for pid in _pids_of(dev.data_dir):
         os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def group(tmp_path: Path) -> Iterator[DevGroup]:
+    dev = DevGroup(tmp_path / ".data")  # named as `make run` names it in the checkout
+    yield dev
+    kill(dev)
 
 
 def _wait_for(check, timeout: float = 60.0):
