@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ADMIN_TOKEN, ROOT
 from tests.utils.api import (
     auth,
     create_customer,
@@ -113,3 +113,10 @@ async def test_complete_on_a_pool_task_claims_it_and_packing_falls_back_to_the_p
     assert completed.status_code == 200, completed.text
     packing = await wait_for_open_task(api, second["number"], "packing")
     assert packing["assignee_id"] is None
+
+
+async def test_the_rules_page_reads_same_as_in_words(api: httpx.AsyncClient) -> None:
+    admin = await staff_client(api, ADMIN_TOKEN)
+    page = await admin.get("/rules")
+    assert "warehouse · same person as picking (else pool)" in page.text
+    await admin.aclose()
