@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from conveyor.order.wording import customer_cancel_reason
+
 TEMPLATES_DIR = Path(str(files("conveyor.notification") / "templates"))
 KINDS = (
     "task_assigned",
@@ -35,6 +37,9 @@ _html = Environment(
     undefined=StrictUndefined,
     autoescape=select_autoescape(["html"]),
 )
+
+for _env in (_text, _html):  # customers read their own words: no internal cancel reason
+    _env.filters["customer_reason"] = customer_cancel_reason
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Customer center: a customer's own orders, details, quote acceptance, support messages."""
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Form, Request
@@ -8,9 +9,12 @@ from sqlmodel import Session
 
 from api.deps import ReadSessionDep, StateDep
 from conveyor.core.errors import NotFound
+from conveyor.core.settings import Settings
 from conveyor.core.state import in_session
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
+from conveyor.order import wording
+from conveyor.order.enums import OrderStatus
 from conveyor.order.models import SalesOrder
 from conveyor.pages.auth import redirect
 from conveyor.pages.orders import order_context
@@ -32,12 +36,29 @@ router = page_router()
 
 
 @router.get("/customer", include_in_schema=False)
-def center(request: Request, session: ReadSessionDep, customer: CustomerDep) -> Response:
+def center(
+    request: Request, session: ReadSessionDep, state: StateDep, customer: CustomerDep
+) -> Response:
     """The customer's orders, newest first; open quotes on top."""
     orders, count = order_service.list_orders(session=session, customer_id=customer.id, limit=100)
-    quotes = [o for o in orders if o.status == "quote"]
+    quotes = [(o, quote_expiry(session, o, state.settings)) for o in orders if o.status == "quote"]
     context = {"orders": orders, "count": count, "quotes": quotes, "page": "customer"}
     return render(request, "customer.html", context, customer=customer)
+
+
+def quote_expiry(session: Session, order: SalesOrder, settings: Settings) -> str | None:
+    """Until when an open quote holds, as the customer reads it: its validity date, or (a quote
+    the rules made) the settings' validity from when it was sent."""
+    if order.status != OrderStatus.QUOTE:
+        return None
+    if order.quote_valid_until is not None:
+        return order.quote_valid_until.strftime("%d %B %Y")
+    events = order_service.events(session=session, order_id=order.id)
+    sent = next((e for e in events if e.kind == "quote_sent"), None)
+    if sent is None:
+        return None
+    until = sent.at + timedelta(seconds=settings.quote_validity_seconds)
+    return until.strftime("%d %B %Y, %H:%M UTC")
 
 
 def _own(session: Session, customer_id: int, number: str) -> SalesOrder:
@@ -50,14 +71,24 @@ def _own(session: Session, customer_id: int, number: str) -> SalesOrder:
 
 @router.get("/customer/orders/{number}", include_in_schema=False)
 def customer_order(
-    number: str, request: Request, session: ReadSessionDep, customer: CustomerDep
+    number: str, request: Request, session: ReadSessionDep, state: StateDep, customer: CustomerDep
 ) -> Response:
     """One of the customer's orders: status, timeline, lines, invoices, support history."""
     try:
         order = _own(session, customer.id, number)
     except NotFound as exc:
         return page_refusal(request, exc, customer=customer)
-    context = order_context(session, order) | {"page": "customer"}
+    context = order_context(session, order)
+    context |= {
+        "page": "customer",
+        "progress": wording.customer_progress(context["timeline"]),
+        "valid_until": quote_expiry(session, order, state.settings),
+        "history": [
+            (event.at, text)
+            for event in reversed(context["events"])
+            if (text := wording.customer_event(event.kind, event.message))
+        ],
+    }
     return render(request, "customer_order.html", context, customer=customer)
 
 

@@ -137,6 +137,8 @@ def order_context(session: Session, order: SalesOrder) -> dict:
         "can_cancel": can_cancel(order),
         "can_amend": can_amend(order),
         "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),
+        # How many items one stock check covers (the trail says "all 3 items available").
+        "units": None if order.allow_partial else sum(line.qty for line in public.lines),
     }
 
 

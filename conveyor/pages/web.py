@@ -34,6 +34,7 @@ from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import ADMIN_ROLE
+from conveyor.order import wording
 from conveyor.task import outcomes as task_outcomes
 
 log = logging.getLogger(__name__)
@@ -315,7 +316,20 @@ def _label(value: str | None) -> str:
     return (value or "—").replace("_", " ")
 
 
+def _trail_text(event: Any, units: int | None = None) -> str:
+    """A trail entry (OrderEvent) as a sentence for staff."""
+    return wording.staff_event(event.kind, event.step, event.message, units=units)
+
+
+def _price_note(line: Any, for_customer: bool = False) -> str | None:
+    return wording.price_note(line, for_customer=for_customer)
+
+
 TEMPLATES.env.filters.update(
+    trail_text=_trail_text,
+    price_note=_price_note,
+    customer_step=wording.customer_step,
+    customer_status=wording.customer_status,
     datetime=_datetime,
     money=_money,
     duration=_duration,
