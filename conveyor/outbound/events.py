@@ -6,7 +6,8 @@ Money is a string with two decimals, times ISO 8601 UTC.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
@@ -85,17 +86,59 @@ def payment_received(session: Session, payment: Payment, order: SalesOrder) -> O
     return emit(session, EventType.PAYMENT_RECEIVED, payload, key=f"payment.received:{payment.key}")
 
 
+class ShipmentLike(Protocol):
+    """What the shipment events read of a shipment (conveyor/shipping's `Shipment`)."""
+
+    key: str
+    number: int
+    warehouse: str | None
+    carrier: str | None
+    service: str | None
+    tracking: str | None
+    tracking_url: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    signed_by: str | None
+
+
+class ShipmentLineLike(Protocol):
+    sku: str
+    name: str
+    qty: int
+
+
+def _shipment(shipment: ShipmentLike, lines: Sequence[ShipmentLineLike]) -> dict[str, Any]:
+    return {
+        "number": shipment.number,
+        "warehouse": shipment.warehouse,
+        "carrier": shipment.carrier,
+        "service": shipment.service,
+        "tracking": shipment.tracking,
+        "tracking_url": shipment.tracking_url,
+        "shipped_at": shipment.shipped_at,
+        "delivered_at": shipment.delivered_at,
+        "signed_by": shipment.signed_by,
+        "lines": [{"sku": ln.sku, "name": ln.name, "qty": ln.qty} for ln in lines],
+    }
+
+
 def order_shipped(
-    session: Session, order: SalesOrder, shipment: dict[str, Any], *, key: str
+    session: Session,
+    order: SalesOrder,
+    shipment: ShipmentLike,
+    lines: Sequence[ShipmentLineLike],
 ) -> OutboundEvent:
-    """`order.shipped`: a shipment left (carrier, tracking, lines), keyed by the shipment."""
-    payload = _order(order) | {"shipment": shipment}
-    return emit(session, EventType.ORDER_SHIPPED, payload, key=f"order.shipped:{key}")
+    """`order.shipped`: one shipment left (carrier, tracking, its lines), once per shipment."""
+    payload = _order(order) | {"shipment": _shipment(shipment, lines)}
+    return emit(session, EventType.ORDER_SHIPPED, payload, key=f"order.shipped:{shipment.key}")
 
 
 def order_delivered(
-    session: Session, order: SalesOrder, shipment: dict[str, Any], *, key: str
+    session: Session,
+    order: SalesOrder,
+    shipment: ShipmentLike,
+    lines: Sequence[ShipmentLineLike],
 ) -> OutboundEvent:
-    """`order.delivered`: a shipment arrived (who signed, when), keyed by the shipment."""
-    payload = _order(order) | {"shipment": shipment}
-    return emit(session, EventType.ORDER_DELIVERED, payload, key=f"order.delivered:{key}")
+    """`order.delivered`: one shipment arrived (when, who signed), once per shipment."""
+    payload = _order(order) | {"shipment": _shipment(shipment, lines)}
+    return emit(session, EventType.ORDER_DELIVERED, payload, key=f"order.delivered:{shipment.key}")

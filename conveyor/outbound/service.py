@@ -9,7 +9,7 @@ POSTs them signed, and marks them delivered or backs them off, until the retry w
 import json
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, or_, select
@@ -191,7 +191,7 @@ def emit(
         event_id=f"evt_{uuid.uuid4().hex}",
         key=key,
         type=kind,
-        payload=json.loads(json.dumps(payload, default=str)),
+        payload=json.loads(json.dumps(payload, default=_plain)),
     )
     session.add(event)
     session.flush()
@@ -207,6 +207,13 @@ def emit(
             )
     session.flush()
     return event
+
+
+def _plain(value: Any) -> str:
+    # JSON for what a payload may hold beyond it: times as ISO 8601, Decimals and ids as text.
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
 
 
 def body(event: OutboundEvent) -> bytes:
