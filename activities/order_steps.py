@@ -32,6 +32,7 @@ from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
 from conveyor.outbound import events as outbound_events
 from conveyor.purchasing import service as purchasing_service
+from conveyor.shipping import service as shipping_service
 from conveyor.task import escalation
 from conveyor.task import service as task_service
 from conveyor.task.service import TaskConflictError
@@ -47,6 +48,9 @@ from workflows.types import (
     CollectStepInput,
     CompensateOrderInput,
     CreditCheckResult,
+    DeliveryRef,
+    DeliveryStatus,
+    DeliveryStepInput,
     EscalateOrderTaskInput,
     EscalateTaskResult,
     InvoiceStepInput,
@@ -55,6 +59,7 @@ from workflows.types import (
     OrderRef,
     OrderStepInput,
     OrderTaskInput,
+    PackStepInput,
     PaymentReminderInput,
     PaymentStatus,
     PickListResult,
@@ -80,6 +85,7 @@ class OrderStepActivities:
         self.default_warehouse = settings.default_warehouse
         # Set: picking also moves the goods to this staging location (CONVEYOR_STAGING_LOCATION).
         self.staging_location = settings.staging_location
+        self.tracking_urls = settings.carrier_tracking_urls
 
     def all(self) -> list:
         """Every activity of this class, for the worker (the `peek_*` ones run as local ones)."""
@@ -93,6 +99,7 @@ class OrderStepActivities:
             self.pack_order_shipment,
             self.check_order_credit,
             self.invoice_order_shipment,
+            self.check_order_delivery,
             self.collect_order_payment,
             self.send_payment_reminder,
             self.create_order_task,
@@ -105,6 +112,7 @@ class OrderStepActivities:
             self.peek_order_stock,
             self.peek_order_payment,
             self.peek_purchase_orders,
+            self.peek_order_delivery,
         ]
 
     # ---- begin and quote -------------------------------------------------------------------
@@ -305,8 +313,10 @@ class OrderStepActivities:
             return PickListResult(lines=len(lines))
 
     @activity.defn
-    def pack_order_shipment(self, request: OrderStepInput) -> None:
-        """Deduct the packed goods from on-hand and committed, once; the customer is told."""
+    def pack_order_shipment(self, request: PackStepInput) -> None:
+        """Deduct the packed goods from on-hand and committed, once, and record them as a
+        shipment (with the carrier and tracking staff gave the packing task); the customer is
+        told. Without goods of its own (all drop-ship) the customer is told all the same."""
         with session_scope(self.engine) as session:
             order = self._open(session, request)
             number = order.number or ""
@@ -336,7 +346,42 @@ class OrderStepActivities:
                 message=message,
                 step=Step.PACKING,
             )
-            self._mail(session, order, "order_shipped", "shipped" if n <= 1 else f"shipped:s{n}")
+            names = {
+                line.sku: line.name
+                for line in order_service.lines(session=session, order_id=order.id or 0)
+            }
+            if not needs:
+                self._mail(
+                    session, order, "order_shipped", "shipped" if n <= 1 else f"shipped:s{n}"
+                )
+                return
+            warehouses = {need.warehouse or self.default_warehouse for need in needs}
+            shipping_service.record_shipped(
+                session=session,
+                key=key,
+                order=order,
+                number=max(n, 1),
+                goods=[(need.sku, names.get(need.sku, ""), need.qty) for need in needs],
+                warehouse=warehouses.pop() if len(warehouses) == 1 else None,
+                templates=self.tracking_urls,
+                app_url=self.app_url,
+                delivered_at_once=request.delivered_at_once,
+            )
+
+    @activity.defn
+    def check_order_delivery(self, request: DeliveryStepInput) -> DeliveryStatus:
+        """Whether every shipment is delivered (or failed and followed up); after the own-fleet
+        delivery task, first marks every shipment in transit delivered."""
+        with session_scope(self.engine) as session:
+            order = self._open(session, request)
+            if request.deliver_all:
+                shipping_service.deliver_all(
+                    session=session,
+                    order=order,
+                    actor=audit_service.Actor.system(),
+                    app_url=self.app_url,
+                )
+            return _delivery_status(session, order, request.handled)
 
     # ---- money -----------------------------------------------------------------------------
 
@@ -703,6 +748,11 @@ class OrderStepActivities:
             order = load_order(session, ref.order_number)
             return purchasing_service.open_count(session=session, order_id=order.id or 0)
 
+    @activity.defn
+    def peek_order_delivery(self, ref: DeliveryRef) -> DeliveryStatus:
+        with session_scope(self.engine) as session:
+            return _delivery_status(session, load_order(session, ref.order_number), ref.handled)
+
     # ---- helpers ---------------------------------------------------------------------------
 
     def _open(self, session: Session, request: OrderStepInput) -> SalesOrder:
@@ -805,6 +855,14 @@ def _payment_status(session: Session, order: SalesOrder) -> PaymentStatus:
         invoiced=invoice_service.invoiced_total(session=session, order_id=order.id or 0),
         paid=invoice_service.paid_total(session=session, order_id=order.id or 0),
         credited=invoice_service.credited_total(session=session, order_id=order.id or 0),
+    )
+
+
+def _delivery_status(session: Session, order: SalesOrder, handled: list[int]) -> DeliveryStatus:
+    order_id = order.id or 0
+    return DeliveryStatus(
+        settled=shipping_service.settled(session=session, order_id=order_id, handled=handled),
+        failed=shipping_service.failed_numbers(session=session, order_id=order_id),
     )
 
 

@@ -24,6 +24,7 @@ from conveyor.core.state import AppState
 from conveyor.order import flows as order_flows
 from conveyor.pages.views import domain_error_page, is_page_request, validation_error_page
 from conveyor.pages.views import install as install_pages
+from conveyor.shipping.views import carrier_router
 from conveyor.webhook import flows as webhook_flows
 from conveyor.webhook.views import router as webhook_router
 from routing_rules.registry import RuleRegistry
@@ -89,6 +90,7 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(webhook_router, prefix="/webhooks", tags=["webhooks"])
+    app.include_router(carrier_router, prefix="/webhooks", tags=["webhooks"])
     install_pages(app)
     app.add_middleware(RequestGuard, state=state)
 

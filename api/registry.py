@@ -20,6 +20,7 @@ from conveyor.pricing.views import agreements_router, shipping_rates_router, tax
 from conveyor.purchasing.views import router as purchasing_router
 from conveyor.returns.views import order_returns_router
 from conveyor.returns.views import router as returns_router
+from conveyor.shipping.views import router as shipments_router
 from conveyor.task.views import router as task_router
 from conveyor.webhook.views import deliveries_router
 from routing_rules.views import router as rules_router
@@ -33,6 +34,7 @@ api_router.include_router(warehouses_router, prefix="/warehouses", tags=["invent
 api_router.include_router(pick_lists_router, prefix="/pick-lists", tags=["inventory"])
 api_router.include_router(order_router, prefix="/orders", tags=["orders"])
 api_router.include_router(order_returns_router, prefix="/orders", tags=["returns"])
+api_router.include_router(shipments_router, prefix="/orders", tags=["shipments"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])

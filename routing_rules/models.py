@@ -14,6 +14,7 @@ STEPS: tuple[str, ...] = (
     "picking",
     "packing",
     "invoicing",
+    "delivery",
     "collection",
 )
 MODES: tuple[str, ...] = ("auto", "task", "skip")
@@ -25,6 +26,9 @@ FALLBACKS: tuple[str, ...] = ("round_robin", "least_loaded", "pool")
 CHANNELS: tuple[str, ...] = ("web", "sales_rep", "phone", "customer_center")
 
 Mode = Literal["auto", "task", "skip"]
+# The mode of a step a rule does not name: `auto`, but `delivery` is skipped (delivered when
+# packed) unless a rule asks for it, so rules written before the delivery step keep completing.
+DEFAULT_MODES: dict[str, Mode] = {"delivery": "skip"}
 Fallback = Literal["round_robin", "least_loaded", "pool"]
 
 _FROZEN = ConfigDict(frozen=True)
@@ -179,13 +183,17 @@ AnyOf.model_rebuild()
 
 
 def complete_steps(routes: Iterable[StepRoute]) -> tuple[StepRoute, ...]:
-    """All seven steps in order: the given routes, and `auto` for every step not given."""
+    """All the steps in order: the given routes, and the default mode (`DEFAULT_MODES`, else
+    `auto`) for every step not given."""
     given: dict[str, StepRoute] = {}
     for route in routes:
         if route.step in given:
             raise ValueError(f"step {route.step!r} is given twice")
         given[route.step] = route
-    return tuple(given.get(step) or StepRoute(step=step, mode="auto") for step in STEPS)
+    return tuple(
+        given.get(step) or StepRoute(step=step, mode=DEFAULT_MODES.get(step, "auto"))
+        for step in STEPS
+    )
 
 
 class Rule(BaseModel):
@@ -196,7 +204,7 @@ class Rule(BaseModel):
     name: str
     default: bool = False
     when: Condition | None = None
-    steps: tuple[StepRoute, ...] = ()  # completed to all seven steps, in order
+    steps: tuple[StepRoute, ...] = ()  # completed to all the steps, in order
     description: str | None = None
     source: str = ""  # "file.yaml:LINE" where the rule starts, for messages and the rules page
 
@@ -229,7 +237,7 @@ class Decision(BaseModel):
 
     rule: str  # the matched rule's name
     version: str  # the rule set's version
-    steps: list[StepRoute]  # always all seven steps, in order
+    steps: list[StepRoute]  # always all the steps, in order
 
 
 class RuleFileError(Exception):

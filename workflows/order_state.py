@@ -51,6 +51,7 @@ class OrderState:
     stock_signals: int = 0
     payment_signals: int = 0
     supplier_signals: int = 0
+    delivery_signals: int = 0
     amendments: int = 0
     # goods and money
     stock_committed: bool = False
@@ -58,6 +59,7 @@ class OrderState:
     units_to_allocate: int = 0
     credit_checked: bool = False
     purchase_orders: list[str] = field(default_factory=list)
+    failed_handled: list[int] = field(default_factory=list)  # failed shipments followed up
     invoiced_at: datetime | None = None
     reminders_sent: int = 0
     # quote
@@ -74,12 +76,13 @@ class OrderState:
         return f"{self.number}:trail:{self.trail_seq}"
 
     def route(self, step: Step) -> PlannedStep:
-        """The plan's route for `step` (automatic when the plan does not name it)."""
+        """The plan's route for `step`: automatic when the plan does not name it, but delivery
+        skipped (plans made before the delivery step had none)."""
         assert self.plan is not None
         for planned in self.plan.steps:
             if planned.step == step:
                 return planned
-        return PlannedStep(step=step, mode=Mode.AUTO)
+        return PlannedStep(step=step, mode=Mode.SKIP if step == Step.DELIVERY else Mode.AUTO)
 
     def step_key(self, step: Step) -> str:
         """A step's key: per shipment for the shipment steps of a partial order."""

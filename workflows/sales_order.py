@@ -36,18 +36,22 @@ with workflow.unsafe.imports_passed_through():
         CompensateOrderInput,
         CompleteTaskRequest,
         CompleteTaskResult,
+        DeliveryRef,
+        DeliveryStepInput,
         EscalateOrderTaskInput,
         InvoiceStepInput,
         OrderProgress,
         OrderRef,
         OrderStepInput,
         OrderTaskInput,
+        PackStepInput,
         PaymentReminderInput,
         PlannedStep,
         QuoteReminderInput,
         QuoteVoided,
         SalesOrderNames,
         SalesOrderResult,
+        ShipmentDelivered,
         ShipmentRef,
         SupplierShipped,
         TaskAssigned,
@@ -70,6 +74,10 @@ PEEK_TIMEOUT = timedelta(seconds=10)
 CREDIT_APPROVAL = PlannedStep(
     step=Step.ALLOCATION, mode=Mode.TASK, role="credit", assign="round_robin"
 )
+# A failed shipment (returned to sender, lost): the order desk follows it up.
+FAILED_DELIVERY = PlannedStep(step=Step.DELIVERY, mode=Mode.TASK, role="order_desk")
+# v9: after the shipments, the order waits until every one is delivered (`delivery` step).
+DELIVERY_STAGE = "delivery-stage"
 
 
 class StepFields(TypedDict):
@@ -93,14 +101,16 @@ def _refusal(message: str, refusal: str) -> ApplicationError:
 @workflow.defn(name="SalesOrder")
 class SalesOrderWorkflow:
     """Runs an order quote → (per shipment: stock check, allocation, picking, packing,
-    invoicing) → collection; an order without partial fulfilment is one shipment.
+    invoicing) → delivery → collection; an order without partial fulfilment is one shipment.
 
     Each step is `auto`, `task` (a person completes a task, with SLA reminder and escalation)
     or `skip`, as the routing plan says; `_step` does those chores, the trail, the `OrderStep`
     search attribute and the cancel check. A quote-first order waits as a quote until accepted
     (reminded before, cancelled at expiry) and voids its sibling quotes. Over its credit limit,
     allocation waits for a credit approval task. Drop-ship lines become purchase orders;
-    invoicing waits for the suppliers. Collection waits for payment and sends reminders on the
+    invoicing waits for the suppliers. Delivery (v9) waits until every shipment is delivered
+    (a carrier event, staff, the customer; a task: the own fleet's delivery); a failed shipment
+    gives the order desk a task. Collection waits for payment and sends reminders on the
     dunning schedule.
     Each business activity writes its trail and mail (outbox rows) with its effect; the
     workflow's own trail entries ride along with the next activity. Long waits (stock, supplier,
@@ -108,7 +118,7 @@ class SalesOrderWorkflow:
     the `OrderState` when the history grows long.
     Handlers: updates `complete_task`, `cancel` (refused from packing on), `amend` (until
     allocation); signals `stock_arrived`, `task_assigned`, `quote_voided`, `supplier_shipped`,
-    `payment_recorded`; query `progress`.
+    `shipment_delivered`, `payment_recorded`; query `progress`.
     Compensation on cancel: release committed stock, cancel open tasks and purchase orders,
     mark the order cancelled and tell the customer.
     """
@@ -143,6 +153,8 @@ class SalesOrderWorkflow:
                 if not s.more_to_ship():
                     break
                 s.shipment += 1
+            if workflow.patched(DELIVERY_STAGE):
+                await self._step(Step.DELIVERY, self._delivery)
             await self._step(Step.COLLECTION, self._collection)
             if s.status != OrderStatus.COMPLETED:  # collection skipped
                 self._note("completed", "order completed", status=OrderStatus.COMPLETED, clear=True)
@@ -287,6 +299,11 @@ class SalesOrderWorkflow:
     def supplier_shipped(self, shipped: SupplierShipped) -> None:
         """A supplier confirmed shipping one of this order's purchase orders."""
         self.state.supplier_signals += 1
+
+    @workflow.signal
+    def shipment_delivered(self, event: ShipmentDelivered) -> None:
+        """One of the order's shipments was delivered, or failed."""
+        self.state.delivery_signals += 1
 
     @workflow.signal
     def payment_recorded(self) -> None:
@@ -466,7 +483,12 @@ class SalesOrderWorkflow:
         await self._act(OrderStepActivities.pick_order, self._step_input())
 
     async def _pack(self, planned: PlannedStep) -> None:
-        await self._act(OrderStepActivities.pack_order_shipment, self._step_input())
+        """Packed is shipped; with the delivery step skipped (a counter sale), delivered too."""
+        at_once = self.state.route(Step.DELIVERY).mode == Mode.SKIP
+        await self._act(
+            OrderStepActivities.pack_order_shipment,
+            PackStepInput(**self._step_fields(), delivered_at_once=at_once),
+        )
         self.state.packed_any = True
 
     async def _invoice(self, planned: PlannedStep) -> None:
@@ -487,6 +509,32 @@ class SalesOrderWorkflow:
                 break
             await self._await_suppliers(seen)
         s.invoiced_at = workflow.now()
+
+    async def _delivery(self, planned: PlannedStep) -> None:
+        """Until every shipment is delivered; a failed one gets the order desk's task first.
+
+        As a task (own fleet), the person's done means every shipment in transit is delivered.
+        """
+        s = self.state
+        deliver_all = planned.mode == Mode.TASK
+        while True:
+            seen = s.delivery_signals
+            status = await self._act(
+                OrderStepActivities.check_order_delivery,
+                DeliveryStepInput(
+                    **self._step_fields(), handled=list(s.failed_handled), deliver_all=deliver_all
+                ),
+            )
+            deliver_all = False
+            if status.settled:
+                return
+            failed = [n for n in status.failed if n not in s.failed_handled]
+            if failed:
+                self._note("shipment_failed", f"shipment {failed[0]} failed: order desk task")
+                await self._task(FAILED_DELIVERY, f"failed:{failed[0]}")
+                s.failed_handled.append(failed[0])
+                continue
+            await self._await_delivery(seen)
 
     async def _collection(self, planned: PlannedStep) -> None:
         """Wait until the invoices are paid, reminding on the dunning schedule; then done."""
@@ -546,6 +594,17 @@ class SalesOrderWorkflow:
                 self._raise_if_cancelled()
                 return
             if await self._peek(OrderStepActivities.peek_purchase_orders, OrderRef(s.number)) == 0:
+                return
+
+    async def _await_delivery(self, seen: int) -> None:
+        """Until a shipment is delivered (or fails), or a recheck sees them all settled."""
+        s = self.state
+        while True:
+            if await self._wait(lambda: s.delivery_signals > seen):
+                return
+            ref = DeliveryRef(s.number, list(s.failed_handled))
+            peek = await self._peek(OrderStepActivities.peek_order_delivery, ref)
+            if peek.settled or any(n not in s.failed_handled for n in peek.failed):
                 return
 
     async def _await_payment(self, seen: int) -> None:

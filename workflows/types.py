@@ -30,6 +30,7 @@ class SalesOrderNames:
     QUOTE_VOIDED = "quote_voided"
     SUPPLIER_SHIPPED = "supplier_shipped"
     PAYMENT_RECORDED = "payment_recorded"
+    SHIPMENT_DELIVERED = "shipment_delivered"
     # queries
     PROGRESS = "progress"
 
@@ -321,6 +322,14 @@ class SupplierShipped:
     purchase_order_number: str
 
 
+@dataclass
+class ShipmentDelivered:
+    """Signal: one of the order's shipments was delivered (or failed: `status`)."""
+
+    shipment: int
+    status: str = "delivered"
+
+
 # ---- SalesOrder (v8): the activities of the rebuilt order workflow ------------------------------
 
 
@@ -355,6 +364,29 @@ class OrderStepInput:
     key: str
     trail: list[TrailEntry] = field(default_factory=list)
     shipment: int = 0  # 0: the order ships in one go; 1, 2, ...: one of its shipments
+
+
+@dataclass
+class PackStepInput(OrderStepInput):
+    delivered_at_once: bool = False  # the delivery step is skipped: handed over on the spot
+
+
+@dataclass
+class DeliveryStepInput(OrderStepInput):
+    handled: list[int] = field(default_factory=list)  # failed shipments followed up
+    deliver_all: bool = False  # the own-fleet delivery task is done: all in transit delivered
+
+
+@dataclass
+class DeliveryRef:
+    order_number: str
+    handled: list[int] = field(default_factory=list)
+
+
+@dataclass
+class DeliveryStatus:
+    settled: bool  # every shipment delivered, or failed and followed up
+    failed: list[int] = field(default_factory=list)  # numbers of the failed shipments
 
 
 @dataclass

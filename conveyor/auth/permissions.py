@@ -43,6 +43,7 @@ class Permission(StrEnum):
     STOCK_RECEIVE = "stock.receive"  # receive goods, move them between bins and warehouses
     STOCK_ADJUST = "stock.adjust"  # correct balances (count, damage, loss) with a reason
     PICKING_VIEW = "picking.view"
+    SHIPMENTS_RECORD = "shipments.record"  # carrier, tracking, delivered, failed
     RETURNS_VIEW = "returns.view"
     RETURNS_AUTHORISE = "returns.authorise"
     RETURNS_RECEIVE = "returns.receive"
@@ -116,6 +117,7 @@ GRANTS: dict[Permission, Grant] = {
     P.STOCK_RECEIVE: _grant(R.WAREHOUSE, R.PURCHASING),
     P.STOCK_ADJUST: _grant(R.WAREHOUSE, R.SUPERVISOR, clearance=2),
     P.PICKING_VIEW: _grant(R.WAREHOUSE, R.SUPERVISOR),
+    P.SHIPMENTS_RECORD: _grant(R.WAREHOUSE, R.ORDER_DESK, R.SUPERVISOR),
     P.RETURNS_VIEW: _grant(R.ORDER_DESK, R.WAREHOUSE, R.ACCOUNTANT, R.SUPERVISOR),
     P.RETURNS_AUTHORISE: _grant(R.ORDER_DESK, R.SALES),
     P.RETURNS_RECEIVE: _grant(R.WAREHOUSE),

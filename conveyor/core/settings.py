@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     # `X-Shopify-Triggered-At`, WooCommerce the signed `date_modified_gmt`). Longer than the
     # stores' retry periods (Shopify retries for up to 48 hours).
     webhook_max_age_seconds: float = Field(default=48 * 3600.0, gt=0)
+    # Shipments: the tracking page of each carrier, `{tracking}` standing for the number (JSON
+    # in the environment), e.g. CONVEYOR_CARRIER_TRACKING_URLS='{"dhl":
+    # "https://www.dhl.com/track?id={tracking}", "ups":
+    # "https://www.ups.com/track?tracknum={tracking}"}'. Carrier names are matched lower-case;
+    # a shipment of another carrier keeps the tracking URL staff give it (or none).
+    carrier_tracking_urls: dict[str, str] = {}
+    # Carrier delivery events (POST /webhooks/carrier) are signed with this secret:
+    # `X-Carrier-Signature: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (as Stripe
+    # signs), refused beyond `carrier_tolerance_seconds`. Unset: the endpoint refuses everything.
+    carrier_webhook_secret: SecretStr | None = None
+    carrier_tolerance_seconds: int = Field(default=300, ge=1)
     # Durations (seconds) that the workflow uses; tests shorten them.
     backorder_recheck_seconds: float = 86400.0  # the safety recheck of a long wait: daily
     activity_timeout_seconds: float = 30.0

@@ -1,5 +1,7 @@
 """The pick list and the packing slip of a shipment as PDF documents."""
 
+from collections.abc import Sequence
+
 from conveyor.core import pdf
 from conveyor.core.pdf import Column
 from conveyor.inventory.documents import ShipmentDocument
@@ -39,12 +41,14 @@ def pick_list(doc: ShipmentDocument) -> bytes:
     return pdf.output(out)
 
 
-def packing_slip(doc: ShipmentDocument) -> bytes:
-    """What goes into the parcel, and to whom."""
-    out = pdf.document(f"Packing slip {doc.number}")
+def packing_slip(
+    doc: ShipmentDocument, *, title: str = "Packing slip", details: Sequence[str] = ()
+) -> bytes:
+    """What goes into the parcel, and to whom (the delivery note adds carrier and tracking)."""
+    out = pdf.document(f"{title} {doc.number}")
     pdf.lines(out, ["Ship to:", *doc.ship_to], bold_first=True)
     out.ln(3)
-    pdf.lines(out, _heading(doc))
+    pdf.lines(out, [*_heading(doc), *details])
     out.ln(4)
     pdf.table(out, SLIP_COLUMNS, [(ln.sku, ln.name, ln.qty) for ln in doc.lines])
     out.ln(3)

@@ -12,6 +12,7 @@ import conveyor.outbound.models
 import conveyor.pricing.models
 import conveyor.purchasing.models
 import conveyor.returns.models
+import conveyor.shipping.models
 import conveyor.shop.models
 import conveyor.support.models
 import conveyor.task.models

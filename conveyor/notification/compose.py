@@ -11,12 +11,14 @@ from conveyor.employee.models import Employee
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.purchasing import service as purchasing_service
+from conveyor.shipping import read as shipping_read
 from conveyor.task import assignment
 from conveyor.task import service as task_service
 
 CUSTOMER_KINDS = (
     "order_confirmation",
     "order_shipped",
+    "order_delivered",
     "invoice_issued",
     "payment_received",
     "payment_overdue",
@@ -73,6 +75,9 @@ def compose(
     }
     if kind in CUSTOMER_KINDS:
         context["customer_url"] = customer_url(app_url, kind, order, extra)
+        context["shipment"], context["shipment_lines"] = shipping_read.with_lines(
+            session, order.id or 0, extra.get("shipment")
+        )
         return Composition(
             [customer.email] if customer else [], context, attachment=_document(kind, order, extra)
         )

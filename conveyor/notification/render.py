@@ -16,6 +16,7 @@ KINDS = (
     "task_escalated",
     "order_confirmation",
     "order_shipped",
+    "order_delivered",
     "invoice_issued",
     "payment_received",
     "payment_overdue",

@@ -18,6 +18,7 @@ class Step(StrEnum):
     PICKING = "picking"
     PACKING = "packing"
     INVOICING = "invoicing"
+    DELIVERY = "delivery"  # every shipment delivered (carrier, staff, customer, own fleet)
     COLLECTION = "collection"
 
 

@@ -12,7 +12,12 @@ STORE_REFERENCE = re.compile(r"^(shopify|woocommerce|stripe)\s*:", re.IGNORECASE
 # Amending lines is allowed until allocation commits stock (None: not started yet).
 AMENDABLE_IN: tuple[Step | None, ...] = (None, Step.QUOTE, Step.STOCK_CHECK)
 # Steps from which a cancel is refused: goods are packed or later.
-NOT_CANCELLABLE_FROM: tuple[Step, ...] = (Step.PACKING, Step.INVOICING, Step.COLLECTION)
+NOT_CANCELLABLE_FROM: tuple[Step, ...] = (
+    Step.PACKING,
+    Step.INVOICING,
+    Step.DELIVERY,
+    Step.COLLECTION,
+)
 # The clearance an employee needs to cancel, amend or annotate an order (admins have all).
 MODIFY_CLEARANCE = 2
 # How a refusal names that action: "modifying orders needs clearance 2".

@@ -9,8 +9,10 @@ from conveyor.audit.service import Actor
 from conveyor.core.errors import NotFound
 from conveyor.core.state import AppState, in_session
 from conveyor.order import flows as order_flows
+from conveyor.order.models import SalesOrder
 from conveyor.purchasing import service as purchasing_service
-from conveyor.purchasing.models import PurchaseOrderPublic
+from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderPublic, PurchaseOrderStatus
+from conveyor.shipping import service as shipping_service
 from workflows.types import SalesOrderNames, SupplierShipped
 
 log = logging.getLogger(__name__)
@@ -18,6 +20,30 @@ log = logging.getLogger(__name__)
 
 class PurchaseOrderNotFoundError(NotFound):
     """No purchase order has that number."""
+
+
+def _record_shipment(session: Session, state: AppState, purchase: PurchaseOrder) -> None:
+    """The supplier's shipment as one of the order's shipments (with its tracking), once."""
+    order = session.get(SalesOrder, purchase.order_id)
+    if order is None or purchase.status != PurchaseOrderStatus.SHIPPED:
+        return
+    shipping_service.record_shipped(
+        session=session,
+        key=f"{order.number}:po:{purchase.number}",
+        order=order,
+        number=len(shipping_service.for_order(session=session, order_id=order.id or 0)) + 1,
+        goods=[
+            (line.sku, line.name, line.qty)
+            for line in purchasing_service.lines(
+                session=session, purchase_order_id=purchase.id or 0
+            )
+        ],
+        warehouse=None,
+        templates=state.settings.carrier_tracking_urls,
+        app_url=state.settings.public_url,
+        purchase_order_number=purchase.number,
+        tracking=purchase.tracking,
+    )
 
 
 async def confirm_shipped(
@@ -32,6 +58,7 @@ async def confirm_shipped(
         purchasing_service.mark_shipped(
             session=session, purchase=purchase, tracking=tracking, actor=actor
         )
+        _record_shipment(session, state, purchase)
         return purchase.order_number, purchasing_service.to_public(
             session=session, purchase=purchase
         )

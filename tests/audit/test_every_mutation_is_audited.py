@@ -25,6 +25,7 @@ from sqlmodel import col, func, select
 from conveyor.audit.models import AuditEntry
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
+from conveyor.shipping.views import SIGNATURE_HEADER, sign_carrier
 from tests.conftest import RULES
 from tests.utils.api import (
     auth,
@@ -57,6 +58,7 @@ NOT_MUTATING = {
 }
 SHOPIFY_SKUS = {"SKU2006-001": "89.99", "SKU2006-020": "159.99", "SKU2006-035": "119.99"}
 AUDIT_WAIT_SECONDS = 30.0
+CARRIER_SECRET = "audit-carrier-secret-0123456789"
 
 
 @pytest.fixture
@@ -73,6 +75,7 @@ def settings(settings: Settings) -> Settings:
             "shopify_secret": SecretStr(SHOPIFY_SECRET),
             "woocommerce_secret": SecretStr(WOO_SECRET),
             "stripe_secret": SecretStr(STRIPE_SECRET),
+            "carrier_webhook_secret": SecretStr(CARRIER_SECRET),
         }
     )
 
@@ -413,6 +416,29 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "purchase_order.shipped",
         call("POST", lambda d: Call(f"/api/purchase-orders/{d['purchase']}/shipped", {})),
     ),
+    # The supplier's shipment (shipment 1 of that order): tracked, lost, then delivered after all.
+    ("PATCH", "/api/orders/{number}/shipments/{shipment}"): Example(
+        "shipment.updated",
+        call(
+            "PATCH",
+            lambda d: Call(f"/api/orders/{d['supplied']}/shipments/1", {"tracking": "AUDIT-1"}),
+        ),
+    ),
+    ("POST", "/api/orders/{number}/shipments/{shipment}/failed"): Example(
+        "shipment.failed",
+        call(
+            "POST",
+            lambda d: Call(f"/api/orders/{d['supplied']}/shipments/1/failed", {"reason": "lost"}),
+        ),
+    ),
+    ("POST", "/api/orders/{number}/shipments/{shipment}/delivered"): Example(
+        "shipment.delivered",
+        call("POST", lambda d: Call(f"/api/orders/{d['supplied']}/shipments/1/delivered", {})),
+    ),
+    ("POST", "/webhooks/carrier"): Example(
+        "shipment.delivered",
+        lambda api, d: _carrier_delivered(api, d["carried_tracking"]),
+    ),
     ("POST", "/webhooks/shopify"): Example(
         "order.place",
         lambda api, d: post_shopify(api, shopify_order(str(int(time.time() * 1000)))),
@@ -543,6 +569,16 @@ async def _replay_outbound(api: httpx.AsyncClient, subscription: int) -> httpx.R
     return await api.post(f"/api/webhook-subscriptions/{subscription}/deliveries/{delivery}/replay")
 
 
+async def _carrier_delivered(api: httpx.AsyncClient, tracking: str) -> httpx.Response:
+    body = json.dumps({"tracking": tracking, "event": "delivered"}).encode()
+    signature = sign_carrier(body, CARRIER_SECRET, int(time.time()))
+    return await api.post(
+        "/webhooks/carrier",
+        content=body,
+        headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+    )
+
+
 def mutating_operations(app_openapi: dict) -> set[tuple[str, str]]:
     """Every (METHOD, path) of the OpenAPI document that may change something."""
     return {
@@ -578,12 +614,20 @@ async def _prepare(api: httpx.AsyncClient) -> Data:
     web = await place_order(api, customer["id"], line, channel="web")
     completed = await place_order(api, customer["id"], line, prepaid=True)
     supplied = await place_order(api, customer["id"], [(drop["sku"], 1)])
+    carried = await place_order(api, customer["id"], [(drop["sku"], 1)])
     data["task"] = await wait_for_open_task(api, web["number"], "allocation")
     for number in (data["to_cancel"], data["to_amend"], data["to_revise"]):
         await wait_for_open_task(api, number, "quote")
     done = await wait_for_order(api, completed["number"], lambda o: o["status"] == "completed")
     data["completed"] = done["number"]
     data["purchase"] = await _purchase_order(api, supplied["number"])
+    data["supplied"] = supplied["number"]
+    data["carried_tracking"] = tracking = f"T-{_unique()}"
+    carried_po = await _purchase_order(api, carried["number"])
+    shipped = await api.post(
+        f"/api/purchase-orders/{carried_po}/shipped", json={"tracking": tracking}
+    )
+    assert shipped.status_code == 200, shipped.text
     stored = await post_shopify(api, shopify_order("4711"))
     assert stored.status_code == 200, stored.text
     deliveries = (await api.get("/api/webhook-deliveries")).json()["data"]

@@ -23,6 +23,7 @@ OPEN = {
     "/webhooks/shopify": "signed by the store (tests/webhook)",
     "/webhooks/woocommerce": "signed by the store (tests/webhook)",
     "/webhooks/stripe": "signed by the payment provider (tests/webhook)",
+    "/webhooks/carrier": "signed by the carrier (tests/shipping)",
     "/": "redirects to the caller's start page",
     "/login": "signing in",
     "/logout": "signing out",

@@ -51,13 +51,20 @@ WAREHOUSE = {
     "picking": ("task", "warehouse", "pool"),
     "packing": ("task", "warehouse", "same:picking"),
 }
+# A rule that does not name `delivery` skips it (delivered when packed).
+NO_DELIVERY = {"delivery": ("skip", None, "pool")}
 BIG_B2B = {
     "quote": ("task", "sales", "owner"),
     "allocation": ("task", "credit", "pool"),
     **WAREHOUSE,
+    **NO_DELIVERY,
 }
-WEB = {"quote": ("skip", None, "pool"), "allocation": ("task", "order_desk", "round_robin")}
-DEFAULT = {"quote": ("skip", None, "pool"), **WAREHOUSE}
+WEB = {
+    "quote": ("skip", None, "pool"),
+    "allocation": ("task", "order_desk", "round_robin"),
+    **NO_DELIVERY,
+}
+DEFAULT = {"quote": ("skip", None, "pool"), **WAREHOUSE, **NO_DELIVERY}
 
 
 @pytest.mark.parametrize(
@@ -148,9 +155,14 @@ def test_matched_rule_plan_fills_unmentioned_steps_with_auto(matching: RuleSet) 
     assert decision.steps[0] == StepRoute(
         step="quote", mode="task", role="sales", assign="owner", fallback="least_loaded"
     )
-    assert decision.steps[1:] == [StepRoute(step=step, mode="auto") for step in STEPS[1:]]
+    assert decision.steps[1:] == [_unmentioned(step) for step in STEPS[1:]]
     default = matching.decide(_facts())
-    assert default.steps == [StepRoute(step=step, mode="auto") for step in STEPS]
+    assert default.steps == [_unmentioned(step) for step in STEPS]
+
+
+def _unmentioned(step: str) -> StepRoute:
+    """A step no rule names: automatic, but delivery skipped (delivered when packed)."""
+    return StepRoute(step=step, mode="skip" if step == "delivery" else "auto")
 
 
 # ---- the pure engine -------------------------------------------------------------------------
@@ -196,7 +208,16 @@ def test_rule_model_completes_and_orders_steps() -> None:
         ),
     )
     assert [s.step for s in rule.steps] == list(STEPS)
-    assert [s.mode for s in rule.steps] == ["task", "auto", "auto", "auto", "skip", "auto", "auto"]
+    assert [s.mode for s in rule.steps] == [
+        "task",
+        "auto",
+        "auto",
+        "auto",
+        "skip",
+        "auto",
+        "skip",  # delivery: skipped unless a rule names it
+        "auto",
+    ]
     with pytest.raises(ValueError, match="no role"):
         StepRoute(step="quote", mode="task")
     with pytest.raises(ValueError, match="given twice"):

@@ -41,6 +41,7 @@ def test_sales_order_names_match_the_workflow(workflow_class: type, name: str) -
         SalesOrderNames.TASK_ASSIGNED,
         SalesOrderNames.QUOTE_VOIDED,
         SalesOrderNames.SUPPLIER_SHIPPED,
+        SalesOrderNames.SHIPMENT_DELIVERED,
         SalesOrderNames.PAYMENT_RECORDED,
     }
     assert set(definition.queries) == {SalesOrderNames.PROGRESS}

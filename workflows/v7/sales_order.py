@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         QuoteVoided,
         SalesOrderInput,
         SalesOrderResult,
+        ShipmentDelivered,
         SupplierShipped,
         TaskAssigned,
     )
@@ -235,6 +236,10 @@ class SalesOrderWorkflow(OrderPeople, OrderGoods):
     def supplier_shipped(self, shipped: SupplierShipped) -> None:
         """A supplier confirmed shipping one of this order's purchase orders."""
         self._supplier_signals += 1
+
+    @workflow.signal
+    def shipment_delivered(self, event: ShipmentDelivered) -> None:
+        """A shipment was delivered: nothing waits for it here (no delivery step before v9)."""
 
     @workflow.signal
     def payment_recorded(self) -> None:

@@ -1,0 +1,188 @@
+"""Shipments and delivery end to end: a partial order ships twice with tracking, each shipment
+is delivered on its own day (staff, then the carrier's signed event), and the order completes
+only once both are delivered and it is paid; the customer gets a shipped and a delivered mail
+for each, with that shipment's tracking link."""
+
+import asyncio
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from conveyor.core.models import utcnow
+from conveyor.core.settings import Settings
+from conveyor.shipping.views import SIGNATURE_HEADER, sign_carrier
+from tests.conftest import RULES, Mailbox
+from tests.utils.api import (
+    create_customer,
+    create_product,
+    place_order,
+    wait_for_open_task,
+    wait_for_order,
+)
+
+CARRIER_SECRET = "carrier-test-secret-0123456789"
+TRACKING_URLS = {
+    "dhl": "https://www.dhl.com/track?id={tracking}",
+    "ups": "https://www.ups.com/track?tracknum={tracking}",
+}
+
+
+@pytest.fixture
+def rules_dir() -> Path:
+    """Packing is a task (tracking recorded on it); delivery waits for each shipment."""
+    return RULES / "delivery"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "carrier_tracking_urls": TRACKING_URLS,
+            "carrier_webhook_secret": SecretStr(CARRIER_SECRET),
+        }
+    )
+
+
+async def _mails(mailbox: Mailbox, address: str, part: str, count: int) -> list:
+    for _ in range(300):
+        found = [m for m in mailbox.to(address) if part in m["Subject"].lower()]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(
+        f"{count} x '{part}' to {address}; got {[m['Subject'] for m in mailbox.messages]}"
+    )
+
+
+def _text(message) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+async def _pack(api: httpx.AsyncClient, number: str, shipment: int, details: dict) -> dict:
+    """Record the carrier and tracking on the open packing task's shipment, then pack."""
+    task = await wait_for_open_task(api, number, "packing")
+    ahead = await api.patch(f"/api/orders/{number}/shipments/{shipment}", json=details)
+    assert ahead.status_code == 200, ahead.text
+    assert ahead.json()["status"] == "packed"
+    done = await api.post(f"/api/tasks/{task['id']}/complete", json={})
+    assert done.status_code == 200, done.text
+    for _ in range(200):
+        shipments = (await api.get(f"/api/orders/{number}/shipments")).json()
+        if len(shipments) >= shipment and shipments[shipment - 1]["status"] == "shipped":
+            return shipments[shipment - 1]
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"shipment {shipment} of {number} never shipped: {shipments}")
+
+
+def _carrier_post(api: httpx.AsyncClient, event: dict, secret: str = CARRIER_SECRET):
+    body = json.dumps(event).encode()
+    header = sign_carrier(body, secret, int(time.time()))
+    return api.post(
+        "/webhooks/carrier",
+        content=body,
+        headers={SIGNATURE_HEADER: header, "Content-Type": "application/json"},
+    )
+
+
+async def test_partial_order_completes_after_both_shipments_are_delivered_and_paid(
+    api: httpx.AsyncClient, worker, mailbox: Mailbox
+) -> None:
+    product = await create_product(api, on_hand=2, price="10.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 5)], allow_partial=True)
+    number = order["number"]
+
+    first = await _pack(api, number, 1, {"carrier": "DHL", "tracking": "JD0001", "packages": 1})
+    assert first["tracking_url"] == "https://www.dhl.com/track?id=JD0001"
+    assert first["lines"] == [{"sku": product["sku"], "name": product["name"], "qty": 2}]
+    await api.post(f"/api/inventory/{product['sku']}/receive", json={"qty": 3})
+    second = await _pack(
+        api,
+        number,
+        2,
+        {"carrier": "ups", "service": "ground", "tracking": "1Z999", "weight_kg": "2.5"},
+    )
+    assert second["tracking_url"] == "https://www.ups.com/track?tracknum=1Z999"
+    assert second["lines"][0]["qty"] == 3
+
+    waiting = await wait_for_order(api, number, lambda o: o["current_step"] == "delivery")
+    assert waiting["status"] == "open"
+
+    # Shipment 1 arrived yesterday (staff record it); the order still waits for shipment 2.
+    yesterday = utcnow() - timedelta(days=1)
+    delivered = await api.post(
+        f"/api/orders/{number}/shipments/1/delivered",
+        json={"signed_by": "Ann Reception", "delivered_at": yesterday.isoformat()},
+    )
+    assert delivered.status_code == 200, delivered.text
+    assert delivered.json()["status"] == "delivered"
+    assert delivered.json()["signed_by"] == "Ann Reception"
+    await asyncio.sleep(1.0)
+    still = (await api.get(f"/api/orders/{number}")).json()
+    assert still["current_step"] == "delivery" and still["status"] == "open"
+
+    # A forged carrier event (wrong secret) and an unsigned one change nothing.
+    forged = await _carrier_post(api, {"tracking": "1Z999", "event": "delivered"}, "not-the-secret")
+    assert forged.status_code == 401
+    unsigned = await api.post("/webhooks/carrier", json={"tracking": "1Z999", "event": "delivered"})
+    assert unsigned.status_code == 401
+    assert (await api.get(f"/api/orders/{number}/shipments")).json()[1]["status"] == "shipped"
+
+    # Shipment 2 arrives today: the carrier says so, signed.
+    event = {"tracking": "1Z999", "event": "delivered", "carrier": "ups", "signed_by": "B. Door"}
+    answer = await _carrier_post(api, event)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["number"] == 2 and answer.json()["status"] == "delivered"
+
+    # Delivered, not yet paid: collection waits; paid: completed.
+    unpaid = await wait_for_order(api, number, lambda o: o["current_step"] == "collection")
+    assert unpaid["status"] == "open"
+    total = unpaid["totals"]["total"]
+    paid = await api.post(f"/api/orders/{number}/payments", json={"amount": total})
+    assert paid.status_code == 201, paid.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+    shipments = (await api.get(f"/api/orders/{number}/shipments")).json()
+    days = [s["delivered_at"][:10] for s in shipments]
+    assert days == [yesterday.date().isoformat(), utcnow().date().isoformat()]
+
+    email = customer["email"]
+    shipped = await _mails(mailbox, email, "has shipped", 2)
+    assert len(shipped) == 2
+    assert "https://www.dhl.com/track?id=JD0001" in _text(shipped[0])
+    assert "https://www.ups.com/track?tracknum=1Z999" in _text(shipped[1])
+    assert f"2 x {product['sku']}" in _text(shipped[0])
+    assert f"3 x {product['sku']}" in _text(shipped[1])
+    arrived = await _mails(mailbox, email, "delivered", 2)
+    assert len(arrived) == 2
+    assert "Ann Reception" in _text(arrived[0]) and "JD0001" in _text(arrived[0])
+    assert "1Z999" in _text(arrived[1])
+
+
+async def test_failed_shipment_gives_the_order_desk_a_task(api: httpx.AsyncClient, worker) -> None:
+    product = await create_product(api, on_hand=1, price="10.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)], prepaid=True)
+    number = order["number"]
+    await _pack(api, number, 1, {"carrier": "dhl", "tracking": "LOST1"})
+    await wait_for_order(api, number, lambda o: o["current_step"] == "delivery")
+    missing = await api.patch(f"/api/orders/{number}/shipments/7", json={"tracking": "X"})
+    assert missing.status_code == 404
+
+    lost = await _carrier_post(api, {"tracking": "LOST1", "event": "failed", "note": "lost"})
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["status"] == "failed" and lost.json()["failure_reason"] == "lost"
+    task = await wait_for_open_task(api, number, "delivery")
+    assert task["role"] == "order_desk"
+    late = await api.post(f"/api/orders/{number}/shipments/1/failed", json={"reason": "again"})
+    assert late.status_code == 200  # failed already: unchanged
+    assert late.json()["failure_reason"] == "lost"
+
+    done = await api.post(f"/api/tasks/{task['id']}/complete", json={"note": "refunded"})
+    assert done.status_code == 200, done.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
