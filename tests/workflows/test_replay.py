@@ -35,8 +35,9 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 # The workflow version the live runs below record (v1: before notifications, v2: notifications
 # and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
 # v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices,
-# v8: the SalesOrder workflow type: a few activities per order, continue-as-new).
-RECORD_AS = "v8"
+# v8: the SalesOrder workflow type: a few activities per order, continue-as-new,
+# v9: the delivery step, patched "delivery-stage").
+RECORD_AS = "v9"
 # The first version of the SalesOrder type; earlier versions are SalesOrderWorkflow's.
 FIRST_V8 = 8
 
@@ -213,3 +214,24 @@ async def test_live_continued_as_new_histories_replay(
         await _replayer(_version(RECORD_AS)).replay_workflow(history)
     _keep(histories[0], "continued_as_new")  # ends in continue-as-new, carrying the state
     _keep(histories[-1], "continued_as_new_last_run")  # starts from that state, completes
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "delivery"])
+async def test_live_delivery_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    """v9: packed with tracking, the order waits at delivery until the shipment is delivered."""
+    product = await create_product(api, on_hand=2, price="4.10")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 2)], prepaid=True)
+    number = order["number"]
+    task = await wait_for_open_task(api, number, "packing")
+    details = {"carrier": "dhl", "tracking": "REPLAY-1"}
+    assert (await api.patch(f"/api/orders/{number}/shipments/1", json=details)).status_code == 200
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, number, lambda o: o["current_step"] == "delivery")
+    delivered = await api.post(f"/api/orders/{number}/shipments/1/delivered", json={})
+    assert delivered.status_code == 200, delivered.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    await _record(temporal_client, number, "delivered")
