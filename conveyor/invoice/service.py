@@ -281,7 +281,8 @@ def record_payment(
         entity_id=order.number,
         after=snapshot(payment, PAYMENT_FIELDS),
     )
-    outbound_events.payment_received(session, payment, order)
+    if payment.amount > 0:  # a refund (a negative payment) is no payment received
+        outbound_events.payment_received(session, payment, order)
     return payment
 
 
