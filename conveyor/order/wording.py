@@ -204,25 +204,33 @@ class PricedLineLike(Protocol):
     price_rule: str
 
 
-def _percent(value: Decimal) -> str:
-    return f"{value:.1f}".removesuffix(".0")
+def percent_off(list_price: Decimal, price: Decimal) -> str | None:
+    """How far `price` is below `list_price`, in percent to one decimal ("15", "12.5"); None
+    when it is not below."""
+    if list_price <= 0 or price >= list_price:
+        return None
+    return f"{(1 - price / list_price) * 100:.1f}".removesuffix(".0")
 
 
 def price_note(line: PricedLineLike, *, for_customer: bool) -> str | None:
     """Why a line costs less than list: the agreement (or rule) and the share off list, e.g.
     `Your price: 15 % off list 20.00 (agreement “Gold customers”)`; None at list price."""
-    full = line.list_price * line.qty
-    if full <= 0 or line.line_total >= full:
+    off = percent_off(line.list_price * line.qty, line.line_total)
+    if off is None:
         return None
-    off = _percent((1 - line.line_total / full) * 100)
     list_price = f"{line.list_price:,.2f}"
-    rule = line.price_rule
     if for_customer:
-        parts = []
-        if match := re.match(r"agreement \d+: ([^;]+)", rule):
-            parts.append(f"agreement “{match.group(1).strip()}”")
-        if match := re.search(r"order discount ([\d.]+)%", rule):
-            parts.append(f"order discount {match.group(1)} %")
-        why = f" ({', '.join(parts)})" if parts else ""
-        return f"Your price: {off} % off list {list_price}{why}"
-    return f"{rule}: {off} % off list {list_price}"
+        why = customer_price_rule(line.price_rule)
+        return f"Your price: {off} % off list {list_price}{f' ({why})' if why else ''}"
+    return f"{line.price_rule}: {off} % off list {list_price}"
+
+
+def customer_price_rule(rule: str) -> str:
+    """The rule that priced a line as a customer reads it (`agreement “Gold customers”, order
+    discount 5 %`): no internal ids; empty for the list price."""
+    parts = []
+    if match := re.match(r"agreement \d+: ([^;]+)", rule):
+        parts.append(f"agreement “{match.group(1).strip()}”")
+    if match := re.search(r"order discount ([\d.]+)%", rule):
+        parts.append(f"order discount {match.group(1)} %")
+    return ", ".join(parts)

@@ -330,6 +330,8 @@ TEMPLATES.env.filters.update(
     price_note=_price_note,
     customer_step=wording.customer_step,
     customer_status=wording.customer_status,
+    customer_price_rule=wording.customer_price_rule,
+    percent_off=wording.percent_off,
     datetime=_datetime,
     money=_money,
     duration=_duration,

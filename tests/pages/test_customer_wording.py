@@ -3,6 +3,7 @@ or internal cancel reasons (on the page or in the mail); a quote says until when
 discount says which agreement and how much off list. Staff read the trail as sentences, in UTC."""
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -12,7 +13,7 @@ from sqlmodel import select
 
 from conveyor.core.db import session_scope
 from conveyor.notification.models import OutboxMessage
-from conveyor.order.wording import customer_cancel_reason, staff_event
+from conveyor.order.wording import customer_cancel_reason, percent_off, staff_event
 from tests.conftest import ADMIN_TOKEN, RULES
 from tests.utils.api import (
     auth,
@@ -76,7 +77,10 @@ async def test_customer_reads_stages_and_a_discount_explained_staff_read_sentenc
     open_customer_account(engine, customer["id"], "wording-pass")
     shopper = await customer_client(api, customer["email"], "wording-pass")
     page = (await shopper.get(f"/customer/orders/{number}")).text
+    offer = (await shopper.get(f"/shop/products/{product['sku']}")).text
     await shopper.aclose()
+    assert "15 % off list 20.00 (agreement “Loyal buyer”)" in offer
+    assert f"agreement {agreement.json()['id']}:" not in offer
     main = page[page.index("<main") :]
     for word in (*INTERNAL, desk["email"], "credit file"):
         assert word not in main.lower(), word
@@ -154,5 +158,7 @@ def test_wording_maps_the_stored_texts() -> None:
     assert customer_cancel_reason("quote void: SO-1 was accepted") == (
         "you accepted quote SO-1 instead"
     )
+    assert percent_off(Decimal("20.00"), Decimal("17.50")) == "12.5"
+    assert percent_off(Decimal("20.00"), Decimal("20.00")) is None
     assert customer_cancel_reason("picking rejected") is None
     assert customer_cancel_reason("call me maybe") is None
