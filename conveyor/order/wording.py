@@ -89,15 +89,16 @@ def customer_status(status: str) -> str:
     return CUSTOMER_STATUS.get(status, status.replace("_", " ").capitalize())
 
 
-def customer_progress(timeline: Sequence[StepLike]) -> list[CustomerStage]:
-    """The staff timeline folded into the customer's stages; a stage whose steps were all
-    skipped is left out (an order without a quote shows no quote stage)."""
+def customer_progress(timeline: Sequence[StepLike], *, quoted: bool) -> list[CustomerStage]:
+    """The staff timeline folded into the customer's stages. A stage whose steps were all
+    skipped is left out, and so is the quote stage of an order that was never a quote
+    (`quoted`: the customer was sent one)."""
     by_step = {s.step: s for s in timeline}
     stages = []
     for key, label, done_label, steps in CUSTOMER_STAGES:
         mine = [by_step[step] for step in steps if step in by_step]
         states = {s.state for s in mine}
-        if not mine or states == {"skipped"}:
+        if not mine or states == {"skipped"} or (key == "quote" and not quoted):
             continue
         finished = [s.finished_at for s in mine if s.finished_at]
         if states <= {"done", "skipped"}:

@@ -81,7 +81,9 @@ def customer_order(
     context = order_context(session, order)
     context |= {
         "page": "customer",
-        "progress": wording.customer_progress(context["timeline"]),
+        "progress": wording.customer_progress(
+            context["timeline"], quoted=any(e.kind == "quote_sent" for e in context["events"])
+        ),
         "valid_until": quote_expiry(session, order, state.settings),
         "history": [
             (event.at, text)

@@ -87,6 +87,7 @@ async def test_customer_reads_stages_and_a_discount_explained_staff_read_sentenc
     for stage in ("Confirmed", "Prepared and shipped", "Invoiced", "Awaiting payment"):
         assert f"<strong>{stage}</strong>" in main, stage
     assert 'data-stage="payment" data-state="current"' in main
+    assert 'data-stage="quote"' not in main  # it never was a quote
     assert "Your order is packed and on its way." in main
     assert "Your price: 15 % off list 20.00 (agreement “Loyal buyer”)" in main
 
@@ -124,6 +125,7 @@ async def test_a_quote_shows_its_expiry_and_an_internal_cancel_reason_stays_insi
     assert f"valid until {until}" in center
     shown = (await shopper.get(f"/customer/orders/{quote['number']}")).text
     assert f"Valid until {until}." in shown
+    assert "<strong>Quote</strong>" in shown and 'data-stage="quote" data-state="current"' in shown
     by_rule = (await shopper.get(f"/customer/orders/{ruled['number']}")).text
     assert 'data-testid="quote-valid-until">Valid until ' in by_rule and " UTC." in by_rule
     gone = (await shopper.get(f"/customer/orders/{other['number']}")).text

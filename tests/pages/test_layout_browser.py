@@ -102,6 +102,25 @@ async def test_pages_fit_phone_and_laptop_width_and_tokens_do_not_wrap(
         )
         assert inside, f"the Backordered table is wider than its card at {width}px"
 
+    # The customer's own order page: the long word in their message and the item name wrap too.
+    buyer = await new_page()
+    await buyer.goto("/login")
+    await buyer.click("summary:has-text('Customer center')")
+    login = buyer.locator("[data-testid=customer-login]")
+    await login.locator("input[name=email]").fill(customer["email"])
+    await login.locator("input[name=password]").fill("layout-pass")
+    await login.locator("button[type=submit]").click()
+    await buyer.wait_for_url("**/customer")
+    for width in WIDTHS:
+        await buyer.set_viewport_size({"width": width, "height": 900})
+        for path, name in (
+            ("/customer", "customer-center"),
+            (f"/customer/orders/{talked}", "customer-order"),
+        ):
+            await buyer.goto(path)
+            await shot(buyer, f"layout-{name}-{width}")
+            assert await buyer.evaluate(OVERFLOW) <= 0, f"{path} is wider than {width}px"
+
 
 async def test_report_chart_labels_lie_flat_and_are_few(
     api: httpx.AsyncClient,
