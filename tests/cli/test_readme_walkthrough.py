@@ -246,7 +246,7 @@ async def test_the_walkthrough_for_people_works_on_the_pages(sign_in) -> None:
     await _shot(walter, "07-pick-list")
     await picking.get_by_role("button", name="Complete").click()
     await walter.wait_for_selector("#notice:has-text('completed')")
-    await walter.goto("/inbox?scope=all")  # wherever packing went: the pool or the picker
+    await _menu(walter, "Inbox")  # My tasks: packing goes to whoever picked
     packing = walter.locator(f"[data-testid=task][data-order='{number}']")
     await expect(packing.get_by_role("link", name="Packing slip (PDF)")).to_be_visible()
 
