@@ -16,9 +16,10 @@ from conveyor.outbound import service as outbound_service
 from conveyor.outbound import signing
 
 BATCH_SIZE = 20
-# A claim keeps other dispatchers off a batch this long; a batch starts only while the longest
-# POST fits in what is left, so no delivery is sent by two dispatchers at once.
-LEASE_SECONDS = 60.0
+# A claim keeps other dispatchers off a batch this long: longer than a batch's POSTs may take
+# (each at most `outbound_timeout_seconds`, at most 60 s, end to end, all at once), so no
+# delivery is sent by two dispatchers at once; a dead worker's claims are due again after it.
+LEASE_SECONDS = 150.0
 HEARTBEAT_EVERY_SECONDS = 1.0
 MAX_ERROR_BODY = 300  # of a refusal's answer, kept in the delivery log
 
@@ -112,16 +113,29 @@ class OutboundActivities:
             signing.EVENT_TYPE_HEADER: attempt.event_type,
         }
         try:
-            response = await client.post(attempt.url, content=attempt.body, headers=headers)
-        except httpx.HTTPError as exc:
+            # The whole exchange is bounded (httpx's timeouts are per read and write), and of
+            # the answer only the status and the start of a refusal's body are read.
+            async with asyncio.timeout(self.settings.outbound_timeout_seconds):
+                async with client.stream(
+                    "POST", attempt.url, content=attempt.body, headers=headers
+                ) as response:
+                    status_code = response.status_code
+                    answer = b""
+                    if not 200 <= status_code < 300:
+                        async for chunk in response.aiter_bytes():
+                            answer += chunk
+                            if len(answer) >= MAX_ERROR_BODY:
+                                break
+        except (httpx.HTTPError, TimeoutError) as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             await asyncio.to_thread(self._failed, attempt.delivery_id, None, error)
             return False
-        if 200 <= response.status_code < 300:
-            await asyncio.to_thread(self._delivered, attempt.delivery_id, response.status_code)
+        if 200 <= status_code < 300:
+            await asyncio.to_thread(self._delivered, attempt.delivery_id, status_code)
             return True
-        error = f"HTTP {response.status_code}: {response.text[:MAX_ERROR_BODY]}"
-        await asyncio.to_thread(self._failed, attempt.delivery_id, response.status_code, error)
+        text = answer[:MAX_ERROR_BODY].decode("utf-8", "replace")
+        error = f"HTTP {status_code}: {text}" if text else f"HTTP {status_code}"
+        await asyncio.to_thread(self._failed, attempt.delivery_id, status_code, error)
         return False
 
     def _claim(self) -> tuple[list[_Attempt], datetime]:

@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,7 @@ class Subscriber:
 
     port: int
     status: int = 200
+    delay: float = 0.0  # seconds before it answers (a slow subscriber)
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,6 +49,7 @@ class Subscriber:
                     subscriber.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
+                time.sleep(subscriber.delay)
                 self.send_response(subscriber.status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

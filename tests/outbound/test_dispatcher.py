@@ -143,3 +143,34 @@ async def test_an_effect_rolled_back_announces_nothing(
         outbound_service.emit(session, "order.created", {"number": "Y"}, key="k:2")  # a retry
     log = (await api.get("/api/webhook-subscriptions/1/deliveries")).json()
     assert log["count"] == 1
+
+
+async def test_a_slow_subscriber_times_out_and_gets_it_later(
+    engine: Engine, worker, subscriber: Subscriber
+) -> None:
+    subscriber.delay = 5.0  # past the 3 s the test settings allow one POST
+    subscriber.start()
+    subscription = _subscribe(engine, subscriber.url())
+    _emit(engine, 1)
+
+    def attempted() -> OutboundDelivery | None:
+        with session_scope(engine) as session:
+            row = session.get(OutboundDelivery, 1)
+            return row if row and row.attempts >= 1 else None
+
+    for _ in range(100):
+        if attempted():
+            break
+        await asyncio.sleep(0.1)
+    timed_out = attempted()
+    assert timed_out and timed_out.status == "pending" and timed_out.last_status is None
+    assert timed_out.subscription_id == subscription
+    assert "Timeout" in (timed_out.last_error or ""), timed_out.last_error
+    subscriber.delay = 0.0
+    for _ in range(100):
+        with session_scope(engine) as session:
+            row = session.get(OutboundDelivery, 1)
+            if row and row.status == "delivered":
+                break
+        await asyncio.sleep(0.1)
+    assert row and row.status == "delivered" and row.last_status == 200
