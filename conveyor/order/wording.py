@@ -166,7 +166,7 @@ def _sentence(text: str) -> str:
     if not text:
         return ""
     text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?)" else text + "."
+    return text if text[-1] in ".!?" else text + "."
 
 
 def step_label(step: str | None) -> str:
@@ -190,6 +190,16 @@ def staff_event(kind: str, step: str | None, message: str, *, units: int | None 
     if kind == "pick_list" and (match := re.fullmatch(r"pick list with (\d+) lines", message)):
         lines = int(match.group(1))
         return f"Pick list printed: {lines} line{'' if lines == 1 else 's'}."
+    if kind == "task_created" and (
+        match := re.fullmatch(r"task (\d+) for role (\S+?)(,.*)?", message)
+    ):
+        return _sentence(
+            f"Task {match.group(1)} created for role {match.group(2)}{match.group(3) or ''}"
+        )
+    if kind == "task_completed" and (match := re.fullmatch(r"task (\d+): (.*)", message)):
+        return _sentence(f"Task {match.group(1)} completed: {match.group(2)}")
+    if kind == "invoiced" and (match := re.fullmatch(r"(.*)invoice (\S+) for (\S+)", message)):
+        return _sentence(f"{match.group(1)}invoice {match.group(2)} issued for {match.group(3)}")
     text = message.replace("; on-hand deducted", "; the goods left stock on hand")
     text = text.replace("stock committed", "stock reserved")
     return _sentence(text) or _sentence(kind.replace("_", " "))

@@ -157,6 +157,9 @@ def test_wording_maps_the_stored_texts() -> None:
         "Shipment 2 packed; the goods left stock on hand."
     )
     assert staff_event("completed", None, "order completed") == "Order completed."
+    assert staff_event("task_completed", "picking", "task 4: done (bin A)") == (
+        "Task 4 completed: done (bin A)."
+    )
     assert customer_cancel_reason("quote void: SO-1 was accepted") == (
         "you accepted quote SO-1 instead"
     )
