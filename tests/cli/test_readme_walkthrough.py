@@ -7,9 +7,11 @@ only the address differs. The walkthrough for people: Chromium signs in with the
 banner prints and does each numbered step on the pages, by the labels the README names.
 """
 
+import asyncio
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -169,8 +171,23 @@ async def _new_order_for(page, customer: str) -> None:
     await page.get_by_role("link", name="Enter an order").first.click()
 
 
+async def _picking_waits_in_the_pool(dev: DevGroup, timeout: float = 120.0) -> None:
+    """Until the background demo orders have put a picking task in the warehouse pool."""
+    token = (dev.data_dir / "admin-token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=dev.base, headers=headers) as client:
+        while time.monotonic() < deadline:
+            pool = await client.get("/api/tasks", params={"scope": "pool", "step": "picking"})
+            if pool.status_code == 200 and pool.json()["data"]:
+                return
+            await asyncio.sleep(1)
+    raise AssertionError("the demo orders put no picking task in the pool")
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
-async def test_the_walkthrough_for_people_works_on_the_pages(sign_in) -> None:
+async def test_the_walkthrough_for_people_works_on_the_pages(sign_in, make_run: MakeRun) -> None:
+    await _picking_waits_in_the_pool(make_run.dev)
     # 1. An order (Alice): lines by Find a product, Preview, Place order.
     alice = await sign_in("alice")
     await _new_order_for(alice, "Jane")
