@@ -316,7 +316,7 @@ class OrderStepActivities:
     def pack_order_shipment(self, request: PackStepInput) -> None:
         """Deduct the packed goods from on-hand and committed, once, and record them as a
         shipment (with the carrier and tracking staff gave the packing task); the customer is
-        told. Without goods of its own (all drop-ship) the customer is told all the same."""
+        told. Without goods of its own (all drop-ship) there is no shipment here."""
         with session_scope(self.engine) as session:
             order = self._open(session, request)
             number = order.number or ""
@@ -351,10 +351,7 @@ class OrderStepActivities:
                 for line in order_service.lines(session=session, order_id=order.id or 0)
             }
             if not needs:
-                self._mail(
-                    session, order, "order_shipped", "shipped" if n <= 1 else f"shipped:s{n}"
-                )
-                return
+                return  # all drop-ship: the supplier's shipment is the one the customer hears of
             warehouses = {need.warehouse or self.default_warehouse for need in needs}
             shipping_service.record_shipped(
                 session=session,

@@ -30,6 +30,8 @@ from conveyor.pages.web import (
     require_page,
 )
 from conveyor.report import service as report_service
+from conveyor.shipping import flows as shipping_flows
+from conveyor.shipping.models import ShipmentDetails
 from conveyor.task import flows as task_flows
 from conveyor.task import outcomes
 from conveyor.task import service as task_service
@@ -285,24 +287,35 @@ async def complete(
     outcome: Annotated[Literal["done", "approved", "rejected"], Form()] = "done",
     note: Annotated[str, Form(max_length=2000)] = "",
     confirmed: Annotated[str, Form(max_length=3)] = "",
+    carrier: Annotated[str, Form(max_length=64)] = "",
+    tracking: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Complete with an outcome and a note; the order's workflow resumes. A rejection (it
-    cancels the order) is confirmed with a reason on its own page first."""
+    cancels the order) is confirmed with a reason on its own page first. A packing task's
+    carrier and tracking are recorded on its shipment first."""
     if outcome == outcomes.REJECTED and confirmed != "yes":
         return _confirm_first(request, f"/inbox/tasks/{task_id}/reject")
-    return await _act(
-        request,
-        web,
-        lambda: task_flows.complete(
+
+    async def work() -> Task:
+        fields = (("carrier", carrier.strip()), ("tracking", tracking.strip()))
+        given = {name: value for name, value in fields if value}
+        if given and principal.can(Permission.SHIPMENTS_RECORD):
+            await shipping_flows.record_on_packing_task(
+                state,
+                task_id=task_id,
+                details=ShipmentDetails.model_validate(given),
+                actor=principal.actor(Source.PAGE),
+            )
+        return await task_flows.complete(
             state,
             task_id=task_id,
             outcome=outcome,
             note=note.strip() or None,
             caller=principal,
             claim_as=principal.actor(Source.PAGE),  # a pool task: claimed and completed at once
-        ),
-        f"Task {task_id} completed ({outcome}).",
-    )
+        )
+
+    return await _act(request, web, work, f"Task {task_id} completed ({outcome}).")
 
 
 @router.get("/inbox/tasks/{task_id}/reassign", include_in_schema=False)

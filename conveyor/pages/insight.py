@@ -25,6 +25,7 @@ from conveyor.pages.orders import temporal_url
 from conveyor.pages.web import CsrfChecked, page_router, render, require_page
 from conveyor.report import service as report_service
 from conveyor.report import temporal as report_temporal
+from conveyor.shipping import read as shipping_read
 
 router = page_router()
 STATUSES = tuple(OrderStatus)
@@ -86,6 +87,7 @@ def monitor(
         "found": found,
         "durations": durations,
         "chart": _durations_chart(durations),
+        "shipments": shipping_read.views(session, shipping_read.in_transit(session)),
         "query": {"q": q, "step": step, "status": status, "assignee": assignee, "days": days},
     }
     return render(request, "monitor.html", context, principal=principal)

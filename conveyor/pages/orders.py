@@ -43,6 +43,7 @@ from conveyor.pages.web import (
     render,
     require_page,
 )
+from conveyor.shipping import read as shipping_read
 from conveyor.support import service as support_service
 from conveyor.support.models import ActivityKind, AuthorKind
 from conveyor.task import service as task_service
@@ -134,6 +135,7 @@ def order_context(session: Session, order: SalesOrder) -> dict:
         "messages": support_service.list_messages(session=session, order_id=order.id),
         "activities": support_service.list_activities(session=session, order_id=order.id),
         "invoices": invoice_service.list_for_order(session=session, order_id=order.id),
+        "shipments": shipping_read.for_order(session, order.id or 0),
         "can_cancel": can_cancel(order),
         "can_amend": can_amend(order),
         "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),
@@ -178,6 +180,7 @@ def order_page(
     context |= {
         "page": "orders",
         "may_modify": principal.can(Permission.ORDERS_MODIFY),
+        "may_record_shipments": principal.can(Permission.SHIPMENTS_RECORD),
         "may_message": principal.can(Permission.CUSTOMERS_MESSAGE),
         "temporal_url": temporal_url(state.settings, number),
         "activity_kinds": list(ActivityKind),

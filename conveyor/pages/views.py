@@ -29,6 +29,7 @@ from conveyor.pages import (
     product,
     rules,
     settings,
+    shipments,
     shop,
     stock,
 )
@@ -39,7 +40,18 @@ STATIC_DIR = Path(str(files("conveyor.pages") / "static"))
 router = APIRouter(include_in_schema=False)
 # The newer modules first: their fixed paths (/orders/new, /customers/new) must match before
 # the older modules' parametrised ones (/orders/{number}, /customers/{customer_id}).
-NEW_FIRST = (entry, lists, master, stock, shop, customer_account, documents, people, settings)
+NEW_FIRST = (
+    entry,
+    lists,
+    master,
+    stock,
+    shop,
+    customer_account,
+    documents,
+    people,
+    settings,
+    shipments,
+)
 # product after master: its /products/{sku} must not match /products/new first.
 for module in (
     auth,

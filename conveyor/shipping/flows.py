@@ -41,10 +41,7 @@ def packing_now(session: Session, order: SalesOrder) -> int | None:
         .where(Task.status == TaskStatus.OPEN)
         .order_by(col(Task.id).desc())
     ).first()
-    if task is None:
-        return None
-    _, _, suffix = task.key.rpartition(":task")
-    return int(suffix.removeprefix(":s")) if suffix.startswith(":s") else 1
+    return None if task is None else packing_number(task)
 
 
 def shipment_for(session: Session, order: SalesOrder, number: int, *, ahead: bool) -> Shipment:
@@ -84,6 +81,33 @@ async def update(
         return shipping_service.to_public(session=session, shipment=shipment)
 
     return await in_session(state, work)
+
+
+def packing_number(task: Task) -> int:
+    """The shipment a packing task packs: `…:packing:task` 1, `…:packing:task:s<n>` n."""
+    _, _, suffix = task.key.rpartition(":task")
+    return int(suffix.removeprefix(":s")) if suffix.startswith(":s") else 1
+
+
+async def record_on_packing_task(
+    state: AppState, *, task_id: int, details: ShipmentDetails, actor: Actor
+) -> ShipmentPublic | None:
+    """The carrier and tracking given on a packing task's form, for the shipment it packs
+    (None: the task is no open packing task; the completion says why)."""
+
+    def work(session: Session) -> tuple[str, int] | None:
+        task = session.get(Task, task_id)
+        if task is None or task.step != Step.PACKING or task.status != TaskStatus.OPEN:
+            return None
+        return task.order_number, packing_number(task)
+
+    found = await in_session(state, work, read_only=True)
+    if found is None:
+        return None
+    order_number, number = found
+    return await update(
+        state, order_number=order_number, number=number, details=details, actor=actor
+    )
 
 
 async def delivered(

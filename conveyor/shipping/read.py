@@ -1,11 +1,55 @@
 """Shipments as mails and pages show them (no writes, no mail: compose imports this)."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from conveyor.core.models import utcnow
 from conveyor.shipping.models import Shipment, ShipmentLine, ShipmentStatus
+
+# A shipment in transit for longer than this shows as late (order page, monitor).
+LATE_AFTER = timedelta(days=5)
+
+
+@dataclass(frozen=True)
+class ShipmentView:
+    """A shipment with its lines, as the order pages and the monitor list it."""
+
+    shipment: Shipment
+    lines: list[ShipmentLine]
+    late: bool
+
+    @property
+    def in_transit(self) -> bool:
+        return self.shipment.status == ShipmentStatus.SHIPPED
+
+
+def views(session: Session, shipments: list[Shipment]) -> list[ShipmentView]:
+    """The shipments with their lines (one query) and whether each is late."""
+    ids = [s.id for s in shipments if s.id is not None]
+    rows = (
+        session.exec(select(ShipmentLine).where(col(ShipmentLine.shipment_id).in_(ids))).all()
+        if ids
+        else []
+    )
+    now = utcnow()
+    return [
+        ShipmentView(
+            shipment=s,
+            lines=[row for row in rows if row.shipment_id == s.id],
+            late=is_late(s, LATE_AFTER, now),
+        )
+        for s in shipments
+    ]
+
+
+def for_order(session: Session, order_id: int) -> list[ShipmentView]:
+    """The order's shipments by number."""
+    found = session.exec(
+        select(Shipment).where(Shipment.order_id == order_id).order_by(col(Shipment.number))
+    ).all()
+    return views(session, list(found))
 
 
 def with_lines(

@@ -12,6 +12,7 @@ from conveyor.audit.service import Actor, record
 from conveyor.core.errors import Conflict
 from conveyor.core.models import utcnow
 from conveyor.notification import service as outbox_service
+from conveyor.order import trail
 from conveyor.order.enums import Step
 from conveyor.order.models import SalesOrder
 from conveyor.shipping.models import (
@@ -278,10 +279,16 @@ def status_changed(
     mail (shipped, delivered). The store feedback (Shopify fulfillment, WooCommerce status)
     and the outbound `order.shipped` / `order.delivered` events are written here too, as rows
     their senders deliver later."""
+    n = shipment.number
     if shipment.status == ShipmentStatus.SHIPPED:
         _mail(session, order, shipment, "order_shipped", _suffix(shipment), app_url)
     elif shipment.status == ShipmentStatus.DELIVERED:
-        _mail(session, order, shipment, "order_delivered", f"delivered:n{shipment.number}", app_url)
+        signed = f", signed by {shipment.signed_by}" if shipment.signed_by else ""
+        _trail(session, order, f"delivered:{n}", "delivered", f"shipment {n} delivered{signed}")
+        _mail(session, order, shipment, "order_delivered", f"delivered:n{n}", app_url)
+    elif shipment.status == ShipmentStatus.FAILED:
+        why = shipment.failure_reason or "no reason given"
+        _trail(session, order, f"failed:{n}", "shipment_failed", f"shipment {n} failed: {why}")
 
 
 def failed_delivery_task_key(order_number: str, number: int) -> str:
@@ -338,6 +345,17 @@ def _suffix(shipment: Shipment) -> str:
     if shipment.purchase_order_number:
         return f"shipped:{shipment.purchase_order_number}"
     return "shipped" if shipment.number <= 1 else f"shipped:s{shipment.number}"
+
+
+def _trail(session: Session, order: SalesOrder, suffix: str, kind: str, message: str) -> None:
+    trail.note(
+        session=session,
+        order=order,
+        key=f"{order.number}:trail:{suffix}",
+        kind=kind,
+        message=message,
+        step=Step.DELIVERY,
+    )
 
 
 def _mail(
