@@ -1,7 +1,7 @@
 """Shipments: created by packing (and by a supplier's drop-ship confirmation), then tracked
 until delivered or failed. Each change is audited in the caller's transaction, and
-`status_changed` writes what the change causes (mails; later the store feedback and outbound
-events) in that same transaction."""
+`status_changed` writes what the change causes (outbound events, trail, mails; the store
+feedback later) in that same transaction."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -15,6 +15,7 @@ from conveyor.notification import service as outbox_service
 from conveyor.order import trail
 from conveyor.order.enums import Step
 from conveyor.order.models import SalesOrder
+from conveyor.outbound import events as outbound_events
 from conveyor.shipping.models import (
     DeliveryProof,
     Shipment,
@@ -24,11 +25,6 @@ from conveyor.shipping.models import (
     ShipmentPublic,
     ShipmentStatus,
 )
-
-# Who follows up a failed shipment (returned to sender, lost).
-FAILED_DELIVERY_ROLE = "order_desk"
-# Not delivered yet, and not given up on.
-IN_TRANSIT = (ShipmentStatus.PACKED, ShipmentStatus.SHIPPED)
 
 
 class ShipmentError(Conflict):
@@ -155,6 +151,7 @@ def record_shipped(
         shipment.delivered_at = shipment.shipped_at
         session.add(shipment)
         session.flush()
+        status_changed(session=session, order=order, shipment=shipment, app_url=app_url, tell=False)
     return shipment
 
 
@@ -273,27 +270,26 @@ def mark_failed(
 
 
 def status_changed(
-    *, session: Session, order: SalesOrder, shipment: Shipment, app_url: str
+    *, session: Session, order: SalesOrder, shipment: Shipment, app_url: str, tell: bool = True
 ) -> None:
-    """What a shipment's new status causes, in the transaction that changed it: the customer's
-    mail (shipped, delivered). The store feedback (Shopify fulfillment, WooCommerce status)
-    and the outbound `order.shipped` / `order.delivered` events are written here too, as rows
-    their senders deliver later."""
+    """What a shipment's new status causes, in the transaction that changed it: the outbound
+    `order.shipped` / `order.delivered` events, the trail and (`tell`) the customer's mail.
+    The store feedback (Shopify fulfillment, WooCommerce status and note) belongs here too,
+    as rows its sender delivers later. `tell=False`: a counter sale, delivered on the spot."""
     n = shipment.number
+    goods = lines(session=session, shipment_id=shipment.id or 0)
     if shipment.status == ShipmentStatus.SHIPPED:
+        outbound_events.order_shipped(session, order, shipment, goods)
         _mail(session, order, shipment, "order_shipped", _suffix(shipment), app_url)
     elif shipment.status == ShipmentStatus.DELIVERED:
+        outbound_events.order_delivered(session, order, shipment, goods)
         signed = f", signed by {shipment.signed_by}" if shipment.signed_by else ""
         _trail(session, order, f"delivered:{n}", "delivered", f"shipment {n} delivered{signed}")
-        _mail(session, order, shipment, "order_delivered", f"delivered:n{n}", app_url)
+        if tell:
+            _mail(session, order, shipment, "order_delivered", f"delivered:n{n}", app_url)
     elif shipment.status == ShipmentStatus.FAILED:
         why = shipment.failure_reason or "no reason given"
         _trail(session, order, f"failed:{n}", "shipment_failed", f"shipment {n} failed: {why}")
-
-
-def failed_delivery_task_key(order_number: str, number: int) -> str:
-    """The order desk's follow-up task of a failed shipment (created by the order's workflow)."""
-    return f"{order_number}:{Step.DELIVERY}:failed:{number}"
 
 
 def settled(*, session: Session, order_id: int, handled: Iterable[int] = ()) -> bool:

@@ -12,9 +12,13 @@ from pathlib import Path
 import httpx
 import pytest
 from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
+from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
+from conveyor.outbound.models import OutboundEvent
 from conveyor.shipping.views import SIGNATURE_HEADER, sign_carrier
 from tests.conftest import RULES, Mailbox
 from tests.utils.api import (
@@ -89,8 +93,19 @@ def _carrier_post(api: httpx.AsyncClient, event: dict, secret: str = CARRIER_SEC
     )
 
 
+def _events(engine: Engine, number: str) -> list[tuple[str, int, str | None]]:
+    """The order's outbound shipment events: type, shipment number, tracking."""
+    with session_scope(engine) as session:
+        rows = session.exec(select(OutboundEvent).order_by(col(OutboundEvent.id))).all()
+    return [
+        (row.type, row.payload["shipment"]["number"], row.payload["shipment"]["tracking"])
+        for row in rows
+        if row.payload.get("number") == number and "shipment" in row.payload
+    ]
+
+
 async def test_partial_order_completes_after_both_shipments_are_delivered_and_paid(
-    api: httpx.AsyncClient, worker, mailbox: Mailbox
+    api: httpx.AsyncClient, worker, mailbox: Mailbox, engine: Engine
 ) -> None:
     product = await create_product(api, on_hand=2, price="10.00")
     customer = await create_customer(api)
@@ -162,6 +177,13 @@ async def test_partial_order_completes_after_both_shipments_are_delivered_and_pa
     assert len(arrived) == 2
     assert "Ann Reception" in _text(arrived[0]) and "JD0001" in _text(arrived[0])
     assert "1Z999" in _text(arrived[1])
+    # Other systems hear of each shipment and delivery once (outbound webhooks).
+    assert _events(engine, number) == [
+        ("order.shipped", 1, "JD0001"),
+        ("order.shipped", 2, "1Z999"),
+        ("order.delivered", 1, "JD0001"),
+        ("order.delivered", 2, "1Z999"),
+    ]
 
 
 async def test_failed_shipment_gives_the_order_desk_a_task(api: httpx.AsyncClient, worker) -> None:
