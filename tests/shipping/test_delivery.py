@@ -208,3 +208,39 @@ async def test_failed_shipment_gives_the_order_desk_a_task(api: httpx.AsyncClien
     done = await api.post(f"/api/tasks/{task['id']}/complete", json={"note": "refunded"})
     assert done.status_code == 200, done.text
     await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+
+async def test_a_drop_ship_purchase_order_is_a_shipment_with_the_suppliers_tracking(
+    api: httpx.AsyncClient, worker, mailbox: Mailbox
+) -> None:
+    desk = await create_product(
+        api, on_hand=0, price="50.00", drop_ship=True, supplier_email="po@supplier.example"
+    )
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(desk["sku"], 1)], prepaid=True)
+    number = order["number"]
+    packing = await wait_for_open_task(api, number, "packing")  # nothing of ours to pack
+    assert (await api.post(f"/api/tasks/{packing['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, number, lambda o: o["current_step"] == "invoicing")
+    assert (await api.get(f"/api/orders/{number}/shipments")).json() == []
+
+    purchase = (await api.get("/api/purchase-orders", params={"order": number})).json()[0]
+    confirmed = await api.post(
+        f"/api/purchase-orders/{purchase['number']}/shipped", json={"tracking": "DS-42"}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    await wait_for_order(api, number, lambda o: o["current_step"] == "delivery")
+    (shipment,) = (await api.get(f"/api/orders/{number}/shipments")).json()
+    assert (shipment["number"], shipment["status"]) == (1, "shipped")
+    assert shipment["purchase_order_number"] == purchase["number"]
+    assert shipment["tracking"] == "DS-42"
+    assert shipment["lines"] == [{"sku": desk["sku"], "name": desk["name"], "qty": 1}]
+    (mail,) = await _mails(mailbox, customer["email"], "has shipped", 1)
+    assert "DS-42" in _text(mail)
+
+    # The carrier adds the tracking link later: staff record the carrier, the URL follows.
+    carried = await api.patch(f"/api/orders/{number}/shipments/1", json={"carrier": "dhl"})
+    assert carried.json()["tracking_url"] == "https://www.dhl.com/track?id=DS-42"
+    answer = await _carrier_post(api, {"tracking": "DS-42", "event": "delivered"})
+    assert answer.status_code == 200, answer.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
