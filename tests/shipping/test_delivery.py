@@ -244,3 +244,24 @@ async def test_a_drop_ship_purchase_order_is_a_shipment_with_the_suppliers_track
     answer = await _carrier_post(api, {"tracking": "DS-42", "event": "delivered"})
     assert answer.status_code == 200, answer.text
     await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "own_fleet"])
+async def test_own_fleet_delivery_is_a_task_and_its_done_delivers_every_shipment(
+    api: httpx.AsyncClient, worker, mailbox: Mailbox, rules_dir: Path
+) -> None:
+    product = await create_product(api, on_hand=4, price="3.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 4)], prepaid=True)
+    number = order["number"]
+    task = await wait_for_open_task(api, number, "delivery")
+    assert task["role"] == "warehouse"
+    (shipment,) = (await api.get(f"/api/orders/{number}/shipments")).json()
+    assert shipment["status"] == "shipped"
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    (shipment,) = (await api.get(f"/api/orders/{number}/shipments")).json()
+    assert shipment["status"] == "delivered"
+    assert shipment["delivery_note"] == "delivered by our own fleet"
+    (mail,) = await _mails(mailbox, customer["email"], "delivered", 1)
+    assert f"4 x {product['sku']}" in _text(mail)
