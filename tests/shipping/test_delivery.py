@@ -20,7 +20,7 @@ from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
 from conveyor.outbound.models import OutboundEvent
 from conveyor.shipping.views import SIGNATURE_HEADER, sign_carrier
-from tests.conftest import RULES, Mailbox
+from tests.conftest import ADMIN_TOKEN, RULES, Mailbox
 from tests.utils.api import (
     create_customer,
     create_product,
@@ -28,6 +28,7 @@ from tests.utils.api import (
     wait_for_open_task,
     wait_for_order,
 )
+from tests.utils.pages import staff_client
 
 CARRIER_SECRET = "carrier-test-secret-0123456789"
 TRACKING_URLS = {
@@ -201,6 +202,10 @@ async def test_failed_shipment_gives_the_order_desk_a_task(api: httpx.AsyncClien
     assert lost.json()["status"] == "failed" and lost.json()["failure_reason"] == "lost"
     task = await wait_for_open_task(api, number, "delivery")
     assert task["role"] == "order_desk"
+    staff = await staff_client(api, ADMIN_TOKEN)
+    page = (await staff.get(f"/orders/{number}")).text
+    assert 'data-testid="shipment-failed"' in page and "Shipment 1 failed: lost" in page
+    await staff.aclose()
     late = await api.post(f"/api/orders/{number}/shipments/1/failed", json={"reason": "again"})
     assert late.status_code == 200  # failed already: unchanged
     assert late.json()["failure_reason"] == "lost"
