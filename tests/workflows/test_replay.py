@@ -235,3 +235,24 @@ async def test_live_delivery_history_replays(
     assert delivered.status_code == 200, delivered.text
     await wait_for_order(api, number, lambda o: o["status"] == "completed")
     await _record(temporal_client, number, "delivered")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "delivery"])
+async def test_live_failed_delivery_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    """v9: a shipment fails at delivery; the order desk's task follows it up, then done."""
+    product = await create_product(api, on_hand=1, price="4.10")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)], prepaid=True)
+    number = order["number"]
+    task = await wait_for_open_task(api, number, "packing")
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, number, lambda o: o["current_step"] == "delivery")
+    failed = await api.post(f"/api/orders/{number}/shipments/1/failed", json={"reason": "lost"})
+    assert failed.status_code == 200, failed.text
+    follow_up = await wait_for_open_task(api, number, "delivery")
+    assert (await api.post(f"/api/tasks/{follow_up['id']}/complete", json={})).status_code == 200
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    await _record(temporal_client, number, "delivery_failed")
