@@ -14,6 +14,7 @@ only (the example between the markers is run by tests/outbound):
 # --- verify example ---
 import hashlib, hmac, time
 
+
 def verify(secret: str, body: bytes, header: str, tolerance: int = 300) -> bool:
     """True if `header` (Conveyor-Signature) signs the raw `body` with `secret`, recently."""
     fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)

@@ -25,8 +25,8 @@ from conveyor.pages.web import (
 )
 from conveyor.shipping import flows as shipping_flows
 from conveyor.shipping import service as shipping_service
+from conveyor.shipping.documents import delivery_note_pdf
 from conveyor.shipping.models import DeliveryProof, ShipmentDetails
-from conveyor.shipping.views import delivery_note_pdf
 from conveyor.shop.flows import customer_actor
 
 router = page_router()

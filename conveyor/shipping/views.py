@@ -15,18 +15,15 @@ from conveyor.audit.models import Source
 from conveyor.audit.service import Actor
 from conveyor.auth.permissions import Permission
 from conveyor.core.errors import NotFound
-from conveyor.customer.models import Customer
-from conveyor.inventory import pdf as warehouse_pdf
-from conveyor.inventory.documents import DocumentLine, ShipmentDocument, ship_to_lines
 from conveyor.order import read as order_read
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.shipping import flows as shipping_flows
 from conveyor.shipping import service as shipping_service
+from conveyor.shipping.documents import delivery_note_pdf
 from conveyor.shipping.models import (
     CarrierEvent,
     DeliveryProof,
-    Shipment,
     ShipmentDetails,
     ShipmentFailure,
     ShipmentPublic,
@@ -127,33 +124,6 @@ def delivery_note(
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{number}-{shipment}.pdf"'},
     )
-
-
-def delivery_note_pdf(session: Session, order: SalesOrder, shipment: Shipment) -> bytes:
-    """The packing slip of this shipment, with its carrier and tracking."""
-    customer = session.get(Customer, order.customer_id)
-    count = len(shipping_service.for_order(session=session, order_id=order.id or 0))
-    doc = ShipmentDocument(
-        order=order,
-        customer=customer,
-        shipment=shipment.number,
-        shipments=count,
-        lines=[
-            DocumentLine(line.sku, line.name, line.qty, shipment.warehouse or "", "", None)
-            for line in shipping_service.lines(session=session, shipment_id=shipment.id or 0)
-        ],
-        ship_to=ship_to_lines(order, customer),
-    )
-    details = [
-        f"{label}: {value}"
-        for label, value in (
-            ("Carrier", " ".join(p for p in (shipment.carrier, shipment.service) if p)),
-            ("Tracking", shipment.tracking),
-            ("Shipped", f"{shipment.shipped_at:%Y-%m-%d}" if shipment.shipped_at else None),
-        )
-        if value
-    ]
-    return warehouse_pdf.packing_slip(doc, title="Delivery note", details=details)
 
 
 def verify_carrier(body: bytes, header: str | None, secret: str, tolerance: int) -> None:

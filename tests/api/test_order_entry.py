@@ -102,7 +102,10 @@ async def test_explicit_quote_is_revised_and_the_old_one_superseded(
         "quote_valid_until": _days(10),
         "customer_po": "PO-1",
     }
-    answer = await api.post("/api/orders", json=body, headers=auth(rep))
+    # A rep below the all-accounts clearance places orders for customers they own only.
+    refused = await api.post("/api/orders", json=body, headers=auth(rep))
+    assert refused.status_code == 422 and "not found" in refused.json()["detail"]
+    answer = await api.post("/api/orders", json=body)
     assert answer.status_code == 201, answer.text
     first = answer.json()
     assert first["status"] == "quote" and first["explicit_quote"] is True

@@ -562,13 +562,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
 }
 
 
-async def _replay_outbound(api: httpx.AsyncClient, subscription: int) -> httpx.Response:
-    """Replay the newest delivery to the subscription (an order of an earlier example's)."""
-    log = (await api.get(f"/api/webhook-subscriptions/{subscription}/deliveries")).json()
-    delivery = log["data"][0]["id"]
-    return await api.post(f"/api/webhook-subscriptions/{subscription}/deliveries/{delivery}/replay")
-
-
 async def _carrier_delivered(api: httpx.AsyncClient, tracking: str) -> httpx.Response:
     body = json.dumps({"tracking": tracking, "event": "delivered"}).encode()
     signature = sign_carrier(body, CARRIER_SECRET, int(time.time()))
@@ -577,6 +570,13 @@ async def _carrier_delivered(api: httpx.AsyncClient, tracking: str) -> httpx.Res
         content=body,
         headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
     )
+
+
+async def _replay_outbound(api: httpx.AsyncClient, subscription: int) -> httpx.Response:
+    """Replay the newest delivery to the subscription (an order of an earlier example's)."""
+    log = (await api.get(f"/api/webhook-subscriptions/{subscription}/deliveries")).json()
+    delivery = log["data"][0]["id"]
+    return await api.post(f"/api/webhook-subscriptions/{subscription}/deliveries/{delivery}/replay")
 
 
 def mutating_operations(app_openapi: dict) -> set[tuple[str, str]]:
