@@ -273,7 +273,7 @@ def _start_demo_orders(
 def _print_banner(
     settings: Settings, base: str, token: str, accounts: list[dict], logs: Path
 ) -> None:
-    mail = settings.data_dir.resolve() / "mail"
+    mail = settings.mail_sink_dir.resolve()
     lines = [
         "",
         "Conveyor is running. Ctrl-C stops everything.",

@@ -70,7 +70,7 @@ def _cmd_seed_demo(_: argparse.Namespace) -> int:
 def _cmd_mail_sink(args: argparse.Namespace) -> int:
     from conveyor.notification.mail_sink import serve_forever
 
-    folder = Path(args.folder) if args.folder else settings.data_dir / "mail"
+    folder = Path(args.folder) if args.folder else settings.mail_sink_dir
     serve_forever(folder, host=settings.smtp_host, port=args.port or settings.smtp_port)
     return 0
 

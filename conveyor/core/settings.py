@@ -81,7 +81,10 @@ class Settings(BaseSettings):
     order_number_prefix: str = Field(default="SO", pattern=r"^[A-Z0-9]{1,8}$")
     rules_dir: Path = Path(str(files("routing_rules") / "rules"))
     # Webhooks (webhook/connections.py): one secret per provider is the simplest setup; the
-    # secrets file (JSON or YAML) adds several stores and secret rotation. Never logged.
+    # secrets file (JSON or YAML) adds several stores and secret rotation. Never logged. A
+    # store in the file with `api_url` and its credentials (`api_token` for Shopify,
+    # `consumer_key` and `consumer_secret` for WooCommerce) is told of its orders' shipments and
+    # cancellations (store feedback), retried like outbound webhooks (the outbound_* below).
     shopify_secret: SecretStr | None = None
     woocommerce_secret: SecretStr | None = None
     stripe_secret: SecretStr | None = None
@@ -164,6 +167,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'conveyor.db').resolve()}"
+
+    @property
+    def mail_sink_dir(self) -> Path:
+        """Where `conveyor dev`'s SMTP sink keeps the mail it receives (one .eml a message)."""
+        return self.data_dir / "mail"
 
     @property
     def sender(self) -> str:

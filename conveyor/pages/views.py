@@ -22,6 +22,7 @@ from conveyor.pages import (
     inbox,
     insight,
     lists,
+    mail_sink,
     master,
     messages,
     orders,
@@ -43,6 +44,7 @@ router = APIRouter(include_in_schema=False)
 NEW_FIRST = (
     entry,
     lists,
+    mail_sink,
     master,
     stock,
     shop,
