@@ -23,6 +23,7 @@ from conveyor.notification import service as notification_service
 from conveyor.order import service as order_service
 from conveyor.support import service as support_service
 from conveyor.support.models import ActivityKind, AuthorKind
+from conveyor.task import escalation
 from conveyor.task import service as task_service
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ HISTORY = [
     ("orders@northwind.example", "phone", [("LAPTOP-16", 2), ("MON-27", 2)]),
     ("ravi.patel@example.com", "web", [("PRN-LASER", 1)]),
 ]
+# The shipped web-orders rule's SLA (routing_rules/rules/default.yaml): remind, then reassign.
+REMIND_AFTER = timedelta(minutes=15)
+ESCALATE_AFTER = timedelta(minutes=30)
 # Last week's orders ran through in seconds; dated back, each second reads as 10 minutes of work.
 HISTORY_STRETCH = 600.0
 TIMESTAMPS = (
@@ -176,8 +180,9 @@ class DemoOrders:
         self._notes(quote, phone[2], backordered)
         # One web order has waited two hours for the order desk: past its 30-minute SLA, so
         # the monitor has a stuck order to show (its whole record moves back, consistently).
-        if self.open_task(web[4], "allocation"):
+        if task := self.open_task(web[4], "allocation"):
             self._date_back(web[4], timedelta(hours=2))
+            self._escalated_in_the_past(web[4], task["id"])
         for days, number in enumerate(history, start=1):
             if self.wait_status(number, "completed"):
                 self._date_back(number, timedelta(days=days, hours=3 * days), HISTORY_STRETCH)
@@ -224,6 +229,39 @@ class DemoOrders:
                     else:
                         setattr(row, name, moved(value))
                 session.add(row)
+
+    def _escalated_in_the_past(self, number: str, task_id: int) -> None:
+        """What the web-orders rule's SLA did to the task dated back two hours: the reminder
+        after 15 minutes and the reassignment after 30, in its trail at those times. When the
+        workflow's own timers fire later they find both done and change nothing."""
+        with session_scope(self.engine) as session:
+            order = order_service.get_by_number(session=session, number=number)
+            assert order is not None
+            for action, kind, after in (
+                ("remind", "sla_reminder", REMIND_AFTER),
+                ("reassign", "escalated", ESCALATE_AFTER),
+            ):
+                done = escalation.escalate(session=session, task_id=task_id, action=action)
+                if done is None or done.action == "none":
+                    continue
+                task = task_service.get(session=session, task_id=task_id)
+                assert task is not None
+                when = task.created_at + after
+                if action == "remind":
+                    task.reminded_at = when
+                else:
+                    task.escalated_at = task.assigned_at = when
+                session.add(task)
+                event = order_service.add_event(
+                    session=session,
+                    key=f"{number}:demo:{kind}",
+                    order=order,
+                    kind=kind,
+                    message=f"task {task_id}: {done.message}",
+                    step="allocation",
+                )
+                event.at = when
+                session.add(event)
 
     def _notes(self, quote: str, open_order: str, backordered: str) -> None:
         """Support messages and activities on some of the open orders."""

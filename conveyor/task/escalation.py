@@ -39,14 +39,20 @@ def escalate(
         return Escalation(
             row_id(task), "none", task.assignee_id, None, task.role, f"task is {task.status}"
         )
+    # Each happens once per task: a repeated timer (after a continue-as-new, or for a record
+    # whose reminder was already given) changes and mails nothing.
+    done_before = task.reminded_at if action == "remind" else task.escalated_at
+    if done_before is not None:
+        return Escalation(
+            row_id(task), "none", task.assignee_id, None, task.role, f"{action} done already"
+        )
     message = ""
     if action == "remind":
-        if task.reminded_at is None:
-            task.reminded_at = utcnow()
+        task.reminded_at = utcnow()
         message = "SLA reminder"
-    elif task.escalated_at is None and action == "reassign":
+    elif action == "reassign":
         message = _reassign(session, task)
-    elif task.escalated_at is None and action == "escalate":
+    elif action == "escalate":
         message = _escalate(session, task, to_role or SUPERVISOR_ROLE)  # the rule named none
     session.add(task)
     session.flush()

@@ -17,7 +17,10 @@ from conveyor.core.settings import Settings
 from conveyor.customer.models import Customer
 from conveyor.demo.orders import HISTORY, DemoOrders
 from conveyor.demo.seed import CUSTOMER_LOGINS, seed
+from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
+from conveyor.task import escalation
+from conveyor.task import service as task_service
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.pages import customer_client, staff_client
 from tests.utils.people import staff_password_client
@@ -62,6 +65,18 @@ async def test_demo_orders_fill_every_page(
             took = order.completed_at - order.created_at
             assert timedelta(minutes=10) < took < timedelta(days=1), (order.number, took)
             assert order.completed_at < utcnow() - timedelta(hours=12)
+
+        # The order waiting two hours shows the SLA's reminder and reassignment at the times
+        # they were due; the workflow's own timers, firing later, find them done.
+        stuck = session.exec(select(SalesOrder).where(SalesOrder.external_ref == "W-1005")).one()
+        task = next(t for t in task_service.list_for_order(session=session, order_id=stuck.id))
+        assert task.reminded_at == task.created_at + timedelta(minutes=15)
+        assert task.escalated_at == task.created_at + timedelta(minutes=30)
+        trail = {e.kind: e.at for e in order_service.events(session=session, order_id=stuck.id)}
+        assert trail["sla_reminder"] == task.reminded_at
+        assert trail["escalated"] == task.escalated_at
+        again = escalation.escalate(session=session, task_id=task.id, action="remind")
+        assert again is not None and again.action == "none"
 
     admin = await staff_client(api, ADMIN_TOKEN)
     monitor = (await admin.get("/monitor")).text
