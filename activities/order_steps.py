@@ -33,6 +33,7 @@ from conveyor.order.models import SalesOrder
 from conveyor.outbound import events as outbound_events
 from conveyor.purchasing import service as purchasing_service
 from conveyor.shipping import service as shipping_service
+from conveyor.storefeedback import service as store_feedback
 from conveyor.task import escalation
 from conveyor.task import service as task_service
 from conveyor.task.service import TaskConflictError
@@ -713,6 +714,8 @@ class OrderStepActivities:
                     after={"status": OrderStatus.CANCELLED, "reason": why},
                 )
                 outbound_events.order_cancelled(session, order, why)
+                if not request.actor.startswith("webhook:"):  # not when the store cancelled it
+                    store_feedback.cancelled(session, order, why)
             self._mail(session, order, "order_cancelled", "cancelled", extra={"reason": why})
 
     @activity.defn

@@ -1,4 +1,6 @@
-"""The outbound dispatcher's activity: claim due webhook deliveries and POST them, signed."""
+"""The outbound dispatcher's activity: claim due webhook deliveries and POST them, signed, and
+tell stores of their orders' shipments and cancellations (store feedback), with the same lease,
+backoff and retry window."""
 
 import asyncio
 from dataclasses import dataclass
@@ -14,6 +16,9 @@ from conveyor.core.settings import Settings
 from conveyor.notification.service import Backoff
 from conveyor.outbound import service as outbound_service
 from conveyor.outbound import signing
+from conveyor.storefeedback import service as feedback_service
+from conveyor.storefeedback import stores
+from conveyor.webhook import connections
 
 BATCH_SIZE = 20
 # A claim keeps other dispatchers off a batch this long: longer than a batch's POSTs may take
@@ -78,17 +83,20 @@ class OutboundActivities:
                 while loop.time() < deadline:
                     claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
                     try:
-                        attempts, lease_until = await asyncio.shield(claiming)
+                        attempts, feedback, lease_until = await asyncio.shield(claiming)
                     except asyncio.CancelledError:
-                        attempts, lease_until = await claiming
-                        await asyncio.to_thread(self._release, attempts, lease_until)
+                        attempts, feedback, lease_until = await claiming
+                        await asyncio.to_thread(self._release, attempts, feedback, lease_until)
                         raise
-                    if not attempts:
+                    if not attempts and not feedback:
                         await asyncio.sleep(self.settings.outbound_poll_seconds)
                         continue
                     # A cancel (worker shutdown) waits for the POSTs in flight and their records.
                     sending = asyncio.ensure_future(
-                        asyncio.gather(*(self._send(client, a) for a in attempts))
+                        asyncio.gather(
+                            *(self._send(client, a) for a in attempts),
+                            *(self._tell(client, f) for f in feedback),
+                        )
                     )
                     try:
                         outcomes = await asyncio.shield(sending)
@@ -138,7 +146,30 @@ class OutboundActivities:
         await asyncio.to_thread(self._failed, attempt.delivery_id, status_code, error)
         return False
 
-    def _claim(self) -> tuple[list[_Attempt], datetime]:
+    async def _tell(self, client: httpx.AsyncClient, feedback: stores.Feedback) -> bool:
+        """Tell a store one thing and record its answer; True when the store has it."""
+        store = connections.by_name(self.settings, feedback.store)
+        answer = await stores.tell(client, store, feedback, self.settings.outbound_timeout_seconds)
+        await asyncio.to_thread(self._told, feedback.id, answer)
+        return answer.error is None
+
+    def _told(self, feedback_id: int, answer: stores.Answer) -> None:
+        with session_scope(self.engine) as session:
+            if answer.error is None:
+                feedback_service.mark_sent(
+                    session=session, feedback_id=feedback_id, status_code=answer.status_code or 0
+                )
+            else:
+                feedback_service.record_failure(
+                    session=session,
+                    feedback_id=feedback_id,
+                    status_code=answer.status_code,
+                    error=answer.error,
+                    backoff=self.backoff,
+                    retry_window=self.retry_window,
+                )
+
+    def _claim(self) -> tuple[list[_Attempt], list[stores.Feedback], datetime]:
         now = utcnow()
         lease_until = now + timedelta(seconds=LEASE_SECONDS)
         with session_scope(self.engine) as session:
@@ -156,16 +187,36 @@ class OutboundActivities:
                 )
                 for delivery, event, subscription in rows
             ]
-        return attempts, lease_until
+            claimed = feedback_service.claim_due(
+                session=session, now=now, lease_until=lease_until, limit=BATCH_SIZE
+            )
+            feedback = [
+                stores.Feedback(
+                    id=row.id or 0,
+                    key=row.key,
+                    store=row.store,
+                    provider=row.provider,
+                    external_id=row.external_id,
+                    action=row.action,
+                    payload=row.payload,
+                )
+                for row in claimed
+            ]
+        return attempts, feedback, lease_until
 
-    def _release(self, attempts: list[_Attempt], lease_until: datetime) -> None:
-        if not attempts:
+    def _release(
+        self, attempts: list[_Attempt], feedback: list[stores.Feedback], lease_until: datetime
+    ) -> None:
+        if not attempts and not feedback:
             return
         with session_scope(self.engine) as session:
             outbound_service.release(
                 session=session,
                 delivery_ids=[a.delivery_id for a in attempts],
                 lease_until=lease_until,
+            )
+            feedback_service.release(
+                session=session, ids=[f.id for f in feedback], lease_until=lease_until
             )
 
     def _delivered(self, delivery_id: int, status_code: int) -> None:

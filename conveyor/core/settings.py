@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     # secrets file (JSON or YAML) adds several stores and secret rotation. Never logged. A
     # store in the file with `api_url` and its credentials (`api_token` for Shopify,
     # `consumer_key` and `consumer_secret` for WooCommerce) is told of its orders' shipments and
-    # cancellations (store feedback), retried like outbound webhooks (the outbound_* below).
+    # cancellations (store feedback), retried like outbound webhooks (the outbound_* settings).
     shopify_secret: SecretStr | None = None
     woocommerce_secret: SecretStr | None = None
     stripe_secret: SecretStr | None = None

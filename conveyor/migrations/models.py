@@ -14,6 +14,7 @@ import conveyor.purchasing.models
 import conveyor.returns.models
 import conveyor.shipping.models
 import conveyor.shop.models
+import conveyor.storefeedback.models
 import conveyor.support.models
 import conveyor.task.models
 import conveyor.webhook.models  # noqa: F401

@@ -44,6 +44,7 @@ from conveyor.pages.web import (
     require_page,
 )
 from conveyor.shipping import read as shipping_read
+from conveyor.storefeedback import service as store_feedback
 from conveyor.support import service as support_service
 from conveyor.support.models import ActivityKind, AuthorKind
 from conveyor.task import service as task_service
@@ -136,6 +137,7 @@ def order_context(session: Session, order: SalesOrder) -> dict:
         "activities": support_service.list_activities(session=session, order_id=order.id),
         "invoices": invoice_service.list_for_order(session=session, order_id=order.id),
         "shipments": shipping_read.for_order(session, order.id or 0),
+        "store_feedback": store_feedback.unsent(session=session, order_id=order.id or 0),
         "can_cancel": can_cancel(order),
         "can_amend": can_amend(order),
         "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),

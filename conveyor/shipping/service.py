@@ -1,7 +1,7 @@
 """Shipments: created by packing (and by a supplier's drop-ship confirmation), then tracked
 until delivered or failed. Each change is audited in the caller's transaction, and
-`status_changed` writes what the change causes (outbound events, trail, mails; the store
-feedback later) in that same transaction."""
+`status_changed` writes what the change causes (outbound events, trail, mails, the store
+feedback) in that same transaction."""
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -25,6 +25,7 @@ from conveyor.shipping.models import (
     ShipmentPublic,
     ShipmentStatus,
 )
+from conveyor.storefeedback import service as store_feedback
 
 
 class ShipmentError(Conflict):
@@ -274,12 +275,14 @@ def status_changed(
 ) -> None:
     """What a shipment's new status causes, in the transaction that changed it: the outbound
     `order.shipped` / `order.delivered` events, the trail and (`tell`) the customer's mail.
-    The store feedback (Shopify fulfillment, WooCommerce status and note) belongs here too,
-    as rows its sender delivers later. `tell=False`: a counter sale, delivered on the spot."""
+    A store order's shipment also writes its store feedback (a Shopify fulfillment, a
+    WooCommerce status and note), sent later by the outbound dispatcher. `tell=False`: a
+    counter sale, delivered on the spot."""
     n = shipment.number
     goods = lines(session=session, shipment_id=shipment.id or 0)
     if shipment.status == ShipmentStatus.SHIPPED:
         outbound_events.order_shipped(session, order, shipment, goods)
+        store_feedback.fulfilled(session, order, shipment, goods)
         _mail(session, order, shipment, "order_shipped", _suffix(shipment), app_url)
     elif shipment.status == ShipmentStatus.DELIVERED:
         outbound_events.order_delivered(session, order, shipment, goods)

@@ -54,6 +54,16 @@ class StoreConnection(BaseModel):
     domain: str | None = None
     # Orders the store reports as paid are recorded as prepaid (no payment webhook expected).
     prepaid: bool = False
+    # Store feedback (conveyor/storefeedback): where Conveyor reports shipments and
+    # cancellations back. `api_url` is the store's base URL (https://<shop>.myshopify.com,
+    # https://shop.example); Shopify takes an Admin API access token (`api_token`, sent as
+    # X-Shopify-Access-Token), WooCommerce a REST API key pair (`consumer_key`,
+    # `consumer_secret`, sent as HTTP Basic). Without `api_url` the store cannot be told, and
+    # its orders' pages say so.
+    api_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$", max_length=500)
+    api_token: SecretStr | None = None
+    consumer_key: SecretStr | None = None
+    consumer_secret: SecretStr | None = None
 
     @field_validator("secrets", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Store feedback: fulfilment and cancellations of store orders reported back to the store."""

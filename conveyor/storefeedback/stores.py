@@ -1,0 +1,207 @@
+"""Telling a store: the Shopify Admin REST and WooCommerce REST calls of one feedback row.
+
+Shopify (Admin API 2024-10, `X-Shopify-Access-Token`): a shipment reads the order's line items
+and its fulfillment orders, then `POST /fulfillments.json` with
+`line_items_by_fulfillment_order` (the shipment's quantities) and `tracking_info` (number, url,
+company); nothing left to fulfil for it counts as done (told before an answer was recorded). A
+cancellation is `POST /orders/{id}/cancel.json`. WooCommerce (`/wp-json/wc/v3`, HTTP Basic with
+the consumer key and secret): a shipment sets the order `completed` and adds a customer note
+with the tracking; a cancellation sets it `cancelled`. Every request carries the row's key as
+`Idempotency-Key` and `X-Request-Id`.
+"""
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from conveyor.storefeedback.models import FeedbackAction
+from conveyor.webhook.connections import StoreConnection
+
+SHOPIFY_API = "/admin/api/2024-10"
+WOOCOMMERCE_API = "/wp-json/wc/v3"
+MAX_ERROR_BODY = 300  # of a refusal's answer, kept on the row (and said on the order page)
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One claimed row, read out of its session: what to tell which store."""
+
+    id: int
+    key: str
+    store: str  # the connection's name in the secrets file
+    provider: str
+    external_id: str
+    action: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int | None  # the store's last HTTP status (None: no answer)
+    error: str | None = None  # None: the store has it
+
+
+class Refused(Exception):
+    """A call answered with something else than 2xx (or did not answer)."""
+
+    def __init__(self, status_code: int | None, error: str) -> None:
+        super().__init__(error)
+        self.status_code = status_code
+
+
+async def tell(
+    client: httpx.AsyncClient, store: StoreConnection | None, feedback: Feedback, timeout: float
+) -> Answer:
+    """Send one row to its store; the answer says whether the store has it now."""
+    if store is None or not store.api_url:
+        return Answer(None, "the store has no api_url in the webhook secrets file")
+    try:
+        async with asyncio.timeout(timeout):
+            if feedback.provider == "shopify":
+                status_code = await _shopify(client, store, feedback)
+            else:
+                status_code = await _woocommerce(client, store, feedback)
+    except Refused as exc:
+        return Answer(exc.status_code, str(exc))
+    except (httpx.HTTPError, TimeoutError) as exc:
+        return Answer(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    return Answer(status_code)
+
+
+async def _call(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    auth: httpx.BasicAuth | None = None,
+    json: dict[str, Any] | None = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    response = await client.request(
+        method, url, headers=headers, auth=auth, json=json, params=params
+    )
+    if not 200 <= response.status_code < 300:
+        text = response.text[:MAX_ERROR_BODY]
+        error = f"HTTP {response.status_code}: {text}" if text else f"HTTP {response.status_code}"
+        raise Refused(response.status_code, error)
+    return response
+
+
+def _headers(feedback: Feedback) -> dict[str, str]:
+    return {
+        "Accept": "application/json",
+        "User-Agent": "Conveyor-Store-Feedback/1",
+        "Idempotency-Key": feedback.key,
+        "X-Request-Id": feedback.key,
+    }
+
+
+async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: Feedback) -> int:
+    base = f"{(store.api_url or '').rstrip('/')}{SHOPIFY_API}"
+    token = store.api_token.get_secret_value() if store.api_token else ""
+    headers = _headers(feedback) | {"X-Shopify-Access-Token": token}
+    order = feedback.external_id
+    if feedback.action == FeedbackAction.CANCEL:
+        url = f"{base}/orders/{order}/cancel.json"
+        response = await _call(
+            client, "POST", url, headers=headers, json={"reason": "other", "email": False}
+        )
+        return response.status_code
+    placed = await _call(
+        client,
+        "GET",
+        f"{base}/orders/{order}.json",
+        headers=headers,
+        params={"fields": "id,line_items"},
+    )
+    sku_of = {
+        str(item.get("id")): item.get("sku") or ""
+        for item in (placed.json().get("order") or {}).get("line_items") or []
+    }
+    listed = await _call(
+        client, "GET", f"{base}/orders/{order}/fulfillment_orders.json", headers=headers
+    )
+    groups = _allocate(feedback.payload.get("lines") or [], listed.json(), sku_of)
+    if not groups:  # nothing of it left to fulfil: the store has it already
+        return listed.status_code
+    payload = feedback.payload
+    fulfillment = {
+        "line_items_by_fulfillment_order": groups,
+        "tracking_info": {
+            "number": payload.get("tracking"),
+            "url": payload.get("tracking_url"),
+            "company": payload.get("carrier"),
+        },
+        "notify_customer": False,  # Conveyor mails the customer itself
+    }
+    response = await _call(
+        client,
+        "POST",
+        f"{base}/fulfillments.json",
+        headers=headers,
+        json={"fulfillment": fulfillment},
+    )
+    return response.status_code
+
+
+def _allocate(
+    lines: list[dict[str, Any]], listed: dict[str, Any], sku_of: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The shipment's quantities per SKU spread over the open fulfillment orders' line items."""
+    wanted: dict[str, int] = defaultdict(int)
+    for line in lines:
+        wanted[str(line.get("sku"))] += int(line.get("qty") or 0)
+    groups = []
+    for fo in listed.get("fulfillment_orders") or []:
+        if fo.get("status") not in ("open", "in_progress"):
+            continue
+        items = []
+        for item in fo.get("line_items") or []:
+            sku = sku_of.get(str(item.get("line_item_id")), "")
+            take = min(wanted[sku], int(item.get("fulfillable_quantity") or 0))
+            if take > 0:
+                wanted[sku] -= take
+                items.append({"id": item.get("id"), "quantity": take})
+        if items:
+            groups.append(
+                {"fulfillment_order_id": fo.get("id"), "fulfillment_order_line_items": items}
+            )
+    return groups
+
+
+async def _woocommerce(
+    client: httpx.AsyncClient, store: StoreConnection, feedback: Feedback
+) -> int:
+    base = f"{(store.api_url or '').rstrip('/')}{WOOCOMMERCE_API}/orders/{feedback.external_id}"
+    key = store.consumer_key.get_secret_value() if store.consumer_key else ""
+    secret = store.consumer_secret.get_secret_value() if store.consumer_secret else ""
+    auth = httpx.BasicAuth(key, secret)
+    headers = _headers(feedback)
+    if feedback.action == FeedbackAction.CANCEL:
+        response = await _call(
+            client, "PUT", base, headers=headers, auth=auth, json={"status": "cancelled"}
+        )
+        return response.status_code
+    await _call(client, "PUT", base, headers=headers, auth=auth, json={"status": "completed"})
+    response = await _call(
+        client,
+        "POST",
+        f"{base}/notes",
+        headers=headers,
+        auth=auth,
+        json={"note": note(feedback.payload), "customer_note": True},
+    )
+    return response.status_code
+
+
+def note(payload: dict[str, Any]) -> str:
+    """The customer note of a shipment: carrier, tracking number and link."""
+    what = f"Shipment {payload.get('shipment')} of order {payload.get('order_number')} shipped"
+    carrier = f" with {payload['carrier']}" if payload.get("carrier") else ""
+    tracking = f", tracking {payload['tracking']}" if payload.get("tracking") else ""
+    link = f": {payload['tracking_url']}" if payload.get("tracking_url") else ""
+    return f"{what}{carrier}{tracking}{link}."
