@@ -291,17 +291,23 @@ def _money(value: Decimal | float | int | None, currency: str = "") -> str:
     return f"{text} {currency}".strip()
 
 
+# A duration in its two largest units, the second left out when zero: 45s, 30m, 4h 5m, 1d.
+DURATION_UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    left = max(int(seconds), 0)
+    parts = []
+    for name, size in DURATION_UNITS:
+        if left >= size or (parts and len(parts) < 2):
+            parts.append((left // size, name))
+            left %= size
+        if len(parts) == 2:
+            break
+    shown = [f"{value}{name}" for value, name in parts if value] or ["0s"]
+    return " ".join(shown)
 
 
 def _relative(value: datetime | None) -> str:

@@ -3,6 +3,7 @@
 import pytest
 
 from conveyor.pages.rules import describe, parse_lines
+from conveyor.pages.web import _duration
 from routing_rules.models import AllOf, AnyOf, DropShip, OneOf, TagMatch, TotalRange
 
 
@@ -32,3 +33,21 @@ def test_conditions_in_words() -> None:
         "all of the tags cold, fragile"
     )
     assert describe(TotalRange(gt=10, lt=100)) == "total > 10 and total < 100"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (45, "45s"),
+        (1800, "30m"),
+        (1812, "30m 12s"),
+        (14400, "4h"),
+        (14700, "4h 5m"),
+        (86400, "1d"),
+        (93600, "1d 2h"),
+        (0, "0s"),
+    ],
+)
+def test_durations_read_one_way(seconds: int, shown: str) -> None:
+    """SLAs and step times in their two largest units, no zero padding (not `1d 0h`)."""
+    assert _duration(seconds) == shown
