@@ -6,8 +6,8 @@ and its fulfillment orders, then `POST /fulfillments.json` with
 company); nothing left to fulfil for it counts as done (told before an answer was recorded). A
 cancellation is `POST /orders/{id}/cancel.json`. WooCommerce (`/wp-json/wc/v3`, HTTP Basic with
 the consumer key and secret): a shipment sets the order `completed` and adds a customer note
-with the tracking; a cancellation sets it `cancelled`. Every request carries the row's key as
-`Idempotency-Key` and `X-Request-Id`.
+with the tracking (unless the order's notes hold it already); a cancellation sets it
+`cancelled`. Every request carries the row's key as `Idempotency-Key` and `X-Request-Id`.
 """
 
 import asyncio
@@ -187,13 +187,17 @@ async def _woocommerce(
         )
         return response.status_code
     await _call(client, "PUT", base, headers=headers, auth=auth, json={"status": "completed"})
+    text = note(feedback.payload)
+    notes = await _call(client, "GET", f"{base}/notes", headers=headers, auth=auth)
+    if any(isinstance(n, dict) and n.get("note") == text for n in notes.json()):
+        return notes.status_code  # added before an answer was recorded
     response = await _call(
         client,
         "POST",
         f"{base}/notes",
         headers=headers,
         auth=auth,
-        json={"note": note(feedback.payload), "customer_note": True},
+        json={"note": text, "customer_note": True},
     )
     return response.status_code
 

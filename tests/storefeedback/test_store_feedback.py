@@ -51,6 +51,7 @@ class StandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0  # answer this many of the next writes 503
     fulfilled: set[int] = field(default_factory=set)  # fulfillment order line items done
+    notes: list[dict[str, Any]] = field(default_factory=list)  # WooCommerce order notes
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def writes(self, path_part: str = "") -> list[dict[str, Any]]:
@@ -105,9 +106,12 @@ class StandIn:
         if method == "PUT" and path == "/wp-json/wc/v3/orders/727":
             assert set(body) == {"status"} and body["status"] in ("completed", "cancelled")
             return 200, {"id": 727, "status": body["status"]}
+        if method == "GET" and path == "/wp-json/wc/v3/orders/727/notes":
+            return 200, self.notes
         if method == "POST" and path == "/wp-json/wc/v3/orders/727/notes":
             assert set(body) == {"note", "customer_note"} and body["customer_note"] is True
-            return 201, {"id": 281, "note": body["note"], "customer_note": True}
+            self.notes.append({"id": 281, "note": body["note"], "customer_note": True})
+            return 201, self.notes[-1]
         return 404, {"code": "rest_no_route"}
 
 
@@ -234,6 +238,17 @@ async def test_shopify_order_shipped_is_one_fulfillment_with_tracking_after_two_
     await asyncio.sleep(1.0)
     assert len(stand_in.writes()) == 3  # never sent again once the store answered 2xx
 
+    # A worker killed after the store's 2xx but before its commit tries the row again: the
+    # store's fulfillment orders show it fulfilled, so nothing is posted twice.
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback)).one()
+        lost.status, lost.sent_at = "pending", None
+        session.add(lost)
+    reads = len(stand_in.requests)
+    await _until(lambda: _rows(engine)[0].status == "sent", "the row sent again")
+    assert len(stand_in.requests) > reads  # it looked at the store
+    assert len(stand_in.writes()) == 3
+
 
 async def test_failure_is_said_on_the_order_page_and_the_order_goes_on(
     api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
@@ -272,6 +287,15 @@ async def test_woocommerce_order_shipped_is_completed_with_a_tracking_note(
     assert "https://www.dhl.com/track?id=JD0146000099" in note["json"]["note"]
     await _until(lambda: _rows(engine)[0].status == "sent", "the row marked sent")
 
+    # Tried again after a lost commit: the status is set again, the note is not added twice.
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback)).one()
+        lost.status = "pending"
+        session.add(lost)
+    await _until(lambda: len(stand_in.writes()) == 3, "the status set again")
+    await _until(lambda: _rows(engine)[0].status == "sent", "the row sent again")
+    assert len(stand_in.notes) == 1
+
 
 @pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])  # cancelled before packing
 async def test_cancellation_in_conveyor_reaches_the_store(
@@ -289,3 +313,18 @@ async def test_cancellation_in_conveyor_reaches_the_store(
     assert cancel["method"] == "POST"
     assert cancel["headers"]["x-shopify-access-token"] == TOKEN
     await _until(lambda: _rows(engine)[0].status == "sent", "the row marked sent")
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_cancellation_by_the_store_is_not_sent_back(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    await wait_for_open_task(api, number, "picking")
+    gone = await post_shopify(api, _shopify_order(), topic="orders/cancelled")
+    assert gone.status_code == 200, gone.text
+    await wait_for_order(api, number, lambda o: o["status"] == "cancelled")
+    await asyncio.sleep(1.0)
+    assert stand_in.requests == [] and _rows(engine) == []
