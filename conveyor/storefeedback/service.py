@@ -15,11 +15,13 @@ from sqlmodel import Session, col, or_, select
 
 from conveyor.core.models import utcnow
 from conveyor.notification.service import Backoff
-from conveyor.order.models import SalesOrder
+from conveyor.order.models import OrderLine, SalesOrder
+from conveyor.shipping.models import Shipment, ShipmentLine, ShipmentStatus
 from conveyor.storefeedback.models import FeedbackAction, FeedbackStatus, StoreFeedback
 from conveyor.webhook.models import StoreOrder
 
 PROVIDERS = ("shopify", "woocommerce")  # the stores that can be told (not Stripe)
+LEFT = (ShipmentStatus.SHIPPED, ShipmentStatus.DELIVERED, ShipmentStatus.FAILED)
 
 
 class ShipmentLike(Protocol):
@@ -72,9 +74,27 @@ def fulfilled(
         "tracking": shipment.tracking,
         "tracking_url": shipment.tracking_url,
         "lines": [{"sku": ln.sku, "qty": ln.qty} for ln in lines],
+        "complete": _all_shipped(session, order.id or 0),
     }
     key = f"{order.number}:s{shipment.number}:{FeedbackAction.FULFIL}"
     return _write(session, order, key, FeedbackAction.FULFIL, payload)
+
+
+def _all_shipped(session: Session, order_id: int) -> bool:
+    """Every unit of the order in a shipment that left (this one included)."""
+    ordered = sum(
+        ln.qty for ln in session.exec(select(OrderLine).where(OrderLine.order_id == order_id))
+    )
+    shipped = sum(
+        ln.qty
+        for ln in session.exec(
+            select(ShipmentLine)
+            .join(Shipment, col(Shipment.id) == col(ShipmentLine.shipment_id))
+            .where(Shipment.order_id == order_id)
+            .where(col(Shipment.status).in_(LEFT))
+        )
+    )
+    return shipped >= ordered
 
 
 def cancelled(session: Session, order: SalesOrder, reason: str | None) -> StoreFeedback | None:

@@ -5,9 +5,9 @@ and its fulfillment orders, then `POST /fulfillments.json` with
 `line_items_by_fulfillment_order` (the shipment's quantities) and `tracking_info` (number, url,
 company); nothing left to fulfil for it counts as done (told before an answer was recorded). A
 cancellation is `POST /orders/{id}/cancel.json`. WooCommerce (`/wp-json/wc/v3`, HTTP Basic with
-the consumer key and secret): a shipment sets the order `completed` and adds a customer note
-with the tracking (unless the order's notes hold it already); a cancellation sets it
-`cancelled`. Every request carries the row's key as `Idempotency-Key` and `X-Request-Id`.
+the consumer key and secret): a shipment adds a customer note with the tracking (unless the
+order's notes hold it already) and, the order's last one, sets it `completed`; a cancellation
+sets it `cancelled`. Every request carries the row's key as `Idempotency-Key` and `X-Request-Id`.
 """
 
 import asyncio
@@ -186,7 +186,8 @@ async def _woocommerce(
             client, "PUT", base, headers=headers, auth=auth, json={"status": "cancelled"}
         )
         return response.status_code
-    await _call(client, "PUT", base, headers=headers, auth=auth, json={"status": "completed"})
+    if feedback.payload.get("complete", True):  # a partial order's last shipment completes it
+        await _call(client, "PUT", base, headers=headers, auth=auth, json={"status": "completed"})
     text = note(feedback.payload)
     notes = await _call(client, "GET", f"{base}/notes", headers=headers, auth=auth)
     if any(isinstance(n, dict) and n.get("note") == text for n in notes.json()):
