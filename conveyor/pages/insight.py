@@ -26,6 +26,7 @@ from conveyor.pages.web import CsrfChecked, page_router, render, require_page
 from conveyor.report import service as report_service
 from conveyor.report import temporal as report_temporal
 from conveyor.shipping import read as shipping_read
+from conveyor.storefeedback import service as store_feedback
 
 router = page_router()
 STATUSES = tuple(OrderStatus)
@@ -88,6 +89,7 @@ def monitor(
         "durations": durations,
         "chart": _durations_chart(durations),
         "shipments": shipping_read.views(session, shipping_read.in_transit(session)),
+        "store_feedback": store_feedback.refused(session=session),
         "query": {"q": q, "step": step, "status": status, "assignee": assignee, "days": days},
     }
     return render(request, "monitor.html", context, principal=principal)

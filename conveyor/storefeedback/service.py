@@ -116,6 +116,20 @@ def unsent(*, session: Session, order_id: int) -> list[StoreFeedback]:
     )
 
 
+def refused(*, session: Session, limit: int = 50) -> list[StoreFeedback]:
+    """Rows a store refused and has not taken since (waiting for a retry, or failed), oldest
+    first: what the monitor lists."""
+    return list(
+        session.exec(
+            select(StoreFeedback)
+            .where(StoreFeedback.status != FeedbackStatus.SENT)
+            .where(col(StoreFeedback.last_error).is_not(None))
+            .order_by(col(StoreFeedback.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def for_order(*, session: Session, order_id: int) -> list[StoreFeedback]:
     """Every row of the order, oldest first."""
     return list(

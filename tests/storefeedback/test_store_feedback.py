@@ -260,9 +260,12 @@ async def test_failure_is_said_on_the_order_page_and_the_order_goes_on(
     await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD1"})
     await _until(lambda: stand_in.writes(), "a first attempt")
     await _until(lambda: _rows(engine)[0].last_error is not None, "the failure recorded")
-    page = (await (await staff_client(api, ADMIN_TOKEN)).get(f"/orders/{number}")).text
+    staff = await staff_client(api, ADMIN_TOKEN)
+    page = (await staff.get(f"/orders/{number}")).text
     assert "Store not updated yet: HTTP 503" in page
     assert "next try" in page
+    monitor = (await staff.get("/monitor")).text
+    assert "Stores not updated yet" in monitor and f"{number}</a> (shopify, fulfil)" in monitor
     order = (await api.get(f"/api/orders/{number}")).json()
     assert order["current_step"] in ("delivery", "collection")  # not held by the store
 
