@@ -31,6 +31,7 @@ from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
 from conveyor.outbound import events as outbound_events
+from conveyor.purchasing import links as supplier_links
 from conveyor.purchasing import service as purchasing_service
 from conveyor.shipping import service as shipping_service
 from conveyor.storefeedback import service as store_feedback
@@ -87,6 +88,7 @@ class OrderStepActivities:
         # Set: picking also moves the goods to this staging location (CONVEYOR_STAGING_LOCATION).
         self.staging_location = settings.staging_location
         self.tracking_urls = settings.carrier_tracking_urls
+        self.settings = settings  # the supplier's signed link in a purchase order's mail
 
     def all(self) -> list:
         """Every activity of this class, for the worker (the `peek_*` ones run as local ones)."""
@@ -831,6 +833,7 @@ class OrderStepActivities:
                 extra={
                     "purchase_order_number": purchase.number or "",
                     "supplier_email": purchase.supplier_email,
+                    "supplier_link": supplier_links.url(self.settings, purchase.number or ""),
                 },
             )
         return [p.number for p in created if p.number]

@@ -27,6 +27,7 @@ class ActorKind(StrEnum):
     ADMIN_TOKEN = "admin_token"
     CUSTOMER = "customer"
     INTEGRATION = "integration"
+    SUPPLIER = "supplier"  # a drop-ship supplier through its signed purchase-order link
     SYSTEM = "system"
 
 

@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # signs), refused beyond `carrier_tolerance_seconds`. Unset: the endpoint refuses everything.
     carrier_webhook_secret: SecretStr | None = None
     carrier_tolerance_seconds: int = Field(default=300, ge=1)
+    # A drop-ship purchase order's mail carries a link the supplier confirms the shipment with
+    # (no account): signed with the session secret, good for this long (default 30 days).
+    supplier_link_validity_seconds: float = Field(default=30 * 86400.0, gt=0)
     # Durations (seconds) that the workflow uses; tests shorten them.
     backorder_recheck_seconds: float = 86400.0  # the safety recheck of a long wait: daily
     activity_timeout_seconds: float = 30.0

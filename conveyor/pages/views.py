@@ -33,6 +33,7 @@ from conveyor.pages import (
     shipments,
     shop,
     stock,
+    supplier,
 )
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
@@ -67,6 +68,7 @@ for module in (
     insight,
     rules,
     audit,
+    supplier,
 ):
     router.include_router(module.router)
 

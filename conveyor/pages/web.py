@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from conveyor.auth.permissions import Permission, refusal
 from conveyor.core.db import session_scope
 from conveyor.core.errors import DomainError, Forbidden
 from conveyor.core.models import utcnow
+from conveyor.core.signing import server_secret
 from conveyor.core.state import AppState
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
@@ -75,23 +75,7 @@ class SignInRequired(Exception):
 
 def session_secret(state: AppState) -> bytes:
     """The key that signs cookies: CONVEYOR_SESSION_SECRET, else a key in the data folder."""
-    if state.settings.session_secret is not None:
-        return state.settings.session_secret.get_secret_value().encode()
-    path = state.settings.data_dir / "session-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # O_EXCL: of several processes starting at once, one writes and all read it
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_urlsafe(48))
-        except FileExistsError:
-            pass
-    for _ in range(50):
-        value = path.read_text().strip()
-        if value:
-            return value.encode()
-        time.sleep(0.01)  # another process is between creating and writing the file
-    raise RuntimeError(f"{path} is empty")
+    return server_secret(state.settings)
 
 
 def _secret(request: Request) -> bytes:

@@ -11,7 +11,12 @@ from conveyor.core.state import AppState, in_session
 from conveyor.order import flows as order_flows
 from conveyor.order.models import SalesOrder
 from conveyor.purchasing import service as purchasing_service
-from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderPublic, PurchaseOrderStatus
+from conveyor.purchasing.models import (
+    PurchaseOrder,
+    PurchaseOrderPublic,
+    PurchaseOrderStatus,
+    SupplierShipment,
+)
 from conveyor.shipping import service as shipping_service
 from workflows.types import SalesOrderNames, SupplierShipped
 
@@ -22,7 +27,9 @@ class PurchaseOrderNotFoundError(NotFound):
     """No purchase order has that number."""
 
 
-def _record_shipment(session: Session, state: AppState, purchase: PurchaseOrder) -> None:
+def _record_shipment(
+    session: Session, state: AppState, purchase: PurchaseOrder, carrier: str | None
+) -> None:
     """The supplier's shipment as one of the order's shipments (with its tracking), once."""
     order = session.get(SalesOrder, purchase.order_id)
     if order is None or purchase.status != PurchaseOrderStatus.SHIPPED:
@@ -43,22 +50,30 @@ def _record_shipment(session: Session, state: AppState, purchase: PurchaseOrder)
         app_url=state.settings.public_url,
         purchase_order_number=purchase.number,
         tracking=purchase.tracking,
+        carrier=carrier,
+        shipped_at=purchase.shipped_at,
     )
 
 
 async def confirm_shipped(
-    state: AppState, *, number: str, tracking: str | None, actor: Actor
+    state: AppState, *, number: str, shipment: SupplierShipment, actor: Actor
 ) -> PurchaseOrderPublic:
-    """Mark the purchase order shipped (idempotent), then signal the order's workflow."""
+    """Mark the purchase order shipped (idempotent), then signal the order's workflow. Staff
+    (the API) and the supplier (its signed link) confirm through here."""
 
     def record(session: Session) -> tuple[str, PurchaseOrderPublic]:
         purchase = purchasing_service.get_by_number(session=session, number=number)
         if purchase is None:
             raise PurchaseOrderNotFoundError(f"purchase order {number} not found")
         purchasing_service.mark_shipped(
-            session=session, purchase=purchase, tracking=tracking, actor=actor
+            session=session,
+            purchase=purchase,
+            tracking=shipment.tracking,
+            actor=actor,
+            carrier=shipment.carrier,
+            shipped_at=shipment.shipped_at,
         )
-        _record_shipment(session, state, purchase)
+        _record_shipment(session, state, purchase, shipment.carrier)
         return purchase.order_number, purchasing_service.to_public(
             session=session, purchase=purchase
         )

@@ -1,11 +1,12 @@
 """Purchase order tables (one per order and supplier) and API shapes."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pydantic import AwareDatetime, field_validator
 from sqlmodel import Field, SQLModel
 
-from conveyor.core.models import timestamp_field
+from conveyor.core.models import timestamp_field, utcnow
 
 
 class PurchaseOrderStatus(StrEnum):
@@ -57,4 +58,15 @@ class PurchaseOrderPublic(SQLModel):
 
 
 class SupplierShipment(SQLModel):
+    """The supplier's confirmation: tracking, carrier, when it left (default: now)."""
+
     tracking: str | None = Field(default=None, max_length=200)
+    carrier: str | None = Field(default=None, max_length=64)
+    shipped_at: AwareDatetime | None = None
+
+    @field_validator("shipped_at")
+    @classmethod
+    def _not_ahead(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > utcnow() + timedelta(minutes=5):
+            raise ValueError("a shipment cannot leave in the future")
+        return value

@@ -1,6 +1,7 @@
 """Purchase orders: create them for an order's drop-ship lines, confirm shipment, cancel."""
 
 from collections import defaultdict
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
@@ -88,14 +89,20 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> list[P
 
 
 def mark_shipped(
-    *, session: Session, purchase: PurchaseOrder, tracking: str | None, actor: Actor
+    *,
+    session: Session,
+    purchase: PurchaseOrder,
+    tracking: str | None,
+    actor: Actor,
+    carrier: str | None = None,
+    shipped_at: datetime | None = None,
 ) -> PurchaseOrder:
-    """The supplier shipped it; confirming twice changes nothing."""
+    """The supplier shipped it (`shipped_at`, default now); confirming twice changes nothing."""
     if purchase.status == PurchaseOrderStatus.CANCELLED:
         raise PurchaseOrderError(f"{purchase.number} is cancelled")
     if purchase.status == PurchaseOrderStatus.OPEN:
         purchase.status = PurchaseOrderStatus.SHIPPED
-        purchase.shipped_at = utcnow()
+        purchase.shipped_at = shipped_at or utcnow()
         purchase.tracking = tracking
         session.add(purchase)
         session.flush()
@@ -106,7 +113,12 @@ def mark_shipped(
             entity="purchase_order",
             entity_id=purchase.number,
             before={"status": PurchaseOrderStatus.OPEN},
-            after={"status": purchase.status, "tracking": tracking},
+            after={
+                "status": purchase.status,
+                "tracking": tracking,
+                "carrier": carrier,
+                "shipped_at": purchase.shipped_at,
+            },
         )
     return purchase
 

@@ -42,7 +42,7 @@ async def confirm_shipped(
     """
     try:
         return await purchasing_flows.confirm_shipped(
-            state, number=number, tracking=shipment.tracking, actor=principal.actor(Source.API)
+            state, number=number, shipment=shipment, actor=principal.actor(Source.API)
         )
     except purchasing_service.PurchaseOrderError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc

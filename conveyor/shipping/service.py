@@ -127,6 +127,8 @@ def record_shipped(
     purchase_order_number: str | None = None,
     tracking: str | None = None,
     delivered_at_once: bool = False,
+    carrier: str | None = None,
+    shipped_at: datetime | None = None,
 ) -> Shipment:
     """The packed (or supplier-shipped) goods as a shipment, once per `key`; the customer is
     told (`status_changed`). `delivered_at_once`: a counter sale, handed over on the spot."""
@@ -139,11 +141,13 @@ def record_shipped(
     shipment.purchase_order_number = purchase_order_number
     if tracking and not shipment.tracking:
         shipment.tracking = tracking
+    if carrier and not shipment.carrier:
+        shipment.carrier = carrier
     shipment.tracking_url = shipment.tracking_url or tracking_url(
         templates, shipment.carrier, shipment.tracking
     )
     shipment.status = ShipmentStatus.SHIPPED
-    shipment.shipped_at = utcnow()
+    shipment.shipped_at = shipped_at or utcnow()
     session.add(shipment)
     session.flush()
     status_changed(session=session, order=order, shipment=shipment, app_url=app_url)

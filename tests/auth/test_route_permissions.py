@@ -24,6 +24,7 @@ OPEN = {
     "/webhooks/woocommerce": "signed by the store (tests/webhook)",
     "/webhooks/stripe": "signed by the payment provider (tests/webhook)",
     "/webhooks/carrier": "signed by the carrier (tests/shipping)",
+    "/supplier/purchase-orders/{number}": "the signed link of the PO mail (tests/shipping)",
     "/": "redirects to the caller's start page",
     "/login": "signing in",
     "/logout": "signing out",
