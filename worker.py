@@ -26,8 +26,10 @@ from activities.return_activities import ReturnActivities
 from activities.stock_activities import StockActivities
 from activities.task_activities import TaskActivities
 from conveyor.core.db import make_engine
+from conveyor.core.logs import configure_logging
 from conveyor.core.settings import Settings, settings
 from conveyor.core.temporal import connect
+from conveyor.metrics.gauges import gauges_plugin, metrics_runtime
 from routing_rules.registry import RuleRegistry
 from workflows.outbound_dispatcher import (
     OutboundDispatcherInput,
@@ -124,7 +126,13 @@ def compile_workflow_modules() -> None:
 def build_worker(
     client: Client, engine: Engine, settings: Settings, *, max_concurrent_activities: int = 16
 ) -> Worker:
-    """A worker for Conveyor's task queue; sync activities run on a thread pool."""
+    """A worker for Conveyor's task queue; sync activities run on a thread pool. With the
+    worker metrics port set and a client connected with `metrics_runtime`, it also counts the
+    business gauges."""
+    plugins = [_starts_outbox_dispatcher(client, settings)]
+    gauges = gauges_plugin(client, engine, settings)
+    if gauges is not None:
+        plugins.append(gauges)
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -132,7 +140,7 @@ def build_worker(
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
-        plugins=[_starts_outbox_dispatcher(client, settings)],
+        plugins=plugins,
     )
 
 
@@ -186,13 +194,19 @@ def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugi
 async def run_worker(settings: Settings = settings) -> None:
     """Connect and run a worker until cancelled."""
     compile_workflow_modules()
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings))
     engine = make_engine(settings.effective_database_url)
     worker = build_worker(client, engine, settings)
     logging.getLogger(__name__).info("worker on task queue %s", settings.task_queue)
+    if settings.worker_metrics_port:
+        logging.getLogger(__name__).info(
+            "worker metrics at http://%s:%d/metrics",
+            settings.worker_metrics_host,
+            settings.worker_metrics_port,
+        )
     await worker.run()
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(settings.log_format)
     asyncio.run(run_worker())

@@ -15,6 +15,8 @@ from sqlalchemy.exc import DataError
 from api.docs import install as install_docs
 from api.guard import RequestGuard
 from api.health import router as health_router
+from api.metrics import ApiMetrics, RequestMetrics
+from api.metrics import router as metrics_router
 from api.registry import api_router
 from conveyor.core.db import make_engine
 from conveyor.core.errors import DomainError, Invalid
@@ -87,12 +89,16 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     if app_settings.is_development:
         install_docs(app)
     app.state.conveyor = state
+    app.state.metrics = ApiMetrics()
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(api_router)
     app.include_router(webhook_router, prefix="/webhooks", tags=["webhooks"])
     app.include_router(carrier_router, prefix="/webhooks", tags=["webhooks"])
     install_pages(app)
     app.add_middleware(RequestGuard, state=state)
+    # Outermost: the guard's refusals (401, 413) are counted too.
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from conveyor.core.logs import configure_logging
 from conveyor.core.settings import settings
 
 
@@ -27,6 +28,8 @@ def _cmd_api(args: argparse.Namespace) -> int:
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_level="info",
+        # JSON logs: uvicorn's records go through the root logger's JSON handler (main()).
+        **({"log_config": None} if settings.log_format == "json" else {}),
     )
     return 0
 
@@ -303,7 +306,7 @@ def _positive(value: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `conveyor` console script."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.log_format)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     return args.func(args)

@@ -4,6 +4,7 @@ from decimal import Decimal
 from email.utils import formataddr
 from importlib.resources import files
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, computed_field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -144,6 +145,17 @@ class Settings(BaseSettings):
     # Temporal listing is shared between refreshes (seconds; 0: no sharing).
     report_max_days: int = Field(default=366, ge=1)
     monitor_cache_seconds: float = Field(default=5.0, ge=0)
+    # Logs: `text` (the default) or `json`, one object per line with time, level, logger and
+    # message, plus the order number and workflow id inside an order's activities and workflow
+    # and the method and path inside an API request (conveyor/core/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # The worker's Prometheus endpoint (`http://<host>:<port>/metrics`, no authentication: bind
+    # it where only the scraper reaches): the Temporal SDK's metrics and Conveyor's gauges
+    # (orders by status, tasks open and overdue, mail and webhook backlogs), counted every
+    # `worker_metrics_interval_seconds`. Port 0: off. The API's metrics are at its `/metrics`.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_interval_seconds: float = Field(default=15.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -9,6 +9,7 @@ from pydantic import TypeAdapter
 from temporalio.client import Client
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import DataConverter
+from temporalio.runtime import Runtime
 
 from conveyor.core.settings import Settings
 
@@ -34,11 +35,14 @@ class SharedAdapterPayloadConverter(PydanticPayloadConverter):
 data_converter = DataConverter(payload_converter_class=SharedAdapterPayloadConverter)
 
 
-async def connect(settings: Settings, *, wait_seconds: float = 30.0) -> Client:
+async def connect(
+    settings: Settings, *, wait_seconds: float = 30.0, runtime: Runtime | None = None
+) -> Client:
     """Connect to Temporal with Conveyor's namespace and data converter (Decimal-safe).
 
     A server that is still starting ("Frontend is not healthy yet") is retried for up to
-    `wait_seconds`; after that the last error is raised.
+    `wait_seconds`; after that the last error is raised. `runtime`: the worker's, exporting
+    metrics (conveyor/metrics/gauges.py); None, the SDK's default.
     """
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -47,6 +51,7 @@ async def connect(settings: Settings, *, wait_seconds: float = 30.0) -> Client:
                 settings.temporal_address,
                 namespace=settings.temporal_namespace,
                 data_converter=data_converter,
+                runtime=runtime,
             )
         except RuntimeError:
             if time.monotonic() >= deadline:

@@ -65,7 +65,7 @@ def routes(app: FastAPI) -> list[Route]:
                     path=route.path,
                     endpoint=route.endpoint,
                     permission=declared[0] if declared else None,
-                    page=not route.path.startswith(("/api/", "/webhooks/", "/healthz")),
+                    page=not route.path.startswith(("/api/", "/webhooks/", "/healthz", "/metrics")),
                 )
             )
     return rows

@@ -1,0 +1,1 @@
+"""Operational metrics: the business gauges the worker exports beside Temporal's own."""
