@@ -1,8 +1,14 @@
 """The API's /metrics: Prometheus text, counted per route template, behind monitor.view."""
 
+import io
+import json
+import logging
+
 import httpx
+from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
+from conveyor.core.logs import JsonFormatter
 from tests.utils.api import auth, create_customer, create_employee
 
 
@@ -51,3 +57,29 @@ async def test_metrics_need_monitor_view(api: httpx.AsyncClient) -> None:
     assert (await api.get("/metrics", headers=auth(clerk))).status_code == 403
     supervisor = await create_employee(api, ["supervisor"])
     assert (await api.get("/metrics", headers=auth(supervisor))).status_code == 200
+
+
+async def test_a_line_logged_during_a_request_names_its_method_and_path(
+    api: httpx.AsyncClient,
+) -> None:
+    app: FastAPI = api._transport.app  # type: ignore[attr-defined]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("tests.metrics.probe")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+    # A route of the test's own app that logs, as a handler deep in a request would.
+    def probe(number: str) -> dict[str, str]:
+        logger.info("probing %s", number)
+        return {"ok": number}
+
+    app.add_api_route("/probe/{number}", probe, methods=["POST"])
+    assert (await api.post("/probe/SO-7")).status_code == 200
+    (line,) = [json.loads(raw) for raw in stream.getvalue().splitlines()]
+    assert line["message"] == "probing SO-7"
+    assert (line["method"], line["path"]) == ("POST", "/probe/SO-7")
+    metrics = (await api.get("/metrics")).text
+    assert 'route="/probe/{number}"' in metrics
