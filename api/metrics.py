@@ -121,7 +121,12 @@ def _templates(app: FastAPI) -> list[str]:
     return found
 
 
-@router.get("/metrics", tags=["health"], response_class=Response)
+@router.get(
+    "/metrics",
+    tags=["health"],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
 def metrics(
     request: Request, _: Annotated[Principal, require(Permission.MONITOR_VIEW)]
 ) -> Response:
