@@ -381,7 +381,7 @@ class OrderStepActivities:
                     actor=audit_service.Actor.system(),
                     app_url=self.app_url,
                 )
-            return _delivery_status(session, order, request.handled)
+            return _delivery_status(session, order, request.handled, request.sla_seconds)
 
     # ---- money -----------------------------------------------------------------------------
 
@@ -861,11 +861,21 @@ def _payment_status(session: Session, order: SalesOrder) -> PaymentStatus:
     )
 
 
-def _delivery_status(session: Session, order: SalesOrder, handled: list[int]) -> DeliveryStatus:
+def _delivery_status(
+    session: Session, order: SalesOrder, handled: list[int], sla_seconds: float | None = None
+) -> DeliveryStatus:
     order_id = order.id or 0
+    late: list[int] = []
+    late_in: float | None = None
+    if sla_seconds:
+        late, late_in = shipping_service.late(
+            session=session, order_id=order_id, within=timedelta(seconds=sla_seconds)
+        )
     return DeliveryStatus(
         settled=shipping_service.settled(session=session, order_id=order_id, handled=handled),
         failed=shipping_service.failed_numbers(session=session, order_id=order_id),
+        late=late,
+        late_in_seconds=late_in,
     )
 
 

@@ -478,6 +478,8 @@ class _FileReader:
             self._error(key_node, f"{label} has no `mode` ({', '.join(MODES)})")
         if mode in ("auto", "skip"):
             for key in STEP_SETTINGS[1:]:
+                if key == "sla" and (step, mode) == ("delivery", "auto"):
+                    continue  # a shipment not delivered within it is late: the desk chases it
                 if key in settings:
                     self._error(
                         settings[key][0], f"`{key}` only applies to mode task ({label} is {mode})"

@@ -60,6 +60,7 @@ class OrderState:
     credit_checked: bool = False
     purchase_orders: list[str] = field(default_factory=list)
     failed_handled: list[int] = field(default_factory=list)  # failed shipments followed up
+    late_chased: list[int] = field(default_factory=list)  # late shipments given to the desk
     invoiced_at: datetime | None = None
     reminders_sent: int = 0
     # quote

@@ -78,6 +78,10 @@ CREDIT_APPROVAL = PlannedStep(
 FAILED_DELIVERY = PlannedStep(step=Step.DELIVERY, mode=Mode.TASK, role="order_desk")
 # v9: after the shipments, the order waits until every one is delivered (`delivery` step).
 DELIVERY_STAGE = "delivery-stage"
+# A shipment not delivered within the rule's delivery SLA (`delivery: {mode: auto, sla: 5d}`)
+# is late: the order desk gets a task to chase the carrier, once per shipment.
+LATE_DELIVERY = PlannedStep(step=Step.DELIVERY, mode=Mode.TASK, role="order_desk")
+DELIVERY_SLA = "delivery-sla"
 
 
 class StepFields(TypedDict):
@@ -517,12 +521,18 @@ class SalesOrderWorkflow:
         """
         s = self.state
         deliver_all = planned.mode == Mode.TASK
+        sla = None  # recorded histories without a delivery SLA run as they ran
+        if planned.mode == Mode.AUTO and planned.sla_seconds and workflow.patched(DELIVERY_SLA):
+            sla = planned.sla_seconds
         while True:
             seen = s.delivery_signals
             status = await self._act(
                 OrderStepActivities.check_order_delivery,
                 DeliveryStepInput(
-                    **self._step_fields(), handled=list(s.failed_handled), deliver_all=deliver_all
+                    **self._step_fields(),
+                    handled=list(s.failed_handled),
+                    deliver_all=deliver_all,
+                    sla_seconds=sla,
                 ),
             )
             deliver_all = False
@@ -534,7 +544,17 @@ class SalesOrderWorkflow:
                 await self._task(FAILED_DELIVERY, f"failed:{failed[0]}")
                 s.failed_handled.append(failed[0])
                 continue
-            await self._await_delivery(seen)
+            late = [n for n in status.late if n not in s.late_chased]
+            if late:
+                self._note(
+                    "delivery_late",
+                    f"shipment {late[0]} is late (not delivered within the delivery SLA): "
+                    "order desk task to chase the carrier",
+                )
+                s.late_chased.append(late[0])
+                await self._task(LATE_DELIVERY, f"late:{late[0]}")
+                continue
+            await self._await_delivery(seen, status.late_in_seconds)
 
     async def _collection(self, planned: PlannedStep) -> None:
         """Wait until the invoices are paid, reminding on the dunning schedule; then done."""
@@ -596,10 +616,15 @@ class SalesOrderWorkflow:
             if await self._peek(OrderStepActivities.peek_purchase_orders, OrderRef(s.number)) == 0:
                 return
 
-    async def _await_delivery(self, seen: int) -> None:
-        """Until a shipment is delivered (or fails), or a recheck sees them all settled."""
+    async def _await_delivery(self, seen: int, late_in: float | None = None) -> None:
+        """Until a shipment is delivered (or fails), or a recheck sees them all settled; with
+        a delivery SLA, until the next shipment in transit is late (`late_in` seconds)."""
         s = self.state
         while True:
+            if late_in is not None:  # signalled, or the SLA (or the recheck) is due: look again
+                recheck = self._input.backorder_recheck_seconds
+                await self._wait(lambda: s.delivery_signals > seen, min(recheck, late_in))
+                return
             if await self._wait(lambda: s.delivery_signals > seen):
                 return
             ref = DeliveryRef(s.number, list(s.failed_handled))

@@ -375,6 +375,7 @@ class PackStepInput(OrderStepInput):
 class DeliveryStepInput(OrderStepInput):
     handled: list[int] = field(default_factory=list)  # failed shipments followed up
     deliver_all: bool = False  # the own-fleet delivery task is done: all in transit delivered
+    sla_seconds: float | None = None  # `delivery: {mode: auto, sla: ...}`: late after this
 
 
 @dataclass
@@ -387,6 +388,10 @@ class DeliveryRef:
 class DeliveryStatus:
     settled: bool  # every shipment delivered, or failed and followed up
     failed: list[int] = field(default_factory=list)  # numbers of the failed shipments
+    # With a delivery SLA: the shipments in transit for longer (late), and the seconds until
+    # the next one in transit is late (None: none is on its way within the SLA).
+    late: list[int] = field(default_factory=list)
+    late_in_seconds: float | None = None
 
 
 @dataclass

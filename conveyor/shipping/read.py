@@ -7,8 +7,10 @@ from sqlmodel import Session, col, select
 
 from conveyor.core.models import utcnow
 from conveyor.shipping.models import Shipment, ShipmentLine, ShipmentStatus
+from conveyor.task.models import Task
 
-# A shipment in transit for longer than this shows as late (order page, monitor).
+# A shipment in transit for longer than this shows as late (order page, monitor); so does one
+# whose delivery SLA ran out (the order desk has the task to chase its carrier).
 LATE_AFTER = timedelta(days=5)
 
 
@@ -34,14 +36,29 @@ def views(session: Session, shipments: list[Shipment]) -> list[ShipmentView]:
         else []
     )
     now = utcnow()
+    chased = _chased(session, shipments)
     return [
         ShipmentView(
             shipment=s,
             lines=[row for row in rows if row.shipment_id == s.id],
-            late=is_late(s, LATE_AFTER, now),
+            late=s.status == ShipmentStatus.SHIPPED
+            and (is_late(s, LATE_AFTER, now) or late_key(s.order_number, s.number) in chased),
         )
         for s in shipments
     ]
+
+
+def late_key(order_number: str, number: int) -> str:
+    """The key of the order desk's task to chase the carrier of a late shipment (the delivery
+    SLA of the order's rule ran out), as the workflow makes it."""
+    return f"{order_number}:delivery:late:{number}"
+
+
+def _chased(session: Session, shipments: list[Shipment]) -> set[str]:
+    keys = [late_key(s.order_number, s.number) for s in shipments]
+    if not keys:
+        return set()
+    return set(session.exec(select(Task.key).where(col(Task.key).in_(keys))).all())
 
 
 def for_order(session: Session, order_id: int) -> list[ShipmentView]:

@@ -4,7 +4,7 @@ until delivered or failed. Each change is audited in the caller's transaction, a
 feedback) in that same transaction."""
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -307,6 +307,24 @@ def settled(*, session: Session, order_id: int, handled: Iterable[int] = ()) -> 
         or (s.status == ShipmentStatus.FAILED and s.number in done)
         for s in for_order(session=session, order_id=order_id)
     )
+
+
+def late(
+    *, session: Session, order_id: int, within: timedelta, now: datetime | None = None
+) -> tuple[list[int], float | None]:
+    """The order's shipments in transit for longer than `within` (a delivery SLA), and the
+    seconds until the next one in transit is (None: no other is on its way)."""
+    now = now or utcnow()
+    late_numbers, left = [], []
+    for shipment in for_order(session=session, order_id=order_id):
+        if shipment.status != ShipmentStatus.SHIPPED or shipment.shipped_at is None:
+            continue
+        remaining = (shipment.shipped_at + within - now).total_seconds()
+        if remaining <= 0:
+            late_numbers.append(shipment.number)
+        else:
+            left.append(remaining)
+    return late_numbers, min(left, default=None)
 
 
 def failed_numbers(*, session: Session, order_id: int) -> list[int]:
