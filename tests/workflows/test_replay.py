@@ -36,8 +36,9 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 # and SLA timers, v3: dunning, v4: quote mails, reminders and sibling voiding,
 # v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices,
 # v8: the SalesOrder workflow type: a few activities per order, continue-as-new,
-# v9: the delivery step, patched "delivery-stage").
-RECORD_AS = "v9"
+# v9: the delivery step, patched "delivery-stage", v10: the delivery SLA, patched
+# "delivery-sla").
+RECORD_AS = "v10"
 # The first version of the SalesOrder type; earlier versions are SalesOrderWorkflow's.
 FIRST_V8 = 8
 
@@ -256,3 +257,21 @@ async def test_live_failed_delivery_history_replays(
     assert (await api.post(f"/api/tasks/{follow_up['id']}/complete", json={})).status_code == 200
     await wait_for_order(api, number, lambda o: o["status"] == "completed")
     await _record(temporal_client, number, "delivery_failed")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "delivery_sla"])
+async def test_live_late_delivery_history_replays(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    """v10: past the delivery SLA, the order desk's task to chase the carrier; then delivered."""
+    product = await create_product(api, on_hand=1, price="4.10")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)], prepaid=True)
+    number = order["number"]
+    chase = await wait_for_open_task(api, number, "delivery")
+    assert (await api.post(f"/api/tasks/{chase['id']}/complete", json={})).status_code == 200
+    delivered = await api.post(f"/api/orders/{number}/shipments/1/delivered", json={})
+    assert delivered.status_code == 200, delivered.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    await _record(temporal_client, number, "delivery_late")
