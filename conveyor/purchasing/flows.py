@@ -62,7 +62,7 @@ async def confirm_shipped(
     (the API) and the supplier (its signed link) confirm through here."""
 
     def record(session: Session) -> tuple[str, PurchaseOrderPublic]:
-        purchase = purchasing_service.get_by_number(session=session, number=number)
+        purchase = purchasing_service.get_by_number(session=session, number=number, for_update=True)
         if purchase is None:
             raise PurchaseOrderNotFoundError(f"purchase order {number} not found")
         purchasing_service.mark_shipped(

@@ -22,9 +22,13 @@ class PurchaseOrderError(Exception):
     """The purchase order cannot change that way (e.g. it is cancelled)."""
 
 
-def get_by_number(*, session: Session, number: str) -> PurchaseOrder | None:
-    """The purchase order with that number, or None."""
-    return session.exec(select(PurchaseOrder).where(PurchaseOrder.number == number)).first()
+def get_by_number(
+    *, session: Session, number: str, for_update: bool = False
+) -> PurchaseOrder | None:
+    """The purchase order with that number, or None; `for_update`: locked until the commit
+    (two confirmations at once: the second waits, then finds it shipped)."""
+    query = select(PurchaseOrder).where(PurchaseOrder.number == number)
+    return session.exec(query.with_for_update() if for_update else query).first()
 
 
 def list_for_order(*, session: Session, order_id: int) -> list[PurchaseOrder]:
