@@ -7,9 +7,10 @@ workflow of an order also its workflow id and order number (the workflow id is
 
 import json
 import logging
+import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from temporalio import activity, workflow
 
@@ -72,9 +73,22 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is when a record comes (never to a stream closed since:
+    a process that swaps stderr, as test runners do, keeps logging)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """The base class sets it; the property always answers the current stderr."""
+
+
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     """Send the root logger's records to stderr as text or JSON (uvicorn's loggers included)."""
-    handler = logging.StreamHandler()
+    handler = StderrHandler()
     json_lines = log_format == "json"
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()

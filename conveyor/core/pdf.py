@@ -1,5 +1,6 @@
 """PDF documents: an FPDF with a bundled Unicode font, the seller's letterhead and a table."""
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from conveyor.core.settings import settings
 # Cyrillic and more print on a machine with no font installed.
 FONTS = Path(__file__).parent / "fonts"
 FONT = "DejaVu"
+# fontTools logs every table it drops while subsetting the font into a PDF, at INFO.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

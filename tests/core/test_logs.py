@@ -4,11 +4,12 @@ import dataclasses
 import io
 import json
 import logging
+import sys
 from datetime import datetime
 
 from temporalio.testing import ActivityEnvironment
 
-from conveyor.core.logs import JsonFormatter, current_request
+from conveyor.core.logs import JsonFormatter, configure_logging, current_request
 
 
 def _capturing(name: str) -> tuple[logging.Logger, io.StringIO]:
@@ -70,3 +71,22 @@ def test_a_request_line_names_method_and_path() -> None:
         current_request.reset(token)
     (line,) = _lines(stream)
     assert (line["method"], line["path"]) == ("POST", "/api/orders")
+
+
+def test_the_log_handler_follows_stderr_when_it_is_swapped(monkeypatch) -> None:
+    """A process that swaps stderr (a test runner, a daemon) keeps logging to the current one,
+    never to a stream closed since."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        first, second = io.StringIO(), io.StringIO()
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging("json")
+        logging.getLogger("conveyor.test").info("one")
+        first.close()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("conveyor.test").info("two")
+        assert json.loads(second.getvalue())["message"] == "two"
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
