@@ -1,6 +1,7 @@
 """Shipment pages: staff record carrier and tracking, delivered or failed, on the order page;
 the customer says "I received it"; the delivery note of a shipment as PDF."""
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Form, Path, Request
@@ -18,6 +19,7 @@ from conveyor.pages.documents import pdf_response
 from conveyor.pages.web import (
     CsrfChecked,
     CustomerDep,
+    WebSession,
     WebSessionDep,
     page_refusal,
     page_router,
@@ -32,6 +34,24 @@ from conveyor.shop.flows import customer_actor
 router = page_router()
 Number = Annotated[int, Path(ge=1, le=10_000)]
 Recorder = Annotated[Principal, require_page(Permission.SHIPMENTS_RECORD)]
+
+
+async def _recorded(
+    request: Request,
+    web: WebSession,
+    number: str,
+    action: Callable[[], Awaitable[object]],
+    success: str,
+) -> Response:
+    """Run a staff shipment action; back to the order's shipments with its outcome (a refusal
+    as the alert)."""
+    try:
+        await action()
+    except DomainError as exc:
+        web.alert = f"Not recorded: {exc.message}"
+    else:
+        web.flash = success
+    return redirect(request, f"/orders/{number}#shipments", web)
 
 
 @router.get("/orders/{number}/shipments/{shipment}/delivery-note.pdf", include_in_schema=False)
@@ -73,19 +93,19 @@ async def record_details(
     """Carrier, service and tracking of a shipment (the empty fields unchanged)."""
     fields = (("carrier", carrier), ("service", service), ("tracking", tracking))
     given = {name: value.strip() for name, value in fields if value.strip()}
-    try:
-        await shipping_flows.update(
+    return await _recorded(
+        request,
+        web,
+        number,
+        lambda: shipping_flows.update(
             state,
             order_number=number,
             number=shipment,
             details=ShipmentDetails.model_validate(given),
             actor=principal.actor(Source.PAGE),
-        )
-    except DomainError as exc:
-        web.alert = f"Not recorded: {exc.message}"
-    else:
-        web.flash = f"Shipment {shipment} updated."
-    return redirect(request, f"/orders/{number}#shipments", web)
+        ),
+        f"Shipment {shipment} updated.",
+    )
 
 
 @router.post(
@@ -105,19 +125,19 @@ async def record_delivered(
 ) -> Response:
     """Delivered, with who signed and a note (proof of delivery)."""
     proof = DeliveryProof(signed_by=signed_by.strip() or None, note=note.strip() or None)
-    try:
-        await shipping_flows.delivered(
+    return await _recorded(
+        request,
+        web,
+        number,
+        lambda: shipping_flows.delivered(
             state,
             order_number=number,
             number=shipment,
             proof=proof,
             actor=principal.actor(Source.PAGE),
-        )
-    except DomainError as exc:
-        web.alert = f"Not recorded: {exc.message}"
-    else:
-        web.flash = f"Shipment {shipment} delivered."
-    return redirect(request, f"/orders/{number}#shipments", web)
+        ),
+        f"Shipment {shipment} delivered.",
+    )
 
 
 @router.post(
@@ -138,19 +158,19 @@ async def record_failed(
     if not reason.strip():
         web.alert = "Not recorded: say what happened to the shipment."
         return redirect(request, f"/orders/{number}#shipments", web)
-    try:
-        await shipping_flows.failed(
+    return await _recorded(
+        request,
+        web,
+        number,
+        lambda: shipping_flows.failed(
             state,
             order_number=number,
             number=shipment,
             reason=reason.strip(),
             actor=principal.actor(Source.PAGE),
-        )
-    except DomainError as exc:
-        web.alert = f"Not recorded: {exc.message}"
-    else:
-        web.flash = f"Shipment {shipment} marked failed; the order desk has a task for it."
-    return redirect(request, f"/orders/{number}#shipments", web)
+        ),
+        f"Shipment {shipment} marked failed; the order desk has a task for it.",
+    )
 
 
 @router.post(
