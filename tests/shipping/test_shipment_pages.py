@@ -93,3 +93,40 @@ async def test_packer_tracks_staff_see_it_and_the_customer_confirms_receipt(
     assert delivered["status"] == "delivered" and delivered["signed_by"] == customer["name"]
     for client in (staff, admin, me):
         await client.aclose()
+
+
+async def test_staff_record_tracking_delivery_and_failure_on_the_order_page(
+    api: httpx.AsyncClient, worker
+) -> None:
+    product = await create_product(api, on_hand=5, price="4.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(product["sku"], 1)], prepaid=True)
+    number = order["number"]
+    task = await wait_for_open_task(api, number, "packing")
+    assert (await api.post(f"/api/tasks/{task['id']}/complete", json={})).status_code == 200
+    await _shipped(api, number)
+
+    desk = await staff_client(api, (await create_employee(api, ["order_desk"]))["token"])
+    base = f"/orders/{number}/shipments/1"
+    tracked = await desk.post(base, {"carrier": "DHL", "tracking": "DESK-5"})
+    assert tracked.status_code == 303 and tracked.headers["location"].endswith("#shipments")
+    assert "Shipment 1 updated." in (await desk.get(f"/orders/{number}")).text
+    shipment = (await api.get(f"/api/orders/{number}/shipments")).json()[0]
+    assert (shipment["carrier"], shipment["tracking"]) == ("DHL", "DESK-5")
+
+    # A refusal comes back as the alert, nothing recorded: no shipment 9.
+    missing = await desk.post(f"/orders/{number}/shipments/9/delivered", {"signed_by": "X"})
+    assert missing.status_code == 303
+    page = (await desk.get(f"/orders/{number}")).text
+    assert 'data-testid="alert"' in page and "Not recorded" in page
+    no_reason = await desk.post(f"{base}/failed", {"reason": " "})
+    assert no_reason.status_code == 303
+    assert "say what happened" in (await desk.get(f"/orders/{number}")).text
+
+    delivered = await desk.post(f"{base}/delivered", {"signed_by": "Dock B", "note": "ok"})
+    assert delivered.status_code == 303
+    assert "Shipment 1 delivered." in (await desk.get(f"/orders/{number}")).text
+    shipment = (await api.get(f"/api/orders/{number}/shipments")).json()[0]
+    assert shipment["status"] == "delivered" and shipment["signed_by"] == "Dock B"
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    await desk.aclose()
