@@ -195,7 +195,9 @@ async def run_worker(settings: Settings = settings) -> None:
     """Connect and run a worker until cancelled."""
     compile_workflow_modules()
     client = await connect(settings, runtime=metrics_runtime(settings))
-    engine = make_engine(settings.effective_database_url)
+    engine = make_engine(
+        settings.effective_database_url, busy_timeout_seconds=settings.sqlite_busy_timeout_seconds
+    )
     worker = build_worker(client, engine, settings)
     logging.getLogger(__name__).info("worker on task queue %s", settings.task_queue)
     if settings.worker_metrics_port:

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import CHALLENGE, PRINCIPAL_KEY, authenticate_header
+from conveyor.core.db import RETRY_AFTER_SECONDS, outage
 from conveyor.core.state import AppState
 
 # Keys are stored prefixed (`payment:<key>`, `receipt:<key>`) in 200-character columns.
@@ -81,9 +82,19 @@ class RequestGuard:
             or path.startswith("/api/")
             or (path == "/openapi.json" and not settings.is_development)
         ):
-            found = await asyncio.to_thread(
-                authenticate_header, self.state, headers.get("authorization")
-            )
+            try:
+                found = await asyncio.to_thread(
+                    authenticate_header, self.state, headers.get("authorization")
+                )
+            except Exception as exc:
+                # Out here the app's handlers do not answer: a database outage while looking
+                # the token up is the 503 they would give, not a 500.
+                message = outage(exc)
+                if message is None:
+                    raise
+                retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+                await _refuse(scope, receive, send, 503, message, retry)
+                return
             if isinstance(found, str):
                 await _refuse(scope, receive, send, 401, found, CHALLENGE)
                 return

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from api.docs import install as install_docs
 from api.guard import RequestGuard
@@ -18,8 +19,8 @@ from api.health import router as health_router
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.registry import api_router
-from conveyor.core.db import make_engine
-from conveyor.core.errors import DomainError, Invalid
+from conveyor.core.db import RETRY_AFTER_SECONDS, DatabaseBusy, make_engine, outage
+from conveyor.core.errors import DomainError, Invalid, Unavailable
 from conveyor.core.intake import make_intake_engine
 from conveyor.core.settings import Settings, settings
 from conveyor.core.state import AppState
@@ -56,14 +57,19 @@ async def _sweep_pending_orders(state: AppState) -> None:
 def create_app(app_settings: Settings = settings) -> FastAPI:
     """Build the app for these settings (tests build one per database)."""
     url = app_settings.effective_database_url
-    engine = make_engine(url)
-    read_engine = make_engine(url, read_only=True) if app_settings.is_sqlite else engine
+    busy = app_settings.sqlite_busy_timeout_seconds
+    engine = make_engine(url, busy_timeout_seconds=busy)
+    read_engine = (
+        make_engine(url, read_only=True, busy_timeout_seconds=busy)
+        if app_settings.is_sqlite
+        else engine
+    )
     state = AppState(
         settings=app_settings,
         engine=engine,
         read_engine=read_engine,
         rules=RuleRegistry(app_settings.rules_dir),
-        intake_engine=make_intake_engine(url),
+        intake_engine=make_intake_engine(url, busy_timeout_seconds=busy),
     )
 
     @asynccontextmanager
@@ -125,6 +131,22 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
         # PostgreSQL) is the request's fault: 422 like any invalid input, not a 500.
         log.warning("unstorable value in %s %s", request.method, request.url.path, exc_info=exc)
         return await _domain_error(request, Invalid("a value is out of range or not storable"))
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DatabaseBusy)
+    async def _database_outage(request: Request, exc: Exception) -> Response:
+        # The database busy (SQLite locked by another writer past the busy timeout) or
+        # unreachable (PostgreSQL down, a connection cut mid-request): the transaction rolled
+        # back, so the caller may simply retry. 503 with Retry-After, JSON for the API and an
+        # error page for people; never a 500. Any other database error is a bug: re-raised.
+        message = outage(exc)
+        if message is None:
+            raise exc
+        log.warning("%s %s: %s", request.method, request.url.path, message, exc_info=exc)
+        response = await _domain_error(request, Unavailable(message))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     _document_domain_422(app)
     return app

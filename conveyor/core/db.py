@@ -1,5 +1,6 @@
 """Database engine construction and the session-per-unit-of-work helper."""
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,14 +9,28 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, event, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 Row = TypeVar("Row")
 LIKE_ESCAPE = "\\"
+# How long a SQLite write waits for the lock unless told (settings.sqlite_busy_timeout_seconds).
+BUSY_TIMEOUT_SECONDS = 60.0
+# What a caller refused for a database outage is told to wait before trying again (Retry-After).
+RETRY_AFTER_SECONDS = 5
+DATABASE_BUSY = "the database is busy (another writer holds it); try again in a moment"
+DATABASE_UNREACHABLE = "the database cannot be reached right now; try again in a moment"
 
 
-def make_engine(url: str, *, read_only: bool = False) -> Engine:
+class DatabaseBusy(TimeoutError):
+    """No SQLite write lock within the busy timeout (another writer held it all along)."""
+
+
+def make_engine(
+    url: str, *, read_only: bool = False, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS
+) -> Engine:
     """Build an engine; SQLite gets WAL, a busy timeout and write-locking transactions.
 
     A `read_only` SQLite engine starts plain (deferred) transactions, so readers run beside the
@@ -27,17 +42,17 @@ def make_engine(url: str, *, read_only: bool = False) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 60},
+            connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
             pool_size=20,
             max_overflow=60,
             pool_timeout=120,
         )
-        _configure_sqlite(engine, read_only=read_only)
+        _configure_sqlite(engine, read_only=read_only, busy_timeout_seconds=busy_timeout_seconds)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=120)
 
 
-def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
+def _configure_sqlite(engine: Engine, *, read_only: bool, busy_timeout_seconds: float) -> None:
     # pysqlite opens transactions lazily and as DEFERRED; two writers that both read first then
     # deadlock on the lock upgrade and one fails with "database is locked" without waiting.
     # BEGIN IMMEDIATE takes the write lock up front, so the busy timeout queues writers instead.
@@ -48,7 +63,7 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_timeout_seconds * 1000)}")
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
@@ -60,12 +75,13 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
     # queue on the file lock leave it idle between them; queued on a lock of our own instead,
     # the next writer begins the moment the last one commits. Other processes still meet the
     # file lock (and the busy timeout). Released from whichever thread ends the transaction.
+    # Waiting here counts as waiting for the lock: a write gives up after the busy timeout.
     writer = _writer_lock(engine.url.database or "")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
-        if not writer.acquire(timeout=WRITER_WAIT_SECONDS):
-            raise TimeoutError(f"no SQLite write lock within {WRITER_WAIT_SECONDS:.0f} s")
+        if not writer.acquire(timeout=busy_timeout_seconds):
+            raise DatabaseBusy(f"no SQLite write lock within {busy_timeout_seconds:g} s")
         connection.info[_HOLDS_WRITER] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -90,7 +106,6 @@ def _configure_sqlite(engine: Engine, *, read_only: bool) -> None:
         event.listen(engine.pool, pool_event, _release_from_pool)
 
 
-WRITER_WAIT_SECONDS = 60.0
 _HOLDS_WRITER = "conveyor_holds_writer"
 _WRITER_LOCKS: dict[str, threading.Lock] = {}
 _WRITER_LOCKS_GUARD = threading.Lock()
@@ -101,6 +116,26 @@ def _writer_lock(database: str) -> threading.Lock:
     key = str(Path(database).resolve()) if database and database != ":memory:" else database
     with _WRITER_LOCKS_GUARD:
         return _WRITER_LOCKS.setdefault(key, threading.Lock())
+
+
+def outage(exc: BaseException) -> str | None:
+    """What a database error tells the caller when it is an outage, not a bug: DATABASE_BUSY
+    (SQLite locked past the busy timeout, no pooled connection free, a PostgreSQL lock or
+    serialization conflict) or DATABASE_UNREACHABLE (a connection refused, cut or lost); None
+    for any other error. Either way the transaction rolled back and a retry may succeed."""
+    if isinstance(exc, DatabaseBusy | PoolTimeout):
+        return DATABASE_BUSY
+    original = exc.orig if isinstance(exc, DBAPIError) else exc
+    if not isinstance(exc, DBAPIError | sqlite3.OperationalError):
+        return None
+    sqlstate = str(getattr(original, "sqlstate", None) or "")  # psycopg's: 40xxx, 55P03
+    if "database is locked" in str(original) or sqlstate.startswith("40") or sqlstate == "55P03":
+        return DATABASE_BUSY
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+    ):
+        return DATABASE_UNREACHABLE
+    return None
 
 
 @contextmanager

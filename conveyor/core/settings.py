@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     environment: str = "development"
     data_dir: Path = Path(".data")
     database_url: str | None = None
+    # How long a write on SQLite waits for another writer's lock before it gives up: the API then
+    # answers 503 (the database is busy), an activity fails and Temporal retries it.
+    sqlite_busy_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
     temporal_ui_port: int = 8233

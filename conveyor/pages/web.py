@@ -19,13 +19,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 from temporalio.service import RPCError
 
 from api.deps import Principal, StateDep
 from conveyor.auth import credentials
 from conveyor.auth.permissions import Permission, refusal
-from conveyor.core.db import session_scope
+from conveyor.core.db import (
+    DATABASE_BUSY,
+    DATABASE_UNREACHABLE,
+    RETRY_AFTER_SECONDS,
+    outage,
+    session_scope,
+)
 from conveyor.core.errors import DomainError, Forbidden
 from conveyor.core.models import utcnow
 from conveyor.core.signing import server_secret
@@ -333,10 +340,25 @@ TEMPLATES.env.filters.update(
 
 def unavailable(exc: Exception) -> bool:
     """True when `exc` says Temporal or the database cannot be reached (not a bug of ours)."""
-    if isinstance(exc, RPCError | OSError | TimeoutError | DBAPIError):
+    if isinstance(exc, RPCError | OSError | TimeoutError | DBAPIError | PoolTimeout):
         return True
     # core.temporal.connect gives up with the SDK's RuntimeError("Failed client connect: ...").
     return isinstance(exc, RuntimeError) and "client connect" in str(exc)
+
+
+def unavailable_text(exc: Exception) -> str:
+    """What an outage page says is wrong: the database busy, unreachable, or the workflow engine."""
+    what = {
+        DATABASE_BUSY: "The database is busy: another program has held it locked for too long.",
+        DATABASE_UNREACHABLE: "The database cannot be reached right now.",
+    }.get(outage(exc) or "")
+    if what is None:
+        what = (
+            "The workflow engine or the database cannot be reached right now."
+            if isinstance(exc, DBAPIError)
+            else "The workflow engine (Temporal) cannot be reached right now."
+        )
+    return f"{what} Nothing was lost; try again in a moment."
 
 
 class PageRoute(APIRoute):
@@ -352,13 +374,14 @@ class PageRoute(APIRoute):
                 if not unavailable(exc):
                     raise
                 log.exception("page %s failed: a service is unreachable", request.url.path)
-                detail = (
-                    "The workflow engine or the database cannot be reached right now. Nothing "
-                    "was lost; try again in a moment."
+                response = render(
+                    request,
+                    "error.html",
+                    {"status": 503, "detail": unavailable_text(exc)},
+                    status_code=503,
                 )
-                return render(
-                    request, "error.html", {"status": 503, "detail": detail}, status_code=503
-                )
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+                return response
 
         return handle
 
