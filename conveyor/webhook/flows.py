@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,7 +22,7 @@ from temporalio.service import RPCError
 
 from conveyor.audit import service as audit_service
 from conveyor.audit.service import Actor
-from conveyor.core.db import session_scope
+from conveyor.core.db import RETRY_AFTER_SECONDS, outage, session_scope
 from conveyor.core.errors import Conflict, NotFound
 from conveyor.core.models import row_id
 from conveyor.core.state import AppState, in_intake_session
@@ -289,7 +289,8 @@ async def _receive_order(
         return await _create(state, None, store, order_in, new_delivery=fields)
     except Exception as exc:  # rolled back; the delivery is still kept, as failed
         log.exception("webhook delivery from %s failed", store.name)
-        return await _record(state, fields, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        failed = await _record(state, fields, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        return _unavailable(failed, exc)
 
 
 async def _record(state: AppState, fields: dict[str, Any], outcome: Outcome, detail: str) -> Answer:
@@ -344,7 +345,18 @@ async def process(state: AppState, *, delivery: WebhookDelivery, store: StoreCon
         return await _finish(state, delivery.id, Outcome.MALFORMED, str(exc))
     except Exception as exc:  # recorded, answered 500, and the provider retries
         log.exception("webhook delivery %s failed", delivery.id)
-        return await _finish(state, delivery.id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        failed = await _finish(state, delivery.id, Outcome.FAILED, f"{type(exc).__name__}: {exc}")
+        return _unavailable(failed, exc)
+
+
+def _unavailable(failed: Answer, exc: Exception) -> Answer:
+    """A failure the database caused (busy, or a connection cut) answers 503 with the reason
+    and Retry-After instead of 500; the provider retries either way."""
+    message = outage(exc)
+    if message is None:
+        return failed
+    ack = failed.ack.model_copy(update={"detail": message})
+    return replace(failed, status=503, ack=ack, retry_after=RETRY_AFTER_SECONDS)
 
 
 # ---- purge ----------------------------------------------------------------------------------
