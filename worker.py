@@ -4,10 +4,12 @@ import asyncio
 import compileall
 import itertools
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
@@ -128,7 +130,8 @@ def build_worker(
 ) -> Worker:
     """A worker for Conveyor's task queue; sync activities run on a thread pool. With the
     worker metrics port set and a client connected with `metrics_runtime`, it also counts the
-    business gauges."""
+    business gauges. Its shutdown gives running activities `shutdown_grace_seconds` to finish
+    before they are cancelled."""
     plugins = [_starts_outbox_dispatcher(client, settings)]
     gauges = gauges_plugin(client, engine, settings)
     if gauges is not None:
@@ -140,6 +143,7 @@ def build_worker(
         activities=build_activities(engine, settings),
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
         plugins=plugins,
     )
 
@@ -192,7 +196,8 @@ def _starts_outbox_dispatcher(client: Client, settings: Settings) -> SimplePlugi
 
 
 async def run_worker(settings: Settings = settings) -> None:
-    """Connect and run a worker until cancelled."""
+    """Connect and run a worker until SIGTERM (or SIGINT): then it takes no new tasks, lets
+    the running activities finish (for up to `shutdown_grace_seconds`) and returns."""
     compile_workflow_modules()
     client = await connect(settings, runtime=metrics_runtime(settings))
     engine = make_engine(
@@ -206,7 +211,26 @@ async def run_worker(settings: Settings = settings) -> None:
             settings.worker_metrics_host,
             settings.worker_metrics_port,
         )
-    await worker.run()
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task] = []
+
+    def _shut_down(signum: int) -> None:
+        if stopping:
+            return
+        logging.getLogger(__name__).info(
+            "%s: finishing the running activities (up to %g s), then stopping",
+            signal.Signals(signum).name,
+            settings.shutdown_grace_seconds,
+        )
+        stopping.append(asyncio.create_task(worker.shutdown()))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _shut_down, signum)
+    try:
+        await worker.run()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Helpers shared by the activity classes."""
 
+import asyncio
+import contextlib
+
 from sqlmodel import Session
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from conveyor.order import service as order_service
@@ -22,3 +26,11 @@ def number_of(order: SalesOrder) -> str:
     if order.number is None:
         raise ValueError(f"order {order.id} has no number yet: it was never recorded")
     return order.number
+
+
+async def sleep_unless_shutdown(seconds: float) -> None:
+    """Sleep `seconds` inside an async activity, waking early when the worker begins shutting
+    down (a long-running activity then ends its loop instead of holding up the shutdown)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await activity.wait_for_worker_shutdown()

@@ -10,6 +10,7 @@ import httpx
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
+from activities.common import sleep_unless_shutdown
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
@@ -72,6 +73,7 @@ class OutboundActivities:
         recorded in its own commit (2xx: delivered; anything else, or no answer in time: an
         attempt counted and a backoff). At least once: a worker killed between a subscriber's
         2xx and that commit sends the event again after the lease (same `Conveyor-Event-Id`).
+        A worker shutting down ends the drain early, once the POSTs in flight are recorded.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.seconds
@@ -80,7 +82,7 @@ class OutboundActivities:
         beating = asyncio.create_task(_heartbeat_forever(result))
         try:
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                while loop.time() < deadline:
+                while loop.time() < deadline and not activity.is_worker_shutdown():
                     claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
                     try:
                         attempts, feedback, lease_until = await asyncio.shield(claiming)
@@ -89,7 +91,7 @@ class OutboundActivities:
                         await asyncio.to_thread(self._release, attempts, feedback, lease_until)
                         raise
                     if not attempts and not feedback:
-                        await asyncio.sleep(self.settings.outbound_poll_seconds)
+                        await sleep_unless_shutdown(self.settings.outbound_poll_seconds)
                         continue
                     # A cancel (worker shutdown) waits for the POSTs in flight and their records.
                     sending = asyncio.ensure_future(

@@ -10,6 +10,7 @@ import aiosmtplib
 from sqlalchemy.engine import Engine
 from temporalio import activity
 
+from activities.common import sleep_unless_shutdown
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
@@ -63,13 +64,15 @@ class OutboxActivities:
         A refused or unreachable relay counts an attempt and backs the message off. The activity
         heartbeats throughout, so a killed worker's attempt is retried on another worker after
         the heartbeat timeout; the rows it had claimed are due again when their lease ends.
+        A worker shutting down (SIGTERM) ends the drain early, after the message in flight: the
+        activity completes, and the next run drains on another worker.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + request.seconds
         result = DrainOutboxResult()
         beating = asyncio.create_task(_heartbeat_forever(result))
         try:
-            while loop.time() < deadline:
+            while loop.time() < deadline and not activity.is_worker_shutdown():
                 ends = loop.time() + LEASE_SECONDS
                 claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
                 try:
@@ -81,7 +84,7 @@ class OutboxActivities:
                     raise
                 claim = _Claim(messages, lease_until, ends)
                 if not claim.messages:
-                    await asyncio.sleep(self.settings.outbox_poll_seconds)
+                    await sleep_unless_shutdown(self.settings.outbox_poll_seconds)
                     continue
                 await self._send_batch(claim, result)
         finally:
@@ -105,6 +108,8 @@ class OutboxActivities:
             while pending:
                 if loop.time() + SEND_SECONDS > claim.ends:
                     break  # the lease could end mid-send; the rest goes to the next claim
+                if activity.is_worker_shutdown():
+                    break  # the rest is released for the next drain, on another worker
                 message = pending.pop(0)
                 # A cancel (worker shutdown) waits for the message in flight, so that a message
                 # the relay accepted is also marked sent before the activity gives up.

@@ -1,15 +1,16 @@
 """`conveyor dev`: Temporal dev server, migrations, demo data, worker and API as one group.
 
-Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all, and a child that
-dies is restarted, so the group keeps running until you stop it. On one box, taking orders in
-comes first: the Temporal server and the mail sink run at a lower CPU priority than the API, and
-so does the worker on PostgreSQL. On SQLite the worker keeps the API's priority: it shares the
+Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all (the API and the
+worker first, each given the grace period to finish its work), and a child that dies is
+restarted, so the group keeps running until you stop it. On one box, taking orders in comes
+first: the Temporal server and the mail sink run at a lower CPU priority than the API, and so
+does the worker on PostgreSQL. On SQLite the worker keeps the API's priority: it shares the
 database's one write lock with the API, and a low-priority worker holding it would keep the API
-waiting (priority inversion); there the API's writes go first instead (core/intake.py).
-"""
+waiting (priority inversion); there the API's writes go first instead (core/intake.py)."""
 
 import contextlib
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -29,6 +30,9 @@ from conveyor.demo.orders import place_demo_orders
 from conveyor.demo.seed import CUSTOMER_LOGINS, is_seeded, load_accounts, seed
 
 RESTART_DELAY_SECONDS = 2.0
+# How much longer than the grace period (settings.shutdown_grace_seconds) a child may take to
+# stop before it is killed: its own shutdown's last steps (the app's shutdown, flushing logs).
+STOP_SLACK_SECONDS = 5.0
 # The `nice` increment of the background children; the API keeps 0.
 BACKGROUND_NICE = 10
 
@@ -97,14 +101,36 @@ class _Child:
         if self.background:
             _lower_session_priority(self.process.pid)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """SIGTERM to the child's process group: it begins its graceful shutdown."""
         if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
+    def wait_or_kill(self, deadline: float) -> None:
+        """Wait for the child until `deadline` (monotonic clock), then SIGKILL its group."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(max(deadline - time.monotonic(), 0))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+            self.process.wait()
+
+
+def stop_children(children: list[_Child], grace_seconds: float) -> None:
+    """SIGTERM the API and the worker together and give them the grace period (and a little
+    more) to finish their requests and activities; then the rest (mail sink, Temporal), which
+    the worker's activities may need until then. Whatever is still running is killed."""
+    first = [c for c in children if c.name in ("api", "worker")]
+    rest = [c for c in reversed(children) if c not in first]
+    for group in (first, rest):
+        for child in group:
+            child.terminate()
+        deadline = time.monotonic() + grace_seconds + STOP_SLACK_SECONDS
+        for child in group:
+            child.wait_or_kill(deadline)
 
 
 def _wait_healthy(url: str, timeout: float = 60.0) -> bool:
@@ -202,6 +228,8 @@ def run_dev(settings: Settings) -> int:
                     settings.http_host,
                     "--port",
                     str(settings.http_port),
+                    "--timeout-graceful-shutdown",
+                    str(math.ceil(settings.shutdown_grace_seconds)),
                 ],
                 env,
                 logs / "api.log",
@@ -228,8 +256,7 @@ def run_dev(settings: Settings) -> int:
             time.sleep(0.5)
     finally:
         print("conveyor dev: stopping ...", flush=True)
-        for child in reversed(children):
-            child.stop()
+        stop_children(children, settings.shutdown_grace_seconds)
         print("conveyor dev: stopped", flush=True)
     return 0
 

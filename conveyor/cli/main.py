@@ -4,6 +4,7 @@ token."""
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -22,16 +23,26 @@ def _cmd_dev(_: argparse.Namespace) -> int:
 def _cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # SIGTERM: uvicorn stops accepting connections, gives the requests in flight up to
+    # `shutdown_grace_seconds`, runs the app's shutdown, then raises the signal again; this
+    # handler turns that into a clean exit (status 0), as it does for one caught before uvicorn
+    # took over.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         "api.main:create_app",
         factory=True,
         host=args.host or settings.http_host,
         port=args.port or settings.http_port,
         log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         # JSON logs: uvicorn's records go through the root logger's JSON handler (main()).
         **({"log_config": None} if settings.log_format == "json" else {}),
     )
     return 0
+
+
+def _exit_cleanly(*_: object) -> None:
+    raise SystemExit(0)
 
 
 def _cmd_worker(_: argparse.Namespace) -> int:

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     worker_metrics_port: int = Field(default=0, ge=0, le=65535)
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_interval_seconds: float = Field(default=15.0, gt=0)
+    # Graceful shutdown: on SIGTERM the worker stops taking tasks and gives its running
+    # activities this long to finish (then cancels them), the API stops accepting connections
+    # and gives the requests in flight this long; `conveyor dev` waits this long (and a few
+    # seconds more) for its children before it kills them.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     @field_validator("database_url")
     @classmethod
