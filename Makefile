@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-webhooks bench-history clean help chromium
+.PHONY: run test lint typecheck format bench bench-webhooks bench-history chaos clean help chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -53,6 +53,9 @@ bench: $(STAMP)  ## throughput benchmark: bare Temporal vs Conveyor orders
 
 bench-history: $(STAMP)  ## orders unpaid through thousands of rechecks: every run stays under 2,000 events (BENCH_ARGS="--orders 20 --minutes 5")
 	$(PY) -m bench.history_bound $(BENCH_ARGS)
+
+chaos: $(STAMP)  ## orders while worker, API, Temporal and mail sink are SIGKILLed at random, then every invariant checked (BENCH_ARGS="--orders 1000 --kills 50 --database sqlite|postgresql")
+	$(PY) -m bench.chaos $(BENCH_ARGS)
 
 bench-webhooks: $(STAMP)  ## signed webhook deliveries/s and latency vs /healthz, against a running API (URL=..., BENCH_ARGS="--rate 50 --duration 20" for a fixed rate)
 	$(PY) -m bench.webhooks --url $(or $(URL),http://127.0.0.1:8000) $(BENCH_ARGS)

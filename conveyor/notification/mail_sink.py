@@ -24,8 +24,16 @@ class MaildirSink:
         self._counter = itertools.count(1)
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):05d}.eml"
-        (self.folder / name).write_bytes(envelope.content)
+        # A sink started again within the same second counts from 1 again: a name already
+        # taken is skipped ("x" mode), never overwritten, so no kept message is lost.
+        while True:
+            name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):05d}.eml"
+            try:
+                with open(self.folder / name, "xb") as out:
+                    out.write(envelope.content)
+                break
+            except FileExistsError:
+                continue
         subject = message_from_bytes(envelope.content, policy=default_policy)["Subject"]
         log.info("mail to %s: %s (%s)", ", ".join(envelope.rcpt_tos), subject, name)
         return "250 Message accepted for delivery"
