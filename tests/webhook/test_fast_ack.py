@@ -6,16 +6,12 @@ SIGKILL and started again; the worker runs in the test on the same task queue.
 
 import asyncio
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -29,69 +25,13 @@ from conveyor.core.temporal import connect, order_workflow_id
 from conveyor.inventory.models import StockMovement
 from conveyor.invoice.models import Invoice, Payment
 from conveyor.order.models import OrderEvent, SalesOrder
-from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_customer, create_product, wait_for_order
-from tests.utils.processes import ROOT, conveyor_env, stop
-from tests.webhook.conftest import SHOPIFY_SECRET, post_shopify, shopify_order
+from tests.utils.processes import running_api
+from tests.webhook.conftest import post_shopify, shopify_order
 from worker import build_worker
 from workflows.types import SalesOrderNames
 
 SKUS = ("SKU2006-001", "SKU2006-020", "SKU2006-035")
-STARTUP_SECONDS = 60
-
-
-class ApiProcess:
-    """`conveyor api` as a child process on a free port, pointed at the test's database."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.port = temporal_server.free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {
-            **conveyor_env(settings),
-            "CONVEYOR_ADMIN_TOKEN": ADMIN_TOKEN,
-            "CONVEYOR_SHOPIFY_SECRET": SHOPIFY_SECRET,
-            "CONVEYOR_DATA_DIR": str(settings.data_dir),
-        }
-        with open(log, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "conveyor.cli.main", "api", "--port", str(self.port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def wait_up(self) -> None:
-        """Until it answers HTTP (a page that does not ask Temporal, which may be down)."""
-        deadline = time.monotonic() + STARTUP_SECONDS
-        async with httpx.AsyncClient(base_url=self.base, timeout=5) as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, "conveyor api exited"
-                try:
-                    await client.get("/openapi.json")
-                    return
-                except httpx.TransportError:
-                    await asyncio.sleep(0.2)
-        raise AssertionError("conveyor api did not start")
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no lifespan teardown, whatever was in memory is lost."""
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(15)
-
-
-@asynccontextmanager
-async def running_api(
-    settings: Settings, log: Path
-) -> AsyncIterator[tuple[ApiProcess, httpx.AsyncClient]]:
-    api = ApiProcess(settings, log)
-    try:
-        await api.wait_up()
-        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        async with httpx.AsyncClient(base_url=api.base, headers=headers, timeout=60) as client:
-            yield api, client
-    finally:
-        stop(api.process)
 
 
 def _dead_temporal(settings: Settings) -> Settings:
