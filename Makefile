@@ -21,14 +21,23 @@ run: $(STAMP)  ## start Temporal, worker and API on http://127.0.0.1:8000 with d
 	$(VENV)/bin/conveyor dev
 
 # The browser tests drive Debian's Chromium (Playwright cannot download browsers here); the PDF
-# tests use pdftoppm, the README walkthrough test curl and jq.
-chromium:  ## install Debian's Chromium, poppler-utils (pdftoppm), curl and jq for the tests when missing
+# tests use pdftoppm, the README walkthrough test curl and jq; tests/test_compose.py runs
+# `docker-compose config` (Debian's, without recommends: no Docker engine), skipped without it.
+chromium:  ## install Debian's Chromium, poppler-utils (pdftoppm), curl, jq and docker-compose for the tests when missing
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/pdftoppm ] || [ ! -x /usr/bin/curl ] || [ ! -x /usr/bin/jq ]; then \
 		echo "installing chromium, poppler-utils, curl and jq for the browser, PDF and README tests ..."; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils curl jq \
 		|| { $$SUDO apt-get update -q && \
 		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium poppler-utils curl jq; }; \
+	fi
+	@if [ ! -x /usr/bin/docker-compose ] && ! docker compose version >/dev/null 2>&1; then \
+		echo "installing docker-compose (no engine) for tests/test_compose.py ..."; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose \
+		|| { $$SUDO apt-get update -q && \
+		     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-compose; } \
+		|| echo "docker-compose not installed: tests/test_compose.py skips its docker-compose config"; \
 	fi
 
 test: $(STAMP) chromium  ## lint and type-check, then run the whole test suite (SQLite and PostgreSQL)
