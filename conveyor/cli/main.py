@@ -1,5 +1,5 @@
 """`conveyor` command: dev, api, worker, migrate, seed-demo, mail-sink, export, rules check,
-token."""
+backup, restore, token."""
 
 import argparse
 import asyncio
@@ -220,6 +220,34 @@ def _iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from exc
 
 
+def _cmd_backup(args: argparse.Namespace) -> int:
+    """`conveyor backup DIR`: the business database and Temporal's, copied online (SQLite)."""
+    from conveyor.backup import service as backup_service
+
+    try:
+        backup_service.backup(settings, Path(args.dir), force=args.force, report=_say)
+    except backup_service.BackupError as exc:
+        print(f"conveyor backup: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    """`conveyor restore DIR`: a backup's databases in place of the data folder's."""
+    from conveyor.backup import service as backup_service
+
+    try:
+        backup_service.restore(settings, Path(args.dir), force=args.force, report=_say)
+    except backup_service.BackupError as exc:
+        print(f"conveyor restore: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _cmd_rules_check(args: argparse.Namespace) -> int:
     from routing_rules.loader import check_file
 
@@ -280,6 +308,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules_sub.add_parser("check", help="validate rule files; errors name file and line")
     check.add_argument("files", nargs="+", help="YAML rule files")
     check.set_defaults(func=_cmd_rules_check)
+    backup = sub.add_parser(
+        "backup", help="copy the SQLite database and Temporal's into DIR while orders run"
+    )
+    backup.add_argument("dir", help="an empty folder (made if missing)")
+    backup.add_argument("--force", action="store_true", help="write into a folder with files")
+    backup.set_defaults(func=_cmd_backup)
+    restore = sub.add_parser(
+        "restore", help="put a backup's databases in CONVEYOR_DATA_DIR (everything stopped)"
+    )
+    restore.add_argument("dir", help="the folder `conveyor backup` wrote")
+    restore.add_argument(
+        "--force", action="store_true", help="replace the databases the data folder has"
+    )
+    restore.set_defaults(func=_cmd_restore)
     token = sub.add_parser("token", help="an employee's bearer tokens: issue, rotate, revoke, list")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     issue = token_sub.add_parser("issue", help="a new token (printed once; only its hash is kept)")
