@@ -4,11 +4,13 @@
                           [--database-url URL] [--seed N] [--kill-every 5] [--settle 600]
 
 Starts the stack as separate processes (bench/stack.py: the Temporal dev server on a database
-file, `conveyor mail-sink`, a worker, `conveyor api`) on a fresh database, posts prepaid web
-orders through `POST /api/orders` with an Idempotency-Key (a client that retries on connection
-errors, timeouts and 5xx with the same key, so a retry is safe) and receives more of the scarce
-SKU halfway (also keyed), while a seeded random schedule SIGKILLs one part at a time and starts
-it again. Then it waits until everything is at rest and checks every invariant from the
+file, `conveyor mail-sink`, a worker, `conveyor api`) on a fresh database and sends orders with
+a client that retries on connection errors, timeouts, 429 and 5xx with the same key, so a retry
+is safe: three in four are prepaid web orders through `POST /api/orders` with an
+Idempotency-Key, one in four a signed Shopify orders/create (one delivery id) paid by a signed
+Stripe payment_intent.succeeded (one event id). More of the scarce SKU is received halfway
+(also keyed). Meanwhile a seeded random schedule SIGKILLs one part at a time and starts it
+again. Then it waits until everything is at rest and checks every invariant from the
 database, the sink's folder and Temporal (bench/invariants.py). It prints the kills and the
 invariants as tables; the exit status is 1 when an invariant failed.
 """
@@ -16,12 +18,17 @@ invariants as tables; the exit status is 1 when an invariant failed.
 import argparse
 import asyncio
 import contextlib
+import json
 import random
+import signal
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, func, select
 
 from bench.invariants import Check, Expected, check_all
-from bench.stack import ADMIN_TOKEN, PARTS, Stack, StackConfig, drop_database, fresh_database
+from bench.stack import (
+    ADMIN_TOKEN,
+    PARTS,
+    ROOT,
+    Stack,
+    StackConfig,
+    drop_database,
+    fresh_database,
+)
 from conveyor.core.db import make_engine
 from conveyor.core.settings import Settings
 from conveyor.core.temporal import connect
@@ -38,9 +53,16 @@ from conveyor.inventory.models import Product
 from conveyor.notification.models import OutboxMessage, OutboxStatus
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import SalesOrder
+from conveyor.webhook.signatures import sign_base64, sign_stripe
 
 PLENTY, SCARCE = "CHAOS-PLENTY", "CHAOS-SCARCE"
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+# Every fourth order comes from the store: Shopify's documented sample with its own order id,
+# not paid at the store, then paid through a Stripe payment_intent.succeeded.
+SHOPIFY_SAMPLE = ROOT / "tests" / "fixtures" / "webhooks" / "shopify_orders_create.json"
+SHOPIFY_SAMPLE_ID = b"820982911946154508"
+STORE_SKUS = ("SKU2006-001", "SKU2006-020", "SKU2006-035")
+WEBHOOK_DONE = {"processed", "duplicate"}
 
 
 @dataclass
@@ -60,13 +82,14 @@ class ChaosReport:
     checks: list[Check]
     died: Counter[str] = field(default_factory=Counter)  # exits nobody caused, restarted
     retries: Counter[str] = field(default_factory=Counter)  # client retries by reason
+    errors: list[str] = field(default_factory=list)  # requests refused for good
     posting_seconds: float = 0.0
     settle_seconds: float = 0.0
     settled: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.settled and all(c.passed for c in self.checks)
+        return self.settled and not self.errors and all(c.passed for c in self.checks)
 
     def table(self) -> str:
         """The kills and the invariants, as printed."""
@@ -88,6 +111,8 @@ class ChaosReport:
             + (", ".join(f"{p} {c}" for p, c in self.died.items()) or "none"),
             "client retries: "
             + (", ".join(f"{r} {c}" for r, c in sorted(self.retries.items())) or "none"),
+            f"requests refused for good: {len(self.errors)}"
+            + "".join(f"\n  {e}" for e in self.errors[:5]),
             f"posting took {self.posting_seconds:.1f} s; at rest "
             f"{self.settle_seconds:.1f} s after the last order"
             + ("" if self.settled else " (NOT SETTLED: timed out)"),
@@ -101,28 +126,30 @@ class ChaosReport:
 
 
 class RetryingClient:
-    """POSTs that are safe to repeat (an Idempotency-Key), repeated until answered."""
+    """Requests that are safe to repeat (an Idempotency-Key, a webhook's delivery or event id),
+    repeated until answered."""
 
-    def __init__(self, base_url: str, retries: Counter[str], deadline: float) -> None:
+    def __init__(self, config: StackConfig, retries: Counter[str], deadline: float) -> None:
+        self.config = config
         self.http = httpx.AsyncClient(
-            base_url=base_url,
+            base_url=config.base_url,
             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
             timeout=httpx.Timeout(30.0, connect=5.0),
         )
         self.retries = retries
         self.deadline = deadline
 
-    async def post(self, path: str, body: dict[str, Any], key: str | None = None) -> dict:
-        """The answer's JSON; the same key on every attempt."""
-        headers = {"Idempotency-Key": key} if key else {}
+    async def _until_answered(
+        self, what: str, send: Callable[[], Awaitable[httpx.Response]]
+    ) -> dict:
         pause = 0.2
         while True:
             try:
-                response = await self.http.post(path, json=body, headers=headers)
+                response = await send()
                 if response.status_code < 300:
                     return response.json()
                 if response.status_code not in RETRY_STATUSES:
-                    raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
+                    raise RuntimeError(f"{what}: {response.status_code} {response.text[:300]}")
                 reason = f"HTTP {response.status_code}"
             except httpx.TimeoutException:
                 reason = "timeout"
@@ -130,9 +157,62 @@ class RetryingClient:
                 reason = "connection"
             self.retries[reason] += 1
             if time.monotonic() > self.deadline:
-                raise TimeoutError(f"{path}: still no answer ({reason})")
+                raise TimeoutError(f"{what}: still no answer ({reason})")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
+
+    async def post(self, path: str, body: dict[str, Any], key: str | None = None) -> dict:
+        """The answer's JSON; the same key on every attempt."""
+        headers = {"Idempotency-Key": key} if key else {}
+        return await self._until_answered(
+            path, lambda: self.http.post(path, json=body, headers=headers)
+        )
+
+    async def get(self, path: str) -> dict:
+        return await self._until_answered(path, lambda: self.http.get(path))
+
+    async def shopify_order(self, store_order_id: int, delivery_id: str) -> dict:
+        """orders/create for a new store order; Shopify's retries keep the delivery id."""
+        body = SHOPIFY_SAMPLE.read_bytes().replace(SHOPIFY_SAMPLE_ID, str(store_order_id).encode())
+        triggered = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Shop-Domain": "chaos.myshopify.com",
+            "X-Shopify-Webhook-Id": delivery_id,
+            "X-Shopify-Triggered-At": triggered,
+            "X-Shopify-Hmac-Sha256": sign_base64(body, self.config.shopify_secret),
+        }
+        return await self._until_answered(
+            "shopify", lambda: self.http.post("/webhooks/shopify", content=body, headers=headers)
+        )
+
+    async def stripe_payment(self, event_id: str, number: str, cents: int) -> dict:
+        """payment_intent.succeeded for the order; each attempt signed anew, as Stripe does."""
+        intent = {
+            "id": f"pi_{event_id}",
+            "object": "payment_intent",
+            "amount": cents,
+            "amount_received": cents,
+            "currency": "usd",
+            "status": "succeeded",
+            "metadata": {"order_number": number},
+        }
+        event = {
+            "id": f"evt_{event_id}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": int(time.time()),
+            "data": {"object": intent},
+        }
+        body = json.dumps(event).encode()
+
+        def send() -> Awaitable[httpx.Response]:
+            signature = sign_stripe(body, self.config.stripe_secret, int(time.time()))
+            headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+            return self.http.post("/webhooks/stripe", content=body, headers=headers)
+
+        return await self._until_answered("stripe", send)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -159,13 +239,13 @@ class Chaos:
         self.retries: Counter[str] = Counter()
         self.kill_log: list[Kill] = []
         self.died: Counter[str] = Counter()
-        scarce_orders = len(range(0, orders, 3))
+        scarce_orders = sum(1 for n in range(orders) if n % 3 == 0 and n % 4 != 1)
         self.expected = Expected(
             numbers={},
             initial_stock={PLENTY: orders * 2, SCARCE: max(1, scarce_orders // 2)},
             receipts={SCARCE: max(1, scarce_orders // 4)},
         )
-        self.posting_done = asyncio.Event()
+        self.errors: list[str] = []  # requests refused for good (not retryable)
         self.started = 0.0
 
     def _victims(self) -> list[str]:
@@ -223,31 +303,54 @@ class Chaos:
 
         async def one(n: int) -> None:
             await asyncio.sleep(n * window / self.orders)
-            lines = [{"sku": PLENTY, "qty": 1}]
-            if n % 3 == 0:  # a third of the orders also want the scarce SKU
-                lines.append({"sku": SCARCE, "qty": 1})
-            key = f"chaos-order-{n}"
-            async with gate:
-                order = await client.post(
-                    "/api/orders",
-                    {"customer_id": customer_id, "channel": "web", "prepaid": True, "lines": lines},
-                    key=key,
-                )
-            self.expected.numbers[key] = order["number"]
-            if n == self.orders // 2:
-                await client.post(
-                    f"/api/inventory/{SCARCE}/receive",
-                    {"qty": self.expected.receipts[SCARCE], "reference": "chaos"},
-                    key="chaos-receipt",
-                )
+            try:
+                async with gate:
+                    if n % 4 == 1:
+                        await self._store_order(client, n)
+                    else:
+                        await self._api_order(client, customer_id, n)
+                if n == self.orders // 2:
+                    await client.post(
+                        f"/api/inventory/{SCARCE}/receive",
+                        {"qty": self.expected.receipts[SCARCE], "reference": "chaos"},
+                        key="chaos-receipt",
+                    )
+            except (RuntimeError, TimeoutError) as exc:
+                self.errors.append(str(exc))
 
         await asyncio.gather(*(one(n) for n in range(self.orders)))
+
+    async def _api_order(self, client: RetryingClient, customer_id: int, n: int) -> None:
+        """A prepaid web order through the JSON API, under its Idempotency-Key."""
+        lines = [{"sku": PLENTY, "qty": 1}]
+        if n % 3 == 0:  # a third of the orders also want the scarce SKU
+            lines.append({"sku": SCARCE, "qty": 1})
+        key = f"chaos-order-{n}"
+        body = {"customer_id": customer_id, "channel": "web", "prepaid": True, "lines": lines}
+        order = await client.post("/api/orders", body, key=key)
+        self.expected.numbers[key] = order["number"]
+
+    async def _store_order(self, client: RetryingClient, n: int) -> None:
+        """A Shopify order (one delivery id for all its attempts), then its Stripe payment
+        (one event id), as the store and the payment provider send and retry them."""
+        key = f"chaos-delivery-{n}"
+        ack = await client.shopify_order(9_000_000_000 + n, key)
+        if ack.get("outcome") not in WEBHOOK_DONE:
+            raise RuntimeError(f"store order {n}: {ack}")
+        number = ack["order_number"]
+        self.expected.numbers[key] = number
+        order = await client.get(f"/api/orders/{number}")
+        cents = int(Decimal(order["totals"]["total"]) * 100)
+        paid = await client.stripe_payment(f"chaos{n}", number, cents)
+        if paid.get("outcome") not in WEBHOOK_DONE:
+            raise RuntimeError(f"payment for {number}: {paid}")
 
     async def run(self, settle_seconds: float) -> tuple[float, float, bool]:
         """Post, kill, settle: (posting seconds, seconds to rest after it, settled)."""
         deadline = time.monotonic() + settle_seconds + self.kills * self.kill_every * 3 + 120
-        client = RetryingClient(self.stack.config.base_url, self.retries, deadline)
+        client = RetryingClient(self.stack.config, self.retries, deadline)
         try:
+            self.expected.initial_stock |= {sku: self.orders for sku in STORE_SKUS}
             for sku, on_hand in self.expected.initial_stock.items():
                 product = {"sku": sku, "name": sku.title(), "price": "2.50", "on_hand": on_hand}
                 await client.post("/api/products", product)
@@ -357,6 +460,7 @@ async def run_chaos(
             checks=checks,
             died=chaos.died,
             retries=chaos.retries,
+            errors=chaos.errors,
             posting_seconds=posted,
             settle_seconds=settle,
             settled=settled,
@@ -377,6 +481,10 @@ def main() -> int:
     )
     parser.add_argument("--keep", type=Path, default=None, help="keep logs and data in this folder")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job ignores otherwise) stop the run the way
+    # Ctrl-C does: the stack's processes are stopped and the temporary database dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(

@@ -259,12 +259,22 @@ def mail_once(session: Session, mail_dir: Path, expected: Expected) -> list[Chec
     per_kind = Counter((r.order_number, r.kind) for r in rows)
     twice = [k for k, c in per_kind.items() if c > 1]
     statuses = Counter(r.status for r in rows)
-    completed = {o.number or "" for o in _orders(session) if o.status == OrderStatus.COMPLETED}
     kinds_of: dict[str, set[str]] = defaultdict(set)
     for number, kind in per_kind:
         kinds_of[number or ""].add(kind)
-    usual = set.intersection(*(kinds_of[n] for n in completed)) if completed else set()
-    uneven = [n for n in completed if kinds_of[n] != usual]
+    # The completed orders of one kind (prepaid or paid later) all got the same mails.
+    completed: dict[bool, set[str]] = defaultdict(set)
+    for order in _orders(session):
+        if order.status == OrderStatus.COMPLETED:
+            completed[order.prepaid].add(order.number or "")
+    usual = {
+        p: set.intersection(*(kinds_of[n] for n in numbers)) for p, numbers in completed.items()
+    }
+    uneven = [n for p, numbers in completed.items() for n in numbers if kinds_of[n] != usual[p]]
+    described = "; ".join(
+        f"{'prepaid' if p else 'paid later'}: {', '.join(sorted(kinds))}"
+        for p, kinds in sorted(usual.items())
+    )
     received = _sink_message_ids(mail_dir)
     sent = {f"<outbox-{r.id}@conveyor>" for r in rows if r.status == OutboxStatus.SENT}
     lost = sent - set(received)
@@ -276,7 +286,7 @@ def mail_once(session: Session, mail_dir: Path, expected: Expected) -> list[Chec
             "every mail stored once, all sent",
             not twice and not uneven and set(statuses) <= {OutboxStatus.SENT},
             f"{len(rows)} outbox rows ({', '.join(f'{s} {c}' for s, c in statuses.items())}); "
-            f"per completed order: {', '.join(sorted(usual))}; "
+            f"per completed order, {described}; "
             f"kind twice for an order: {len(twice)}; completed orders with other kinds: "
             f"{len(uneven)}",
         ),

@@ -191,17 +191,21 @@ class Stack:
                 restarted.append(name)
         return restarted
 
-    def stop_all(self) -> None:
-        """SIGTERM everything (API and worker first), then SIGKILL what is left."""
-        for name in reversed(PARTS):
-            part = self.parts[name]
-            if part.process is None or part.process.poll() is not None:
-                continue
+    def stop_all(self, grace_seconds: float = 5.0) -> None:
+        """SIGTERM every part at once, and SIGKILL what still runs after `grace_seconds` (or
+        when interrupted meanwhile): nothing is left behind."""
+        live = [p.process for p in self.parts.values() if p.process and p.process.poll() is None]
+        for process in live:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(part.process.pid, signal.SIGTERM)
-            try:
-                part.process.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(part.process.pid, signal.SIGKILL)
-                part.process.wait(10)
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        try:
+            for process in live:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(max(deadline - time.monotonic(), 0.01))
+        finally:
+            for process in live:
+                if process.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(10)
