@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import StringConstraints
-from sqlalchemy import Column, Numeric, UniqueConstraint
+from sqlalchemy import Column, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from conveyor.core.models import money_field, timestamp_field
@@ -17,7 +17,13 @@ from conveyor.order.enums import Channel, OrderStatus, Step
 
 class SalesOrder(SQLModel, table=True):
     __tablename__ = "salesorder"
-    __table_args__ = (UniqueConstraint("channel", "external_ref", name="uq_order_external_ref"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_ref", name="uq_order_external_ref"),
+        # Migration 0032: lists by status newest first, the monitor's counts, report periods.
+        Index("ix_salesorder_status_step", "status", "current_step"),
+        Index("ix_salesorder_status_id", "status", "id"),
+        Index("ix_salesorder_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     number: str | None = Field(default=None, max_length=32, unique=True, index=True)
@@ -107,6 +113,9 @@ class OrderCharge(SQLModel, table=True):
 
 class OrderEvent(SQLModel, table=True):
     """One entry of the processing trail: what happened, when, by whom."""
+
+    # Migration 0032: the reports' step durations read the events of a kind over a period.
+    __table_args__ = (Index("ix_orderevent_kind_at", "kind", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
@@ -302,6 +311,8 @@ class OrderPublic(OrderSummary):
 
 class OrdersPublic(SQLModel):
     data: list[OrderSummary]
-    count: int
+    count: int  # how many match; when `count_exact` is false, at least this many
     page: int
     page_size: int
+    count_exact: bool = True
+    next_cursor: str | None = None  # `cursor=` for the next page; None on the last page

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from sqlalchemy import Index, text
 from sqlmodel import Field, SQLModel
 
 from conveyor.core.models import timestamp_field
@@ -15,7 +16,30 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+def _partial(name: str, *columns: str, where: str = "status = 'open'") -> Index:
+    """A partial index over some tasks only (the open ones: a few percent, what inboxes read)."""
+    return Index(name, *columns, postgresql_where=text(where), sqlite_where=text(where))
+
+
 class Task(SQLModel, table=True):
+    # The read side at scale (migration 0032): inbox orders by assignee, role and due time, each
+    # ending in the id for keyset cursors; lists by status; report periods.
+    __table_args__ = (
+        _partial("ix_task_open_assignee_due", "assignee_id", "due_at", "id"),
+        _partial("ix_task_open_role_due", "role", "due_at", "id"),
+        _partial("ix_task_open_due", "due_at", "id"),
+        _partial(
+            "ix_task_pool_role_due",
+            "role",
+            "due_at",
+            "id",
+            where="status = 'open' AND assignee_id IS NULL",
+        ),
+        Index("ix_task_status_id", "status", "id"),
+        Index("ix_task_created_at", "created_at"),
+        _partial("ix_task_completed_at", "completed_at", where="status = 'completed'"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
     order_id: int = Field(foreign_key="salesorder.id", index=True)
@@ -57,7 +81,9 @@ class TaskPublic(SQLModel):
 
 class TasksPublic(SQLModel):
     data: list[TaskPublic]
-    count: int
+    count: int  # how many match; when `count_exact` is false, at least this many
+    count_exact: bool = True
+    next_cursor: str | None = None  # `cursor=` for the next page; None on the last page
 
 
 class TaskReassign(SQLModel):
