@@ -1,7 +1,9 @@
 """Invoicing, credit notes and payment recording."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -304,6 +306,62 @@ def still_due(*, session: Session, order: SalesOrder) -> Decimal:
     owed = max(order.total, invoiced_total(session=session, order_id=order_id))
     credited = credited_total(session=session, order_id=order_id)
     return owed - credited - paid_total(session=session, order_id=order_id)
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    """An order's invoiced, paid and credited sums."""
+
+    invoiced: Decimal = Decimal("0.00")
+    paid: Decimal = Decimal("0.00")
+    credited: Decimal = Decimal("0.00")
+
+    @property
+    def owed(self) -> Decimal:
+        return self.invoiced - self.credited - self.paid
+
+
+def _money_by(session: Session, keys: Sequence[int], *, by_customer: bool) -> dict[int, OrderMoney]:
+    """Invoiced, paid and credited per order id (or per customer id, `by_customer`)."""
+    if not keys:
+        return {}
+    sums: list[dict[int, Decimal]] = []
+    for table, amount in (
+        (Invoice, Invoice.total),
+        (Payment, Payment.amount),
+        (CreditNote, CreditNote.total),
+    ):
+        key = col(SalesOrder.customer_id) if by_customer else col(table.order_id)
+        query: Any = select(key, func.sum(amount))
+        if by_customer:
+            query = query.join(SalesOrder, col(SalesOrder.id) == col(table.order_id))
+        rows = session.exec(query.where(key.in_(list(keys))).group_by(key)).all()
+        sums.append({k: round_money(Decimal(total or 0)) for k, total in rows})
+    zero = Decimal("0.00")
+    return {
+        k: OrderMoney(sums[0].get(k, zero), sums[1].get(k, zero), sums[2].get(k, zero))
+        for k in keys
+    }
+
+
+def money_by_order(*, session: Session, order_ids: Sequence[int]) -> dict[int, OrderMoney]:
+    """Invoiced, paid and credited per order, for many orders in three grouped queries."""
+    return _money_by(session, order_ids, by_customer=False)
+
+
+def open_receivables_many(*, session: Session, orders: Sequence[SalesOrder]) -> dict[int, Decimal]:
+    """`open_receivables` of each order's customer, that order left out (by order id), in a few
+    grouped queries for the whole list."""
+    order_ids = [row_id(o) for o in orders]
+    per_order = _money_by(session, order_ids, by_customer=False)
+    per_customer = _money_by(session, sorted({o.customer_id for o in orders}), by_customer=True)
+    return {
+        row_id(o): max(
+            round_money(per_customer[o.customer_id].owed - per_order[row_id(o)].owed),
+            Decimal("0.00"),
+        )
+        for o in orders
+    }
 
 
 def open_receivables(

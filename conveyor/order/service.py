@@ -5,14 +5,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from math import ceil
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from conveyor.audit.service import Actor, snapshot
 from conveyor.audit.service import record as audit
-from conveyor.core.db import contains_text, page
+from conveyor.core import keyset
+from conveyor.core.db import contains_text
 from conveyor.core.errors import Conflict, Invalid
+from conveyor.core.keyset import KeysetOrder, Page, Segment
 from conveyor.core.models import row_id, utcnow
 from conveyor.customer import addresses as customer_addresses
 from conveyor.customer.models import AddressKind, Customer
@@ -505,7 +508,7 @@ def _write_lines(
     session.flush()
 
 
-def list_orders(
+def list_orders_page(
     *,
     session: Session,
     status: str | None = None,
@@ -519,8 +522,10 @@ def list_orders(
     account_rep_id: int | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[SalesOrder], int]:
-    """Orders newest first with the given filters; returns a page and the total count.
+    after: str | None = None,
+) -> Page[SalesOrder]:
+    """Orders newest first with the given filters: one page (after the cursor `after`, else at
+    `offset`), the count (up to COUNT_CAP) and the next page's cursor.
 
     `account_rep_id`: only the orders of customers that rep owns (the sales record rule)."""
     query = select(SalesOrder)
@@ -548,7 +553,18 @@ def list_orders(
                 contains_text(col(SalesOrder.external_ref), q),
             )
         )
-    return page(session, query, col(SalesOrder.id).desc(), limit=limit, offset=offset)
+    return keyset.page(session, query, NEWEST_FIRST, limit=limit, after=after, offset=offset)
+
+
+NEWEST_FIRST = KeysetOrder("newest", (Segment((col(SalesOrder.id),), descending=True),))
+
+
+def list_orders(
+    *, session: Session, limit: int = 50, offset: int = 0, **filters: Any
+) -> tuple[list[SalesOrder], int]:
+    """`list_orders_page` as (rows, count) for the pages that show a customer's orders."""
+    found = list_orders_page(session=session, limit=limit, offset=offset, **filters)
+    return found.rows, found.count
 
 
 def account_rep_of(session: Session, customer_id: int) -> int | None:

@@ -156,10 +156,14 @@ def list_orders(
     opportunity: Annotated[str | None, Query(max_length=64)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> OrdersPublic:
     """Orders, newest first; filters: status, step, channel, customer, external ref, text,
-    `needs_review` (store orders waiting for the order desk), `opportunity` (sibling quotes)."""
-    rows, count = order_service.list_orders(
+    `needs_review` (store orders waiting for the order desk), `opportunity` (sibling quotes).
+
+    Deep pages: pass the answer's `next_cursor` as `cursor` (the same filters; `page` is then
+    ignored). `count` stops at 10,000 (`count_exact` false beyond)."""
+    found = order_service.list_orders_page(
         session=session,
         status=status_,
         step=step,
@@ -172,12 +176,15 @@ def list_orders(
         account_rep_id=principal.own_accounts_only(),
         limit=page_size,
         offset=(page - 1) * page_size,
+        after=cursor,
     )
     return OrdersPublic(
-        data=[OrderSummary.model_validate(o) for o in rows],
-        count=count,
+        data=[OrderSummary.model_validate(o) for o in found.rows],
+        count=found.count,
         page=page,
         page_size=page_size,
+        count_exact=found.exact,
+        next_cursor=found.next_cursor,
     )
 
 

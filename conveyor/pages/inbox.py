@@ -71,11 +71,11 @@ def _filters(
     return Filters(scope=scope, step=step if step in STEPS else "", sort=sort, overdue=overdue)
 
 
-def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tuple[list, int]:
+def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tuple[list, int, bool]:
     """The tasks the filters select, with SLA state, customer, total and assignee. The pool
     view keeps the caller's own tasks in it (marked yours): a claimed task stays where it was,
     and the packing that comes to the picker shows up beside it."""
-    tasks, count = task_service.list_inbox(
+    found_tasks = task_service.list_inbox(
         session=session,
         employee=None if principal.is_admin else principal.employee,
         scope="pool_and_mine" if filters.scope == "pool" else filters.scope,
@@ -84,6 +84,7 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
         sort=filters.sort,
         limit=200,
     )
+    tasks = found_tasks.rows
     found = report_service.task_lookups(session=session, tasks=tasks)
     contexts = task_contexts(session, tasks, found.orders, found.customers)
     rows = []
@@ -101,11 +102,11 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
                 context=contexts.get(task.id or 0),
             )
         )
-    return rows, count
+    return rows, found_tasks.count, found_tasks.exact
 
 
 def _list_context(session: Session, principal: Principal, filters: Filters) -> dict:
-    rows, count = inbox_rows(session, principal, filters)
+    rows, count, count_exact = inbox_rows(session, principal, filters)
     supervisor = principal.has_role(SUPERVISOR_ROLE)
     people: dict[str, list[Employee]] = {}
     if supervisor:
@@ -113,15 +114,16 @@ def _list_context(session: Session, principal: Principal, filters: Filters) -> d
             people[role] = employee_service.list_active(session=session, role=role)
     pool_count = 0
     if filters.scope == "mine":
-        _, pool_count = task_service.list_inbox(
+        pool_count = task_service.list_inbox(
             session=session,
             employee=None if principal.is_admin else principal.employee,
             scope="pool",
             limit=1,
-        )
+        ).count
     return {
         "rows": rows,
         "count": count,
+        "count_exact": count_exact,
         "pool_count": pool_count,
         "filters": filters,
         "steps": STEPS,

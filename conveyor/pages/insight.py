@@ -16,6 +16,7 @@ from conveyor.auth.permissions import refusal as permission_refusal
 from conveyor.core import spreadsheet
 from conveyor.core.errors import Forbidden, Invalid
 from conveyor.core.state import AppState, in_session
+from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.notification import service as notification_service
 from conveyor.order import service as order_service
@@ -33,8 +34,7 @@ STATUSES = tuple(OrderStatus)
 
 
 def _customers(session: Session, orders: list[SalesOrder]) -> dict[int, Customer]:
-    ids = {o.customer_id for o in orders}
-    return {cid: c for cid in ids if (c := session.get(Customer, cid)) is not None}
+    return customer_service.get_many(session=session, ids={o.customer_id for o in orders})
 
 
 def _live_context(session: Session, state: AppState, extra_orders: list | None = None) -> dict:
@@ -45,6 +45,8 @@ def _live_context(session: Session, state: AppState, extra_orders: list | None =
         for step in (*STEPS, None)
         if any(counts.get((step, s), 0) for s in STATUSES) or step is not None
     ]
+    # A status whose count stopped at the cap shows "10,000+" in its cell and in the total.
+    capped = [any((step, s) in counts.capped for step in (*STEPS, None)) for s in STATUSES]
     stuck = report_service.overdue_tasks(session=session)
     backordered, _ = order_service.list_orders(session=session, status=OrderStatus.BACKORDERED)
     shown = [*(extra_orders or []), *backordered, *(o for _, o in stuck)]
@@ -52,7 +54,9 @@ def _live_context(session: Session, state: AppState, extra_orders: list | None =
         "statuses": STATUSES,
         "steps": STEPS,
         "grid": grid,
+        "capped": counts.capped,
         "totals": [sum(row[i] for _, row in grid) for i in range(len(STATUSES))],
+        "totals_capped": capped,
         "stuck": stuck,
         "backordered": backordered,
         "customers": _customers(session, shown),

@@ -12,10 +12,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import contains_text
+from conveyor.core.keyset import COUNT_CAP, capped_count
 from conveyor.core.models import round_money, utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
@@ -85,14 +85,39 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def counts_by_step_and_status(*, session: Session) -> dict[tuple[str | None, str], int]:
-    """How many orders sit at each (current step, status)."""
+# Where finished orders pile up: a year of them is most of the table, so they are counted up to
+# the cap (shown "10,000+"); the orders still in flight are counted exactly.
+FINISHED = (OrderStatus.COMPLETED, OrderStatus.CANCELLED)
+
+
+class StepCounts(dict[tuple[str | None, str], int]):
+    """Orders per (current step, status); `capped` holds the cells that are "at least"."""
+
+    def __init__(self, counts: dict[tuple[str | None, str], int]) -> None:
+        super().__init__(counts)
+        self.capped: set[tuple[str | None, str]] = set()
+
+
+def counts_by_step_and_status(*, session: Session, cap: int = COUNT_CAP) -> StepCounts:
+    """How many orders sit at each (current step, status): in flight exactly (one grouped read
+    of ix_salesorder_status_step), finished up to `cap` per status."""
+    step, status = col(SalesOrder.current_step), col(SalesOrder.status)
+    live = [s for s in OrderStatus if s not in FINISHED]
     rows = session.exec(
-        select(SalesOrder.current_step, SalesOrder.status, func.count()).group_by(
-            SalesOrder.current_step, SalesOrder.status
-        )
+        select(step, status, func.count()).where(status.in_(live)).group_by(step, status)
     ).all()
-    return {(step, status): count for step, status, count in rows}
+    found = StepCounts({(s, st): int(n) for s, st, n in rows})
+    for done in FINISHED:
+        total, exact = capped_count(session, select(SalesOrder.id).where(status == done), cap)
+        if not exact:
+            found[(None, done)] = total
+            found.capped.add((None, done))
+            continue
+        for s, n in session.exec(
+            select(step, func.count()).where(status == done).group_by(step)
+        ).all():
+            found[(s, done)] = int(n)
+    return found
 
 
 def overdue_tasks(*, session: Session, limit: int = 50) -> list[tuple[Task, SalesOrder]]:
@@ -170,43 +195,38 @@ def _nearest_rank(n: Any, q: int) -> Any:
 def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
     """Median and p95 time from `step_started` to `step_completed`, per step, since `since`.
 
-    Computed in the database: each completion pairs with the latest start of its order and step
-    before it (none when that start was already completed), and a window ranks the durations,
-    so only the percentile rows come back, however many events the period holds.
+    Computed in the database: each completion pairs with the event just before it of its order
+    and step (a window over the period's starts and completions), when that one is a start:
+    the latest start, not completed yet. A window then ranks the durations, so only the
+    percentile rows come back, however many events the period holds; the events are read once,
+    by kind and time (ix_orderevent_kind_at), never joined with the whole trail.
     """
-    done, start, other = (aliased(OrderEvent) for _ in range(3))
-    latest_start = (
-        select(func.max(start.id))
-        .where(start.order_id == done.order_id)
-        .where(start.step == done.step)
-        .where(start.kind == "step_started")
-        .where(col(start.id) < col(done.id))
-        .where(start.at >= since)
-        .correlate(done)
-        .scalar_subquery()
-    )
-    opened = aliased(OrderEvent)
-    completed_between = (
-        select(other.id)
-        .where(other.order_id == done.order_id)
-        .where(other.step == done.step)
-        .where(other.kind == "step_completed")
-        .where(col(other.id) > col(opened.id))
-        .where(col(other.id) < col(done.id))
-        .correlate(done, opened)
-        .exists()
+    partition, in_order = (col(OrderEvent.order_id), col(OrderEvent.step)), col(OrderEvent.id)
+    trail = (
+        # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
+        select(  # type: ignore[call-overload]
+            col(OrderEvent.step).label("step"),
+            col(OrderEvent.kind).label("kind"),
+            col(OrderEvent.at).label("at"),
+            func.lag(OrderEvent.kind)
+            .over(partition_by=partition, order_by=in_order)
+            .label("before_kind"),
+            func.lag(OrderEvent.at)
+            .over(partition_by=partition, order_by=in_order)
+            .label("before_at"),
+        )
+        .where(col(OrderEvent.kind).in_(("step_started", "step_completed")))
+        .where(OrderEvent.at >= since)
+        .where(col(OrderEvent.step).is_not(None))
+        .subquery()
     )
     pairs = (
         select(
-            col(done.step).label("step"),
-            _seconds_between(session, done.at, opened.at).label("seconds"),
+            trail.c.step.label("step"),
+            _seconds_between(session, trail.c.at, trail.c.before_at).label("seconds"),
         )
-        .select_from(done)
-        .join(opened, col(opened.id) == latest_start)
-        .where(done.kind == "step_completed")
-        .where(done.at >= since)
-        .where(col(done.step).is_not(None))
-        .where(~completed_between)
+        .where(trail.c.kind == "step_completed")
+        .where(trail.c.before_kind == "step_started")
         .subquery()
     )
     ranked = select(

@@ -6,8 +6,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, or_, select
 
 from conveyor.audit.service import Actor, record, snapshot
-from conveyor.core.db import page
+from conveyor.core import keyset
 from conveyor.core.errors import Conflict, Forbidden, Invalid, NotFound
+from conveyor.core.keyset import KeysetOrder, Page, Segment
 from conveyor.core.models import utcnow
 from conveyor.employee.models import SUPERVISOR_ROLE, Caller, Employee
 from conveyor.order.models import SalesOrder
@@ -152,12 +153,31 @@ def list_for_order(*, session: Session, order_id: int) -> list[Task]:
     )
 
 
-SORTS = {
-    "created": col(Task.id).asc(),
-    "-created": col(Task.id).desc(),
-    "due": col(Task.due_at).asc(),
-    "-due": col(Task.due_at).desc(),
-}
+def _due_orders() -> dict[str, KeysetOrder]:
+    task_id, due = col(Task.id), col(Task.due_at)
+    has_due = Segment((due, task_id), where=due.is_not(None), holds=lambda t: t.due_at is not None)
+    no_due = Segment((task_id,), where=due.is_(None), holds=lambda t: t.due_at is None)
+    has_due_desc = Segment(
+        has_due.columns, descending=True, where=has_due.where, holds=has_due.holds
+    )
+    no_due_desc = Segment(no_due.columns, descending=True, where=no_due.where, holds=no_due.holds)
+    return {
+        "created": KeysetOrder("created", (Segment((task_id,)),)),
+        "-created": KeysetOrder("-created", (Segment((task_id,), descending=True),)),
+        # Tasks without a due time come after the others (and first in reverse), on both
+        # databases; ties on the due time go by id, so a page boundary never splits them.
+        "due": KeysetOrder(
+            "due", (has_due, no_due), order_by=(due.asc().nulls_last(), task_id.asc())
+        ),
+        "-due": KeysetOrder(
+            "-due",
+            (no_due_desc, has_due_desc),
+            order_by=(due.desc().nulls_first(), task_id.desc()),
+        ),
+    }
+
+
+SORTS = _due_orders()
 
 
 def list_inbox(
@@ -171,11 +191,14 @@ def list_inbox(
     sort: str = "created",
     limit: int = 100,
     offset: int = 0,
-) -> tuple[list[Task], int]:
+    after: str | None = None,
+) -> Page[Task]:
     """An inbox: `mine` (assigned to me), `pool` (unassigned, my roles), `pool_and_mine` (the
     pool and what I hold: what I claim from the pool stays in view) or `all` (my roles).
 
-    `employee` None means the admin, who sees every role.
+    `employee` None means the admin, who sees every role. A page starts after the cursor
+    `after` (keyset: as fast on page 5,000 as on page 1), else at `offset`; the count stops at
+    COUNT_CAP.
     """
     query = select(Task)
     me = employee.id if employee else -1
@@ -195,7 +218,7 @@ def list_inbox(
     if overdue is not None:
         late = col(Task.due_at).is_not(None) & (col(Task.due_at) < utcnow())
         query = query.where(late if overdue else ~late)
-    return page(session, query, SORTS[sort], col(Task.id), limit=limit, offset=offset)
+    return keyset.page(session, query, SORTS[sort], limit=limit, after=after, offset=offset)
 
 
 def sla_state(task: Task, now: datetime | None = None) -> str | None:

@@ -34,9 +34,13 @@ def list_tasks(
     sort: Literal["created", "-created", "due", "-due"] = "created",
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
 ) -> TasksPublic:
-    """The caller's inbox: `mine`, their roles' `pool`, or `all` of their roles' tasks."""
-    rows, count = task_service.list_inbox(
+    """The caller's inbox: `mine`, their roles' `pool`, or `all` of their roles' tasks.
+
+    Deep pages: pass the answer's `next_cursor` as `cursor` (the same filters and sort; `page`
+    is then ignored). `count` stops at 10,000 (`count_exact` false beyond)."""
+    found = task_service.list_inbox(
         session=session,
         employee=None if principal.is_admin else principal.employee,
         scope=scope,
@@ -46,8 +50,14 @@ def list_tasks(
         sort=sort,
         limit=page_size,
         offset=(page - 1) * page_size,
+        after=cursor,
     )
-    return TasksPublic(data=[task_public(t) for t in rows], count=count)
+    return TasksPublic(
+        data=[task_public(t) for t in found.rows],
+        count=found.count,
+        count_exact=found.exact,
+        next_cursor=found.next_cursor,
+    )
 
 
 @router.get("/{task_id}", response_model=TaskPublic)
