@@ -1,12 +1,13 @@
 """`conveyor dev`: Temporal dev server, migrations, demo data, worker and API as one group.
 
-Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all (the API and the
-worker first, each given the grace period to finish its work), and a child that dies is
-restarted, so the group keeps running until you stop it. On one box, taking orders in comes
-first: the Temporal server and the mail sink run at a lower CPU priority than the API, and so
-does the worker on PostgreSQL. On SQLite the worker keeps the API's priority: it shares the
-database's one write lock with the API, and a low-priority worker holding it would keep the API
-waiting (priority inversion); there the API's writes go first instead (core/intake.py)."""
+Every child runs in its own process group; Ctrl-C (or SIGTERM) stops them all, the API first,
+each given the grace period to finish its work, and a child that dies is restarted, so the group
+keeps running until you stop it. On one box, taking orders in comes first: the Temporal server
+and the mail sink run at a lower CPU priority than the API, and so does the worker on
+PostgreSQL. On SQLite the worker keeps the API's priority: it shares the database's one write
+lock with the API, and a low-priority worker holding it would keep the API waiting (priority
+inversion); there the API's writes go first instead (core/intake.py).
+"""
 
 import contextlib
 import logging
@@ -120,17 +121,13 @@ class _Child:
 
 
 def stop_children(children: list[_Child], grace_seconds: float) -> None:
-    """SIGTERM the API and the worker together and give them the grace period (and a little
-    more) to finish their requests and activities; then the rest (mail sink, Temporal), which
-    the worker's activities may need until then. Whatever is still running is killed."""
-    first = [c for c in children if c.name in ("api", "worker")]
-    rest = [c for c in reversed(children) if c not in first]
-    for group in (first, rest):
-        for child in group:
-            child.terminate()
-        deadline = time.monotonic() + grace_seconds + STOP_SLACK_SECONDS
-        for child in group:
-            child.wait_or_kill(deadline)
+    """Stop the children one at a time, the last started first: the API, then the worker, then
+    the mail sink and Temporal. Each gets SIGTERM and the grace period (and a little more) to
+    finish its work before it is killed; the API's requests in flight can still reach the
+    worker (a task's update), the worker's last activities the mail sink and Temporal."""
+    for child in reversed(children):
+        child.terminate()
+        child.wait_or_kill(time.monotonic() + grace_seconds + STOP_SLACK_SECONDS)
 
 
 def _wait_healthy(url: str, timeout: float = 60.0) -> bool:

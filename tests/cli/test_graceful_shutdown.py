@@ -3,7 +3,7 @@
 Both run as real processes (`conveyor worker`, `conveyor api`) with a grace period of
 GRACE_SECONDS; what keeps them busy is real: a relay slow to accept a message (the outbox
 dispatcher's activity is mid-send), a database write lock held by the test (a request waits on
-it). `conveyor dev` gives its children the grace period before it kills them.
+it). `conveyor dev` stops the API first and gives each child the grace period before it kills it.
 """
 
 import asyncio
@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from conveyor.cli.dev import _Child, stop_children
+from conveyor.cli.dev import STOP_SLACK_SECONDS, _Child, stop_children
 from conveyor.core import temporal_server
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
@@ -246,10 +246,14 @@ async def test_sigterm_lets_the_api_answer_a_request_in_flight_then_exit(
 
 
 def _child(tmp_path: Path, name: str, on_sigterm: str) -> _Child:
-    """A real child of `conveyor dev`'s kind: a Python process doing `on_sigterm` at SIGTERM."""
+    """A real child of `conveyor dev`'s kind: a Python process that notes the time of SIGTERM in
+    its log, then does `on_sigterm`."""
     script = (
         "import signal, sys, time\n"
-        f"signal.signal(signal.SIGTERM, lambda *_: ({on_sigterm}))\n"
+        "def on_term(*_):\n"
+        "    print('sigterm', time.time(), flush=True)\n"
+        f"    {on_sigterm}\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
         "print('ready', flush=True)\n"
         "while True: time.sleep(0.1)\n"
     )
@@ -263,13 +267,20 @@ def _child(tmp_path: Path, name: str, on_sigterm: str) -> _Child:
     return child
 
 
-def test_dev_waits_the_grace_period_before_killing_a_child(tmp_path: Path) -> None:
-    # One child takes 2 s to finish its work after SIGTERM, one never stops by itself.
-    finishing = _child(tmp_path, "worker", "time.sleep(2), sys.exit(0)")
-    stubborn = _child(tmp_path, "api", "None")
-    started = time.monotonic()
-    stop_children([finishing, stubborn], grace_seconds=1)
-    assert finishing.process is not None and stubborn.process is not None
-    assert finishing.process.returncode == 0  # given its time, not killed
-    assert stubborn.process.returncode == -9  # killed once the grace (and slack) ran out
-    assert time.monotonic() - started >= 2
+def _sigterm_at(child: _Child) -> float:
+    return float(child.log.read_text().split("sigterm ", 1)[1].split()[0])
+
+
+def test_dev_stops_the_api_first_and_waits_the_grace_period_before_killing(tmp_path: Path) -> None:
+    # Started in this order, as `conveyor dev` starts them; the API never stops by itself, the
+    # worker takes 2 s to finish its work after SIGTERM.
+    worker = _child(tmp_path, "worker", "time.sleep(2); sys.exit(0)")
+    api = _child(tmp_path, "api", "pass")
+    started = time.time()
+    stop_children([worker, api], grace_seconds=1)
+    assert worker.process is not None and api.process is not None
+    assert api.process.returncode == -9  # killed once the grace (and the slack) ran out
+    assert worker.process.returncode == 0  # given its time, not killed
+    # The worker was told only after the API was gone (its requests may need the worker).
+    assert _sigterm_at(api) - started < 1
+    assert _sigterm_at(worker) - _sigterm_at(api) >= 1 + STOP_SLACK_SECONDS - 0.5
