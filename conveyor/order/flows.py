@@ -402,10 +402,14 @@ async def complete_task(
     """Hand a task's outcome to the waiting workflow (it records it and resumes).
 
     The task row commits in an activity a moment before the workflow starts waiting for it; a
-    person quick enough to answer in between is retried for a few seconds, not refused.
+    person quick enough to answer in between is retried for a few seconds, not refused. The
+    seconds count from the first refusal, not from the request: a worker restarting in between
+    delivers the update and the task's creation in one workflow task, the update checked first,
+    however long the update waited for the worker.
     """
     request = CompleteTaskRequest(task_id=task_id, outcome=outcome, note=note, actor=actor)
-    deadline = asyncio.get_running_loop().time() + TASK_NOT_YET_AWAITED_SECONDS
+    loop = asyncio.get_running_loop()
+    deadline: float | None = None
     while True:
         try:
             await _update(
@@ -413,8 +417,10 @@ async def complete_task(
             )
             return
         except WorkflowRefusedError as exc:
-            waiting_soon = exc.refusal == Refusal.NOT_WAITING_FOR_TASK
-            if not waiting_soon or asyncio.get_running_loop().time() >= deadline:
+            if exc.refusal != Refusal.NOT_WAITING_FOR_TASK:
+                raise
+            deadline = deadline or loop.time() + TASK_NOT_YET_AWAITED_SECONDS
+            if loop.time() >= deadline:
                 raise
             await asyncio.sleep(0.2)
 
