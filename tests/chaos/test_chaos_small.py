@@ -1,9 +1,10 @@
 """The chaos benchmark, small: orders survive SIGKILLs of the worker, API, Temporal, mail sink.
 
-Twenty prepaid orders go in through `POST /api/orders` (retried with their Idempotency-Key)
-while one of each part is killed at a seeded random moment and started again; then every
-invariant of bench/invariants.py must hold, on SQLite and on PostgreSQL. `make chaos` runs the
-full size.
+Twenty orders go in (prepaid ones through `POST /api/orders` with their Idempotency-Key, a
+quarter as signed Shopify deliveries paid by signed Stripe events, all retried with the same
+key or id) while one of each part is killed at a seeded random moment and started again; then
+every invariant of bench/invariants.py must hold, on SQLite and on PostgreSQL. `make chaos`
+runs the full size.
 """
 
 from pathlib import Path
