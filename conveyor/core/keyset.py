@@ -161,8 +161,14 @@ def fetch(
 def capped_count(session: Session, query: Any, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """How many rows `query` selects, counted up to `cap`: (count, exact). Beyond the cap the
     answer is (cap, False): "at least this many"."""
-    # Counting a constant, not the rows' columns, lets the database answer from an index alone.
-    bare = query.with_only_columns(literal(1), maintain_column_froms=True).limit(cap + 1)
+    # Counting a constant, not the rows' columns, lets the database answer from an index alone
+    # (not under DISTINCT, whose rows are told apart by those columns).
+    bare = (
+        query
+        if query._distinct
+        else query.with_only_columns(literal(1), maintain_column_froms=True)
+    )
+    bare = bare.limit(cap + 1)
     counted = session.exec(select(func.count()).select_from(bare.subquery())).one()
     return (cap, False) if counted > cap else (int(counted), True)
 

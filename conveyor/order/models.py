@@ -22,7 +22,11 @@ class SalesOrder(SQLModel, table=True):
         # Migration 0032: lists by status newest first, the monitor's counts, report periods.
         Index("ix_salesorder_status_step", "status", "current_step"),
         Index("ix_salesorder_status_id", "status", "id"),
-        Index("ix_salesorder_created_at", "created_at"),
+        Index(
+            "ix_salesorder_created_at",
+            "created_at",
+            postgresql_include=["currency", "status", "total"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

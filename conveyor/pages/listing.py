@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from conveyor.core.db import page
+from conveyor.core.keyset import capped_count
 from conveyor.core.spreadsheet import to_csv
 
 PAGE_SIZE = 50
@@ -33,9 +33,15 @@ class Paged:
 
     page_number: int
     count: int
+    count_exact: bool = True  # False: at least `count` rows (counting stopped at the cap)
 
     def url(self, **changes: Any) -> str:
         raise NotImplementedError
+
+    @property
+    def has_next(self) -> bool:
+        """A page after this one (when the count stopped at the cap, there may be)."""
+        return self.page_number < self.pages or not self.count_exact
 
     @property
     def pages(self) -> int:
@@ -111,6 +117,7 @@ class ListView(Paged):
     page_number: int
     notes: list[str] = field(default_factory=list)
     count: int = 0
+    count_exact: bool = True
 
     def get(self, name: str) -> Any:
         """A filter's accepted value, None when not given (or ignored)."""
@@ -198,10 +205,13 @@ def day_end(value: date) -> datetime:
 
 
 def rows(session: Session, view: ListView, query: Any) -> list[Any]:
-    """One page of `query` in the view's order; sets `view.count` to all matching rows."""
+    """One page of `query` in the view's order; sets `view.count` to the matching rows, counted
+    up to COUNT_CAP (a year of orders is not counted on every page view: "10,000+ found")."""
     first = offset(view.page_number)
-    found, view.count = page(session, query, *view.order_by(), limit=PAGE_SIZE, offset=first)
-    return found
+    view.count, view.count_exact = capped_count(session, query)
+    if view.count_exact and first >= view.count:
+        return []
+    return list(session.exec(query.order_by(*view.order_by()).offset(first).limit(PAGE_SIZE)))
 
 
 def export(

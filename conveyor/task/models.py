@@ -36,8 +36,19 @@ class Task(SQLModel, table=True):
             where="status = 'open' AND assignee_id IS NULL",
         ),
         Index("ix_task_status_id", "status", "id"),
-        Index("ix_task_created_at", "created_at"),
-        _partial("ix_task_completed_at", "completed_at", where="status = 'completed'"),
+        # The reports' periods; PostgreSQL keeps the summed columns in the index (INCLUDE).
+        Index(
+            "ix_task_created_at",
+            "created_at",
+            postgresql_include=["step", "role", "status", "due_at", "completed_at"],
+        ),
+        Index(
+            "ix_task_completed_at",
+            "completed_at",
+            postgresql_where=text("status = 'completed'"),
+            sqlite_where=text("status = 'completed'"),
+            postgresql_include=["completed_by", "due_at"],
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
