@@ -31,7 +31,13 @@ from conveyor.invoice.models import Invoice, Payment
 from conveyor.order.models import SalesOrder
 from conveyor.task.models import Task, TaskStatus
 from tests.conftest import RULES
-from tests.utils.api import auth, create_customer, create_employee, create_product
+from tests.utils.api import (
+    auth,
+    create_customer,
+    create_employee,
+    create_product,
+    place_prepaid_web_order,
+)
 from tests.utils.processes import running_api, start_worker, stop
 from tests.webhook.conftest import SHOPIFY_SECRET, post_shopify, shopify_order
 
@@ -138,25 +144,9 @@ async def test_two_apis_two_workers_share_fairly_and_lose_nothing(
 async def _orders_through_both(
     apis: tuple[httpx.AsyncClient, ...], customer_id: int, sku: str
 ) -> list[str]:
-    async def place(api: httpx.AsyncClient) -> str:
-        response = await api.post(
-            "/api/orders",
-            json={
-                "customer_id": customer_id,
-                "prepaid": True,
-                "channel": "web",
-                "lines": [{"sku": sku, "qty": 1}],
-            },
-            headers={"Idempotency-Key": uuid.uuid4().hex},
-        )
-        assert response.status_code == 201, response.text
-        return response.json()["number"]
-
-    return list(
-        await asyncio.gather(
-            *(place(api) for api, _ in zip(itertools.cycle(apis), range(WEB_ORDERS)))
-        )
-    )
+    turns = zip(itertools.cycle(apis), range(WEB_ORDERS))
+    orders = (place_prepaid_web_order(api, customer_id, sku) for api, _ in turns)
+    return list(await asyncio.gather(*orders))
 
 
 async def _store_orders_through_both(apis: tuple[httpx.AsyncClient, ...]) -> list[str]:

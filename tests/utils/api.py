@@ -65,6 +65,25 @@ async def place_order(
     return response.json()
 
 
+async def place_prepaid_web_order(
+    api: httpx.AsyncClient, customer_id: int, sku: str, qty: int = 1
+) -> str:
+    """POST /api/orders: a prepaid web order of one line, with an Idempotency-Key; its number."""
+    response = await api.post(
+        "/api/orders",
+        json={
+            "customer_id": customer_id,
+            "prepaid": True,
+            "channel": "web",
+            "lines": [{"sku": sku, "qty": qty}],
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "open"
+    return response.json()["number"]
+
+
 async def wait_for_order(
     api: httpx.AsyncClient,
     number: str,

@@ -25,7 +25,12 @@ from conveyor.core.temporal import connect, order_workflow_id
 from conveyor.inventory.models import StockMovement
 from conveyor.invoice.models import Invoice, Payment
 from conveyor.order.models import OrderEvent, SalesOrder
-from tests.utils.api import create_customer, create_product, wait_for_order
+from tests.utils.api import (
+    create_customer,
+    create_product,
+    place_prepaid_web_order,
+    wait_for_order,
+)
 from tests.utils.processes import running_api
 from tests.webhook.conftest import post_shopify, shopify_order
 from worker import build_worker
@@ -159,21 +164,6 @@ async def test_answers_do_not_wait_for_a_hanging_temporal(
             assert set(_started(engine, numbers).values()) == {False}
 
 
-async def _place_prepaid(api: httpx.AsyncClient, customer_id: int, sku: str) -> str:
-    response = await api.post(
-        "/api/orders",
-        json={
-            "customer_id": customer_id,
-            "prepaid": True,
-            "channel": "web",
-            "lines": [{"sku": sku, "qty": 2}],
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "open"
-    return response.json()["number"]
-
-
 async def test_api_killed_between_commit_and_start_loses_nothing(
     settings: Settings, engine: Engine, temporal_client: Client, worker, tmp_path: Path
 ) -> None:
@@ -182,7 +172,9 @@ async def test_api_killed_between_commit_and_start_loses_nothing(
         await _catalogue(api)
         product = await create_product(api, on_hand=100, price="3.00")
         customer = await create_customer(api)
-        numbers = [await _place_prepaid(api, customer["id"], product["sku"]) for _ in range(3)]
+        numbers = [
+            await place_prepaid_web_order(api, customer["id"], product["sku"], 2) for _ in range(3)
+        ]
         store = await post_shopify(api, shopify_order())
         assert store.status_code == 200, store.text
         store_number = store.json()["order_number"]
@@ -192,7 +184,7 @@ async def test_api_killed_between_commit_and_start_loses_nothing(
     # 2. An API that reaches Temporal takes a burst and is killed as soon as it answered.
     async with running_api(settings, tmp_path / "api-2.log") as (second, api):
         burst = await asyncio.gather(
-            *(_place_prepaid(api, customer["id"], product["sku"]) for _ in range(15))
+            *(place_prepaid_web_order(api, customer["id"], product["sku"], 2) for _ in range(15))
         )
         second.kill()
     numbers += burst
