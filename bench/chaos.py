@@ -463,7 +463,7 @@ async def run_chaos(
         if database_url is None:
             cleanup.callback(drop_database, url)
         stack = Stack(StackConfig(database_url=url, folder=folder, **tuning))
-        engine = make_engine(url)
+        engine = make_engine(url, read_only=True)  # reads only: no SQLite write lock taken
         cleanup.callback(engine.dispose)
         cleanup.callback(stack.stop_all)
         print(
