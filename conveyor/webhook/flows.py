@@ -218,6 +218,22 @@ def _duplicate(delivery: WebhookDelivery) -> Answer:
     return Answer(200, ack)
 
 
+def _in_flight(delivery: WebhookDelivery) -> Answer:
+    """The answer to a repeat of a delivery stored but not yet acted on: 503, retry later.
+
+    Its first attempt may still be running, or may have died with its process; a 200 here
+    would make the provider stop retrying, and a delivery whose attempt died would wait for
+    a person's replay. The provider's retry after the retake window takes it over.
+    """
+    wait = webhook_service.RETAKE_RECEIVED_AFTER_SECONDS
+    detail = (
+        f"delivery {delivery.delivery_id} is being processed (#{delivery.id}); "
+        f"retry in {wait} s if it is not answered as done by then"
+    )
+    ack = WebhookAck(delivery=delivery.id or 0, outcome=Outcome.RECEIVED, detail=detail)
+    return Answer(503, ack, retry_after=wait)
+
+
 async def receive(
     state: AppState,
     *,
@@ -273,7 +289,9 @@ async def receive(
         state, lambda s: webhook_service.claim_delivery(session=s, now=connections.now(), **fields)
     )
     if not act:
-        return _duplicate(delivery)
+        return (
+            _in_flight(delivery) if delivery.outcome == Outcome.RECEIVED else _duplicate(delivery)
+        )
     return await process(state, delivery=delivery, store=store)
 
 

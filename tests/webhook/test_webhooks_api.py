@@ -3,6 +3,7 @@
 import asyncio
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import httpx
 import pytest
 from sqlmodel import Session, select
 
+from conveyor.core.db import session_scope
+from conveyor.core.settings import Settings
+from conveyor.webhook import connections, stripe
+from conveyor.webhook import service as webhook_service
 from conveyor.webhook.models import StoreOrder, WebhookDelivery
 from conveyor.webhook.signatures import sign_base64
 from tests.conftest import RULES
@@ -203,6 +208,59 @@ async def test_woocommerce_order_without_sku_is_recorded_for_review(
     review = (await api.get("/api/orders", params={"needs_review": "true"})).json()
     assert [o["number"] for o in review["data"]] == [number]
     assert (await api.get("/api/orders", params={"needs_review": "false"})).json()["count"] == 0
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_a_repeat_of_a_payment_whose_first_attempt_died_is_retried_then_taken_over(
+    api: httpx.AsyncClient, worker, engine, settings: Settings, rules_dir: Path
+) -> None:
+    await _catalogue(api)
+    number = (await post_shopify(api, shopify_order())).json()["order_number"]
+    await wait_for_order(api, number, lambda o: o["current_step"] == "collection")
+    paid = _stripe_event(
+        "stripe_payment_intent_succeeded.json",
+        amount=35997,
+        amount_received=35997,
+        metadata={"order_number": number},
+    )
+    # The first attempt stored the event, as the API does before acting on it, and its process
+    # died there (SIGKILL): the row stays `received`.
+    (store,) = connections.for_provider(settings, "stripe")
+    with session_scope(engine) as session:
+        first, _ = webhook_service.claim_delivery(
+            session=session,
+            now=datetime.now(UTC),
+            provider="stripe",
+            headers={},
+            body=paid,
+            store=store.name,
+            delivery_id=stripe.event_id(paid),
+            signature_valid=True,
+            source="127.0.0.1",
+        )
+    # Stripe's retry meets it in flight: asked to retry later, never "duplicate" (a 200 would
+    # end Stripe's retries and the payment would wait for a person).
+    retried = await post_stripe(api, paid)
+    assert retried.status_code == 503, retried.text
+    assert retried.headers["Retry-After"] == str(webhook_service.RETAKE_RECEIVED_AFTER_SECONDS)
+    assert "being processed" in retried.json()["detail"]
+    assert (await api.get(f"/api/orders/{number}")).json()["status"] != "completed"
+
+    # A retry after the retake window takes the delivery over and acts on it, once.
+    with session_scope(engine) as session:
+        row = session.get(WebhookDelivery, first.id)
+        assert row is not None and row.outcome == "received"
+        row.received_at = datetime.now(UTC) - timedelta(
+            seconds=webhook_service.RETAKE_RECEIVED_AFTER_SECONDS + 1
+        )
+        session.add(row)
+    taken = await post_stripe(api, paid)
+    assert taken.status_code == 200, taken.text
+    assert (taken.json()["outcome"], taken.json()["delivery"]) == ("processed", first.id)
+    final = await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    assert final["totals"]["paid"] == "359.97"
+    again = await post_stripe(api, paid)
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
 
 
 @pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
