@@ -3,7 +3,7 @@
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
+from temporalio import activity
 
 Row = TypeVar("Row")
 LIKE_ESCAPE = "\\"
@@ -140,14 +141,26 @@ def outage(exc: BaseException) -> str | None:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """One unit of work: commit on success, roll back on error.
+
+    In a sync activity Temporal cancels by raising an exception in the thread at whatever line
+    it is on; one raised inside the engine's own bookkeeping (the moment SQLite's writer lock
+    is granted, say) could leave the lock held for good. Such an exception waits until the unit
+    of work has committed or rolled back, then is raised.
+    """
+    with _uninterrupted(), Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def _uninterrupted() -> AbstractContextManager[None]:
+    if activity.in_activity():
+        return activity.shield_thread_cancel_exception()
+    return nullcontext()
 
 
 def page(
