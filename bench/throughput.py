@@ -95,6 +95,7 @@ def _process_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_DATABASE_URL": settings.effective_database_url,
         "CONVEYOR_TEMPORAL_ADDRESS": settings.temporal_address,
         "CONVEYOR_TASK_QUEUE": settings.task_queue,
+        "CONVEYOR_ORDER_NUMBER_PREFIX": settings.order_number_prefix,
         "CONVEYOR_RULES_DIR": str(settings.rules_dir),
         "CONVEYOR_ADMIN_TOKEN": ADMIN,
         "CONVEYOR_DATA_DIR": str(settings.data_dir),
@@ -105,13 +106,13 @@ def _process_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def start_processes(settings: Settings, logs: Path) -> list[subprocess.Popen]:
-    """The API and the worker as separate processes, as `conveyor dev` runs them."""
+def start_processes(settings: Settings, logs: Path, workers: int = 1) -> list[subprocess.Popen]:
+    """The API and `workers` worker processes, as `conveyor dev` runs them (with one)."""
     env = _process_env(settings)
     python = sys.executable
     commands = {
         "api": [python, "-m", "conveyor.cli.main", "api", "--port", str(settings.http_port)],
-        "worker": [python, "-m", "worker"],
+        **{f"worker-{n + 1}": [python, "-m", "worker"] for n in range(workers)},
     }
     processes = []
     for name, command in commands.items():
@@ -151,12 +152,12 @@ async def history_counts(client: Client, numbers: list[str]) -> tuple[float, flo
 
 
 async def conveyor_orders(
-    client: Client, settings: Settings, count: int, concurrency: int
+    client: Client, settings: Settings, count: int, concurrency: int, workers: int = 1
 ) -> tuple[float, list[float], list[str], str]:
     """Orders per second, per-order latencies (POST to completed), the order numbers, and how
-    long the outbox took to send the last mail after that."""
+    long the outbox took to send the last mail after that, with `workers` worker processes."""
     engine = make_engine(settings.effective_database_url)
-    processes = start_processes(settings, settings.data_dir)
+    processes = start_processes(settings, settings.data_dir, workers)
     gate = asyncio.Semaphore(concurrency)
     latencies: list[float] = []
     try:
@@ -165,11 +166,17 @@ async def conveyor_orders(
             headers={"Authorization": f"Bearer {ADMIN}"},
             timeout=120,
         ) as api:
-            product = (
-                await api.post(
-                    "/api/products", json={"sku": "BENCH-1", "price": "1.00", "on_hand": count * 2}
-                )
-            ).json()
+            created = await api.post(
+                "/api/products",
+                json={
+                    "sku": "BENCH-1",
+                    "name": "Bench item",
+                    "price": "1.00",
+                    "on_hand": count * 2,
+                },
+            )
+            assert created.status_code == 201, created.text
+            product = created.json()
             customer = (
                 await api.post(
                     "/api/customers", json={"name": "Bench", "email": "bench@example.com"}
