@@ -94,7 +94,8 @@ async def main() -> None:
         try:
             address = f"127.0.0.1:{port}"
             client = await Client.connect(address)
-            print(f"{args.orders} workflows per run, concurrency {args.concurrency}, PostgreSQL", flush=True)
+            runs = f"{args.orders} workflows per run, concurrency {args.concurrency}"
+            print(f"{runs}, PostgreSQL", flush=True)
             rows: dict[str, list[float]] = {
                 "bare Temporal (workflows/s)": [],
                 "Conveyor (orders/s)": [],
