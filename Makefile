@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck format bench bench-webhooks bench-history bench-inbox chaos clean help chromium
+.PHONY: run test lint typecheck format bench bench-webhooks bench-history bench-inbox bench-scaleout chaos clean help chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -68,6 +68,9 @@ chaos: $(STAMP)  ## orders while worker, API, Temporal and mail sink are SIGKILL
 
 bench-inbox: $(STAMP)  ## inbox, order and monitor reads over 1,000,000 tasks and 300,000 orders on PostgreSQL, alone and 8 at a time (BENCH_ARGS="--tasks 100000 --orders 30000" for a smaller run)
 	$(PY) -m bench.inbox $(BENCH_ARGS)
+
+bench-scaleout: $(STAMP)  ## one worker process against two on PostgreSQL, beside bare Temporal doing the same (BENCH_ARGS="--orders 300")
+	$(PY) -m bench.scaleout $(BENCH_ARGS)
 
 bench-webhooks: $(STAMP)  ## signed webhook deliveries/s and latency vs /healthz, against a running API (URL=..., BENCH_ARGS="--rate 50 --duration 20" for a fixed rate)
 	$(PY) -m bench.webhooks --url $(or $(URL),http://127.0.0.1:8000) $(BENCH_ARGS)
