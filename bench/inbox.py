@@ -245,7 +245,8 @@ def _event_rows(orders: int, rng: random.Random) -> Iterator[dict[str, Any]]:
                 "kind": "step_started",
                 "at": at,
             }
-            at += timedelta(seconds=rng.randint(30, 4 * 3600))
+            took = rng.randint(30, 4 * 3600)
+            at += timedelta(seconds=took)
             if at > NOW:
                 break
             yield {
@@ -255,6 +256,7 @@ def _event_rows(orders: int, rng: random.Random) -> Iterator[dict[str, Any]]:
                 "step": step,
                 "kind": "step_completed",
                 "at": at,
+                "seconds": float(took),  # as the trail writes it
             }
 
 

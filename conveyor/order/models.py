@@ -129,6 +129,9 @@ class OrderEvent(SQLModel, table=True):
     message: str = Field(default="", max_length=2000)
     actor: str = Field(default="system", max_length=200)
     at: datetime = timestamp_field()
+    # On a step_completed entry: seconds since its step started (migration 0037), which the
+    # reports' step durations rank without pairing the events on every view.
+    seconds: float | None = Field(default=None)
 
 
 class OrderOptionCreate(SQLModel):

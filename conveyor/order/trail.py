@@ -16,6 +16,9 @@ from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import OrderEvent, SalesOrder
 
+STEP_STARTED, STEP_COMPLETED = "step_started", "step_completed"
+STEP_KINDS = (STEP_STARTED, STEP_COMPLETED)
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -41,6 +44,7 @@ def write(*, session: Session, order: SalesOrder, entries: Sequence[Entry]) -> N
         return
     keys = [entry.key for entry in entries]
     written = set(session.exec(select(OrderEvent.key).where(col(OrderEvent.key).in_(keys))).all())
+    last: dict[str, OrderEvent | None] = {}  # per step: its latest start or completion
     for entry in entries:
         if entry.key in written:
             continue
@@ -54,6 +58,13 @@ def write(*, session: Session, order: SalesOrder, entries: Sequence[Entry]) -> N
         )
         if entry.at is not None:
             event.at = entry.at
+        if entry.kind in STEP_KINDS and entry.step is not None:
+            if entry.step not in last:
+                last[entry.step] = _last_step_event(session, order, entry.step)
+            before = last[entry.step]
+            if entry.kind == STEP_COMPLETED and before is not None and before.kind == STEP_STARTED:
+                event.seconds = round((event.at - before.at).total_seconds(), 3)
+            last[entry.step] = event
         session.add(event)
         written.add(entry.key)
         if entry.status is not None or entry.current_step is not None or entry.clear_step:
@@ -65,6 +76,18 @@ def write(*, session: Session, order: SalesOrder, entries: Sequence[Entry]) -> N
                 clear_step=entry.clear_step,
             )
     session.flush()
+
+
+def _last_step_event(session: Session, order: SalesOrder, step: str) -> OrderEvent | None:
+    """The order's latest start or completion of `step` (a completion pairs with a start)."""
+    return session.exec(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order.id)
+        .where(OrderEvent.step == step)
+        .where(col(OrderEvent.kind).in_(STEP_KINDS))
+        .order_by(col(OrderEvent.id).desc())
+        .limit(1)
+    ).first()
 
 
 def note(

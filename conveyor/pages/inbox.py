@@ -40,6 +40,8 @@ from conveyor.task.models import Task
 router = page_router()
 Scope = Literal["mine", "pool", "all"]
 Sort = Literal["due", "created", "-created", "-due"]
+# Task cards per inbox page; the next ones follow the page's cursor (`after`).
+CARDS_PER_PAGE = 50
 
 
 @dataclass
@@ -60,6 +62,15 @@ class Filters:
     step: str = ""
     sort: Sort = "due"
     overdue: bool = False
+    after: str = ""  # the cursor this page starts after ("": the first page)
+
+    def query(self, **changes: str) -> str:
+        """These filters as a query string, with `changes` applied."""
+        values = {"scope": self.scope, "step": self.step, "sort": self.sort}
+        values |= {"overdue": "true"} if self.overdue else {}
+        values |= {"after": self.after} if self.after else {}
+        values |= changes
+        return urlencode({k: v for k, v in values.items() if v})
 
 
 def _filters(
@@ -67,14 +78,28 @@ def _filters(
     step: Annotated[str, Query(max_length=16)] = "",
     sort: Annotated[Sort, Query()] = "due",
     overdue: Annotated[bool, Query()] = False,
+    after: Annotated[str, Query(max_length=200)] = "",
 ) -> Filters:
-    return Filters(scope=scope, step=step if step in STEPS else "", sort=sort, overdue=overdue)
+    return Filters(
+        scope=scope, step=step if step in STEPS else "", sort=sort, overdue=overdue, after=after
+    )
 
 
-def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tuple[list, int, bool]:
-    """The tasks the filters select, with SLA state, customer, total and assignee. The pool
-    view keeps the caller's own tasks in it (marked yours): a claimed task stays where it was,
-    and the packing that comes to the picker shows up beside it."""
+@dataclass
+class InboxPage:
+    """One page of task cards: the rows, how many match, and the next page's cursor."""
+
+    rows: list[InboxRow]
+    count: int
+    count_exact: bool
+    next_cursor: str | None
+
+
+def inbox_rows(session: Session, principal: Principal, filters: Filters) -> InboxPage:
+    """The tasks the filters select, CARDS_PER_PAGE at a time from the filters' cursor, with
+    SLA state, customer, total and assignee. The pool view keeps the caller's own tasks in it
+    (marked yours): a claimed task stays where it was, and the packing that comes to the picker
+    shows up beside it."""
     found_tasks = task_service.list_inbox(
         session=session,
         employee=None if principal.is_admin else principal.employee,
@@ -82,7 +107,8 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
         step=filters.step or None,
         overdue=True if filters.overdue else None,
         sort=filters.sort,
-        limit=200,
+        limit=CARDS_PER_PAGE,
+        after=filters.after or None,
     )
     tasks = found_tasks.rows
     found = report_service.task_lookups(session=session, tasks=tasks)
@@ -102,11 +128,12 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> tupl
                 context=contexts.get(task.id or 0),
             )
         )
-    return rows, found_tasks.count, found_tasks.exact
+    return InboxPage(rows, found_tasks.count, found_tasks.exact, found_tasks.next_cursor)
 
 
 def _list_context(session: Session, principal: Principal, filters: Filters) -> dict:
-    rows, count, count_exact = inbox_rows(session, principal, filters)
+    found = inbox_rows(session, principal, filters)
+    rows = found.rows
     supervisor = principal.has_role(SUPERVISOR_ROLE)
     people: dict[str, list[Employee]] = {}
     if supervisor:
@@ -122,8 +149,9 @@ def _list_context(session: Session, principal: Principal, filters: Filters) -> d
         ).count
     return {
         "rows": rows,
-        "count": count,
-        "count_exact": count_exact,
+        "count": found.count,
+        "count_exact": found.count_exact,
+        "next_cursor": found.next_cursor,
         "pool_count": pool_count,
         "filters": filters,
         "steps": STEPS,
@@ -142,9 +170,10 @@ def inbox(
     step: Annotated[str, Query(max_length=16)] = "",
     sort: Annotated[Sort, Query()] = "due",
     overdue: Annotated[bool, Query()] = False,
+    after: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """The inbox page; the list below refreshes itself every few seconds."""
-    filters = _filters(scope, step, sort, overdue)
+    filters = _filters(scope, step, sort, overdue, after)
     shift: Attendance | None = None
     if principal.employee is not None:
         shifts = employee_service.list_attendance(
@@ -164,9 +193,10 @@ def inbox_tasks(
     step: Annotated[str, Query(max_length=16)] = "",
     sort: Annotated[Sort, Query()] = "due",
     overdue: Annotated[bool, Query()] = False,
+    after: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """The task list alone (htmx polls it)."""
-    context = _list_context(session, principal, _filters(scope, step, sort, overdue))
+    context = _list_context(session, principal, _filters(scope, step, sort, overdue, after))
     return render(request, "_tasks.html", context, principal=principal)
 
 

@@ -173,13 +173,6 @@ def search_orders(
     return list(session.exec(query.order_by(col(SalesOrder.id).desc()).limit(limit)).all())
 
 
-def _seconds_between(session: Session, later: Any, earlier: Any) -> Any:
-    """SQL: seconds from `earlier` to `later` (two timestamp columns)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier)
-    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
-
-
 def _utc_day(session: Session, column: Any) -> Any:
     """SQL: the UTC calendar day of a timestamp column."""
     if session.get_bind().dialect.name == "postgresql":
@@ -193,40 +186,20 @@ def _nearest_rank(n: Any, q: int) -> Any:
 
 
 def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
-    """Median and p95 time from `step_started` to `step_completed`, per step, since `since`.
+    """Median and p95 time from `step_started` to `step_completed`, per step, of the steps
+    completed since `since`.
 
-    Computed in the database: each completion pairs with the event just before it of its order
-    and step (a window over the period's starts and completions), when that one is a start:
-    the latest start, not completed yet. A window then ranks the durations, so only the
-    percentile rows come back, however many events the period holds; the events are read once,
-    by kind and time (ix_orderevent_kind_at), never joined with the whole trail.
+    Each completion carries its duration (`seconds`, written with it by the trail: the time
+    since the latest start of its order and step, when the entry before it was a start), so
+    the database only ranks the period's completions, read by kind and time
+    (ix_orderevent_kind_at); only the percentile rows come back.
     """
-    partition, in_order = (col(OrderEvent.order_id), col(OrderEvent.step)), col(OrderEvent.id)
-    trail = (
-        # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
-        select(  # type: ignore[call-overload]
-            col(OrderEvent.step).label("step"),
-            col(OrderEvent.kind).label("kind"),
-            col(OrderEvent.at).label("at"),
-            func.lag(OrderEvent.kind)
-            .over(partition_by=partition, order_by=in_order)
-            .label("before_kind"),
-            func.lag(OrderEvent.at)
-            .over(partition_by=partition, order_by=in_order)
-            .label("before_at"),
-        )
-        .where(col(OrderEvent.kind).in_(("step_started", "step_completed")))
+    pairs = (
+        select(col(OrderEvent.step).label("step"), col(OrderEvent.seconds).label("seconds"))
+        .where(OrderEvent.kind == "step_completed")
         .where(OrderEvent.at >= since)
         .where(col(OrderEvent.step).is_not(None))
-        .subquery()
-    )
-    pairs = (
-        select(
-            trail.c.step.label("step"),
-            _seconds_between(session, trail.c.at, trail.c.before_at).label("seconds"),
-        )
-        .where(trail.c.kind == "step_completed")
-        .where(trail.c.before_kind == "step_started")
+        .where(col(OrderEvent.seconds).is_not(None))
         .subquery()
     )
     ranked = select(

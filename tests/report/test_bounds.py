@@ -14,7 +14,8 @@ from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
 from conveyor.customer.models import Customer
-from conveyor.order.models import OrderEvent, SalesOrder
+from conveyor.order import trail
+from conveyor.order.models import SalesOrder
 from conveyor.report import service as report_service
 from conveyor.report import temporal as report_temporal
 from tests.conftest import ADMIN_TOKEN
@@ -49,6 +50,15 @@ def test_step_durations_are_ranked_in_the_database_like_the_python_pairing(
             session.add(order)
             session.flush()
             orders.append(order.id)
+        # A start long before the period: its completion in the period counts, with its whole
+        # duration (the trail paired them when it wrote the completion).
+        old_start = base - timedelta(days=30)
+        trail.write(
+            session=session,
+            order=session.get(SalesOrder, orders[0]),
+            entries=[trail.Entry(key="bd:old", kind="step_started", step="picking", at=old_start)],
+        )
+        events.append((orders[0], "picking", "step_started", -30 * 86400.0))
         clock = 0.0
         for n in range(400):
             order_id = rng.choice(orders)
@@ -57,24 +67,29 @@ def test_step_durations_are_ranked_in_the_database_like_the_python_pairing(
             kind = rng.choice(["step_started", "step_started", "step_completed"])
             clock += rng.randint(1, 500)
             events.append((order_id, step, kind, clock))
-            session.add(
-                OrderEvent(
-                    key=f"bd:{n}",
-                    order_id=order_id,
-                    step=step,
-                    kind=kind,
-                    at=base + timedelta(seconds=clock),
-                )
+            # Through the trail, one entry per activity as the workflow writes them.
+            trail.write(
+                session=session,
+                order=session.get(SalesOrder, order_id),
+                entries=[
+                    trail.Entry(
+                        key=f"bd:{n}", kind=kind, step=step, at=base + timedelta(seconds=clock)
+                    )
+                ],
             )
-        # Before the period: neither its starts nor its completions count.
-        session.add(
-            OrderEvent(
-                key="bd:old",
-                order_id=orders[0],
-                step="picking",
-                kind="step_started",
-                at=base - timedelta(days=30),
-            )
+        # A completion before the period does not count.
+        trail.write(
+            session=session,
+            order=session.get(SalesOrder, orders[1]),
+            entries=[
+                trail.Entry(key="bd:s-early", kind="step_started", step="packing", at=old_start),
+                trail.Entry(
+                    key="bd:c-early",
+                    kind="step_completed",
+                    step="packing",
+                    at=old_start + timedelta(seconds=5),
+                ),
+            ],
         )
     expected = _reference(events)
     statements: list[str] = []

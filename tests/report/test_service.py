@@ -9,7 +9,8 @@ from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
-from conveyor.order.models import OrderEvent, SalesOrder
+from conveyor.order import trail
+from conveyor.order.models import SalesOrder
 from conveyor.report import service as report_service
 from conveyor.task.models import Task, TaskStatus
 
@@ -48,23 +49,22 @@ def test_read_models(engine: Engine) -> None:
             orders.append(order)
         for order, seconds in zip(orders, (60, 120, 600), strict=True):
             start = now - timedelta(hours=1)
-            session.add(
-                OrderEvent(
-                    key=f"{order.number}:s",
-                    order_id=order.id,
-                    step="picking",
-                    kind="step_started",
-                    at=start,
-                )
-            )
-            session.add(
-                OrderEvent(
-                    key=f"{order.number}:c",
-                    order_id=order.id,
-                    step="picking",
-                    kind="step_completed",
-                    at=start + timedelta(seconds=seconds),
-                )
+            # Through the trail, as the order's activities write it: the completion carries
+            # its step's duration.
+            trail.write(
+                session=session,
+                order=order,
+                entries=[
+                    trail.Entry(
+                        key=f"{order.number}:s", kind="step_started", step="picking", at=start
+                    ),
+                    trail.Entry(
+                        key=f"{order.number}:c",
+                        kind="step_completed",
+                        step="picking",
+                        at=start + timedelta(seconds=seconds),
+                    ),
+                ],
             )
         session.add(
             Task(
