@@ -2,6 +2,7 @@
 
     python -m bench.inbox [--tasks 1000000] [--orders 300000] [--database-url URL] [--reuse]
                           [--alone 20] [--concurrency 8] [--concurrent-requests 80]
+                          [--api-processes 1] [--only REGEX]
 
 Loads a dedicated database (dropped and created again, migrated with the project's migrations,
 filled with COPY): employees of every role, 5,000 customers, `--orders` orders over the last
@@ -13,7 +14,8 @@ database and only migrates it (to measure a new migration on the same data).
 Then it starts the API (`uvicorn api.main:create_app`, as `conveyor api` runs it) on that
 database, signs in an order-desk clerk and a supervisor (bearer tokens for the JSON API, a web
 session for the pages) and times each query through real HTTP: `--alone` requests one after
-another, then `--concurrent-requests` with `--concurrency` in flight; it prints p50 and p95 per
+another, then `--concurrent-requests` with `--concurrency` in flight (`--api-processes N`: N API
+processes, the requests spread round-robin over them); it prints p50 and p95 per
 query. Deep pages are asked both ways: `page=` (OFFSET) and the `cursor=` of row 200,000.
 Temporal is not needed: none of these reads asks it (the monitor's failing-activities panel,
 which does, is a separate request and left out).
@@ -378,8 +380,10 @@ async def _page_client(base: str, token: str) -> httpx.AsyncClient:
 
 
 async def _measure(
-    client: httpx.AsyncClient, path: str, *, requests: int, concurrency: int
+    clients: list[httpx.AsyncClient], path: str, *, requests: int, concurrency: int
 ) -> list[float]:
+    """Latencies of `requests` GETs of `path`, `concurrency` in flight, spread round-robin over
+    the clients (one per API process, as a load balancer would)."""
     latencies: list[float] = []
     remaining = requests
 
@@ -387,6 +391,7 @@ async def _measure(
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
+            client = clients[remaining % len(clients)]
             started = time.perf_counter()
             response = await client.get(path)
             latencies.append(time.perf_counter() - started)
@@ -396,20 +401,23 @@ async def _measure(
     return latencies
 
 
-async def measure(base: str, staff: Staff, args: argparse.Namespace) -> list[tuple]:
+async def measure(bases: list[str], staff: Staff, args: argparse.Namespace) -> list[tuple]:
     """Each query alone, then `concurrency` at a time: (name, p50, p95, p50, p95) in ms."""
+    tokens = {"clerk": staff.clerk_token, "supervisor": staff.supervisor_token}
     api = {
-        who: httpx.AsyncClient(
-            base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}
-        )
-        for who, token in (("clerk", staff.clerk_token), ("supervisor", staff.supervisor_token))
+        who: [
+            httpx.AsyncClient(
+                base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"}
+            )
+            for base in bases
+        ]
+        for who, token in tokens.items()
     }
     pages = {
-        "clerk": await _page_client(base, staff.clerk_token),
-        "supervisor": await _page_client(base, staff.supervisor_token),
+        who: [await _page_client(base, token) for base in bases] for who, token in tokens.items()
     }
     # The cursor after row 200,000, as a client paging that deep holds it (asked once by OFFSET).
-    boss = api["supervisor"]
+    boss = api["supervisor"][0]
     cursors = {
         "tasks_cursor": (
             await boss.get("/api/tasks?status=completed&sort=-created&page=200000&page_size=1")
@@ -423,15 +431,15 @@ async def measure(base: str, staff: Staff, args: argparse.Namespace) -> list[tup
     chosen = [q for q in QUERIES if not args.only or re.search(args.only, q.name)]
     results = []
     for query in chosen:
-        client = (pages if query.page else api)[query.who]
+        clients = (pages if query.page else api)[query.who]
         if "{" in query.path and None in cursors.values():
             print(f"{query.name:<32} (no cursors in this version)")
             continue
         path = query.path.format(**cursors)
-        await _measure(client, path, requests=3, concurrency=1)  # warm up
-        alone = await _measure(client, path, requests=args.alone, concurrency=1)
+        await _measure(clients, path, requests=3 * len(clients), concurrency=1)  # warm up
+        alone = await _measure(clients, path, requests=args.alone, concurrency=1)
         together = await _measure(
-            client, path, requests=args.concurrent_requests, concurrency=args.concurrency
+            clients, path, requests=args.concurrent_requests, concurrency=args.concurrency
         )
         row = (
             query.name,
@@ -442,8 +450,9 @@ async def measure(base: str, staff: Staff, args: argparse.Namespace) -> list[tup
         )
         print(f"{row[0]:<32} {row[1]:>8.1f} {row[2]:>8.1f} {row[3]:>9.1f} {row[4]:>9.1f}")
         results.append(row)
-    for client in (*api.values(), *pages.values()):
-        await client.aclose()
+    for clients in (*api.values(), *pages.values()):
+        for client in clients:
+            await client.aclose()
     return results
 
 
@@ -480,6 +489,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--concurrent-requests", type=int, default=80)
     parser.add_argument("--only", default="", help="a regex: the queries whose name matches")
+    parser.add_argument(
+        "--api-processes",
+        type=int,
+        default=1,
+        help="`conveyor api` processes, the requests spread round-robin over them",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench.inbox measures PostgreSQL: --database-url postgresql+psycopg://")
@@ -490,14 +505,16 @@ def main() -> int:
         staff = fresh_tokens(args.database_url)
     else:
         staff = load(args.database_url, tasks=args.tasks, orders=args.orders)
-    port = temporal_server.free_port()
-    api = _start_api(args.database_url, port)
+    ports = [temporal_server.free_port() for _ in range(args.api_processes)]
+    apis = [_start_api(args.database_url, port) for port in ports]
     try:
-        print(f"\n{'query':<32} {'alone p50':>8} {'p95':>8} {'x8 p50':>9} {'p95':>9}  (ms)")
-        asyncio.run(measure(f"http://127.0.0.1:{port}", staff, args))
+        print(f"\n{len(apis)} API process(es)")
+        print(f"{'query':<32} {'alone p50':>8} {'p95':>8} {'x8 p50':>9} {'p95':>9}  (ms)")
+        asyncio.run(measure([f"http://127.0.0.1:{port}" for port in ports], staff, args))
     finally:
-        api.terminate()
-        api.wait(30)
+        for api in apis:
+            api.terminate()
+            api.wait(30)
     return 0
 
 
