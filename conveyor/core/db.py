@@ -1,7 +1,10 @@
 """Database engine construction and the session-per-unit-of-work helper."""
 
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -72,11 +75,13 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, busy_timeout_seconds: 
     if read_only:
         return
 
-    # SQLite's busy handler polls with sleeps of up to 100 ms, so writers of one process that
-    # queue on the file lock leave it idle between them; queued on a lock of our own instead,
-    # the next writer begins the moment the last one commits. Other processes still meet the
-    # file lock (and the busy timeout). Released from whichever thread ends the transaction.
-    # Waiting here counts as waiting for the lock: a write gives up after the busy timeout.
+    # SQLite's busy handler polls with sleeps of up to 100 ms, so writers that queue on the
+    # database's own lock leave it idle between them; queued on a lock of our own instead (a
+    # thread lock within the process, an flock beside the file between processes: the API and
+    # the workers), the next writer begins about when the last one commits. Anything else
+    # still meets SQLite's lock and the busy timeout. Released from whichever thread ends the
+    # transaction. Waiting here counts as waiting for the lock: a write gives up after the busy
+    # timeout.
     writer = _writer_lock(engine.url.database or "")
 
     @event.listens_for(engine, "begin")
@@ -108,15 +113,58 @@ def _configure_sqlite(engine: Engine, *, read_only: bool, busy_timeout_seconds: 
 
 
 _HOLDS_WRITER = "conveyor_holds_writer"
-_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS: dict[str, "WriterLock"] = {}
 _WRITER_LOCKS_GUARD = threading.Lock()
+# How often a process that waits for another process's write polls the flock.
+_FLOCK_POLL_SECONDS = 0.001
 
 
-def _writer_lock(database: str) -> threading.Lock:
-    """The one in-process write lock of a SQLite file (shared by every engine on it)."""
-    key = str(Path(database).resolve()) if database and database != ":memory:" else database
+class WriterLock:
+    """Who may write a SQLite file next: one thread of this process (a thread lock), and of
+    the processes one at a time (`flock` on `<database>-writer`, dropped by the kernel when a
+    process dies, kill -9 included). Only the thread holding the thread lock polls the flock."""
+
+    def __init__(self, path: str | None) -> None:
+        self._thread = threading.Lock()
+        self._fd: int | None = None
+        if path is not None:
+            self._fd = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the lock within `timeout` seconds; False when another writer kept it."""
+        deadline = time.monotonic() + timeout
+        if not self._thread.acquire(timeout=timeout):
+            return False
+        if self._fd is None:
+            return True
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    self._thread.release()
+                    return False
+                time.sleep(_FLOCK_POLL_SECONDS)
+
+    def locked(self) -> bool:
+        """Whether a thread of this process holds it."""
+        return self._thread.locked()
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread.release()
+
+
+def _writer_lock(database: str) -> WriterLock:
+    """The one write lock of a SQLite file in this process (shared by every engine on it)."""
+    on_disk = bool(database) and database != ":memory:"
+    key = str(Path(database).resolve()) if on_disk else database
     with _WRITER_LOCKS_GUARD:
-        return _WRITER_LOCKS.setdefault(key, threading.Lock())
+        if key not in _WRITER_LOCKS:
+            _WRITER_LOCKS[key] = WriterLock(key if on_disk else None)
+        return _WRITER_LOCKS[key]
 
 
 def outage(exc: BaseException) -> str | None:

@@ -1,6 +1,10 @@
-"""SQLite writers of one process queue on one in-process lock, released however they end."""
+"""SQLite writers queue on one lock (a thread lock in the process, an flock between processes),
+released however they end."""
 
 import contextlib
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -11,6 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from conveyor.core import db
 from conveyor.core.db import make_engine, session_scope
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -105,3 +111,42 @@ def test_an_invalidated_connection_gives_the_lock_back(url: str) -> None:
     with session_scope(engine) as session:  # the next writer is not kept waiting
         session.execute(text("UPDATE counter SET n = n + 1"))
     assert _read(url) == 1
+
+
+HOLDER = """
+import sys, time
+from conveyor.core.db import _writer_lock
+lock = _writer_lock(sys.argv[1])
+assert lock.acquire(timeout=5)
+print("held", flush=True)
+time.sleep(600)
+"""
+
+
+def test_processes_take_turns_and_a_killed_holder_gives_the_lock_back(
+    url: str, tmp_path: Path
+) -> None:
+    """Another process holding the writer lock (the API while a worker writes, say) keeps this
+    one's writes waiting, up to the busy timeout; killed with SIGKILL, it holds nothing."""
+    path = str(Path(url.split("///", 1)[1]))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, path], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        engine = make_engine(url, busy_timeout_seconds=0.5)
+        started = time.monotonic()
+        with pytest.raises(db.DatabaseBusy), session_scope(engine) as session:
+            session.execute(text("UPDATE counter SET n = 1"))
+        assert time.monotonic() - started >= 0.5
+        assert not db._writer_lock(path).locked()  # the failed wait kept nothing
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(10)
+        started = time.monotonic()
+        with session_scope(engine) as session:
+            session.execute(text("UPDATE counter SET n = 2"))
+        assert time.monotonic() - started < 0.5
+        assert _read(url) == 2
+    finally:
+        holder.kill()
+        holder.wait(10)
