@@ -299,7 +299,10 @@ def restore(
         )
     targets = {BUSINESS: where.business, TEMPORAL: where.temporal}
     everything = [
-        Path(f"{path}{suffix}") for path in targets.values() for suffix in ("", *SQLITE_SIDE_FILES)
+        Path(f"{path}{suffix}")
+        for path in targets.values()
+        # -writer: the writers' flock (conveyor/core/db.py), open in every Conveyor process
+        for suffix in ("", *SQLITE_SIDE_FILES, "-writer")
     ]
     users = processes_using(everything)
     if users:
