@@ -102,16 +102,12 @@ def _select(
         if (kind, posting.document) in done:
             continue
         by_kind[kind].append(posting)
-        if posting.document not in documents[kind]:
-            documents[kind].append(posting.document)
-        customer = str(posting.customer_id)
-        named.add(posting.customer_id)
-        if (
-            posting.customer_id
-            and ("customer", customer) not in done
-            and posting.customer_id not in customer_ids
-        ):
-            customer_ids.append(posting.customer_id)
+        if not documents[kind] or documents[kind][-1] != posting.document:
+            documents[kind].append(posting.document)  # a document's postings come together
+        if posting.customer_id and posting.customer_id not in named:
+            named.add(posting.customer_id)
+            if ("customer", str(posting.customer_id)) not in done:
+                customer_ids.append(posting.customer_id)
     customers = _customers(session, customer_ids)
     documents["customer"] = [str(c.customer_id) for c in customers]
     keys = [key(kind, number) for kind in packages.KINDS for number in documents[kind]]
