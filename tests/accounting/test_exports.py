@@ -2,6 +2,8 @@
 
 import csv
 import io
+import threading
+import time
 import zipfile
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -288,3 +290,44 @@ def test_unknown_package_and_backwards_period_are_refused(engine: Engine) -> Non
                 end=TODAY.replace(year=TODAY.year - 1),
                 mapping=MAPPING,
             )
+
+
+def test_two_runs_racing_for_the_same_documents_export_them_once(engine: Engine) -> None:
+    """The second run starts while the first holds its uncommitted documents: PostgreSQL makes
+    it wait on the unique index and then refuses it; SQLite queues its write transaction
+    behind the first, which it then finds took everything. Either way: one run, one export."""
+    books(engine)
+    flushed = threading.Event()
+    outcome: dict[str, BaseException | ExportRun] = {}
+
+    def first() -> None:
+        with session_scope(engine) as session:
+            outcome["first"] = export_service.create(
+                session=session,
+                package_name="emas",
+                start=TODAY,
+                end=TODAY,
+                mapping=MAPPING,
+                actor=ACTOR,
+            )
+            flushed.set()
+            time.sleep(1.5)  # the second run starts meanwhile and waits for this transaction
+
+    def second() -> None:
+        assert flushed.wait(30)
+        try:
+            outcome["second"] = _run(engine, "emas")
+        except Conflict as exc:
+            outcome["second"] = exc
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert isinstance(outcome["first"], ExportRun)
+    assert isinstance(outcome["second"], Conflict), outcome["second"]
+    with session_scope(engine) as session:
+        assert len(session.exec(select(ExportRun)).all()) == 1
+        taken = session.exec(select(ExportedDocument)).all()
+        assert len(taken) == len({(d.kind, d.document) for d in taken}) == 6
