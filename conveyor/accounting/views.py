@@ -56,11 +56,7 @@ def _checked_period(start: date, end: date) -> None:
 
 
 def _mapping(settings: Settings) -> account_mapping.AccountMap:
-    try:
-        return account_mapping.load(settings.accounting_map_file)
-    except account_mapping.AccountMapError as exc:
-        # A configuration problem, not the caller's: say what is wrong with the file.
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"account mapping: {exc}") from exc
+    return account_mapping.load_configured(settings.accounting_map_file)
 
 
 def _postings(

@@ -14,7 +14,7 @@ from conveyor.accounting.packages import PACKAGES
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core import spreadsheet
-from conveyor.core.errors import DomainError, Invalid, NotFound, Unavailable
+from conveyor.core.errors import DomainError, Invalid, NotFound
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
 from conveyor.pages.web import (
@@ -33,10 +33,7 @@ CSV_COLUMNS = ["id", "package", "created_at", "created_by", "from", "to", "docum
 
 
 def _mapping(settings: Settings) -> account_mapping.AccountMap:
-    try:
-        return account_mapping.load(settings.accounting_map_file)
-    except account_mapping.AccountMapError as exc:
-        raise Unavailable(f"account mapping: {exc}") from exc
+    return account_mapping.load_configured(settings.accounting_map_file)
 
 
 def _period(start: str, end: str) -> tuple[date, date]:
