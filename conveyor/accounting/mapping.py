@@ -5,6 +5,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from conveyor.core.errors import Unavailable
+
 Account = str
 
 
@@ -71,6 +73,15 @@ def load(path: Path | None) -> AccountMap:
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise AccountMapError(f"{path}: {problems}") from exc
+
+
+def load_configured(path: Path | None) -> AccountMap:
+    """`load`, with a bad file refused as Unavailable (503): a configuration problem, not the
+    caller's, said with what is wrong with the file."""
+    try:
+        return load(path)
+    except AccountMapError as exc:
+        raise Unavailable(f"account mapping: {exc}") from exc
 
 
 def _stringify(data: object) -> object:

@@ -1,4 +1,4 @@
-"""Accounting endpoints: the journal for a date range, as CSV or JSON."""
+"""Accounting endpoints: the journal for a date range (CSV or JSON) and export runs."""
 
 from datetime import date
 from decimal import Decimal
@@ -8,9 +8,18 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from api.deps import Principal, ReadSessionDep, StateDep, require
+from api.deps import Principal, ReadSessionDep, SessionDep, StateDep, require
+from conveyor.accounting import exports as export_service
 from conveyor.accounting import mapping as account_mapping
 from conveyor.accounting import service as accounting_service
+from conveyor.accounting.models import (
+    ExportPreview,
+    ExportRun,
+    ExportRunCreate,
+    ExportRunPublic,
+    ExportRunsPublic,
+)
+from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core.settings import Settings
 
@@ -39,18 +48,22 @@ class JournalPublic(BaseModel):
     count: int
 
 
-def _postings(
-    session: Session, settings: Settings, start: date, end: date
-) -> list[accounting_service.Posting]:
+def _checked_period(start: date, end: date) -> None:
     if end < start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "`to` is before `from`")
     if (end - start).days > MAX_DAYS:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "at most ten years at once")
-    try:
-        mapping = account_mapping.load(settings.accounting_map_file)
-    except account_mapping.AccountMapError as exc:
-        # A configuration problem, not the caller's: say what is wrong with the file.
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"account mapping: {exc}") from exc
+
+
+def _mapping(settings: Settings) -> account_mapping.AccountMap:
+    return account_mapping.load_configured(settings.accounting_map_file)
+
+
+def _postings(
+    session: Session, settings: Settings, start: date, end: date
+) -> list[accounting_service.Posting]:
+    _checked_period(start, end)
+    mapping = _mapping(settings)
     return accounting_service.journal(session=session, start=start, end=end, mapping=mapping)
 
 
@@ -89,4 +102,97 @@ def journal_json(
     return JournalPublic(
         data=[JournalRow.model_validate(p, from_attributes=True) for p in postings],
         count=len(postings),
+    )
+
+
+@router.get("/exports", response_model=ExportRunsPublic)
+def list_export_runs(
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.JOURNAL_VIEW)],
+    package: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ExportRunsPublic:
+    """Past export runs newest first: package, period, who, when, the documents taken."""
+    if package is not None:
+        export_service.package(package)
+    runs, count = export_service.list_runs(
+        session=session, package_name=package, limit=limit, offset=offset
+    )
+    return ExportRunsPublic(data=[export_service.public(r) for r in runs], count=count)
+
+
+@router.get("/exports/preview", response_model=ExportPreview)
+def preview_export_run(
+    session: ReadSessionDep,
+    state: StateDep,
+    _: Annotated[Principal, require(Permission.JOURNAL_EXPORT)],
+    package: Annotated[str, Query(max_length=32)],
+    from_: FromDate,
+    to: ToDate,
+) -> ExportPreview:
+    """The documents a new run would take now (not yet exported to that package)."""
+    _checked_period(from_, to)
+    return export_service.preview(
+        session=session,
+        package_name=package,
+        start=from_,
+        end=to,
+        mapping=_mapping(state.settings),
+    )
+
+
+@router.post("/exports", response_model=ExportRunPublic, status_code=status.HTTP_201_CREATED)
+def create_export_run(
+    run_in: ExportRunCreate,
+    session: SessionDep,
+    state: StateDep,
+    principal: Annotated[Principal, require(Permission.JOURNAL_EXPORT)],
+) -> ExportRunPublic:
+    """Export every document of the period not yet exported to the package (409: none)."""
+    _checked_period(run_in.period_start, run_in.period_end)
+    run = export_service.create(
+        session=session,
+        package_name=run_in.package,
+        start=run_in.period_start,
+        end=run_in.period_end,
+        mapping=_mapping(state.settings),
+        actor=principal.actor(Source.API),
+    )
+    return export_service.public(run)
+
+
+@router.get("/exports/{run_id}", response_model=ExportRunPublic)
+def get_export_run(
+    run_id: int,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.JOURNAL_VIEW)],
+) -> ExportRunPublic:
+    """One export run."""
+    run = export_service.get(session=session, run_id=run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"export run {run_id} not found")
+    return export_service.public(run)
+
+
+@router.get(
+    "/exports/{run_id}/file",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "the run's zip"}},
+)
+def download_export_run(
+    run_id: int,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.JOURNAL_VIEW)],
+) -> Response:
+    """The run's file, byte for byte as it was produced (a re-export of a past run)."""
+    run = export_service.get(session=session, run_id=run_id)
+    if run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"export run {run_id} not found")
+    return _file(run)
+
+
+def _file(run: ExportRun) -> Response:
+    return Response(
+        content=run.content, media_type=run.media_type, headers=export_service.file_headers(run)
     )

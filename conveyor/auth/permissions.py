@@ -55,6 +55,7 @@ class Permission(StrEnum):
     REPORTS_VIEW = "reports.view"
     PRODUCTIVITY_VIEW = "reports.productivity"
     JOURNAL_VIEW = "journal.view"
+    JOURNAL_EXPORT = "journal.export"  # record export runs to accounting packages
     MONITOR_VIEW = "monitor.view"
     MONITOR_RETRY = "monitor.retry"
     RULES_VIEW = "rules.view"
@@ -131,6 +132,7 @@ GRANTS: dict[Permission, Grant] = {
     P.REPORTS_VIEW: _grant(R.SUPERVISOR, R.ACCOUNTANT, clearance=3),
     P.PRODUCTIVITY_VIEW: _grant(R.SUPERVISOR, clearance=3),
     P.JOURNAL_VIEW: _grant(R.ACCOUNTANT),
+    P.JOURNAL_EXPORT: _grant(R.ACCOUNTANT),
     P.MONITOR_VIEW: _grant(R.SUPERVISOR),
     P.MONITOR_RETRY: _grant(R.SUPERVISOR, clearance=3),
     P.RULES_VIEW: _grant(R.SUPERVISOR),

@@ -1,5 +1,6 @@
 """Every table module, imported so its tables are on SQLModel.metadata (Alembic, tests)."""
 
+import conveyor.accounting.models
 import conveyor.audit.models
 import conveyor.auth.models
 import conveyor.customer.models

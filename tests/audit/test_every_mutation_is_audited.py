@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,10 @@ def _stripe_payment(number: str) -> bytes:
     )
     event["data"]["object"]["metadata"] = {"order_number": number}
     return json.dumps(event).encode()
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
 def _unique() -> str:
@@ -554,6 +559,17 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): (
         Example("outbound.replay", lambda api, d: _replay_outbound(api, d["subscription"]))
+    ),
+    # After the payments above: the run takes them (and the invoices) for the emas package.
+    ("POST", "/api/accounting/exports"): Example(
+        "accounting.export",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/accounting/exports",
+                {"package": "emas", "from": _today(), "to": _today()},
+            ),
+        ),
     ),
     ("DELETE", "/api/webhook-subscriptions/{subscription_id}"): Example(
         "outbound.subscription_deactivate",
