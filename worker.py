@@ -28,6 +28,7 @@ from activities.return_activities import ReturnActivities
 from activities.stock_activities import StockActivities
 from activities.task_activities import TaskActivities
 from conveyor.core.db import make_engine
+from conveyor.core.failures import BoundedFailures
 from conveyor.core.logs import configure_logging
 from conveyor.core.settings import Settings, settings
 from conveyor.core.temporal import connect
@@ -144,6 +145,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=max_concurrent_activities),
         max_concurrent_activities=max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
+        interceptors=[BoundedFailures()],
         plugins=plugins,
     )
 
