@@ -25,6 +25,11 @@ class Accounts(BaseModel):
     tax: Account = "2200"
     # Order totals that were not itemised (e.g. a store's own shipping/tax/discount).
     adjustments: Account = "4990"
+    # Costing: stock at its moving-average cost, what packed goods cost (debited at packing),
+    # and goods received at cost not yet invoiced by the supplier (credited at receipt).
+    inventory: Account = "1300"
+    cost_of_goods_sold: Account = "5000"
+    goods_received: Account = "2150"
 
 
 class Journals(BaseModel):
@@ -32,6 +37,7 @@ class Journals(BaseModel):
 
     sales: str = "SALES"
     cash: str = "CASH"
+    stock: str = "STOCK"
 
 
 class AccountMap(BaseModel):

@@ -1,4 +1,5 @@
-"""The journal: balanced postings for invoices, credit notes and payments in a date range."""
+"""The journal: balanced postings for invoices, credit notes, payments, goods received at cost
+and the cost of goods packed, in a date range."""
 
 from collections import defaultdict
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from sqlmodel import Session, col, select
 from conveyor.accounting.mapping import AccountMap
 from conveyor.core import spreadsheet
 from conveyor.core.models import round_money
-from conveyor.inventory.models import Product
+from conveyor.inventory.models import Product, StockMovement
 from conveyor.invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
 from conveyor.order.models import SalesOrder
 
@@ -38,7 +39,7 @@ class Posting:
 
     date: date
     journal: str
-    document_type: str  # invoice | credit_note | payment
+    document_type: str  # invoice | credit_note | payment | receipt | cogs
     document: str
     order: str
     customer_id: int
@@ -256,9 +257,88 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
                 credit=ZERO if refund else amount,
             )
         )
-    kinds = {"invoice": 0, "credit_note": 1, "payment": 2}
+    postings += _stock_postings(session, low, high, mapping)
+    kinds = {"invoice": 0, "credit_note": 1, "payment": 2, "receipt": 3, "cogs": 4}
     # A stable sort keeps each document's rows in posting order.
     return sorted(postings, key=lambda p: (p.date, kinds[p.document_type], p.document))
+
+
+@dataclass(frozen=True)
+class _StockDocument:
+    """One stock document of the journal: a receipt, or an order's packs of one day."""
+
+    kind: str  # receipt | cogs
+    number: str
+    on: date
+    order: str
+    currency: str
+
+
+def _stock_postings(
+    session: Session, low: datetime, high: datetime, mapping: AccountMap
+) -> list[Posting]:
+    """Receipts with a cost (inventory against goods received) and packs (cost of goods sold
+    against inventory) at quantity x unit cost, rounded to cents per ledger entry: one document
+    per receipt, one per order and day of packing. Goods without a cost post nothing."""
+    movements = session.exec(
+        select(StockMovement)
+        .where(col(StockMovement.kind).in_(["receive", "pack"]))
+        .where(col(StockMovement.unit_cost).is_not(None))
+        .where(StockMovement.at >= low)
+        .where(StockMovement.at < high)
+        .order_by(col(StockMovement.id))
+    ).all()
+    skus = {m.sku for m in movements}
+    currencies = {
+        p.sku: p.currency for p in session.exec(select(Product).where(col(Product.sku).in_(skus)))
+    }
+    documents: dict[_StockDocument, Decimal] = defaultdict(lambda: ZERO)
+    for movement in movements:
+        amount = round_money(Decimal(movement.qty) * (movement.unit_cost or ZERO))
+        if not amount:
+            continue
+        currency = currencies.get(movement.sku, "USD")
+        if movement.kind == "receive":
+            doc = _StockDocument(
+                "receipt", f"REC-{movement.id:06d}", movement.at.date(), "", currency
+            )
+        else:
+            order = movement.order_number or ""
+            doc = _StockDocument("cogs", f"COGS-{order}", movement.at.date(), order, currency)
+        documents[doc] += amount
+    numbers = {doc.order for doc in documents if doc.order}
+    customers = {
+        o.number: o.customer_id
+        for o in session.exec(select(SalesOrder).where(col(SalesOrder.number).in_(numbers)))
+    }
+    postings = []
+    for doc, amount in documents.items():
+        if doc.kind == "receipt":
+            debit = (mapping.accounts.inventory, "goods received at cost")
+            credit = (mapping.accounts.goods_received, "goods received not invoiced")
+        else:
+            debit = (mapping.accounts.cost_of_goods_sold, "cost of goods sold")
+            credit = (mapping.accounts.inventory, "inventory")
+        for (account, description), debit_amount, credit_amount in (
+            (debit, amount, ZERO),
+            (credit, ZERO, amount),
+        ):
+            postings.append(
+                Posting(
+                    date=doc.on,
+                    journal=mapping.journals.stock,
+                    document_type=doc.kind,
+                    document=doc.number,
+                    order=doc.order,
+                    customer_id=customers.get(doc.order, 0),
+                    account=account,
+                    description=description,
+                    debit=debit_amount,
+                    credit=credit_amount,
+                    currency=doc.currency,
+                )
+            )
+    return postings
 
 
 def to_csv(postings: list[Posting]) -> str:

@@ -50,6 +50,7 @@ class Permission(StrEnum):
     REFUNDS_APPROVE = "refunds.approve"
     PURCHASING_VIEW = "purchasing.view"
     PURCHASING_CONFIRM = "purchasing.confirm"
+    PURCHASING_MANAGE = "purchasing.manage"  # suppliers, their prices, stock purchase orders
     TASKS_WORK = "tasks.work"
     TASKS_REASSIGN = "tasks.reassign"
     REPORTS_VIEW = "reports.view"
@@ -125,6 +126,7 @@ GRANTS: dict[Permission, Grant] = {
     P.REFUNDS_APPROVE: _grant(R.ACCOUNTANT, clearance=3),
     P.PURCHASING_VIEW: _grant(R.PURCHASING, R.WAREHOUSE, R.ACCOUNTANT, R.SUPERVISOR),
     P.PURCHASING_CONFIRM: _grant(R.PURCHASING, R.WAREHOUSE),
+    P.PURCHASING_MANAGE: _grant(R.PURCHASING, R.SUPERVISOR, clearance=2),
     P.TASKS_WORK: _grant(
         *STAFF, note="their own tasks, their roles' pools, their own shifts and attendance"
     ),

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     # The stock list flags a SKU low in a warehouse at or below this (unless it has its own
     # reorder level there).
     low_stock_level: int = Field(default=5, ge=0)
+    # Purchase order receipts: a line may be received up to this percent above its ordered
+    # quantity (more is refused), and counts as fully received this percent below it.
+    receipt_tolerance_percent: Decimal = Field(default=Decimal("5"), ge=0, le=100)
     # Returns: a credit note (and so a refund) above this amount waits for an accountant's
     # approval task before it is issued.
     refund_approval_above: Decimal = Field(default=Decimal("500.00"), ge=0)

@@ -9,9 +9,12 @@ from conveyor.core.db import contains_text, page
 from conveyor.inventory.models import Product, StockBalance, StockRow
 from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 
-# What is on open purchase orders, per SKU (purchase orders name no warehouse).
+# What is on open purchase orders and not received yet, per SKU (company-wide).
 _INCOMING = (
-    select(PurchaseOrderLine.sku, func.sum(PurchaseOrderLine.qty).label("qty"))
+    select(
+        PurchaseOrderLine.sku,
+        func.sum(col(PurchaseOrderLine.qty) - col(PurchaseOrderLine.received_qty)).label("qty"),
+    )
     .join(PurchaseOrder, col(PurchaseOrder.id) == col(PurchaseOrderLine.purchase_order_id))
     .where(PurchaseOrder.status == PurchaseOrderStatus.OPEN)
     .group_by(col(PurchaseOrderLine.sku))

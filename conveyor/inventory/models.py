@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BeforeValidator, EmailStr, StringConstraints, model_validator
-from sqlalchemy import JSON, UniqueConstraint
+from sqlalchemy import JSON, Numeric, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from conveyor.core.models import UTCDateTime, json_list_field, money_field, timestamp_field
@@ -96,6 +96,11 @@ class Product(ProductBase, table=True):
     options: list[str] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
     )
+    # Moving-average unit cost (conveyor/inventory/costing.py), four decimals.
+    average_cost: Decimal = Field(
+        default=Decimal("0"),
+        sa_column=Column(Numeric(14, 4), nullable=False, server_default="0"),
+    )
     created_at: datetime = timestamp_field()
     # Retired products stay for the orders that name them but cannot be ordered again.
     retired_at: datetime | None = Field(
@@ -107,6 +112,7 @@ class ProductPublic(ProductBase):
     id: int
     on_hand: int
     committed: int
+    average_cost: Decimal = Decimal("0")
     tags: list[str]
     options: list[str] = []
     retired_at: datetime | None = None
@@ -160,8 +166,10 @@ class StockBalance(SQLModel, table=True):
     location: str = Field(max_length=32)
     on_hand: int = Field(default=0)
     committed: int = Field(default=0)
-    # Low stock below this (None: CONVEYOR_LOW_STOCK_LEVEL).
+    # Low stock below this (None: CONVEYOR_LOW_STOCK_LEVEL); set, it is also the reorder point
+    # at which replenishment suggests buying `reorder_qty` (conveyor/purchasing/replenishment.py).
     reorder_level: int | None = Field(default=None, ge=0)
+    reorder_qty: int | None = Field(default=None, ge=1)
 
 
 class WarehouseStock(SQLModel):
@@ -189,6 +197,8 @@ class StockReceive(SQLModel):
     location: Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)] | None = None
     # The receipt's reference (delivery note, supplier invoice), kept on its ledger entry.
     reference: str | None = Field(default=None, max_length=200)
+    # What one unit cost (moves the SKU's average cost); unset: the goods come in at the average.
+    unit_cost: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
 
 
 class StockMovement(SQLModel, table=True):
@@ -208,6 +218,8 @@ class StockMovement(SQLModel, table=True):
     # Adjustments: why (an AdjustReason); receipts, moves and adjustments: the person's note.
     reason: str | None = Field(default=None, max_length=32)
     note: str | None = Field(default=None, max_length=200)
+    # Receipts: what a unit cost; packs: the average cost it left at (cost of goods sold).
+    unit_cost: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 4), nullable=True))
     at: datetime = timestamp_field()
 
 
@@ -280,10 +292,12 @@ class StockAdjust(SQLModel):
 
 
 class ReorderLevel(SQLModel):
-    """The reorder level of a SKU in a warehouse (None: the default setting)."""
+    """The reorder level (point) of a SKU in a warehouse (None: the default setting) and, when
+    sent, the quantity to reorder at it (None: no replenishment suggestion)."""
 
     warehouse: WarehouseCode
     reorder_level: int | None = Field(default=None, ge=0, le=1_000_000)
+    reorder_qty: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 class StockRow(SQLModel):

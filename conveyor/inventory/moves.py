@@ -230,8 +230,10 @@ def set_reorder_level(
     balance = _balance(session, sku, warehouse)
     if balance is None:
         raise Invalid(f"{sku} has no balance in {warehouse}: receive it there first")
-    before = balance.reorder_level
+    before = {"reorder_level": balance.reorder_level, "reorder_qty": balance.reorder_qty}
     balance.reorder_level = level_in.reorder_level
+    if "reorder_qty" in level_in.model_fields_set:  # left out: kept as it is
+        balance.reorder_qty = level_in.reorder_qty
     session.add(balance)
     session.flush()
     _audit(
@@ -239,7 +241,11 @@ def set_reorder_level(
         actor,
         "stock.reorder_level",
         sku,
-        {"warehouse": warehouse, "reorder_level": before},
-        {"warehouse": warehouse, "reorder_level": level_in.reorder_level},
+        {"warehouse": warehouse, **before},
+        {
+            "warehouse": warehouse,
+            "reorder_level": balance.reorder_level,
+            "reorder_qty": balance.reorder_qty,
+        },
     )
     return balance

@@ -19,6 +19,7 @@ The default warehouse (CONVEYOR_DEFAULT_WAREHOUSE) comes from the caller, who ho
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor, record, snapshot
 from conveyor.core.errors import Invalid
+from conveyor.inventory import costing
 from conveyor.inventory.models import (
     PickListLine,
     Product,
@@ -285,6 +287,7 @@ def _record(
     warehouse: str,
     location: str | None = None,
     note: str | None = None,
+    unit_cost: Decimal | None = None,
 ) -> None:
     session.add(
         StockMovement(
@@ -296,6 +299,7 @@ def _record(
             warehouse=warehouse,
             location=location,
             note=note,
+            unit_cost=unit_cost,
         )
     )
     session.flush()
@@ -552,6 +556,9 @@ def pack(
             holds.get(warehouse, 0) < qty for warehouse, qty in plan.items()
         ):
             raise RuntimeError(f"cannot pack {asked} x {sku}: not committed to this order")
+        # Goods leave at the average they are carried at: the cost of goods sold.
+        product = get_by_sku(session=session, sku=sku)
+        average = product.average_cost if product is not None else None
         for part, (warehouse, qty) in enumerate(sorted(plan.items())):
             try:
                 with session.begin_nested():
@@ -568,6 +575,7 @@ def pack(
                 qty,
                 order_number,
                 warehouse,
+                unit_cost=average,
             )
 
 
@@ -583,13 +591,15 @@ def receive(
     warehouse: str | None = None,
     location: str | None = None,
     note: str | None = None,
+    unit_cost: Decimal | None = None,
     default_warehouse: str,
     actor: Actor,
 ) -> Product:
     """Goods received into a warehouse (default: the default one): on-hand rises, once per key.
 
     `location` sets the SKU's bin in that warehouse (new balances start at the product's bin);
-    `note` is the receipt's reference (delivery note, supplier invoice) on its ledger entry.
+    `note` is the receipt's reference (delivery note, supplier invoice) on its ledger entry;
+    `unit_cost` moves the SKU's average cost (conveyor/inventory/costing.py).
     """
     product = get_by_sku(session=session, sku=sku)
     if product is None:
@@ -601,9 +611,16 @@ def receive(
     _lock(session, sku)
     try:
         with session.begin_nested():
-            _record(session, key, sku, "receive", qty, None, warehouse, location, note)
+            _record(session, key, sku, "receive", qty, None, warehouse, location, note, unit_cost)
     except IntegrityError:
         return product
+    session.refresh(product)  # the totals as of the lock
+    average_before = product.average_cost
+    if unit_cost is not None:
+        product.average_cost = costing.moving_average(
+            on_hand=product.on_hand, average=average_before, qty=qty, unit_cost=unit_cost
+        )
+        session.add(product)
     balance = session.exec(
         select(StockBalance)
         .where(StockBalance.sku == sku)
@@ -637,6 +654,8 @@ def receive(
             "qty": qty,
             "key": key,
             "note": note,
+            "unit_cost": unit_cost,
+            "average_cost": product.average_cost,
         },
     )
     return product

@@ -174,6 +174,7 @@ async def receive_stock(
             warehouse=receipt.warehouse,
             location=receipt.location,
             note=receipt.reference,
+            unit_cost=receipt.unit_cost,
             actor=principal.actor(Source.API),
         )
     except inventory_service.UnknownSkuError as exc:
@@ -270,7 +271,8 @@ def set_reorder_level(
     session: SessionDep,
     principal: Annotated[Principal, require(Permission.STOCK_RECEIVE)],
 ) -> StockLevel:
-    """Set the SKU's reorder level in a warehouse (null: CONVEYOR_LOW_STOCK_LEVEL)."""
+    """Set the SKU's reorder level in a warehouse (null: CONVEYOR_LOW_STOCK_LEVEL) and, if sent,
+    the quantity replenishment suggests buying at it (null: none)."""
     stock_moves.set_reorder_level(
         session=session, sku=sku, level_in=level_in, actor=principal.actor(Source.API)
     )

@@ -8,9 +8,11 @@ from sqlmodel import Session
 from conveyor.core.pdf import seller
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
+from conveyor.inventory import service as inventory_service
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.purchasing import service as purchasing_service
+from conveyor.purchasing.models import PurchaseOrder
 from conveyor.shipping import read as shipping_read
 from conveyor.task import assignment
 from conveyor.task import service as task_service
@@ -105,6 +107,30 @@ def compose(
     on_duty = assignment.on_duty_with_role(session=session, role=task.role)
     context["recipient_name"] = f"{task.role} team"
     return Composition([e.email for e in on_duty], context)
+
+
+def compose_stock_purchase(
+    *, session: Session, purchase: PurchaseOrder, app_url: str
+) -> Composition:
+    """The mail of a purchase order for stock: to its supplier, with lines, prices and the
+    warehouse to deliver to."""
+    warehouse = inventory_service.get_warehouse(session=session, code=purchase.warehouse or "")
+    context: dict[str, Any] = {
+        "app_url": app_url,
+        "order": None,
+        "customer": None,
+        "extra": {},
+        "purchase_order": purchase,
+        "purchase_lines": purchasing_service.lines(
+            session=session, purchase_order_id=purchase.id or 0
+        ),
+        "purchase_public": purchasing_service.to_public(session=session, purchase=purchase),
+        "warehouse": warehouse,
+        "recipient_name": purchase.supplier_email,
+        "company": seller(),
+        "customer_url": None,
+    }
+    return Composition([purchase.supplier_email], context)
 
 
 def _to_order_desk(

@@ -3,16 +3,17 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from conveyor.audit.service import Actor, record
 from conveyor.core.db import page
 from conveyor.core.models import utcnow
-from conveyor.notification.compose import compose
+from conveyor.notification.compose import compose, compose_stock_purchase
 from conveyor.notification.models import OutboxMessage, OutboxStatus
 from conveyor.notification.render import RenderedMail, render
 from conveyor.order.models import SalesOrder
+from conveyor.purchasing.models import PurchaseOrder
 
 
 def get_by_key(*, session: Session, key: str) -> OutboxMessage | None:
@@ -249,6 +250,34 @@ def queue(
         mail=render(kind, composition.context),
         attachment=composition.attachment,
         dispatch=dispatch,
+    )
+
+
+def count_with_key_prefix(*, session: Session, prefix: str) -> int:
+    """How many messages have a key starting with `prefix` (the sends of one document)."""
+    return int(
+        session.exec(
+            select(func.count()).where(col(OutboxMessage.key).startswith(prefix, autoescape=True))
+        ).one()
+    )
+
+
+def queue_stock_purchase(
+    *, session: Session, key: str, purchase: PurchaseOrder, app_url: str
+) -> OutboxMessage:
+    """Compose and store the mail of a stock purchase order to its supplier (outbox, in the
+    caller's transaction; once per `key`)."""
+    existing = get_by_key(session=session, key=key)
+    if existing is not None:
+        return existing
+    composition = compose_stock_purchase(session=session, purchase=purchase, app_url=app_url)
+    return enqueue(
+        session=session,
+        key=key,
+        kind="purchase_order",
+        order_number=None,
+        recipients=composition.recipients,
+        mail=render("purchase_order", composition.context),
     )
 
 

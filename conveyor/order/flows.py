@@ -313,6 +313,7 @@ async def receive_stock(
     warehouse: str | None = None,
     location: str | None = None,
     note: str | None = None,
+    unit_cost: Decimal | None = None,
     actor: Actor,
 ) -> tuple[Product, list[str]]:
     """Record a goods receipt, then wake the backordered orders that wait for the SKU."""
@@ -327,15 +328,32 @@ async def receive_stock(
                 warehouse=warehouse,
                 location=location,
                 note=note,
+                unit_cost=unit_cost,
                 default_warehouse=state.settings.default_warehouse,
                 actor=actor,
             )
-            waiting = order_service.backordered_with_sku(session=session, sku=sku)
-            return product, [o.number for o in waiting if o.number]
+            return product, waiting_for(session, [sku])
 
     product, waiting = await asyncio.to_thread(record)
-    await _signal_all(state, waiting, SalesOrderNames.STOCK_ARRIVED)
+    await wake_backordered(state, waiting)
     return product, waiting
+
+
+def waiting_for(session: Session, skus: list[str]) -> list[str]:
+    """The numbers of the backordered orders that wait for any of `skus` (read after a
+    receipt, in its transaction)."""
+    numbers: dict[str, None] = {}
+    for sku in skus:
+        for order in order_service.backordered_with_sku(session=session, sku=sku):
+            if order.number:
+                numbers[order.number] = None
+    return list(numbers)
+
+
+async def wake_backordered(state: AppState, numbers: list[str]) -> None:
+    """Tell backordered orders that stock arrived (after the receipt's commit): each checks
+    its shortages again and takes what it can."""
+    await _signal_all(state, numbers, SalesOrderNames.STOCK_ARRIVED)
 
 
 async def record_payment(

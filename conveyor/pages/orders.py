@@ -19,6 +19,7 @@ from conveyor.core.settings import Settings
 from conveyor.core.state import AppState, in_session
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
+from conveyor.inventory import margins
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import PaymentCreate
 from conveyor.notification import service as notification_service
@@ -190,6 +191,10 @@ def order_page(
         "owes_nothing": order.status == OrderStatus.COMPLETED
         or (totals.invoiced > 0 and totals.balance <= 0),
         "payment_key": uuid4().hex,
+        # Cost and margin per line and order, for those who see prices.
+        "margins": margins.for_order(session=session, order=order)
+        if principal.can(Permission.PRICES_VIEW)
+        else None,
     }
     # Who changed the order and its tasks (for those who may read the audit log).
     tasks = [str(task.id) for task, _, _ in context["tasks"]]

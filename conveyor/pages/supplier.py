@@ -50,7 +50,7 @@ def _view(session: Session, number: str) -> View | None:
     purchase = purchasing_service.get_by_number(session=session, number=number)
     if purchase is None:
         return None
-    order = session.get(SalesOrder, purchase.order_id)
+    order = session.get(SalesOrder, purchase.order_id) if purchase.order_id else None
     customer = session.get(Customer, order.customer_id) if order else None
     ship_to = f"{customer.name}, {customer.country}" if customer else ""
     if order is not None and order.ship_to_line1:

@@ -29,6 +29,7 @@ from conveyor.pages import (
     orders,
     people,
     product,
+    purchasing,
     rules,
     settings,
     shipments,
@@ -53,6 +54,7 @@ NEW_FIRST = (
     customer_account,
     documents,
     people,
+    purchasing,
     settings,
     shipments,
 )

@@ -275,6 +275,64 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             ),
         ),
     ),
+    ("POST", "/api/suppliers"): Example(
+        "supplier.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/suppliers",
+                {"code": f"S{_unique()}", "name": "Supplier", "email": "buy@example.com"},
+            ),
+        ),
+        keep("supplier", "code"),
+    ),
+    ("PATCH", "/api/suppliers/{code}"): Example(
+        "supplier.update",
+        call("PATCH", lambda d: Call(f"/api/suppliers/{d['supplier']}", {"lead_time_days": 3})),
+    ),
+    ("POST", "/api/suppliers/{code}/prices"): Example(
+        "supplier.price_add",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/suppliers/{d['supplier']}/prices",
+                {"sku": d["product"]["sku"], "unit_price": "2.50"},
+            ),
+        ),
+        keep("supplier_price", "id"),
+    ),
+    ("POST", "/api/purchase-orders"): Example(
+        "purchase_order.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/purchase-orders",
+                {"supplier": d["supplier"], "lines": [{"sku": d["product"]["sku"], "qty": 5}]},
+            ),
+        ),
+        keep("stock_purchase", "number"),
+    ),
+    ("POST", "/api/purchase-orders/{number}/send"): Example(
+        "purchase_order.send",
+        call("POST", lambda d: Call(f"/api/purchase-orders/{d['stock_purchase']}/send")),
+    ),
+    ("POST", "/api/purchase-orders/{number}/receipts"): Example(
+        "purchase_order.receive",
+        call(
+            "POST",
+            lambda d: Call(
+                f"/api/purchase-orders/{d['stock_purchase']}/receipts",
+                {"lines": [{"sku": d["product"]["sku"], "qty": 2}]},
+            ),
+        ),
+    ),
+    ("DELETE", "/api/suppliers/{code}/prices/{price_id}"): Example(
+        "supplier.price_delete",
+        call(
+            "DELETE",
+            lambda d: Call(f"/api/suppliers/{d['supplier']}/prices/{d['supplier_price']}"),
+        ),
+    ),
     ("PATCH", "/api/warehouses/{code}"): Example(
         "warehouse.update",
         call("PATCH", lambda d: Call(f"/api/warehouses/{d['warehouse']}", {"name": "W2"})),

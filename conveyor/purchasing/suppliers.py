@@ -1,0 +1,252 @@
+"""Suppliers and their prices: master data, quantity breaks, and whom to buy a quantity from."""
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, or_, select
+
+from conveyor.audit.service import Actor, changed, record, snapshot
+from conveyor.core.errors import Conflict, Invalid, NotFound
+from conveyor.core.patch import merged
+from conveyor.inventory import costing
+from conveyor.inventory import service as inventory_service
+from conveyor.purchasing.models import (
+    Supplier,
+    SupplierCreate,
+    SupplierPrice,
+    SupplierPriceCreate,
+    SupplierPricePublic,
+    SupplierQuote,
+    SupplierUpdate,
+)
+
+
+class SupplierNotFoundError(NotFound):
+    """No supplier has that code."""
+
+
+class SupplierExistsError(Conflict):
+    """A supplier with that code already exists."""
+
+
+class NoSupplierPriceError(Invalid):
+    """No supplier quotes a price for the SKU and quantity."""
+
+
+def get_by_code(*, session: Session, code: str) -> Supplier | None:
+    """The supplier with that code, or None."""
+    return session.exec(select(Supplier).where(Supplier.code == code.upper())).first()
+
+
+def get_by_email(*, session: Session, email: str) -> Supplier | None:
+    """The supplier with that e-mail address (the drop-ship products name theirs), or None."""
+    return session.exec(
+        select(Supplier).where(Supplier.email == email).order_by(col(Supplier.id))
+    ).first()
+
+
+def required(*, session: Session, code: str) -> Supplier:
+    """The supplier with that code; SupplierNotFoundError when there is none."""
+    supplier = get_by_code(session=session, code=code)
+    if supplier is None:
+        raise SupplierNotFoundError(f"unknown supplier {code}")
+    return supplier
+
+
+def list_all(*, session: Session) -> list[Supplier]:
+    """Every supplier, by code."""
+    return list(session.exec(select(Supplier).order_by(col(Supplier.code))))
+
+
+def create(*, session: Session, supplier_in: SupplierCreate, actor: Actor) -> Supplier:
+    """Add a supplier."""
+    if get_by_code(session=session, code=supplier_in.code):
+        raise SupplierExistsError(f"a supplier with code {supplier_in.code} already exists")
+    supplier = Supplier.model_validate(supplier_in)
+    try:
+        with session.begin_nested():
+            session.add(supplier)
+            session.flush()
+    except IntegrityError as exc:  # created concurrently
+        raise SupplierExistsError(
+            f"a supplier with code {supplier_in.code} already exists"
+        ) from exc
+    record(
+        session,
+        actor=actor,
+        action="supplier.create",
+        entity="supplier",
+        entity_id=supplier.code,
+        after=snapshot(supplier),
+    )
+    return supplier
+
+
+def update(
+    *, session: Session, supplier: Supplier, changes: SupplierUpdate, actor: Actor
+) -> Supplier:
+    """Change a supplier's contacts, address, terms, currency or lead time (the code stays)."""
+    before = snapshot(supplier)
+    result = merged(SupplierCreate, before, changes.model_dump(exclude_unset=True))
+    supplier.sqlmodel_update(result.model_dump(exclude={"code"}))
+    session.add(supplier)
+    session.flush()
+    old, new = changed(before, snapshot(supplier))
+    record(
+        session,
+        actor=actor,
+        action="supplier.update",
+        entity="supplier",
+        entity_id=supplier.code,
+        before=old,
+        after=new,
+    )
+    return supplier
+
+
+# ---- prices -----------------------------------------------------------------------------------
+
+
+def net_price(price: SupplierPrice) -> Decimal:
+    """The unit price after the supplier's discount, to four decimals (half-up)."""
+    return costing.round_cost(price.unit_price * (Decimal(100) - price.discount_percent) / 100)
+
+
+def price_public(price: SupplierPrice, supplier: Supplier) -> SupplierPricePublic:
+    """A price as the API shows it, with its supplier's code and net price."""
+    return SupplierPricePublic(
+        **price.model_dump(exclude={"supplier_id", "created_at"}),
+        supplier=supplier.code,
+        net_price=net_price(price),
+    )
+
+
+def prices(
+    *, session: Session, supplier_id: int | None = None, sku: str | None = None
+) -> list[SupplierPrice]:
+    """Prices of a supplier and/or a SKU, by SKU, quantity break and start date."""
+    query = select(SupplierPrice)
+    if supplier_id is not None:
+        query = query.where(SupplierPrice.supplier_id == supplier_id)
+    if sku is not None:
+        query = query.where(SupplierPrice.sku == sku)
+    return list(
+        session.exec(
+            query.order_by(
+                col(SupplierPrice.sku), col(SupplierPrice.min_qty), col(SupplierPrice.valid_from)
+            )
+        )
+    )
+
+
+def add_price(
+    *, session: Session, supplier: Supplier, price_in: SupplierPriceCreate, actor: Actor
+) -> SupplierPrice:
+    """Add a price (a quantity break from a date) for one of the supplier's items."""
+    if inventory_service.get_by_sku(session=session, sku=price_in.sku) is None:
+        raise Invalid(f"unknown SKU {price_in.sku}")
+    taken = Conflict(
+        f"{supplier.code} already has a price for {price_in.sku} from {price_in.min_qty} "
+        f"starting {price_in.valid_from or 'at once'}"
+    )
+    # The unique constraint cannot see two prices without a start (NULLs differ): ask first.
+    same = (
+        select(SupplierPrice.id)
+        .where(SupplierPrice.supplier_id == supplier.id)
+        .where(SupplierPrice.sku == price_in.sku)
+        .where(SupplierPrice.min_qty == price_in.min_qty)
+    )
+    start = col(SupplierPrice.valid_from)
+    same = same.where(
+        start.is_(None) if price_in.valid_from is None else start == price_in.valid_from
+    )
+    if session.exec(same).first() is not None:
+        raise taken
+    price = SupplierPrice.model_validate(price_in, update={"supplier_id": supplier.id})
+    try:
+        with session.begin_nested():
+            session.add(price)
+            session.flush()
+    except IntegrityError as exc:
+        raise taken from exc
+    record(
+        session,
+        actor=actor,
+        action="supplier.price_add",
+        entity="supplier",
+        entity_id=supplier.code,
+        after=snapshot(price),
+    )
+    return price
+
+
+def delete_price(*, session: Session, supplier: Supplier, price_id: int, actor: Actor) -> None:
+    """Remove one of the supplier's prices."""
+    price = session.get(SupplierPrice, price_id)
+    if price is None or price.supplier_id != supplier.id:
+        raise NotFound(f"{supplier.code} has no price {price_id}")
+    before = snapshot(price)
+    session.delete(price)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="supplier.price_delete",
+        entity="supplier",
+        entity_id=supplier.code,
+        before=before,
+    )
+
+
+def _applicable(session: Session, sku: str, qty: int, on: date) -> list[SupplierPrice]:
+    """Per supplier, its price for `qty` of the SKU on `on`: the highest quantity break not above
+    `qty`, the latest start among those."""
+    rows = session.exec(
+        select(SupplierPrice)
+        .where(SupplierPrice.sku == sku)
+        .where(SupplierPrice.min_qty <= qty)
+        .where(or_(col(SupplierPrice.valid_from).is_(None), col(SupplierPrice.valid_from) <= on))
+        .where(or_(col(SupplierPrice.valid_to).is_(None), col(SupplierPrice.valid_to) >= on))
+    ).all()
+    best: dict[int, SupplierPrice] = {}
+    for row in rows:
+        current = best.get(row.supplier_id)
+        if current is None or (row.min_qty, row.valid_from or date.min) > (
+            current.min_qty,
+            current.valid_from or date.min,
+        ):
+            best[row.supplier_id] = row
+    return list(best.values())
+
+
+def quote_for(
+    *, session: Session, sku: str, qty: int, on: date, supplier: Supplier | None = None
+) -> SupplierQuote | None:
+    """Whom to buy `qty` of the SKU from on `on`, and at what net price: a preferred supplier
+    that quotes for the quantity, else the cheapest net price (ties: shorter lead time, then
+    code). With `supplier`: that supplier's price only. None when nobody quotes."""
+    candidates: list[tuple[SupplierPrice, Supplier]] = []
+    for price in _applicable(session, sku, qty, on):
+        seller = session.get(Supplier, price.supplier_id)
+        if seller is not None and (supplier is None or seller.id == supplier.id):
+            candidates.append((price, seller))
+    if not candidates:
+        return None
+    price, seller = min(
+        candidates,
+        key=lambda c: (not c[0].preferred, net_price(c[0]), c[1].lead_time_days, c[1].code),
+    )
+    net = net_price(price)
+    return SupplierQuote(
+        sku=sku,
+        qty=qty,
+        supplier=seller.code,
+        supplier_name=seller.name,
+        unit_price=price.unit_price,
+        discount_percent=price.discount_percent,
+        net_price=net,
+        currency=seller.currency,
+        lead_time_days=seller.lead_time_days,
+        preferred=price.preferred,
+    )
