@@ -99,6 +99,8 @@ def _select(
     named: set[int] = set()
     for posting in postings:
         kind = posting.document_type
+        if kind not in by_kind:  # the stock journal (receipts into stock, COGS): not a debtor's
+            continue
         if (kind, posting.document) in done:
             continue
         by_kind[kind].append(posting)

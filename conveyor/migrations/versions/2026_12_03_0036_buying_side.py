@@ -2,7 +2,7 @@
 cost, reorder quantities
 
 Revision ID: 0036
-Revises: 0032
+Revises: 0034
 Create Date: 2026-12-03 17:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import conveyor.core.models
 
 revision: str = "0036"
-down_revision: str | None = "0032"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
