@@ -23,6 +23,8 @@ class Accounts(BaseModel):
     tax: Account = "2200"
     # Order totals that were not itemised (e.g. a store's own shipping/tax/discount).
     adjustments: Account = "4990"
+    # Early-payment discounts granted under payment terms (a contra-revenue account).
+    discounts: Account = "4400"
 
 
 class Journals(BaseModel):

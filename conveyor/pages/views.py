@@ -28,6 +28,7 @@ from conveyor.pages import (
     orders,
     people,
     product,
+    receivables,
     rules,
     settings,
     shipments,
@@ -52,6 +53,7 @@ NEW_FIRST = (
     customer_account,
     documents,
     people,
+    receivables,
     settings,
     shipments,
 )
