@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request
+from fastapi import Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -10,7 +10,7 @@ from sqlmodel import Session
 from api.deps import Principal, ReadSessionDep, SessionDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.errors import DomainError, NotFound
+from conveyor.core.errors import DomainError, Invalid, NotFound
 from conveyor.pages.history import record_history
 from conveyor.pages.settings_forms import (
     FormField,
@@ -217,10 +217,13 @@ def retire_terms(
     session: SessionDep,
     web: WebSessionDep,
     principal: Annotated[Principal, require_page(MANAGE)],
+    confirmed: Annotated[str, Form(max_length=3)] = "",
 ) -> Response:
-    """Retire the template (after the confirmation on its page), or say why not yet."""
+    """Retire the template once its page's confirmation is ticked, or say why not yet."""
     terms = _terms(session, code)
     try:
+        if confirmed != "yes":
+            raise Invalid(f"tick the confirmation to retire {terms.code}")
         terms_service.retire(session=session, terms=terms, actor=principal.actor(Source.PAGE))
     except DomainError as exc:
         session.rollback()

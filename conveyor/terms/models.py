@@ -15,6 +15,7 @@ TermsCode = Annotated[
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$"),
 ]
 Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=2, max_digits=5)]
+DepositPercent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=2, max_digits=5)]
 
 
 def _percent_column() -> Column:
@@ -39,7 +40,7 @@ class PaymentTermsCreate(SQLModel):
     net_days: int = Field(default=30, ge=0, le=365)
     discount_percent: Percent | None = None
     discount_days: int | None = Field(default=None, ge=0, le=365)
-    deposit_percent: Percent | None = Field(default=None, le=100)
+    deposit_percent: DepositPercent | None = None
 
     @model_validator(mode="after")
     def _discount_pair(self) -> Self:

@@ -45,6 +45,10 @@ async def test_settings_pages_add_edit_retire(api: httpx.AsyncClient) -> None:
         assert "payment_terms.update" in page.text  # its audit history
         # Retiring asks for a confirmation first (a required checkbox).
         assert re.search(r'name="confirmed" value="yes" required', page.text)
+        unticked = await admin.post("/settings/payment-terms/NET14-2/retire")
+        assert unticked.status_code == 303  # back to the page, with the refusal as an alert
+        back = await admin.get(unticked.headers["location"])
+        assert "tick the confirmation" in back.text and 'data-testid="retired"' not in back.text
         retired = await admin.post("/settings/payment-terms/NET14-2/retire", {"confirmed": "yes"})
         assert retired.status_code == 303
         assert 'data-testid="retired"' in (await admin.get(retired.headers["location"])).text
