@@ -97,23 +97,23 @@ def _documents(
     """(when, kind, document, order, signed amount) of the customer's documents before `high`:
     invoices add to the balance; credit notes, payments and discounts take off it."""
     found: list[tuple[datetime, str, str, str, Decimal]] = []
-    mine = (SalesOrder.customer_id == customer_id, col(SalesOrder.id))
+    theirs = SalesOrder.customer_id == customer_id
     for invoice, number in session.exec(
         select(Invoice, SalesOrder.number)
-        .join(SalesOrder, mine[1] == col(Invoice.order_id))
-        .where(mine[0], Invoice.currency == currency, col(Invoice.issued_at) < high)
+        .join(SalesOrder, col(SalesOrder.id) == col(Invoice.order_id))
+        .where(theirs, Invoice.currency == currency, col(Invoice.issued_at) < high)
     ):
         found.append((invoice.issued_at, "invoice", invoice.number, number or "", invoice.total))
     for note, number in session.exec(
         select(CreditNote, SalesOrder.number)
-        .join(SalesOrder, mine[1] == col(CreditNote.order_id))
-        .where(mine[0], CreditNote.currency == currency, col(CreditNote.issued_at) < high)
+        .join(SalesOrder, col(SalesOrder.id) == col(CreditNote.order_id))
+        .where(theirs, CreditNote.currency == currency, col(CreditNote.issued_at) < high)
     ):
         found.append((note.issued_at, "credit note", note.number, number or "", -note.total))
     for payment, number in session.exec(
         select(Payment, SalesOrder.number)
-        .join(SalesOrder, mine[1] == col(Payment.order_id))
-        .where(mine[0], Payment.currency == currency, col(Payment.received_at) < high)
+        .join(SalesOrder, col(SalesOrder.id) == col(Payment.order_id))
+        .where(theirs, Payment.currency == currency, col(Payment.received_at) < high)
     ):
         if payment.method == DISCOUNT_METHOD:
             kind, document = "discount", f"DSC-{payment.id:06d} {payment.reference or ''}"

@@ -204,4 +204,5 @@ def _invoice_history(
     entries = history(session, principal, [("invoice", [invoice.number]), ("order", [number])])
     if entries is None:
         return None
-    return [e for e in entries if e.entity == "invoice" or e.action == "order.payment"]
+    payments = ("order.payment", "order.payment_discount")
+    return [e for e in entries if e.entity == "invoice" or e.action in payments]
