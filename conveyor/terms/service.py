@@ -160,12 +160,17 @@ def update(
     terms.sqlmodel_update(result.model_dump(exclude={"code"}))
     session.add(terms)
     session.flush()
+    following = []
     customers = session.exec(select(Customer).where(Customer.payment_terms_code == terms.code))
     for customer in customers:
-        customer.payment_terms_days = terms.net_days
-        session.add(customer)
+        if customer.payment_terms_days != terms.net_days:
+            customer.payment_terms_days = terms.net_days
+            session.add(customer)
+            following.append(customer.id)
     session.flush()
     old, new = changed(before, snapshot(terms, FIELDS))
+    if following:  # the customers whose days changed with it, in the same entry
+        new["customers_net_days_changed"] = following
     record(
         session,
         actor=actor,
