@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import StringConstraints, model_validator
+from pydantic import BeforeValidator, StringConstraints, model_validator
 from sqlalchemy import Column, Numeric
 from sqlmodel import Field, SQLModel
 
@@ -12,7 +12,8 @@ from conveyor.core.models import timestamp_field
 
 TermsCode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$"),
+    BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$"),
 ]
 Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=2, max_digits=5)]
 DepositPercent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=2, max_digits=5)]
