@@ -43,17 +43,28 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_paymentterms_code", "paymentterms", ["code"], unique=True)
-    with op.batch_alter_table("customer") as batch:
-        batch.add_column(sa.Column("payment_terms_code", text(length=16), nullable=True))
-        batch.create_foreign_key(
-            "fk_customer_payment_terms_code", "paymentterms", ["payment_terms_code"], ["code"]
+    if op.get_bind().dialect.name == "sqlite":
+        # In place: a batch table rebuild would trip over the foreign keys of existing orders.
+        op.execute(
+            "ALTER TABLE customer ADD COLUMN payment_terms_code VARCHAR(16) "
+            "CONSTRAINT fk_customer_payment_terms_code REFERENCES paymentterms (code)"
         )
-    with op.batch_alter_table("invoice") as batch:
-        batch.add_column(sa.Column("terms_code", text(length=16), nullable=True))
-        batch.add_column(sa.Column("due_at", timestamp, nullable=True))
-        batch.add_column(sa.Column("discount_until", timestamp, nullable=True))
-        for name in ("discount_amount", "deposit_amount"):
-            batch.add_column(sa.Column(name, sa.Numeric(14, 2), nullable=False, server_default="0"))
+    else:
+        op.add_column("customer", sa.Column("payment_terms_code", text(length=16), nullable=True))
+        op.create_foreign_key(
+            "fk_customer_payment_terms_code",
+            "customer",
+            "paymentterms",
+            ["payment_terms_code"],
+            ["code"],
+        )
+    # In place too: nothing to rebuild, and credit notes and payments keep pointing at invoices.
+    op.add_column("invoice", sa.Column("terms_code", text(length=16), nullable=True))
+    op.add_column("invoice", sa.Column("due_at", timestamp, nullable=True))
+    op.add_column("invoice", sa.Column("discount_until", timestamp, nullable=True))
+    for name in ("discount_amount", "deposit_amount"):
+        money = sa.Column(name, sa.Numeric(14, 2), nullable=False, server_default="0")
+        op.add_column("invoice", money)
     # The day counts in use become templates, and their customers get them.
     bind = op.get_bind()
     days = bind.execute(sa.text("SELECT DISTINCT payment_terms_days FROM customer")).scalars()
@@ -74,11 +85,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("invoice") as batch:
-        for name in ("deposit_amount", "discount_amount", "discount_until", "due_at", "terms_code"):
-            batch.drop_column(name)
+    # In place (no rebuild of a table that credit notes and payments point at).
+    for name in ("deposit_amount", "discount_amount", "discount_until", "due_at", "terms_code"):
+        op.drop_column("invoice", name)
     with op.batch_alter_table("customer") as batch:
-        batch.drop_constraint("fk_customer_payment_terms_code", type_="foreignkey")
+        # SQLite does not name the in-place column's constraint: the rebuild leaves it out.
+        if op.get_bind().dialect.name != "sqlite":
+            batch.drop_constraint("fk_customer_payment_terms_code", type_="foreignkey")
         batch.drop_column("payment_terms_code")
     op.drop_index("ix_paymentterms_code", table_name="paymentterms")
     op.drop_table("paymentterms")
