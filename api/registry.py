@@ -12,6 +12,7 @@ from conveyor.inventory.views import (
     products_router,
     warehouses_router,
 )
+from conveyor.invoice.views import receivables_router
 from conveyor.invoice.views import router as invoice_router
 from conveyor.notification.views import router as outbox_router
 from conveyor.order.views import router as order_router
@@ -23,6 +24,7 @@ from conveyor.returns.views import order_returns_router
 from conveyor.returns.views import router as returns_router
 from conveyor.shipping.views import router as shipments_router
 from conveyor.task.views import router as task_router
+from conveyor.terms.views import router as terms_router
 from conveyor.webhook.views import deliveries_router
 from routing_rules.views import router as rules_router
 
@@ -40,6 +42,8 @@ api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])
 api_router.include_router(invoice_router, prefix="/invoices", tags=["invoices"])
+api_router.include_router(receivables_router, prefix="/receivables", tags=["invoices"])
+api_router.include_router(terms_router, prefix="/payment-terms", tags=["customers"])
 api_router.include_router(agreements_router, prefix="/price-agreements", tags=["pricing"])
 api_router.include_router(tax_rates_router, prefix="/tax-rates", tags=["pricing"])
 api_router.include_router(shipping_rates_router, prefix="/shipping-rates", tags=["pricing"])

@@ -98,7 +98,8 @@ def _select(
     customer_ids: list[int] = []
     named: set[int] = set()
     for posting in postings:
-        kind = posting.document_type
+        # An early-payment discount settles a receivable as a payment does: in the receipts.
+        kind = "payment" if posting.document_type == "discount" else posting.document_type
         if kind not in by_kind:  # the stock journal (receipts into stock, COGS): not a debtor's
             continue
         if (kind, posting.document) in done:

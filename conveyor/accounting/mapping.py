@@ -30,6 +30,8 @@ class Accounts(BaseModel):
     inventory: Account = "1300"
     cost_of_goods_sold: Account = "5000"
     goods_received: Account = "2150"
+    # Early-payment discounts granted under payment terms (a contra-revenue account).
+    discounts: Account = "4400"
 
 
 class Journals(BaseModel):

@@ -14,7 +14,14 @@ from conveyor.accounting.mapping import AccountMap
 from conveyor.core import spreadsheet
 from conveyor.core.models import round_money
 from conveyor.inventory.models import Product, StockMovement
-from conveyor.invoice.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
+from conveyor.invoice.models import (
+    DISCOUNT_METHOD,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+)
 from conveyor.order.models import SalesOrder
 
 COLUMNS = [
@@ -39,7 +46,7 @@ class Posting:
 
     date: date
     journal: str
-    document_type: str  # invoice | credit_note | payment | receipt | cogs
+    document_type: str  # invoice | credit_note | payment | discount | receipt | cogs
     document: str
     order: str
     customer_id: int
@@ -226,11 +233,12 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
     ).all()
     for payment in payments:
         order = session.get(SalesOrder, payment.order_id)
+        discount = payment.method == DISCOUNT_METHOD
         common: _PostingHead = {
             "date": payment.received_at.date(),
-            "journal": mapping.journals.cash,
-            "document_type": "payment",
-            "document": f"PAY-{payment.id:06d}",
+            "journal": mapping.journals.sales if discount else mapping.journals.cash,
+            "document_type": "discount" if discount else "payment",
+            "document": f"{'DSC' if discount else 'PAY'}-{payment.id:06d}",
             "order": (order.number or "") if order else "",
             "customer_id": order.customer_id if order else 0,
             "currency": payment.currency,
@@ -239,11 +247,17 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
         amount = abs(payment.amount)
         refund = payment.amount < 0
         what = "refund" if refund else "payment"
+        if discount:  # granted, not received: the discounts account instead of the bank
+            account = mapping.accounts.discounts
+            description = f"early-payment discount {payment.reference or ''}".strip()
+        else:
+            account = mapping.bank_for(payment.method)
+            description = f"{what} ({payment.method}) {payment.reference or ''}".strip()
         postings.append(
             Posting(
                 **common,
-                account=mapping.bank_for(payment.method),
-                description=f"{what} ({payment.method}) {payment.reference or ''}".strip(),
+                account=account,
+                description=description,
                 debit=ZERO if refund else amount,
                 credit=amount if refund else ZERO,
             )
@@ -258,7 +272,7 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
             )
         )
     postings += _stock_postings(session, low, high, mapping)
-    kinds = {"invoice": 0, "credit_note": 1, "payment": 2, "receipt": 3, "cogs": 4}
+    kinds = {"invoice": 0, "credit_note": 1, "payment": 2, "discount": 3, "receipt": 4, "cogs": 5}
     # A stable sort keeps each document's rows in posting order.
     return sorted(postings, key=lambda p: (p.date, kinds[p.document_type], p.document))
 

@@ -36,6 +36,8 @@ class CustomerBase(SQLModel):
     payment_terms_days: int = Field(
         default=30, ge=0, le=365, sa_column_kwargs={"server_default": "30"}
     )
+    # The customer's payment terms template (conveyor/terms); None: `payment_terms_days` net.
+    payment_terms_code: str | None = Field(default=None, max_length=16)
 
 
 class CustomerCreate(SQLModel):
@@ -46,6 +48,8 @@ class CustomerCreate(SQLModel):
     country: str = Field(default="US", min_length=2, max_length=2)
     credit_limit: Decimal = Field(default=Decimal("0.00"), ge=0, decimal_places=2, max_digits=14)
     payment_terms_days: int = Field(default=30, ge=0, le=365)
+    # A terms template's code; its net days then replace `payment_terms_days`.
+    payment_terms_code: str | None = Field(default=None, min_length=1, max_length=16)
 
 
 class CustomerUpdate(SQLModel):
@@ -57,12 +61,17 @@ class CustomerUpdate(SQLModel):
     country: Country | None = None
     credit_limit: Decimal | None = Field(default=None, ge=0, decimal_places=2, max_digits=14)
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+    # `null` leaves the customer without a template (net `payment_terms_days`).
+    payment_terms_code: str | None = Field(default=None, max_length=16)
     account_rep_id: int | None = Field(default=None, gt=0)
 
 
 class Customer(CustomerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     account_rep_id: int | None = Field(default=None, foreign_key="employee.id")
+    payment_terms_code: str | None = Field(
+        default=None, max_length=16, foreign_key="paymentterms.code"
+    )
     credit_limit: Decimal = money_field()
     # Customer-center sign-in: a salted PBKDF2 hash; None means no customer-center account.
     password_hash: str | None = Field(default=None, max_length=200)

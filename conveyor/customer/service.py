@@ -10,6 +10,7 @@ from conveyor.core.models import row_id, utcnow
 from conveyor.core.security import hash_password
 from conveyor.customer.models import Customer, CustomerCreate, CustomerUpdate
 from conveyor.employee.models import Employee
+from conveyor.terms import service as terms_service
 
 # What a customer's audit entries show (never the password hash).
 AUDIT_FIELDS = (
@@ -19,6 +20,7 @@ AUDIT_FIELDS = (
     "country",
     "credit_limit",
     "payment_terms_days",
+    "payment_terms_code",
     "account_rep_id",
     "email_verified",
     "retired_at",
@@ -73,7 +75,11 @@ def create(*, session: Session, customer_in: CustomerCreate, actor: Actor) -> Cu
     if get_by_email(session=session, email=customer_in.email):
         raise CustomerExistsError(f"a customer with e-mail {customer_in.email} already exists")
     _check_rep(session, customer_in.account_rep_id)
-    customer = Customer.model_validate(customer_in, update={"email": customer_in.email.lower()})
+    fixed: dict[str, object] = {"email": customer_in.email.lower()}
+    if customer_in.payment_terms_code:
+        terms = terms_service.usable(session=session, code=customer_in.payment_terms_code)
+        fixed |= {"payment_terms_code": terms.code, "payment_terms_days": terms.net_days}
+    customer = Customer.model_validate(customer_in, update=fixed)
     session.add(customer)
     try:
         session.flush()
@@ -120,6 +126,14 @@ def update(
             raise Invalid(f"{field} cannot be empty")
     if "account_rep_id" in changes:
         _check_rep(session, changes["account_rep_id"])
+    if changes.get("payment_terms_code"):
+        # A template's net days are the customer's days, so both ways of reading them agree.
+        terms = terms_service.usable(session=session, code=changes["payment_terms_code"])
+        changes |= {"payment_terms_code": terms.code, "payment_terms_days": terms.net_days}
+    elif "payment_terms_code" in changes:
+        changes["payment_terms_code"] = None
+    elif changes.get("payment_terms_days") not in (None, customer.payment_terms_days):
+        changes["payment_terms_code"] = None  # days of its own: the template no longer applies
     email = changes.get("email")
     if email is not None:
         changes["email"] = email = email.lower()

@@ -19,6 +19,8 @@ from conveyor.employee import service as employee_service
 from conveyor.employee.models import Employee, EmployeeCreate
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import ProductCreate
+from conveyor.terms import service as terms_service
+from conveyor.terms.models import PaymentTermsCreate
 
 SEEDER = Actor.cli("demo seed")
 PRODUCTS = [
@@ -40,6 +42,15 @@ CUSTOMERS = [
     ("Jane Doe", "jane.doe@example.com", "retail", "US", "0.00"),
     ("Ravi Patel", "ravi.patel@example.com", "retail", "GB", "0.00"),
 ]
+# Payment terms templates: (code, name, net days, discount %, discount days, deposit %).
+PAYMENT_TERMS = [
+    ("NET30", "30 days net", 30, None, None, None),
+    ("NET14-2", "14 days net, 2% within 7 days", 14, "2.00", 7, None),
+    ("DEP25", "30 days net, 25% deposit", 30, None, None, "25.00"),
+    ("PREPAY", "Payment in advance", 0, None, None, None),
+]
+# Each demo customer's terms (by CUSTOMERS order).
+CUSTOMER_TERMS = ("NET30", "NET14-2", "DEP25", "NET30", "PREPAY")
 # How long each demo customer has been one (their "customer since"), in days.
 CUSTOMER_SINCE_DAYS = (730, 400, 180, 90, 45)
 # Customer-center sign-ins (e-mail + password) for demo customers.
@@ -90,8 +101,21 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                 actor=SEEDER,
             )
         seed_pricing(session)
-        for (name, email, group, country, limit), since in zip(
-            CUSTOMERS, CUSTOMER_SINCE_DAYS, strict=True
+        for code, title, net, percent, days, deposit in PAYMENT_TERMS:
+            terms_service.create(
+                session=session,
+                terms_in=PaymentTermsCreate(
+                    code=code,
+                    name=title,
+                    net_days=net,
+                    discount_percent=Decimal(percent) if percent else None,
+                    discount_days=days,
+                    deposit_percent=Decimal(deposit) if deposit else None,
+                ),
+                actor=SEEDER,
+            )
+        for (name, email, group, country, limit), since, terms in zip(
+            CUSTOMERS, CUSTOMER_SINCE_DAYS, CUSTOMER_TERMS, strict=True
         ):
             customer = customer_service.create(
                 session=session,
@@ -101,6 +125,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     group=group,
                     country=country,
                     credit_limit=Decimal(limit),
+                    payment_terms_code=terms,
                 ),
                 actor=SEEDER,
             )

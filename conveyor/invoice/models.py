@@ -1,12 +1,16 @@
 """Invoice and payment tables, plus API shapes."""
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Column, Numeric
 from sqlmodel import Field, SQLModel
 
 from conveyor.core.models import money_field, timestamp_field
+
+# The method of the payment row an early-payment discount is recorded as: it settles the
+# invoice like money received, and the journal posts it to the discounts account.
+DISCOUNT_METHOD = "discount"
 
 
 class Counter(SQLModel, table=True):
@@ -29,6 +33,15 @@ class Invoice(SQLModel, table=True):
     charges: Decimal = money_field()
     prices_include_tax: bool = False
     issued_at: datetime = timestamp_field()
+    # The customer's payment terms at issue (None: net days only, or issued before 0033).
+    terms_code: str | None = Field(default=None, max_length=16)
+    # Due at issue + the terms' net days; None (before 0033): issued_at + the customer's days.
+    due_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # Early-payment discount: paying `total - discount_amount` until this day settles it.
+    discount_until: datetime | None = timestamp_field(nullable=True, default_now=False)
+    discount_amount: Decimal = money_field()
+    # What the terms ask as a deposit before fulfilment (shown; not enforced by the workflow).
+    deposit_amount: Decimal = money_field()
 
 
 class InvoiceLine(SQLModel, table=True):
@@ -113,10 +126,17 @@ class InvoicePublic(SQLModel):
     prices_include_tax: bool = False
     total: Decimal
     issued_at: datetime
+    terms_code: str | None = None
+    due_at: datetime | None = None
+    discount_until: datetime | None = None
+    discount_amount: Decimal = Decimal("0.00")
+    deposit_amount: Decimal = Decimal("0.00")
 
 
 class InvoiceDetail(InvoicePublic):
     order_number: str
+    due_on: date | None = None  # due_at, or for older invoices issued_at + the terms' days
+    terms: str = ""  # the terms in words
     lines: list[InvoiceLinePublic]
 
 

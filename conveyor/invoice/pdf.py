@@ -6,6 +6,7 @@ from conveyor.core import pdf
 from conveyor.core.pdf import Column
 from conveyor.customer import addresses
 from conveyor.customer.models import Customer
+from conveyor.invoice import read as invoice_read
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import Invoice
 from conveyor.invoice.standing import standing
@@ -30,6 +31,22 @@ def bill_to_lines(session: Session, customer: Customer) -> list[str]:
     return [part for part in parts if part] + [customer.email]
 
 
+def discount_lines(invoice: Invoice) -> list[str]:
+    """The early-payment discount and deposit of the invoice's terms, as printed."""
+    printed = []
+    if invoice.discount_until is not None and invoice.discount_amount > 0:
+        pay = invoice.total - invoice.discount_amount
+        printed.append(
+            f"Early payment: pay {pay:.2f} {invoice.currency} by "
+            f"{invoice.discount_until:%Y-%m-%d} (discount {invoice.discount_amount:.2f})"
+        )
+    if invoice.deposit_amount > 0:
+        printed.append(
+            f"Deposit before fulfilment: {invoice.deposit_amount:.2f} {invoice.currency}"
+        )
+    return printed
+
+
 def render(*, session: Session, invoice: Invoice) -> bytes:
     """The invoice as issued, with its due date and paid/open status, as PDF bytes."""
     order = session.get(SalesOrder, invoice.order_id)
@@ -42,6 +59,10 @@ def render(*, session: Session, invoice: Invoice) -> bytes:
     details = [
         f"Issued: {invoice.issued_at:%Y-%m-%d}",
         f"Due: {state.due_on:%Y-%m-%d} ({state.terms_days} days net)",
+        f"Terms: {invoice_read.terms_words(session, invoice, customer)}",
+    ]
+    details += discount_lines(invoice)
+    details += [
         f"Status: {state.status} (due {state.amount_due:.2f} {invoice.currency})",
         f"Order: {order.number if order else ''}",
     ]

@@ -12,6 +12,7 @@ from conveyor.core.errors import NotFound
 from conveyor.customer import read as customer_read
 from conveyor.customer.models import Customer
 from conveyor.invoice import service as invoice_service
+from conveyor.invoice import standing
 from conveyor.invoice.models import (
     CreditNote,
     Invoice,
@@ -21,6 +22,7 @@ from conveyor.invoice.models import (
     Payment,
 )
 from conveyor.order.models import SalesOrder
+from conveyor.terms import service as terms_service
 
 
 def load(session: Session, number: str) -> Invoice:
@@ -34,14 +36,31 @@ def load(session: Session, number: str) -> Invoice:
 def invoice_detail(session: Session, invoice: Invoice) -> InvoiceDetail:
     """The invoice as issued, line by line."""
     order = session.get(SalesOrder, invoice.order_id)
+    customer = session.get(Customer, order.customer_id) if order else None
     return InvoiceDetail(
         **InvoicePublic.model_validate(invoice).model_dump(),
         order_number=order.number if order and order.number else "",
+        due_on=standing.due_on(invoice, customer),
+        terms=terms_words(session, invoice, customer),
         lines=[
             InvoiceLinePublic.model_validate(line)
             for line in invoice_service.lines(session=session, invoice_id=invoice.id or 0)
         ],
     )
+
+
+def terms_words(session: Session, invoice: Invoice, customer: Customer | None) -> str:
+    """The terms the invoice was issued under, in words: its template's (when it still exists),
+    else the net days from issue to due."""
+    template = (
+        terms_service.get_by_code(session=session, code=invoice.terms_code)
+        if invoice.terms_code
+        else None
+    )
+    if template is not None:
+        return f"{template.code}: {terms_service.describe_terms(template)}"
+    due = standing.due_on(invoice, customer)
+    return terms_service.describe(net_days=(due - invoice.issued_at.astimezone(UTC).date()).days)
 
 
 class PaymentState(StrEnum):
@@ -55,7 +74,7 @@ class PaymentState(StrEnum):
 
 
 # Below a cent is settled (SQLite sums money as floating point).
-_SETTLED = 0.005
+SETTLED = 0.005
 
 
 def _sum(column: Any, *where: Any) -> Any:
@@ -70,12 +89,21 @@ def _days_late(session: Session, now: datetime, column: Any) -> Any:
     return func.julianday(today.isoformat()) - func.julianday(func.date(column))
 
 
-def payment_state(session: Session, now: datetime) -> Any:
-    """SQL: the invoice's PaymentState (with Invoice and its order's Customer in the query)."""
+def days_past_due(session: Session, now: datetime) -> Any:
+    """SQL: whole days the invoice is past its due day (0 on it, below 0 before it); invoices
+    without `due_at` (issued before due dates were kept): issue day + the customer's days.
+    Needs Invoice and its order's Customer in the query."""
+    return case(
+        (col(Invoice.due_at).is_not(None), _days_late(session, now, col(Invoice.due_at))),
+        else_=_days_late(session, now, col(Invoice.issued_at)) - col(Customer.payment_terms_days),
+    )
+
+
+def owed_through() -> Any:
+    """SQL: owed on this invoice and the order's earlier ones, less all the order's payments
+    (the order's payments settle its invoices oldest first)."""
     earlier = aliased(Invoice)
-    own_credit = _sum(CreditNote.total, col(CreditNote.invoice_id) == col(Invoice.id))
-    # Owed on this invoice and the order's earlier ones, less all the order's payments.
-    owed = (
+    return (
         _sum(earlier.total, earlier.order_id == Invoice.order_id, col(earlier.id) <= Invoice.id)
         - _sum(
             CreditNote.total,
@@ -84,11 +112,25 @@ def payment_state(session: Session, now: datetime) -> Any:
         )
         - _sum(Payment.amount, col(Payment.order_id) == col(Invoice.order_id))
     )
+
+
+def open_amount() -> Any:
+    """SQL: what is still open on the invoice (0 when paid or credited, at most its total less
+    its own credit notes)."""
+    net = col(Invoice.total) - _sum(CreditNote.total, col(CreditNote.invoice_id) == col(Invoice.id))
+    owed = owed_through()
+    return case((owed < SETTLED, 0), (net < SETTLED, 0), (owed > net, net), else_=owed)
+
+
+def payment_state(session: Session, now: datetime) -> Any:
+    """SQL: the invoice's PaymentState (with Invoice and its order's Customer in the query)."""
+    own_credit = _sum(CreditNote.total, col(CreditNote.invoice_id) == col(Invoice.id))
+    owed = owed_through()
     # Overdue from the day after the due day, as invoice/standing.py has it.
-    late = _days_late(session, now, col(Invoice.issued_at)) > col(Customer.payment_terms_days)
+    late = days_past_due(session, now) > 0
     return case(
-        (col(Invoice.total) - own_credit < _SETTLED, PaymentState.CREDITED.value),
-        (owed < _SETTLED, PaymentState.PAID.value),
+        (col(Invoice.total) - own_credit < SETTLED, PaymentState.CREDITED.value),
+        (owed < SETTLED, PaymentState.PAID.value),
         (late, PaymentState.OVERDUE.value),
         else_=PaymentState.OPEN.value,
     )

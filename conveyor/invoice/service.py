@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,9 @@ from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor, record, snapshot
 from conveyor.core.models import round_money, row_id, utcnow
+from conveyor.customer.models import Customer
 from conveyor.invoice.models import (
+    DISCOUNT_METHOD,
     Counter,
     CreditNote,
     CreditNoteLine,
@@ -21,6 +24,7 @@ from conveyor.invoice.models import (
 )
 from conveyor.order.models import OrderCharge, OrderLine, SalesOrder
 from conveyor.outbound import events as outbound_events
+from conveyor.terms import service as terms_service
 
 ZERO = Decimal("0.00")
 
@@ -128,9 +132,31 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> Invoic
         add_adjustment_line(session=session, invoice=invoice, amount=difference)
         invoice.charges = round_money(invoice.charges + difference)
         session.add(invoice)
+    apply_terms(session=session, invoice=invoice, order=order)
     session.flush()
     outbound_events.invoice_issued(session, invoice, order)
     return invoice
+
+
+def apply_terms(*, session: Session, invoice: Invoice, order: SalesOrder) -> None:
+    """Date the invoice (its total known) by the customer's terms at issue: due date, early-
+    payment discount and, on the order's first invoice, the deposit the terms ask."""
+    customer = session.get(Customer, order.customer_id)
+    terms = terms_service.for_customer(session=session, customer=customer)
+    invoice.terms_code = terms.code
+    invoice.due_at = terms.due_at(invoice.issued_at)
+    discount = terms.discount(invoice.issued_at, invoice.total)
+    if discount is not None:
+        invoice.discount_until, invoice.discount_amount = discount
+    first = session.exec(
+        select(func.count())
+        .select_from(Invoice)
+        .where(Invoice.order_id == invoice.order_id)
+        .where(col(Invoice.id) < row_id(invoice))
+    ).one()
+    deposit = terms.deposit(order.total) if first == 0 else None
+    invoice.deposit_amount = deposit or ZERO
+    session.add(invoice)
 
 
 def add_charge_lines(*, session: Session, invoice: Invoice, order_id: int) -> list[OrderCharge]:
@@ -228,6 +254,16 @@ def credited_total(*, session: Session, order_id: int) -> Decimal:
     return round_money(Decimal(total))
 
 
+def credited_on_invoice(*, session: Session, invoice_id: int) -> Decimal:
+    """Sum of the credit notes on one invoice."""
+    total = session.exec(
+        select(func.coalesce(func.sum(CreditNote.total), 0)).where(
+            CreditNote.invoice_id == invoice_id
+        )
+    ).one()
+    return round_money(Decimal(total))
+
+
 def invoiced_total(*, session: Session, order_id: int) -> Decimal:
     """Sum of the order's invoices."""
     total = session.exec(
@@ -285,7 +321,56 @@ def record_payment(
     )
     if payment.amount > 0:  # a refund (a negative payment) is no payment received
         outbound_events.payment_received(session, payment, order)
+        early_payment_discount(session=session, payment=payment, order=order, actor=actor)
     return payment
+
+
+def early_payment_discount(
+    *, session: Session, payment: Payment, order: SalesOrder, actor: Actor
+) -> Payment | None:
+    """The discount a payment earns: when it leaves the order's oldest open invoice owing no
+    more than that invoice's early-payment discount, and came by its discount date, the rest
+    is recorded as a discount (a `discount` payment row, audited) and the invoice is settled.
+
+    None when the payment earns none (late, too little, kept as credit, no discount terms).
+    """
+    if payment.customer_credit or payment.method == DISCOUNT_METHOD:
+        return None
+    on = payment.received_at.astimezone(UTC).date()
+    remaining = paid_total(session=session, order_id=row_id(order))
+    for invoice in list_for_order(session=session, order_id=row_id(order)):
+        credited = credited_on_invoice(session=session, invoice_id=row_id(invoice))
+        owed = max(invoice.total - credited, ZERO)
+        settled = min(owed, remaining)
+        remaining -= settled
+        due = owed - settled
+        if due <= 0:
+            continue
+        until = invoice.discount_until
+        if until is None or on > until.astimezone(UTC).date() or due > invoice.discount_amount:
+            return None
+        discount = Payment(
+            key=f"{payment.key}:discount",
+            order_id=row_id(order),
+            amount=due,
+            currency=invoice.currency,
+            method=DISCOUNT_METHOD,
+            reference=invoice.number,
+            received_at=payment.received_at,
+            recorded_by=actor.name,
+        )
+        session.add(discount)
+        session.flush()
+        record(
+            session,
+            actor=actor,
+            action="order.payment_discount",
+            entity="order",
+            entity_id=order.number,
+            after=snapshot(discount, PAYMENT_FIELDS) | {"invoice": invoice.number},
+        )
+        return discount
+    return None
 
 
 def find_payment(*, session: Session, key: str) -> Payment | None:

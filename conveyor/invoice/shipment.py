@@ -89,7 +89,7 @@ def create_for_shipment(
             total += difference
     invoice.subtotal, invoice.charges = round_money(subtotal), round_money(charges)
     invoice.tax, invoice.total = round_money(tax), round_money(total)
-    session.add(invoice)
+    invoice_service.apply_terms(session=session, invoice=invoice, order=order)
     session.flush()
     outbound_events.invoice_issued(session, invoice, order)
     return invoice

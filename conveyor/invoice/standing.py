@@ -1,7 +1,7 @@
-"""An invoice's standing: its due date from the customer's payment terms, paid or open."""
+"""An invoice's standing: its due date (set at issue by the payment terms), paid or open."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session, col, func, select
@@ -31,6 +31,15 @@ def payment_due(*, issued_at: datetime, terms_days: int) -> date:
     return (issued_at + timedelta(days=terms_days)).date()
 
 
+def due_on(invoice: Invoice, customer: Customer | None) -> date:
+    """The invoice's due day: its `due_at`, or (issued before due dates were kept) its issue
+    day plus the customer's payment-terms days."""
+    if invoice.due_at is not None:
+        return invoice.due_at.astimezone(UTC).date()
+    terms = customer.payment_terms_days if customer else DEFAULT_TERMS_DAYS
+    return payment_due(issued_at=invoice.issued_at, terms_days=terms)
+
+
 def _credited(session: Session, invoice_id: int) -> Decimal:
     total = session.exec(
         select(func.coalesce(func.sum(CreditNote.total), 0)).where(
@@ -44,8 +53,8 @@ def standing(*, session: Session, invoice: Invoice, today: date | None = None) -
     """The invoice's standing: the order's payments settle its invoices oldest first."""
     order = session.get(SalesOrder, invoice.order_id)
     customer = session.get(Customer, order.customer_id) if order else None
-    terms = customer.payment_terms_days if customer else DEFAULT_TERMS_DAYS
-    due_on = payment_due(issued_at=invoice.issued_at, terms_days=terms)
+    due = due_on(invoice, customer)
+    terms = (due - invoice.issued_at.astimezone(UTC).date()).days
     payments = invoice_service.paid_total(session=session, order_id=invoice.order_id)
     amount_due = ZERO
     for earlier in invoice_service.list_for_order(session=session, order_id=invoice.order_id):
@@ -60,8 +69,8 @@ def standing(*, session: Session, invoice: Invoice, today: date | None = None) -
         status = "credited"
     elif amount_due == ZERO:
         status = "paid"
-    elif (today or utcnow().date()) > due_on:
+    elif (today or utcnow().date()) > due:
         status = "overdue"
     else:
         status = "open"
-    return InvoiceStanding(due_on=due_on, terms_days=terms, amount_due=amount_due, status=status)
+    return InvoiceStanding(due_on=due, terms_days=terms, amount_due=amount_due, status=status)

@@ -18,4 +18,5 @@ import conveyor.shop.models
 import conveyor.storefeedback.models
 import conveyor.support.models
 import conveyor.task.models
+import conveyor.terms.models
 import conveyor.webhook.models  # noqa: F401

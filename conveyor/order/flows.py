@@ -27,6 +27,7 @@ from conveyor.core.models import utcnow
 from conveyor.core.search_attributes import ORDER_CHANNEL, ORDER_NUMBER
 from conveyor.core.state import AppState, in_intake_session, in_session
 from conveyor.core.temporal import order_workflow_id
+from conveyor.customer.models import Customer
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import Product
 from conveyor.invoice import service as invoice_service
@@ -36,6 +37,7 @@ from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderCreate, QuoteRevision, SalesOrder
 from conveyor.order.policy import Refusal
+from conveyor.terms import service as terms_service
 from workflows.types import (
     AmendLine,
     AmendRequest,
@@ -218,8 +220,21 @@ async def workflow_handle(state: AppState, number: str) -> WorkflowHandle[Any, A
     return client.get_workflow_handle(order_workflow_id(number))
 
 
+def dunning_schedule(session: Session, order: SalesOrder, schedule: Sequence[float]) -> list[float]:
+    """The reminders' times after the invoice, counted from its due date: the schedule shifted
+    by the net days of the customer's payment terms (the workflow counts from the invoice)."""
+    customer = session.get(Customer, order.customer_id)
+    net_days = terms_service.for_customer(session=session, customer=customer).net_days
+    return [net_days * 86400.0 + seconds for seconds in schedule]
+
+
 async def _start(state: AppState, client: Client, order: SalesOrder) -> None:
     assert order.number
+    schedule = await in_session(
+        state,
+        lambda s: dunning_schedule(s, order, state.settings.dunning_schedule_seconds),
+        read_only=True,
+    )
     try:
         await client.start_workflow(
             SalesOrderNames.WORKFLOW,
@@ -231,7 +246,7 @@ async def _start(state: AppState, client: Client, order: SalesOrder) -> None:
                     order, utcnow(), state.settings.quote_validity_seconds
                 ),
                 quote_reminder_before_seconds=state.settings.quote_reminder_before_seconds,
-                dunning_schedule_seconds=state.settings.dunning_schedule_seconds,
+                dunning_schedule_seconds=schedule,
             ),
             id=order_workflow_id(order.number),
             task_queue=state.settings.task_queue,

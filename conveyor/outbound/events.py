@@ -68,6 +68,9 @@ def invoice_issued(session: Session, invoice: Invoice, order: SalesOrder) -> Out
         "total": str(invoice.total),
         "prices_include_tax": invoice.prices_include_tax,
         "issued_at": invoice.issued_at.isoformat(),
+        "due_at": invoice.due_at.isoformat() if invoice.due_at else None,
+        "discount_until": invoice.discount_until.isoformat() if invoice.discount_until else None,
+        "discount_amount": str(invoice.discount_amount),
     }
     return emit(session, EventType.INVOICE_ISSUED, payload, key=f"invoice.issued:{invoice.number}")
 

@@ -15,6 +15,7 @@ from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.invoice import pdf as invoice_pdf
 from conveyor.invoice import read as invoice_read
+from conveyor.invoice import statement as invoice_statement
 from conveyor.invoice.models import Invoice
 from conveyor.invoice.standing import standing
 from conveyor.order import service as order_service
@@ -32,6 +33,7 @@ from conveyor.pages.web import (
     require_page,
 )
 from conveyor.support import service as support_service
+from conveyor.terms import service as terms_service
 
 router = page_router()
 
@@ -62,6 +64,11 @@ def customer_page(
         "count": count,
         "messages": [(m, by_id[m.order_id]) for m in messages],
         "may_modify": principal.can(Permission.CUSTOMER_ACCOUNTS),
+        "may_see_invoices": principal.can(Permission.INVOICES_VIEW),
+        "terms": terms_service.describe_terms(
+            terms_service.for_customer(session=session, customer=customer)
+        ),
+        **invoice_statement.form_defaults(),
     }
     return render(request, "customer_staff.html", context, principal=principal)
 
@@ -197,4 +204,5 @@ def _invoice_history(
     entries = history(session, principal, [("invoice", [invoice.number]), ("order", [number])])
     if entries is None:
         return None
-    return [e for e in entries if e.entity == "invoice" or e.action == "order.payment"]
+    payments = ("order.payment", "order.payment_discount")
+    return [e for e in entries if e.entity == "invoice" or e.action in payments]

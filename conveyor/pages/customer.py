@@ -11,6 +11,7 @@ from api.deps import ReadSessionDep, StateDep
 from conveyor.core.errors import NotFound
 from conveyor.core.settings import Settings
 from conveyor.core.state import in_session
+from conveyor.invoice import statement as invoice_statement
 from conveyor.order import flows as order_flows
 from conveyor.order import service as order_service
 from conveyor.order import wording
@@ -31,6 +32,7 @@ from conveyor.support import service as support_service
 from conveyor.support.models import AuthorKind, SupportMessage
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
+from conveyor.terms import service as terms_service
 
 router = page_router()
 
@@ -42,7 +44,15 @@ def center(
     """The customer's orders, newest first; open quotes on top."""
     orders, count = order_service.list_orders(session=session, customer_id=customer.id, limit=100)
     quotes = [(o, quote_expiry(session, o, state.settings)) for o in orders if o.status == "quote"]
-    context = {"orders": orders, "count": count, "quotes": quotes, "page": "customer"}
+    terms = terms_service.for_customer(session=session, customer=customer)
+    context = {
+        "orders": orders,
+        "count": count,
+        "quotes": quotes,
+        "page": "customer",
+        "terms": terms_service.describe_terms(terms),
+        **invoice_statement.form_defaults(),
+    }
     return render(request, "customer.html", context, customer=customer)
 
 

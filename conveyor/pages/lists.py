@@ -17,7 +17,7 @@ from conveyor.inventory import read as product_read
 from conveyor.inventory.models import Product
 from conveyor.invoice import read as invoice_read
 from conveyor.invoice.models import Invoice
-from conveyor.invoice.standing import payment_due
+from conveyor.invoice.standing import due_on
 from conveyor.order import read as order_read
 from conveyor.order.enums import STEPS, Channel, OrderStatus
 from conveyor.order.models import SalesOrder
@@ -323,7 +323,7 @@ def invoices_list(
 ) -> Response:
     """Invoices with their payment state (paid, open, overdue), filtered by state and customer."""
     view, query = _invoices(request, session, principal)
-    return _show(request, session, principal, view, query, "invoices", due=payment_due)
+    return _show(request, session, principal, view, query, "invoices", due=due_on)
 
 
 @router.get("/invoices.csv", include_in_schema=False)
@@ -343,7 +343,7 @@ def invoices_csv(
             found[1],
             found[2].name,
             _iso(invoice.issued_at),
-            payment_due(issued_at=invoice.issued_at, terms_days=found[2].payment_terms_days),
+            due_on(invoice, found[2]),
             invoice.currency,
             invoice.total,
             found[3],

@@ -51,6 +51,13 @@ CUSTOMER_FIELDS = (
     FormField("credit_limit", "Credit limit", "number", max_length=20),
     FormField("payment_terms_days", "Payment terms (days)", "number", max_length=4),
     FormField(
+        "payment_terms_code",
+        "Payment terms template",
+        max_length=16,
+        nullable=True,
+        hint="a code from Settings › Payment terms (NET30); its net days replace the days",
+    ),
+    FormField(
         "account_rep_id", "Account rep (employee id)", "number", max_length=12, nullable=True
     ),
 )
@@ -169,6 +176,8 @@ def _form_error(exc: ValidationError | FormTooLong | DomainError) -> dict[str, s
     if isinstance(exc, DomainError):
         message = exc.message
         field = "email" if "e-mail" in message else "account_rep_id" if "rep" in message else ""
+        if "payment terms" in message:
+            field = "payment_terms_code"
         return {field: message}
     return errors_of(exc)
 

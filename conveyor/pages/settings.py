@@ -7,11 +7,23 @@ from fastapi.responses import Response
 
 from api.deps import Principal
 from conveyor.auth.permissions import Permission
-from conveyor.pages import settings_prices, settings_rates, settings_warehouses, settings_webhooks
+from conveyor.pages import (
+    settings_prices,
+    settings_rates,
+    settings_terms,
+    settings_warehouses,
+    settings_webhooks,
+)
 from conveyor.pages.web import page_router, render, require_page
 
 router = page_router()
-for _module in (settings_prices, settings_rates, settings_warehouses, settings_webhooks):
+for _module in (
+    settings_prices,
+    settings_rates,
+    settings_terms,
+    settings_warehouses,
+    settings_webhooks,
+):
     router.include_router(_module.router)
 
 # (address, name, what it holds, who may open it)
@@ -24,6 +36,12 @@ SECTIONS = (
     ),
     ("/settings/taxes", "Taxes", "tax rates per class and country", Permission.PRICES_VIEW),
     ("/settings/shipping", "Shipping", "shipping rates", Permission.PRICES_VIEW),
+    (
+        "/settings/payment-terms",
+        "Payment terms",
+        "terms templates: net days, early-payment discount, deposit",
+        Permission.CUSTOMERS_VIEW,
+    ),
     (
         "/settings/warehouses",
         "Warehouses",

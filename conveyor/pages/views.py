@@ -30,6 +30,7 @@ from conveyor.pages import (
     people,
     product,
     purchasing,
+    receivables,
     rules,
     settings,
     shipments,
@@ -55,6 +56,7 @@ NEW_FIRST = (
     documents,
     people,
     purchasing,
+    receivables,
     settings,
     shipments,
 )

@@ -341,6 +341,30 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "warehouse.retire",
         call("POST", lambda d: Call(f"/api/warehouses/{d['empty_warehouse']}/retire")),
     ),
+    ("POST", "/api/payment-terms"): Example(
+        "payment_terms.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/payment-terms",
+                {
+                    "code": f"T{_unique()}",
+                    "net_days": 14,
+                    "discount_percent": "2",
+                    "discount_days": 7,
+                },
+            ),
+        ),
+        keep("terms", "code"),
+    ),
+    ("PATCH", "/api/payment-terms/{code}"): Example(
+        "payment_terms.update",
+        call("PATCH", lambda d: Call(f"/api/payment-terms/{d['terms']}", {"net_days": 21})),
+    ),
+    ("POST", "/api/payment-terms/{code}/retire"): Example(
+        "payment_terms.retire",
+        call("POST", lambda d: Call(f"/api/payment-terms/{d['terms']}/retire")),
+    ),
     ("POST", "/api/price-agreements"): Example(
         "price_agreement.create",
         call(

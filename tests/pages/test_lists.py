@@ -232,11 +232,15 @@ async def test_products_list_and_record_page(api: httpx.AsyncClient) -> None:
 
 
 def _backdate_invoice(engine: Engine, order_number: str, days: int) -> str:
-    """Move the order's invoice's issue date back (the clock is the outside world here)."""
+    """Move the order's invoice's issue date (and the due date set from it) back (the clock
+    is the outside world here)."""
     with session_scope(engine) as session:
         order = session.exec(select(SalesOrder).where(SalesOrder.number == order_number)).one()
         invoice = session.exec(select(Invoice).where(Invoice.order_id == order.id)).one()
-        invoice.issued_at = datetime.now(UTC) - timedelta(days=days)
+        issued_at = datetime.now(UTC) - timedelta(days=days)
+        if invoice.due_at is not None:
+            invoice.due_at += issued_at - invoice.issued_at
+        invoice.issued_at = issued_at
         session.add(invoice)
         return invoice.number
 

@@ -12,7 +12,7 @@ from tests.utils.api import create_customer, create_product, place_order, wait_f
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """Reminders 1 s and 2.5 s after the invoice (7, 14, 30 days in production)."""
+    """Reminders 1 s and 2.5 s after the due date (7, 14, 30 days in production)."""
     return settings.model_copy(update={"dunning_schedule_seconds": [1.0, 2.5]})
 
 
@@ -20,7 +20,7 @@ async def test_reminders_on_schedule_then_paid(
     api: httpx.AsyncClient, worker, mailbox: Mailbox
 ) -> None:
     product = await create_product(api, on_hand=5, price="12.00")
-    customer = await create_customer(api)
+    customer = await create_customer(api, payment_terms_days=0)  # due on issue: dunned at once
     order = await place_order(api, customer["id"], [(product["sku"], 2)], channel="sales_rep")
     number = order["number"]
 
@@ -59,7 +59,7 @@ async def test_partial_payment_lowers_the_amount_reminded(
     api: httpx.AsyncClient, worker, mailbox: Mailbox
 ) -> None:
     product = await create_product(api, on_hand=5, price="10.00")
-    customer = await create_customer(api)
+    customer = await create_customer(api, payment_terms_days=0)  # due on issue: dunned at once
     order = await place_order(api, customer["id"], [(product["sku"], 3)], channel="sales_rep")
     number = order["number"]
     await wait_for_order(

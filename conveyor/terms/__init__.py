@@ -1,0 +1,1 @@
+"""Payment terms templates: net days, early-payment discount, deposit."""
