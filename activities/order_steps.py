@@ -26,6 +26,7 @@ from conveyor.invoice import receivables
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice import shipment as shipment_invoicing
 from conveyor.notification import service as outbox_service
+from conveyor.opportunity import service as opportunity_service
 from conveyor.order import amendment, planning, quotes, trail
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus, Step
@@ -180,8 +181,8 @@ class OrderStepActivities:
 
     @activity.defn
     def accept_order_quote(self, request: OrderStepInput) -> SiblingQuotes:
-        """The quote became the order: status open, confirmation mailed; returns the other open
-        quotes of its opportunity, which the workflow voids."""
+        """The quote became the order: status open, confirmation mailed, its opportunity won;
+        returns the other open quotes of its opportunity, which the workflow voids."""
         with session_scope(self.engine) as session:
             order = self._open(session, request)
             trail.note(
@@ -194,6 +195,8 @@ class OrderStepActivities:
                 status=OrderStatus.OPEN,
             )
             self._mail(session, order, "order_confirmation", "confirmation")
+            # The quote's deal is won by it, in the transaction of the acceptance (idempotent).
+            opportunity_service.quote_accepted(session=session, order=order, actor=Actor.system())
             siblings = order_service.sibling_quotes(session=session, order=order)
             return SiblingQuotes([o.number for o in siblings if o.number])
 

@@ -15,6 +15,7 @@ from conveyor.inventory.views import (
 from conveyor.invoice.views import receivables_router
 from conveyor.invoice.views import router as invoice_router
 from conveyor.notification.views import router as outbox_router
+from conveyor.opportunity.views import router as opportunity_router
 from conveyor.order.views import router as order_router
 from conveyor.outbound.views import router as outbound_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
@@ -38,6 +39,7 @@ api_router.include_router(pick_lists_router, prefix="/pick-lists", tags=["invent
 api_router.include_router(order_router, prefix="/orders", tags=["orders"])
 api_router.include_router(order_returns_router, prefix="/orders", tags=["returns"])
 api_router.include_router(shipments_router, prefix="/orders", tags=["shipments"])
+api_router.include_router(opportunity_router, prefix="/opportunities", tags=["opportunities"])
 api_router.include_router(task_router, prefix="/tasks", tags=["tasks"])
 api_router.include_router(rules_router, prefix="/routing-rules", tags=["routing rules"])
 api_router.include_router(outbox_router, prefix="/outbox", tags=["notifications"])

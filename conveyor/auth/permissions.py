@@ -32,6 +32,8 @@ class Permission(StrEnum):
     ORDERS_MODIFY = "orders.modify"  # cancel, amend, annotate
     PAYMENTS_RECORD = "payments.record"
     INVOICES_VIEW = "invoices.view"
+    OPPORTUNITIES_VIEW = "opportunities.view"
+    OPPORTUNITIES_MANAGE = "opportunities.manage"  # create, edit, move, mark lost (cancels quotes)
     CUSTOMERS_VIEW = "customers.view"
     CUSTOMERS_EDIT = "customers.edit"
     CUSTOMERS_MESSAGE = "customers.message"
@@ -101,6 +103,18 @@ GRANTS: dict[Permission, Grant] = {
     P.ORDERS_MODIFY: _grant(R.ORDER_DESK, R.SALES, R.SUPERVISOR, clearance=2),
     P.PAYMENTS_RECORD: _grant(R.ACCOUNTANT),
     P.INVOICES_VIEW: _grant(R.ACCOUNTANT, R.ORDER_DESK, R.CREDIT, R.SUPERVISOR),
+    P.OPPORTUNITIES_VIEW: _grant(
+        R.SALES,
+        R.ORDER_DESK,
+        R.SUPERVISOR,
+        note=f"sales reps below clearance {ALL_ACCOUNTS_CLEARANCE}: their own accounts",
+    ),
+    P.OPPORTUNITIES_MANAGE: _grant(
+        R.SALES,
+        R.SUPERVISOR,
+        clearance=2,
+        note=f"sales reps below clearance {ALL_ACCOUNTS_CLEARANCE}: their own accounts",
+    ),
     P.CUSTOMERS_VIEW: _grant(
         R.ORDER_DESK,
         R.SALES,

@@ -8,6 +8,7 @@ import conveyor.employee.models
 import conveyor.inventory.models
 import conveyor.invoice.models
 import conveyor.notification.models
+import conveyor.opportunity.models
 import conveyor.order.models
 import conveyor.outbound.models
 import conveyor.pricing.models

@@ -23,7 +23,7 @@ from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission, refusal
 from conveyor.core.db import page as one_page
 from conveyor.core.db import session_scope
-from conveyor.core.errors import DomainError, Forbidden, NotFound
+from conveyor.core.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from conveyor.core.idempotency import scoped_key
 from conveyor.core.patch import field_errors
 from conveyor.customer import addresses as address_service
@@ -33,6 +33,8 @@ from conveyor.customer.models import AddressKind, Customer
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory import warehouses as warehouse_service
 from conveyor.inventory.models import Product, StockBalance
+from conveyor.opportunity import service as opportunity_service
+from conveyor.opportunity.models import OPEN_STAGES, Opportunity
 from conveyor.order import flows as order_flows
 from conveyor.order import pdf as quote_pdf
 from conveyor.order import quotes
@@ -67,6 +69,7 @@ SHIP_TO_FIELDS = ("name", "line1", "line2", "postcode", "city", "region", "count
 # The form's text fields and how long each may be (one more is kept, so validation refuses it).
 LIMITS = {"sku": 64, "qty": 10, "description": 200, "amount": 20, "find": 100, "key": 64}
 LIMITS |= {"customer_po": 64, "date": 10, "warehouse": 16, "address": 12, "ship_to": 200}
+LIMITS |= {"opportunity": 64}
 
 
 @dataclass
@@ -92,6 +95,7 @@ class EntryForm:
     requested_delivery_date: str = ""
     allow_partial: bool = False
     quote_valid_until: str = ""
+    opportunity: str = ""  # a quote for this deal (its number): its sibling quotes share it
     key: str = field(default_factory=lambda: uuid4().hex)
     find: str = ""
 
@@ -146,6 +150,7 @@ def read_entry(form: FormData, customer_id: int) -> EntryForm:
     entry.requested_delivery_date = _text(form, "requested_delivery_date", "date")
     entry.allow_partial = form.get("allow_partial") in ("on", "true")
     entry.quote_valid_until = _text(form, "quote_valid_until", "date")
+    entry.opportunity = _text(form, "opportunity", "opportunity")
     entry.key = _text(form, "key", "key")[: LIMITS["key"]] or uuid4().hex
     entry.find = _text(form, "find", "find")[: LIMITS["find"]]
     return entry
@@ -235,6 +240,7 @@ def order_request(entry: EntryForm, lines: list[dict[str, Any]], *, quote: bool)
         "allow_partial": entry.allow_partial,
         "quote": quote,
         "quote_valid_until": (entry.quote_valid_until or None) if quote else None,
+        "opportunity": entry.opportunity or None,
     }
     if entry.address == OTHER_ADDRESS:
         data["ship_to"] = {k: v or None for k, v in entry.ship_to.items()}
@@ -425,11 +431,25 @@ def _form_page(
         "default_warehouse": request.app.state.conveyor.settings.default_warehouse,
         "may_charge": may_charge,
         "revising": revising,
+        "deal": None if revising else _deal(session, entry),
         "action": f"/orders/{revising.number}/revise"
         if revising
         else f"/orders/new?customer_id={customer.id}",
     }
     return render(request, "entry.html", context, principal=principal, status_code=status_code)
+
+
+def _deal(session: Session, entry: EntryForm) -> Opportunity | None:
+    """The open deal the quote is for (None: no deal); Invalid unless it is this customer's,
+    Conflict once it is closed."""
+    if not entry.opportunity:
+        return None
+    deal = opportunity_service.get_by_number(session=session, number=entry.opportunity)
+    if deal is None or deal.customer_id != entry.customer_id:
+        raise Invalid(f"opportunity {entry.opportunity} is not one of this customer's")
+    if deal.stage not in OPEN_STAGES:
+        raise Conflict(f"opportunity {deal.number} is {deal.stage}: it takes no more quotes")
+    return deal
 
 
 def _new_entry(session: Session, customer: Customer) -> EntryForm:
@@ -450,8 +470,10 @@ def new_order(
     principal: OrderPlacer,
     customer_id: Annotated[int | None, Query(gt=0, le=2**31 - 1)] = None,
     customer_q: Annotated[str, Query(max_length=100)] = "",
+    opportunity: Annotated[str, Query(max_length=64)] = "",
 ) -> Response:
-    """Pick the customer (search by name, e-mail or number), then the entry form for them."""
+    """Pick the customer (search by name, e-mail or number), then the entry form for them
+    (with `opportunity`: a quote for that deal of theirs)."""
     if customer_id is None:
         matches: list[Customer] = []
         if customer_q.strip():
@@ -467,9 +489,12 @@ def new_order(
         return render(request, "entry_customer.html", context, principal=principal)
     try:
         customer = _customer(session, principal, customer_id)
-    except NotFound as exc:
+        entry = _new_entry(session, customer)
+        entry.opportunity = opportunity.strip()
+        _deal(session, entry)
+    except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    return _form_page(request, session, principal, customer, _new_entry(session, customer))
+    return _form_page(request, session, principal, customer, entry)
 
 
 @router.post("/orders/new", include_in_schema=False, dependencies=[CsrfChecked])
@@ -490,6 +515,11 @@ async def enter_order(
         except NotFound as exc:
             return page_refusal(request, exc, principal=principal)
         entry = read_entry(form, customer_id)
+        try:
+            if _deal(session, entry) is not None and action == "place":
+                raise Invalid("a deal's order starts as a quote: use Save as quote")
+        except DomainError as exc:
+            return page_refusal(request, exc, principal=principal)
         may_charge = principal.can(Permission.ORDERS_TERMS)
         # A validity date typed in is checked at once; it is sent only with Save as quote.
         checked_as_quote = quote or bool(entry.quote_valid_until)

@@ -222,6 +222,35 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             lambda d: Call("/api/customers", {"name": "C", "email": f"c-{_unique()}@example.com"}),
         ),
     ),
+    ("POST", "/api/opportunities"): Example(
+        "opportunity.create",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/opportunities",
+                {"customer_id": d["customer"]["id"], "title": "Walk", "value": "50.00"},
+            ),
+        ),
+        keep("opportunity", "number"),
+    ),
+    ("PATCH", "/api/opportunities/{number}"): Example(
+        "opportunity.update",
+        call("PATCH", lambda d: Call(f"/api/opportunities/{d['opportunity']}", {"value": "60.00"})),
+    ),
+    ("POST", "/api/opportunities/{number}/stage"): Example(
+        "opportunity.stage",
+        call(
+            "POST",
+            lambda d: Call(f"/api/opportunities/{d['opportunity']}/stage", {"stage": "proposal"}),
+        ),
+    ),
+    ("POST", "/api/opportunities/{number}/lost"): Example(
+        "opportunity.lost",
+        call(
+            "POST",
+            lambda d: Call(f"/api/opportunities/{d['opportunity']}/lost", {"reason": "price"}),
+        ),
+    ),
     ("POST", "/api/products"): Example(
         "product.create",
         call(

@@ -1,0 +1,1 @@
+"""Opportunities: deals with a customer, their quotes, stages and the sales pipeline."""
