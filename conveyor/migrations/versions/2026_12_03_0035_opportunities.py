@@ -1,7 +1,7 @@
 """opportunities: deals with a customer and their stage history
 
 Revision ID: 0035
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-03 17:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import conveyor.core.models
 
 revision: str = "0035"
-down_revision: str | None = "0032"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

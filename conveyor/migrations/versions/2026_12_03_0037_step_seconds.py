@@ -7,7 +7,7 @@ completions written before, paired as the trail pairs them: with the entry just 
 its order and step, when that one is a start.
 
 Revision ID: 0037
-Revises: 0033
+Revises: 0035
 Create Date: 2026-12-03 17:30:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0037"
-down_revision: str | None = "0033"
+down_revision: str | None = "0035"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
