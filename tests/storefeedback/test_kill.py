@@ -10,11 +10,8 @@ nothing left to fulfil and marks the row sent without posting again.
 """
 
 import asyncio
-import json
 import os
 import signal
-import subprocess
-import sys
 from datetime import timedelta
 
 import httpx
@@ -29,20 +26,8 @@ from tests.shipping.test_delivery import _pack
 from tests.storefeedback.conftest import SHOPIFY_BASE, SHOPIFY_ITEMS, StandIn
 from tests.storefeedback.test_store_feedback import _rows, _shopify_order, _until
 from tests.utils.api import create_product
-from tests.utils.processes import ROOT, conveyor_env, stop
+from tests.utils.processes import start_worker, stop
 from tests.webhook.conftest import post_shopify
-
-
-def start_worker(settings: Settings) -> subprocess.Popen:
-    """A worker process that knows the stores (the test's secrets file) and retries quickly."""
-    env = {
-        **conveyor_env(settings),
-        "CONVEYOR_WEBHOOK_SECRETS_FILE": str(settings.webhook_secrets_file),
-        "CONVEYOR_OUTBOUND_POLL_SECONDS": str(settings.outbound_poll_seconds),
-        "CONVEYOR_OUTBOUND_FIRST_RETRY_SECONDS": str(settings.outbound_first_retry_seconds),
-        "CONVEYOR_CARRIER_TRACKING_URLS": json.dumps(settings.carrier_tracking_urls),
-    }
-    return subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env)
 
 
 def expire_claims(engine: Engine) -> None:
