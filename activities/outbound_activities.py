@@ -159,7 +159,10 @@ class OutboundActivities:
         with session_scope(self.engine) as session:
             if answer.error is None:
                 feedback_service.mark_sent(
-                    session=session, feedback_id=feedback_id, status_code=answer.status_code or 0
+                    session=session,
+                    feedback_id=feedback_id,
+                    status_code=answer.status_code or 0,
+                    already=answer.already,
                 )
             else:
                 feedback_service.record_failure(

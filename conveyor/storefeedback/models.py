@@ -19,6 +19,7 @@ class FeedbackStatus(StrEnum):
     PENDING = "pending"  # due (again) once past `next_attempt_at`
     SENT = "sent"  # the store answered 2xx: never sent again
     FAILED = "failed"  # still refused when its retry window closed
+    ALREADY = "already"  # refused 422 as done at the store already (cancelled, fulfilled there)
 
 
 class StoreFeedback(SQLModel, table=True):

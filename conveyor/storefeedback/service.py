@@ -105,7 +105,8 @@ def cancelled(session: Session, order: SalesOrder, reason: str | None) -> StoreF
 
 
 def unsent(*, session: Session, order_id: int) -> list[StoreFeedback]:
-    """The order's rows the store has not taken yet (pending or failed), oldest first."""
+    """The order's rows the store has not taken yet (pending or failed) or refused as done
+    already (what its order page tells of), oldest first."""
     return list(
         session.exec(
             select(StoreFeedback)
@@ -122,7 +123,7 @@ def refused(*, session: Session, limit: int = 50) -> list[StoreFeedback]:
     return list(
         session.exec(
             select(StoreFeedback)
-            .where(StoreFeedback.status != FeedbackStatus.SENT)
+            .where(col(StoreFeedback.status).in_([FeedbackStatus.PENDING, FeedbackStatus.FAILED]))
             .where(col(StoreFeedback.last_error).is_not(None))
             .order_by(col(StoreFeedback.id))
             .limit(limit)
@@ -184,15 +185,18 @@ def release(*, session: Session, ids: list[int], lease_until: datetime) -> None:
     session.flush()
 
 
-def mark_sent(*, session: Session, feedback_id: int, status_code: int) -> None:
-    """The store answered 2xx (or had the effect already): never sent again."""
+def mark_sent(
+    *, session: Session, feedback_id: int, status_code: int, already: str | None = None
+) -> None:
+    """The store answered 2xx (or had the effect already): never sent again. `already` is the
+    store's refusal of it as done there (a 422: cancelled or fulfilled already), kept to show."""
     row = session.get(StoreFeedback, feedback_id)
-    if row is None or row.status == FeedbackStatus.SENT:
+    if row is None or row.status in (FeedbackStatus.SENT, FeedbackStatus.ALREADY):
         return
-    row.status = FeedbackStatus.SENT
+    row.status = FeedbackStatus.ALREADY if already else FeedbackStatus.SENT
     row.attempts += 1
     row.last_status = status_code
-    row.last_error = None
+    row.last_error = already[:2000] if already else None
     row.sent_at = utcnow()
     row.next_attempt_at = row.claimed_until = None
     session.add(row)

@@ -4,10 +4,13 @@ Shopify (Admin API 2024-10, `X-Shopify-Access-Token`): a shipment reads the orde
 and its fulfillment orders, then `POST /fulfillments.json` with
 `line_items_by_fulfillment_order` (the shipment's quantities) and `tracking_info` (number, url,
 company); nothing left to fulfil for it counts as done (told before an answer was recorded). A
-cancellation is `POST /orders/{id}/cancel.json`. WooCommerce (`/wp-json/wc/v3`, HTTP Basic with
-the consumer key and secret): a shipment adds a customer note with the tracking (unless the
-order's notes hold it already) and, the order's last one, sets it `completed`; a cancellation
-sets it `cancelled`. Every request carries the row's key as `Idempotency-Key` and `X-Request-Id`.
+cancellation is `POST /orders/{id}/cancel.json`. A 422 whose reason the store shows on a second
+read (the fulfillment order closed or cancelled meanwhile, the order cancelled already) is done:
+the store had it, it is never sent again and the order page says so. WooCommerce
+(`/wp-json/wc/v3`, HTTP Basic with the consumer key and secret): a shipment adds a customer
+note with the tracking (unless the order's notes hold it already) and, the order's last one,
+sets it `completed`; a cancellation sets it `cancelled`. Every request carries the row's key as
+`Idempotency-Key` and `X-Request-Id`.
 """
 
 import asyncio
@@ -42,6 +45,7 @@ class Feedback:
 class Answer:
     status_code: int | None  # the store's last HTTP status (None: no answer)
     error: str | None = None  # None: the store has it
+    already: str | None = None  # the store refused it as done already (its answer)
 
 
 class Refused(Exception):
@@ -50,6 +54,13 @@ class Refused(Exception):
     def __init__(self, status_code: int | None, error: str) -> None:
         super().__init__(error)
         self.status_code = status_code
+
+
+class AlreadyDone(Refused):
+    """The store refused (422) what it has already: fulfilled or cancelled there."""
+
+
+UNPROCESSABLE = 422
 
 
 async def tell(
@@ -64,6 +75,8 @@ async def tell(
                 status_code = await _shopify(client, store, feedback)
             else:
                 status_code = await _woocommerce(client, store, feedback)
+    except AlreadyDone as exc:
+        return Answer(exc.status_code, already=str(exc))
     except Refused as exc:
         return Answer(exc.status_code, str(exc))
     except (httpx.HTTPError, TimeoutError) as exc:
@@ -107,9 +120,24 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
     order = feedback.external_id
     if feedback.action == FeedbackAction.CANCEL:
         url = f"{base}/orders/{order}/cancel.json"
-        response = await _call(
-            client, "POST", url, headers=headers, json={"reason": "other", "email": False}
-        )
+        try:
+            response = await _call(
+                client, "POST", url, headers=headers, json={"reason": "other", "email": False}
+            )
+        except Refused as exc:
+            if exc.status_code != UNPROCESSABLE:
+                raise
+            now = await _call(
+                client,
+                "GET",
+                f"{base}/orders/{order}.json",
+                headers=headers,
+                params={"fields": "id,cancelled_at,fulfillment_status"},
+            )
+            there = now.json().get("order") or {}
+            if there.get("cancelled_at") or there.get("fulfillment_status") == "fulfilled":
+                raise AlreadyDone(exc.status_code, str(exc)) from exc
+            raise
         return response.status_code
     placed = await _call(
         client,
@@ -138,13 +166,24 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
         },
         "notify_customer": False,  # Conveyor mails the customer itself
     }
-    response = await _call(
-        client,
-        "POST",
-        f"{base}/fulfillments.json",
-        headers=headers,
-        json={"fulfillment": fulfillment},
-    )
+    try:
+        response = await _call(
+            client,
+            "POST",
+            f"{base}/fulfillments.json",
+            headers=headers,
+            json={"fulfillment": fulfillment},
+        )
+    except Refused as exc:
+        if exc.status_code != UNPROCESSABLE:
+            raise
+        # Closed or cancelled at the store since it was read: nothing of it is left to fulfil.
+        again = await _call(
+            client, "GET", f"{base}/orders/{order}/fulfillment_orders.json", headers=headers
+        )
+        if not _allocate(payload.get("lines") or [], again.json(), sku_of):
+            raise AlreadyDone(exc.status_code, str(exc)) from exc
+        raise
     return response.status_code
 
 

@@ -39,6 +39,7 @@ class StandIn:
     # its fulfillment order closed since, a cancel 422 with the order cancelled already.
     merchant_fulfils: bool = False
     merchant_cancelled: bool = False
+    refuse_422: bool = False  # every fulfillment refused 422, its fulfillment order still open
     # Hold the answer to a created fulfillment until `release` (a worker killed meanwhile).
     hold: bool = False
     holding: threading.Event = field(default_factory=threading.Event)
@@ -88,6 +89,8 @@ class StandIn:
         if method == "POST" and path == "/fulfillments.json":
             fulfillment = body["fulfillment"]
             assert set(fulfillment) >= {"line_items_by_fulfillment_order", "tracking_info"}
+            if self.refuse_422:
+                return 422, {"errors": ["Fulfillment order is not in an actionable state."]}
             if self.merchant_fulfils:
                 self.fulfilled |= {9000 + n for n in range(len(SHOPIFY_ITEMS))}
                 return 422, {"errors": ["Invalid fulfillment order line item quantity requested."]}

@@ -172,3 +172,59 @@ async def test_cancellation_by_the_store_is_not_sent_back(
     await wait_for_order(api, number, lambda o: o["status"] == "cancelled")
     await asyncio.sleep(1.0)
     assert stand_in.requests == [] and _rows(engine) == []
+
+
+async def test_shopify_422_for_a_fulfillment_order_closed_meanwhile_is_done_not_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    stand_in.merchant_fulfils = True  # fulfilled in Shopify's admin between our read and post
+    await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD422"})
+    await _until(lambda: _rows(engine)[0].status == "already", f"done: {stand_in.requests}")
+    (row,) = _rows(engine)
+    assert (row.attempts, row.last_status) == (1, 422)
+    assert "Invalid fulfillment order line item quantity" in (row.last_error or "")
+    staff = await staff_client(api, ADMIN_TOKEN)
+    page = (await staff.get(f"/orders/{number}")).text
+    assert "The store had it already (fulfil): HTTP 422" in page
+    assert "Store not updated yet" not in page
+    assert f"{number}</a> (shopify, fulfil)" not in (await staff.get("/monitor")).text
+    await asyncio.sleep(1.5)  # well past the first retry's 0.3 s
+    assert len(stand_in.writes("fulfillments.json")) == 1 and stand_in.fulfillments == []
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_shopify_422_for_an_order_cancelled_there_already_is_done_not_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    await wait_for_open_task(api, number, "picking")
+    stand_in.merchant_cancelled = True  # its orders/cancelled webhook not here yet
+    cancelled = await api.post(f"/api/orders/{number}/cancel", params={"reason": "no stock"})
+    assert cancelled.status_code == 200, cancelled.text
+    await _until(lambda: _rows(engine) and _rows(engine)[0].status == "already", "done")
+    (row,) = _rows(engine)
+    assert (row.attempts, row.last_status) == (1, 422)
+    page = (await (await staff_client(api, ADMIN_TOKEN)).get(f"/orders/{number}")).text
+    assert "The store had it already (cancel): HTTP 422" in page
+    await asyncio.sleep(1.5)
+    assert len(stand_in.writes("cancel.json")) == 1
+
+
+async def test_shopify_422_for_anything_else_is_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    """A 422 the store's state does not explain (the fulfillment order still open) is a
+    refusal like any other: retried with backoff, said on the order page."""
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    stand_in.refuse_422 = True
+    await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD4221"})
+    await _until(lambda: len(stand_in.writes("fulfillments.json")) >= 2, "tried again")
+    (row,) = _rows(engine)
+    assert row.status == "pending" and row.last_status == 422
