@@ -13,6 +13,7 @@ from conveyor.core.models import timestamp_field
 class FeedbackAction(StrEnum):
     FULFIL = "fulfil"  # Shopify: a fulfillment with tracking; WooCommerce: completed + a note
     CANCEL = "cancel"  # Shopify: cancel the order; WooCommerce: status cancelled
+    REFUND = "refund"  # a refund decided in Conveyor (a return's): a refund at the store
 
 
 class FeedbackStatus(StrEnum):

@@ -9,6 +9,7 @@ marks a row sent and it is never sent again, anything else backs it off like a w
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, or_, select
@@ -102,6 +103,30 @@ def cancelled(session: Session, order: SalesOrder, reason: str | None) -> StoreF
     payload = {"order_number": order.number, "reason": reason or None}
     key = f"{order.number}:{FeedbackAction.CANCEL}"
     return _write(session, order, key, FeedbackAction.CANCEL, payload)
+
+
+def refunded(
+    session: Session,
+    order: SalesOrder,
+    *,
+    reference: str,
+    amount: Decimal,
+    currency: str,
+    lines: Sequence[tuple[str, int]],
+    reason: str,
+) -> StoreFeedback | None:
+    """Conveyor refunded a store order (a return's refund, `reference` its RMA): tell the store
+    once, with the amount and the (sku, qty) given back."""
+    payload = {
+        "order_number": order.number,
+        "reference": reference,
+        "amount": f"{amount:.2f}",
+        "currency": currency,
+        "lines": [{"sku": sku, "qty": qty} for sku, qty in lines],
+        "reason": reason,
+    }
+    key = f"{order.number}:{reference}:{FeedbackAction.REFUND}"
+    return _write(session, order, key, FeedbackAction.REFUND, payload)
 
 
 def unsent(*, session: Session, order_id: int) -> list[StoreFeedback]:

@@ -9,13 +9,21 @@ read (the fulfillment order closed or cancelled meanwhile, the order cancelled a
 the store had it, it is never sent again and the order page says so. WooCommerce
 (`/wp-json/wc/v3`, HTTP Basic with the consumer key and secret): a shipment adds a customer
 note with the tracking (unless the order's notes hold it already) and, the order's last one,
-sets it `completed`; a cancellation sets it `cancelled`. Every request carries the row's key as
+sets it `completed`; a cancellation sets it `cancelled`. A refund decided in Conveyor (a
+return's) is, at Shopify, `POST /orders/{id}/refunds/calculate.json` for the returned line items
+(`no_restock`: Conveyor keeps the stock) and then `POST /orders/{id}/refunds.json` with those
+items and `refund` transactions against the calculated parents for the amount, its note naming
+the row's key; at WooCommerce `POST /orders/{id}/refunds` with `amount`, `reason`,
+`api_refund: true` (the store's gateway pays it back), `api_restock: false` and the key in
+`meta_data`. A retry first lists the order's refunds and sends none whose key is there. Every
+request carries the row's key as
 `Idempotency-Key` and `X-Request-Id`.
 """
 
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -118,6 +126,8 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
     token = store.api_token.get_secret_value() if store.api_token else ""
     headers = _headers(feedback) | {"X-Shopify-Access-Token": token}
     order = feedback.external_id
+    if feedback.action == FeedbackAction.REFUND:
+        return await _shopify_refund(client, base, headers, feedback)
     if feedback.action == FeedbackAction.CANCEL:
         url = f"{base}/orders/{order}/cancel.json"
         try:
@@ -139,17 +149,7 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
                 raise AlreadyDone(exc.status_code, str(exc)) from exc
             raise
         return response.status_code
-    placed = await _call(
-        client,
-        "GET",
-        f"{base}/orders/{order}.json",
-        headers=headers,
-        params={"fields": "id,line_items"},
-    )
-    sku_of = {
-        str(item.get("id")): item.get("sku") or ""
-        for item in (placed.json().get("order") or {}).get("line_items") or []
-    }
+    sku_of = await _skus(client, base, order, headers)
     listed = await _call(
         client, "GET", f"{base}/orders/{order}/fulfillment_orders.json", headers=headers
     )
@@ -187,6 +187,75 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
     return response.status_code
 
 
+async def _skus(
+    client: httpx.AsyncClient, base: str, order: str, headers: dict[str, str]
+) -> dict[str, str]:
+    """The Shopify order's SKU per line item id."""
+    placed = await _call(
+        client,
+        "GET",
+        f"{base}/orders/{order}.json",
+        headers=headers,
+        params={"fields": "id,line_items"},
+    )
+    return {
+        str(item.get("id")): item.get("sku") or ""
+        for item in (placed.json().get("order") or {}).get("line_items") or []
+    }
+
+
+async def _shopify_refund(
+    client: httpx.AsyncClient, base: str, headers: dict[str, str], feedback: Feedback
+) -> int:
+    order, payload = feedback.external_id, feedback.payload
+    listed = await _call(client, "GET", f"{base}/orders/{order}/refunds.json", headers=headers)
+    if any(feedback.key in (r.get("note") or "") for r in listed.json().get("refunds") or []):
+        return listed.status_code  # refunded before an answer was recorded
+    item_of = {sku: item for item, sku in (await _skus(client, base, order, headers)).items()}
+    items = [
+        {"line_item_id": int(item_of[line["sku"]]), "quantity": line["qty"]}
+        | {"restock_type": "no_restock"}
+        for line in payload.get("lines") or []
+        if line.get("sku") in item_of
+    ]
+    calculated = await _call(
+        client,
+        "POST",
+        f"{base}/orders/{order}/refunds/calculate.json",
+        headers=headers,
+        json={"refund": {"currency": payload["currency"], "refund_line_items": items}},
+    )
+    left = Decimal(payload["amount"])
+    transactions = []
+    for suggested in (calculated.json().get("refund") or {}).get("transactions") or []:
+        take = min(left, Decimal(str(suggested.get("maximum_refundable") or "0")))
+        if take > 0:
+            left -= take
+            transactions.append(
+                {
+                    "parent_id": suggested.get("parent_id"),
+                    "amount": f"{take:.2f}",
+                    "kind": "refund",
+                    "gateway": suggested.get("gateway"),
+                }
+            )
+    refund = {
+        "currency": payload["currency"],
+        "notify": False,  # Conveyor mails the customer itself
+        "note": f"{payload.get('reason')} ({feedback.key})",
+        "refund_line_items": items,
+        "transactions": transactions,
+    }
+    response = await _call(
+        client,
+        "POST",
+        f"{base}/orders/{order}/refunds.json",
+        headers=headers,
+        json={"refund": refund},
+    )
+    return response.status_code
+
+
 def _allocate(
     lines: list[dict[str, Any]], listed: dict[str, Any], sku_of: dict[str, str]
 ) -> list[dict[str, Any]]:
@@ -220,6 +289,25 @@ async def _woocommerce(
     secret = store.consumer_secret.get_secret_value() if store.consumer_secret else ""
     auth = httpx.BasicAuth(key, secret)
     headers = _headers(feedback)
+    if feedback.action == FeedbackAction.REFUND:
+        refunds = await _call(client, "GET", f"{base}/refunds", headers=headers, auth=auth)
+        marker = {"key": "conveyor_key", "value": feedback.key}
+        if any(
+            isinstance(r, dict) and any(_same(m, marker) for m in r.get("meta_data") or [])
+            for r in refunds.json()
+        ):
+            return refunds.status_code  # refunded before an answer was recorded
+        refund = {
+            "amount": feedback.payload["amount"],
+            "reason": feedback.payload.get("reason") or "",
+            "api_refund": True,  # the store's payment gateway pays the customer back
+            "api_restock": False,  # Conveyor keeps the stock
+            "meta_data": [marker],
+        }
+        response = await _call(
+            client, "POST", f"{base}/refunds", headers=headers, auth=auth, json=refund
+        )
+        return response.status_code
     if feedback.action == FeedbackAction.CANCEL:
         response = await _call(
             client, "PUT", base, headers=headers, auth=auth, json={"status": "cancelled"}
@@ -240,6 +328,10 @@ async def _woocommerce(
         json={"note": text, "customer_note": True},
     )
     return response.status_code
+
+
+def _same(meta: Any, marker: dict[str, str]) -> bool:
+    return isinstance(meta, dict) and all(meta.get(k) == v for k, v in marker.items())
 
 
 def note(payload: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tests.webhook.conftest import SHOPIFY_SECRET, WOO_SECRET, sample
 
 TOKEN = "shpat_test_0123456789"
 WOO_KEY, WOO_SECRET_KEY = "ck_test_0123", "cs_test_4567"
+PARENT, PAID = 389404469, "1000.00"  # the sale transaction a refund goes back to
 SHOPIFY_BASE = "/admin/api/2024-10"
 SHOPIFY_ITEMS = [
     {"id": item["id"], "sku": item["sku"], "quantity": item["quantity"]}
@@ -35,6 +37,8 @@ class StandIn:
     fulfilled: set[int] = field(default_factory=set)  # fulfillment order line items done
     notes: list[dict[str, Any]] = field(default_factory=list)  # WooCommerce order notes
     fulfillments: list[dict[str, Any]] = field(default_factory=list)  # created, in order
+    refunds: list[dict[str, Any]] = field(default_factory=list)  # Shopify refunds created
+    woo_refunds: list[dict[str, Any]] = field(default_factory=list)  # WooCommerce's
     # The merchant acts in Shopify's admin meanwhile: the next fulfillment is refused 422 with
     # its fulfillment order closed since, a cancel 422 with the order cancelled already.
     merchant_fulfils: bool = False
@@ -100,6 +104,23 @@ class StandIn:
                 self.fulfilled |= {i["id"] for i in group["fulfillment_order_line_items"]}
             self.fulfillments.append(fulfillment)
             return 201, {"fulfillment": {"id": 255858046, "status": "success"}}
+        if method == "GET" and path == f"/orders/{order_id}/refunds.json":
+            return 200, {"refunds": self.refunds}
+        if method == "POST" and path == f"/orders/{order_id}/refunds/calculate.json":
+            return 200, {"refund": {"transactions": self._calculate(body["refund"])}}
+        if method == "POST" and path == f"/orders/{order_id}/refunds.json":
+            refund = body["refund"]
+            assert {"currency", "notify", "note", "refund_line_items", "transactions"} <= set(
+                refund
+            )
+            self._calculate(refund)  # the same line items shape
+            for transaction in refund["transactions"]:
+                assert set(transaction) == {"parent_id", "amount", "kind", "gateway"}
+                assert transaction["kind"] == "refund" and transaction["parent_id"] == PARENT
+                assert Decimal(transaction["amount"]) <= Decimal(PAID)
+                assert transaction["amount"] == f"{Decimal(transaction['amount']):.2f}"
+            self.refunds.append({"id": 929361465 + len(self.refunds), **refund})
+            return 201, {"refund": self.refunds[-1]}
         if (
             method == "POST"
             and path == f"/orders/{order_id}/cancel.json"
@@ -110,6 +131,26 @@ class StandIn:
             return 200, {"order": {"id": int(order_id), "cancelled_at": "2026-12-02T16:00:00Z"}}
         return 404, {"errors": "Not Found"}
 
+    def _calculate(self, refund: dict[str, Any]) -> list[dict[str, Any]]:
+        """Shopify's suggested transactions for the refund's line items (checked)."""
+        known = {item["id"] for item in SHOPIFY_ITEMS}
+        for item in refund["refund_line_items"]:
+            assert set(item) == {"line_item_id", "quantity", "restock_type"}
+            assert item["line_item_id"] in known and item["quantity"] > 0
+            assert item["restock_type"] in ("no_restock", "cancel", "return")
+        assert refund["currency"]
+        return [
+            {
+                "order_id": 820982911946154508,
+                "kind": "suggested_refund",
+                "gateway": "shopify_payments",
+                "parent_id": PARENT,
+                "amount": PAID,
+                "maximum_refundable": PAID,
+                "currency": refund["currency"],
+            }
+        ]
+
     def _woocommerce(self, method: str, path: str, headers: dict, body: Any) -> tuple[int, Any]:
         expected = base64.b64encode(f"{WOO_KEY}:{WOO_SECRET_KEY}".encode()).decode()
         if headers.get("authorization") != f"Basic {expected}":
@@ -117,6 +158,16 @@ class StandIn:
         if method == "PUT" and path == "/wp-json/wc/v3/orders/727":
             assert set(body) == {"status"} and body["status"] in ("completed", "cancelled")
             return 200, {"id": 727, "status": body["status"]}
+        if method == "GET" and path == "/wp-json/wc/v3/orders/727/refunds":
+            return 200, self.woo_refunds
+        if method == "POST" and path == "/wp-json/wc/v3/orders/727/refunds":
+            allowed = {"amount", "reason", "refunded_by", "meta_data", "line_items"}
+            assert set(body) <= allowed | {"api_refund", "api_restock"}
+            assert isinstance(body["amount"], str) and Decimal(body["amount"]) > 0
+            assert all(set(m) == {"key", "value"} for m in body.get("meta_data", []))
+            assert body["api_restock"] is False
+            self.woo_refunds.append({"id": 726 + len(self.woo_refunds), **body})
+            return 201, self.woo_refunds[-1]
         if method == "GET" and path == "/wp-json/wc/v3/orders/727/notes":
             return 200, self.notes
         if method == "POST" and path == "/wp-json/wc/v3/orders/727/notes":

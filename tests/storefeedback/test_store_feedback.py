@@ -4,6 +4,7 @@ WooCommerce order is completed with a customer note, and a cancellation reaches 
 
 import asyncio
 import json
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -228,3 +229,90 @@ async def test_shopify_422_for_anything_else_is_retried(
     await _until(lambda: len(stand_in.writes("fulfillments.json")) >= 2, "tried again")
     (row,) = _rows(engine)
     assert row.status == "pending" and row.last_status == 422
+
+
+async def _paid(api: httpx.AsyncClient, number: str) -> None:
+    """Pay the order's balance once invoiced, and see it completed."""
+    order = await wait_for_order(api, number, lambda o: o["current_step"] == "collection", 90)
+    paid = await api.post(
+        f"/api/orders/{number}/payments", json={"amount": order["totals"]["balance"]}
+    )
+    assert paid.status_code == 201, paid.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+
+async def _returned(api: httpx.AsyncClient, number: str, sku: str) -> dict:
+    """A return of one `sku` authorised and received: its credit note and refund."""
+    created = await api.post(
+        f"/api/orders/{number}/returns", json={"lines": [{"sku": sku, "qty": 1}]}
+    )
+    assert created.status_code == 201, created.text
+    received = await api.post(f"/api/returns/{created.json()['number']}/receive", json={})
+    assert received.status_code == 200, received.text
+    return received.json()
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])  # shipped, paid and done at once
+async def test_a_refund_decided_in_conveyor_is_one_shopify_refund(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    await _paid(api, number)
+    sku = SHOPIFY_ITEMS[0]["sku"]
+    rma = await _returned(api, number, sku)
+    assert Decimal(rma["refund_total"]) > 0, rma
+    key = f"{number}:{rma['number']}:refund"
+
+    await _until(lambda: len(stand_in.refunds) == 1, f"a refund: {stand_in.requests}")
+    (refund,) = stand_in.refunds
+    assert refund["refund_line_items"] == [
+        {"line_item_id": SHOPIFY_ITEMS[0]["id"], "quantity": 1, "restock_type": "no_restock"}
+    ]
+    (transaction,) = refund["transactions"]
+    assert Decimal(transaction["amount"]) == Decimal(rma["refund_total"])
+    assert key in refund["note"] and refund["notify"] is False
+    calculate = stand_in.writes("refunds/calculate.json")
+    assert len(calculate) == 1 and calculate[0]["headers"]["idempotency-key"] == key
+    await _until(lambda: _row(engine, key).status == "sent", "the refund row sent")
+
+    # Tried again after a lost commit: the store's refunds name the key, none is added.
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()
+        lost.status = "pending"
+        session.add(lost)
+    await _until(lambda: _row(engine, key).status == "sent", "the row sent again")
+    assert len(stand_in.refunds) == 1
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_a_refund_decided_in_conveyor_is_one_woocommerce_refund(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    body = json.loads(woocommerce_order())
+    for n, item in enumerate(body["line_items"]):
+        item["sku"] = item["sku"] or f"WOO-{n}"
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_woocommerce(api, json.dumps(body).encode())).json()["order_number"]
+    await _paid(api, number)
+    rma = await _returned(api, number, body["line_items"][0]["sku"])
+    assert Decimal(rma["refund_total"]) > 0, rma
+    key = f"{number}:{rma['number']}:refund"
+    await _until(lambda: len(stand_in.woo_refunds) == 1, f"a refund: {stand_in.requests}")
+    (refund,) = stand_in.woo_refunds
+    assert refund["amount"] == rma["refund_total"]
+    assert refund["api_refund"] is True and refund["api_restock"] is False
+    assert refund["meta_data"] == [{"key": "conveyor_key", "value": key}]
+    await _until(lambda: _row(engine, key).status == "sent", "the refund row sent")
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()
+        lost.status = "pending"
+        session.add(lost)
+    await _until(lambda: _row(engine, key).status == "sent", "the row sent again")
+    assert len(stand_in.woo_refunds) == 1
+
+
+def _row(engine: Engine, key: str) -> StoreFeedback:
+    with session_scope(engine) as session:
+        return session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()
