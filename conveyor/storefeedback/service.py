@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, record
 from conveyor.core.models import utcnow
 from conveyor.notification.service import Backoff
 from conveyor.order.models import OrderLine, SalesOrder
@@ -168,6 +170,32 @@ def for_order(*, session: Session, order_id: int) -> list[StoreFeedback]:
 
 
 # ---- the dispatcher's side ---------------------------------------------------------------------
+
+
+def purge(*, session: Session, now: datetime, retention_seconds: float, limit: int = 500) -> int:
+    """Delete up to `limit` rows the store took (sent, or had already) more than
+    `retention_seconds` ago; pending and failed ones stay. How many went."""
+    ids = list(
+        session.exec(
+            select(StoreFeedback.id)
+            .where(col(StoreFeedback.status).in_([FeedbackStatus.SENT, FeedbackStatus.ALREADY]))
+            .where(col(StoreFeedback.sent_at) < now - timedelta(seconds=retention_seconds))
+            .order_by(col(StoreFeedback.id))
+            .limit(limit)
+        ).all()
+    )
+    if ids:
+        session.execute(delete(StoreFeedback).where(col(StoreFeedback.id).in_(ids)))
+        record(
+            session,
+            actor=Actor.system(),
+            action="storefeedback.purge",
+            entity="storefeedback",
+            entity_id=f"{ids[0]}-{ids[-1]}",
+            after={"deleted": len(ids)},
+        )
+        session.flush()
+    return len(ids)
 
 
 def claim_due(
