@@ -81,6 +81,7 @@ class OutboundActivities:
         timeout = httpx.Timeout(self.settings.outbound_timeout_seconds)
         beating = asyncio.create_task(_heartbeat_forever(result))
         try:
+            await asyncio.to_thread(self.purge)  # once a drain (its 300 s): cheap when nothing
             async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
                 while loop.time() < deadline and not activity.is_worker_shutdown():
                     claiming = asyncio.ensure_future(asyncio.to_thread(self._claim))
@@ -159,7 +160,10 @@ class OutboundActivities:
         with session_scope(self.engine) as session:
             if answer.error is None:
                 feedback_service.mark_sent(
-                    session=session, feedback_id=feedback_id, status_code=answer.status_code or 0
+                    session=session,
+                    feedback_id=feedback_id,
+                    status_code=answer.status_code or 0,
+                    already=answer.already,
                 )
             else:
                 feedback_service.record_failure(
@@ -220,6 +224,23 @@ class OutboundActivities:
             feedback_service.release(
                 session=session, ids=[f.id for f in feedback], lease_until=lease_until
             )
+
+    def purge(self) -> int:
+        """Delete what is past `outbound_retention_seconds`: delivered webhooks, their events,
+        store feedback the stores took; in batches, each its own commit. How many rows went."""
+        deleted = 0
+        for purge in (outbound_service.purge, feedback_service.purge):
+            while True:
+                with session_scope(self.engine) as session:
+                    gone = purge(
+                        session=session,
+                        now=utcnow(),
+                        retention_seconds=self.settings.outbound_retention_seconds,
+                    )
+                deleted += gone
+                if gone < outbound_service.PURGE_BATCH:
+                    break
+        return deleted
 
     def _delivered(self, delivery_id: int, status_code: int) -> None:
         with session_scope(self.engine) as session:

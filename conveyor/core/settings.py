@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     outbound_first_retry_seconds: float = Field(default=10.0, gt=0)
     outbound_retry_max_seconds: float = Field(default=3600.0, ge=1)
     outbound_retry_hours: float = Field(default=72.0, gt=0, le=24 * 30)
+    # Delivered outbound webhooks (and events with nothing left to deliver) and store feedback
+    # the store took are deleted this long after; the dispatcher purges at each drain's start.
+    outbound_retention_seconds: float = Field(default=30 * 86400.0, gt=0)
     # Links in e-mails point here; defaults to the API's own address.
     public_base_url: str | None = None
     default_currency: str = "USD"

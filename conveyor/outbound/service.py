@@ -12,6 +12,7 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, or_, select
 
 from conveyor.audit.service import Actor, record
@@ -228,6 +229,52 @@ def body(event: OutboundEvent) -> bytes:
 
 
 # ---- deliveries --------------------------------------------------------------------------------
+
+
+PURGE_BATCH = 500
+
+
+def purge(
+    *, session: Session, now: datetime, retention_seconds: float, limit: int = PURGE_BATCH
+) -> int:
+    """Delete up to `limit` deliveries delivered more than `retention_seconds` ago, then the
+    events as old with no delivery left (pending, failed ones stay for a replay). How many
+    deliveries and events went; call again while it is `limit` or more."""
+    before = now - timedelta(seconds=retention_seconds)
+    ids = list(
+        session.exec(
+            select(OutboundDelivery.id)
+            .where(OutboundDelivery.status == DeliveryStatus.DELIVERED)
+            .where(col(OutboundDelivery.delivered_at) < before)
+            .order_by(col(OutboundDelivery.id))
+            .limit(limit)
+        ).all()
+    )
+    if ids:
+        session.execute(delete(OutboundDelivery).where(col(OutboundDelivery.id).in_(ids)))
+    left = select(OutboundDelivery.id).where(OutboundDelivery.event_id == OutboundEvent.id)
+    events = list(
+        session.exec(
+            select(OutboundEvent.id)
+            .where(col(OutboundEvent.created_at) < before)
+            .where(~left.exists())
+            .order_by(col(OutboundEvent.id))
+            .limit(limit)
+        ).all()
+    )
+    if events:
+        session.execute(delete(OutboundEvent).where(col(OutboundEvent.id).in_(events)))
+    if ids or events:
+        record(
+            session,
+            actor=Actor.system(),
+            action="outbound.purge",
+            entity="outbound_delivery",
+            entity_id=f"{ids[0]}-{ids[-1]}" if ids else None,
+            after={"deliveries": len(ids), "events": len(events)},
+        )
+    session.flush()
+    return len(ids) + len(events)
 
 
 def claim_due(

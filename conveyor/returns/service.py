@@ -33,6 +33,7 @@ from conveyor.returns.models import (
     ReturnLine,
     ReturnStatus,
 )
+from conveyor.storefeedback import service as store_feedback
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
 
@@ -382,6 +383,15 @@ def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
                 method=REFUND_METHOD,
                 reference=rma.number,
                 actor=audit_service.Actor.system(),  # the return's workflow refunds
+            )
+            store_feedback.refunded(
+                session,
+                order,
+                reference=rma.number,
+                amount=amount,
+                currency=rma.currency,
+                lines=_goods(session, rma),
+                reason=f"return {rma.number}" + (f": {rma.reason}" if rma.reason else ""),
             )
     else:
         amount = -existing.amount

@@ -12,8 +12,9 @@ from conveyor.audit.service import Actor, record
 from conveyor.core.errors import Conflict
 from conveyor.core.models import utcnow
 from conveyor.notification import service as outbox_service
+from conveyor.order import service as order_service
 from conveyor.order import trail
-from conveyor.order.enums import Step
+from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
 from conveyor.outbound import events as outbound_events
 from conveyor.shipping.models import (
@@ -26,6 +27,8 @@ from conveyor.shipping.models import (
     ShipmentStatus,
 )
 from conveyor.storefeedback import service as store_feedback
+from conveyor.task import service as task_service
+from conveyor.task.models import Task
 
 
 class ShipmentError(Conflict):
@@ -271,7 +274,50 @@ def mark_failed(
         after={"status": shipment.status, "reason": reason},
     )
     status_changed(session=session, order=order, shipment=shipment, app_url=app_url)
+    if order.status in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
+        _follow_up_after_finish(session, order, shipment)
     return True
+
+
+FOLLOW_UP_STEP, FOLLOW_UP_ROLE = Step.DELIVERY, "order_desk"  # as the workflow's own task
+
+
+def follow_up_key(order_number: str, number: int) -> str:
+    """The key of the order desk's task for a shipment that failed after its order finished."""
+    return f"{order_number}:after:failed:{number}"
+
+
+def is_follow_up(task: Task) -> bool:
+    """A failed shipment's task opened after its order finished: no workflow waits for it, so
+    completing it only records the outcome."""
+    prefix = follow_up_key(task.order_number, 0).removesuffix("0")
+    return (
+        task.step == FOLLOW_UP_STEP
+        and task.key.startswith(prefix)
+        and task.key.removeprefix(prefix).isdigit()
+    )
+
+
+def _follow_up_after_finish(session: Session, order: SalesOrder, shipment: Shipment) -> None:
+    """The order's workflow has ended (a drop-ship shipment confirmed, the order paid and done,
+    then lost): the order desk gets the task the workflow would have given it, once."""
+    task = task_service.create_assigned(
+        session=session,
+        key=follow_up_key(order.number or "", shipment.number),
+        order=order,
+        step=FOLLOW_UP_STEP,
+        role=FOLLOW_UP_ROLE,
+    )
+    order_service.add_event(
+        session=session,
+        key=f"failed-after:{shipment.number}",
+        order=order,
+        kind="shipment_failed",
+        message=(
+            f"shipment {shipment.number} failed after the order was {order.status}: "
+            f"order desk task {task.id}"
+        ),
+    )
 
 
 def status_changed(

@@ -13,12 +13,14 @@ from conveyor.core.models import timestamp_field
 class FeedbackAction(StrEnum):
     FULFIL = "fulfil"  # Shopify: a fulfillment with tracking; WooCommerce: completed + a note
     CANCEL = "cancel"  # Shopify: cancel the order; WooCommerce: status cancelled
+    REFUND = "refund"  # a refund decided in Conveyor (a return's): a refund at the store
 
 
 class FeedbackStatus(StrEnum):
     PENDING = "pending"  # due (again) once past `next_attempt_at`
     SENT = "sent"  # the store answered 2xx: never sent again
     FAILED = "failed"  # still refused when its retry window closed
+    ALREADY = "already"  # refused 422 as done at the store already (cancelled, fulfilled there)
 
 
 class StoreFeedback(SQLModel, table=True):

@@ -9,10 +9,13 @@ marks a row sent and it is never sent again, anything else backs it off like a w
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, or_, select
 
+from conveyor.audit.service import Actor, record
 from conveyor.core.models import utcnow
 from conveyor.notification.service import Backoff
 from conveyor.order.models import OrderLine, SalesOrder
@@ -104,8 +107,33 @@ def cancelled(session: Session, order: SalesOrder, reason: str | None) -> StoreF
     return _write(session, order, key, FeedbackAction.CANCEL, payload)
 
 
+def refunded(
+    session: Session,
+    order: SalesOrder,
+    *,
+    reference: str,
+    amount: Decimal,
+    currency: str,
+    lines: Sequence[tuple[str, int]],
+    reason: str,
+) -> StoreFeedback | None:
+    """Conveyor refunded a store order (a return's refund, `reference` its RMA): tell the store
+    once, with the amount and the (sku, qty) given back."""
+    payload = {
+        "order_number": order.number,
+        "reference": reference,
+        "amount": f"{amount:.2f}",
+        "currency": currency,
+        "lines": [{"sku": sku, "qty": qty} for sku, qty in lines],
+        "reason": reason,
+    }
+    key = f"{order.number}:{reference}:{FeedbackAction.REFUND}"
+    return _write(session, order, key, FeedbackAction.REFUND, payload)
+
+
 def unsent(*, session: Session, order_id: int) -> list[StoreFeedback]:
-    """The order's rows the store has not taken yet (pending or failed), oldest first."""
+    """The order's rows the store has not taken yet (pending or failed) or refused as done
+    already (what its order page tells of), oldest first."""
     return list(
         session.exec(
             select(StoreFeedback)
@@ -122,7 +150,7 @@ def refused(*, session: Session, limit: int = 50) -> list[StoreFeedback]:
     return list(
         session.exec(
             select(StoreFeedback)
-            .where(StoreFeedback.status != FeedbackStatus.SENT)
+            .where(col(StoreFeedback.status).in_([FeedbackStatus.PENDING, FeedbackStatus.FAILED]))
             .where(col(StoreFeedback.last_error).is_not(None))
             .order_by(col(StoreFeedback.id))
             .limit(limit)
@@ -142,6 +170,32 @@ def for_order(*, session: Session, order_id: int) -> list[StoreFeedback]:
 
 
 # ---- the dispatcher's side ---------------------------------------------------------------------
+
+
+def purge(*, session: Session, now: datetime, retention_seconds: float, limit: int = 500) -> int:
+    """Delete up to `limit` rows the store took (sent, or had already) more than
+    `retention_seconds` ago; pending and failed ones stay. How many went."""
+    ids = list(
+        session.exec(
+            select(StoreFeedback.id)
+            .where(col(StoreFeedback.status).in_([FeedbackStatus.SENT, FeedbackStatus.ALREADY]))
+            .where(col(StoreFeedback.sent_at) < now - timedelta(seconds=retention_seconds))
+            .order_by(col(StoreFeedback.id))
+            .limit(limit)
+        ).all()
+    )
+    if ids:
+        session.execute(delete(StoreFeedback).where(col(StoreFeedback.id).in_(ids)))
+        record(
+            session,
+            actor=Actor.system(),
+            action="storefeedback.purge",
+            entity="storefeedback",
+            entity_id=f"{ids[0]}-{ids[-1]}",
+            after={"deleted": len(ids)},
+        )
+        session.flush()
+    return len(ids)
 
 
 def claim_due(
@@ -184,15 +238,18 @@ def release(*, session: Session, ids: list[int], lease_until: datetime) -> None:
     session.flush()
 
 
-def mark_sent(*, session: Session, feedback_id: int, status_code: int) -> None:
-    """The store answered 2xx (or had the effect already): never sent again."""
+def mark_sent(
+    *, session: Session, feedback_id: int, status_code: int, already: str | None = None
+) -> None:
+    """The store answered 2xx (or had the effect already): never sent again. `already` is the
+    store's refusal of it as done there (a 422: cancelled or fulfilled already), kept to show."""
     row = session.get(StoreFeedback, feedback_id)
-    if row is None or row.status == FeedbackStatus.SENT:
+    if row is None or row.status in (FeedbackStatus.SENT, FeedbackStatus.ALREADY):
         return
-    row.status = FeedbackStatus.SENT
+    row.status = FeedbackStatus.ALREADY if already else FeedbackStatus.SENT
     row.attempts += 1
     row.last_status = status_code
-    row.last_error = None
+    row.last_error = already[:2000] if already else None
     row.sent_at = utcnow()
     row.next_attempt_at = row.claimed_until = None
     session.add(row)

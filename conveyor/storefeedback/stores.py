@@ -4,15 +4,26 @@ Shopify (Admin API 2024-10, `X-Shopify-Access-Token`): a shipment reads the orde
 and its fulfillment orders, then `POST /fulfillments.json` with
 `line_items_by_fulfillment_order` (the shipment's quantities) and `tracking_info` (number, url,
 company); nothing left to fulfil for it counts as done (told before an answer was recorded). A
-cancellation is `POST /orders/{id}/cancel.json`. WooCommerce (`/wp-json/wc/v3`, HTTP Basic with
-the consumer key and secret): a shipment adds a customer note with the tracking (unless the
-order's notes hold it already) and, the order's last one, sets it `completed`; a cancellation
-sets it `cancelled`. Every request carries the row's key as `Idempotency-Key` and `X-Request-Id`.
+cancellation is `POST /orders/{id}/cancel.json`. A 422 whose reason the store shows on a second
+read (the fulfillment order closed or cancelled meanwhile, the order cancelled already) is done:
+the store had it, it is never sent again and the order page says so. WooCommerce
+(`/wp-json/wc/v3`, HTTP Basic with the consumer key and secret): a shipment adds a customer
+note with the tracking (unless the order's notes hold it already) and, the order's last one,
+sets it `completed`; a cancellation sets it `cancelled`. A refund decided in Conveyor (a
+return's) is, at Shopify, `POST /orders/{id}/refunds/calculate.json` for the returned line items
+(`no_restock`: Conveyor keeps the stock) and then `POST /orders/{id}/refunds.json` with those
+items and `refund` transactions against the calculated parents for the amount, its note naming
+the row's key; at WooCommerce `POST /orders/{id}/refunds` with `amount`, `reason`,
+`api_refund: true` (the store's gateway pays it back), `api_restock: false` and the key in
+`meta_data`. A retry first lists the order's refunds and sends none whose key is there. Every
+request carries the row's key as
+`Idempotency-Key` and `X-Request-Id`.
 """
 
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -42,6 +53,7 @@ class Feedback:
 class Answer:
     status_code: int | None  # the store's last HTTP status (None: no answer)
     error: str | None = None  # None: the store has it
+    already: str | None = None  # the store refused it as done already (its answer)
 
 
 class Refused(Exception):
@@ -50,6 +62,13 @@ class Refused(Exception):
     def __init__(self, status_code: int | None, error: str) -> None:
         super().__init__(error)
         self.status_code = status_code
+
+
+class AlreadyDone(Refused):
+    """The store refused (422) what it has already: fulfilled or cancelled there."""
+
+
+UNPROCESSABLE = 422
 
 
 async def tell(
@@ -64,6 +83,8 @@ async def tell(
                 status_code = await _shopify(client, store, feedback)
             else:
                 status_code = await _woocommerce(client, store, feedback)
+    except AlreadyDone as exc:
+        return Answer(exc.status_code, already=str(exc))
     except Refused as exc:
         return Answer(exc.status_code, str(exc))
     except (httpx.HTTPError, TimeoutError) as exc:
@@ -105,23 +126,30 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
     token = store.api_token.get_secret_value() if store.api_token else ""
     headers = _headers(feedback) | {"X-Shopify-Access-Token": token}
     order = feedback.external_id
+    if feedback.action == FeedbackAction.REFUND:
+        return await _shopify_refund(client, base, headers, feedback)
     if feedback.action == FeedbackAction.CANCEL:
         url = f"{base}/orders/{order}/cancel.json"
-        response = await _call(
-            client, "POST", url, headers=headers, json={"reason": "other", "email": False}
-        )
+        try:
+            response = await _call(
+                client, "POST", url, headers=headers, json={"reason": "other", "email": False}
+            )
+        except Refused as exc:
+            if exc.status_code != UNPROCESSABLE:
+                raise
+            now = await _call(
+                client,
+                "GET",
+                f"{base}/orders/{order}.json",
+                headers=headers,
+                params={"fields": "id,cancelled_at,fulfillment_status"},
+            )
+            there = now.json().get("order") or {}
+            if there.get("cancelled_at") or there.get("fulfillment_status") == "fulfilled":
+                raise AlreadyDone(exc.status_code, str(exc)) from exc
+            raise
         return response.status_code
-    placed = await _call(
-        client,
-        "GET",
-        f"{base}/orders/{order}.json",
-        headers=headers,
-        params={"fields": "id,line_items"},
-    )
-    sku_of = {
-        str(item.get("id")): item.get("sku") or ""
-        for item in (placed.json().get("order") or {}).get("line_items") or []
-    }
+    sku_of = await _skus(client, base, order, headers)
     listed = await _call(
         client, "GET", f"{base}/orders/{order}/fulfillment_orders.json", headers=headers
     )
@@ -138,12 +166,92 @@ async def _shopify(client: httpx.AsyncClient, store: StoreConnection, feedback: 
         },
         "notify_customer": False,  # Conveyor mails the customer itself
     }
+    try:
+        response = await _call(
+            client,
+            "POST",
+            f"{base}/fulfillments.json",
+            headers=headers,
+            json={"fulfillment": fulfillment},
+        )
+    except Refused as exc:
+        if exc.status_code != UNPROCESSABLE:
+            raise
+        # Closed or cancelled at the store since it was read: nothing of it is left to fulfil.
+        again = await _call(
+            client, "GET", f"{base}/orders/{order}/fulfillment_orders.json", headers=headers
+        )
+        if not _allocate(payload.get("lines") or [], again.json(), sku_of):
+            raise AlreadyDone(exc.status_code, str(exc)) from exc
+        raise
+    return response.status_code
+
+
+async def _skus(
+    client: httpx.AsyncClient, base: str, order: str, headers: dict[str, str]
+) -> dict[str, str]:
+    """The Shopify order's SKU per line item id."""
+    placed = await _call(
+        client,
+        "GET",
+        f"{base}/orders/{order}.json",
+        headers=headers,
+        params={"fields": "id,line_items"},
+    )
+    return {
+        str(item.get("id")): item.get("sku") or ""
+        for item in (placed.json().get("order") or {}).get("line_items") or []
+    }
+
+
+async def _shopify_refund(
+    client: httpx.AsyncClient, base: str, headers: dict[str, str], feedback: Feedback
+) -> int:
+    order, payload = feedback.external_id, feedback.payload
+    listed = await _call(client, "GET", f"{base}/orders/{order}/refunds.json", headers=headers)
+    if any(feedback.key in (r.get("note") or "") for r in listed.json().get("refunds") or []):
+        return listed.status_code  # refunded before an answer was recorded
+    item_of = {sku: item for item, sku in (await _skus(client, base, order, headers)).items()}
+    items = [
+        {"line_item_id": int(item_of[line["sku"]]), "quantity": line["qty"]}
+        | {"restock_type": "no_restock"}
+        for line in payload.get("lines") or []
+        if line.get("sku") in item_of
+    ]
+    calculated = await _call(
+        client,
+        "POST",
+        f"{base}/orders/{order}/refunds/calculate.json",
+        headers=headers,
+        json={"refund": {"currency": payload["currency"], "refund_line_items": items}},
+    )
+    left = Decimal(payload["amount"])
+    transactions = []
+    for suggested in (calculated.json().get("refund") or {}).get("transactions") or []:
+        take = min(left, Decimal(str(suggested.get("maximum_refundable") or "0")))
+        if take > 0:
+            left -= take
+            transactions.append(
+                {
+                    "parent_id": suggested.get("parent_id"),
+                    "amount": f"{take:.2f}",
+                    "kind": "refund",
+                    "gateway": suggested.get("gateway"),
+                }
+            )
+    refund = {
+        "currency": payload["currency"],
+        "notify": False,  # Conveyor mails the customer itself
+        "note": f"{payload.get('reason')} ({feedback.key})",
+        "refund_line_items": items,
+        "transactions": transactions,
+    }
     response = await _call(
         client,
         "POST",
-        f"{base}/fulfillments.json",
+        f"{base}/orders/{order}/refunds.json",
         headers=headers,
-        json={"fulfillment": fulfillment},
+        json={"refund": refund},
     )
     return response.status_code
 
@@ -181,6 +289,25 @@ async def _woocommerce(
     secret = store.consumer_secret.get_secret_value() if store.consumer_secret else ""
     auth = httpx.BasicAuth(key, secret)
     headers = _headers(feedback)
+    if feedback.action == FeedbackAction.REFUND:
+        refunds = await _call(client, "GET", f"{base}/refunds", headers=headers, auth=auth)
+        marker = {"key": "conveyor_key", "value": feedback.key}
+        if any(
+            isinstance(r, dict) and any(_same(m, marker) for m in r.get("meta_data") or [])
+            for r in refunds.json()
+        ):
+            return refunds.status_code  # refunded before an answer was recorded
+        refund = {
+            "amount": feedback.payload["amount"],
+            "reason": feedback.payload.get("reason") or "",
+            "api_refund": True,  # the store's payment gateway pays the customer back
+            "api_restock": False,  # Conveyor keeps the stock
+            "meta_data": [marker],
+        }
+        response = await _call(
+            client, "POST", f"{base}/refunds", headers=headers, auth=auth, json=refund
+        )
+        return response.status_code
     if feedback.action == FeedbackAction.CANCEL:
         response = await _call(
             client, "PUT", base, headers=headers, auth=auth, json={"status": "cancelled"}
@@ -201,6 +328,10 @@ async def _woocommerce(
         json={"note": text, "customer_note": True},
     )
     return response.status_code
+
+
+def _same(meta: Any, marker: dict[str, str]) -> bool:
+    return isinstance(meta, dict) and all(meta.get(k) == v for k, v in marker.items())
 
 
 def note(payload: dict[str, Any]) -> str:

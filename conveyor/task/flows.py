@@ -17,6 +17,7 @@ from conveyor.order import flows as order_flows
 from conveyor.order.policy import MODIFY_CLEARANCE
 from conveyor.returns import flows as return_flows
 from conveyor.returns import service as return_service
+from conveyor.shipping import service as shipping_service
 from conveyor.task import assignment, outcomes
 from conveyor.task import service as task_service
 from conveyor.task.models import Task
@@ -106,6 +107,15 @@ async def complete(
     outcomes.check(task.step, outcome, note=note, cleared=caller.has_clearance(MODIFY_CLEARANCE))
     if claim_as is not None and task.assignee_id is None and caller.employee_id is not None:
         await claim(state, task_id=task_id, caller=caller, actor=claim_as)
+    if shipping_service.is_follow_up(task):
+        # A shipment failed after its order finished: no workflow waits for this task.
+        await in_session(
+            state,
+            lambda session: task_service.mark_completed(
+                session=session, task_id=task_id, outcome=outcome, note=note, actor=caller.name
+            ),
+        )
+        return await _reloaded(state, task_id)
     # A refusal of the workflow (not waiting for this task) is a WorkflowRefusedError: a Conflict.
     await order_flows.complete_task(
         state,

@@ -31,6 +31,8 @@ class Subscriber:
     port: int
     status: int = 200
     delay: float = 0.0  # seconds before it answers (a slow subscriber)
+    hold: threading.Event | None = None  # set: each answer waits until the event is set
+    holding: threading.Event = field(default_factory=threading.Event)  # a POST is being held
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,10 +52,16 @@ class Subscriber:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                 time.sleep(subscriber.delay)
-                self.send_response(subscriber.status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                if subscriber.hold is not None and not subscriber.hold.is_set():
+                    subscriber.holding.set()
+                    subscriber.hold.wait(60)
+                try:
+                    self.send_response(subscriber.status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender is gone (killed while the answer was held)
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -18,8 +18,10 @@ from sqlmodel import col, select
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
+from conveyor.order.models import OrderEvent
 from conveyor.outbound.models import OutboundEvent
 from conveyor.shipping.views import SIGNATURE_HEADER, sign_carrier
+from conveyor.task.models import Task
 from tests.conftest import ADMIN_TOKEN, RULES, Mailbox
 from tests.utils.api import (
     create_customer,
@@ -270,3 +272,40 @@ async def test_own_fleet_delivery_is_a_task_and_its_done_delivers_every_shipment
     assert shipment["delivery_note"] == "delivered by our own fleet"
     (mail,) = await _mails(mailbox, customer["email"], "delivered", 1)
     assert f"4 x {product['sku']}" in _text(mail)
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])  # no delivery step: done when paid
+async def test_a_drop_ship_shipment_failing_after_the_order_finished_is_an_order_desk_task(
+    api: httpx.AsyncClient, worker, engine: Engine
+) -> None:
+    desk = await create_product(
+        api, on_hand=0, price="50.00", drop_ship=True, supplier_email="po@supplier.example"
+    )
+    customer = await create_customer(api)
+    number = (await place_order(api, customer["id"], [(desk["sku"], 1)], prepaid=True))["number"]
+    await wait_for_order(api, number, lambda o: o["current_step"] == "invoicing")
+    purchase = (await api.get("/api/purchase-orders", params={"order": number})).json()[0]
+    confirmed = await api.post(
+        f"/api/purchase-orders/{purchase['number']}/shipped", json={"tracking": "DS-77"}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+    lost = await api.post(f"/api/orders/{number}/shipments/1/failed", json={"reason": "lost"})
+    assert lost.status_code == 200, lost.text
+    assert lost.json()["status"] == "failed"
+    again = await api.post(f"/api/orders/{number}/shipments/1/failed", json={"reason": "lost"})
+    assert again.status_code == 200, again.text  # told twice: still one task
+    order = (await api.get(f"/api/orders/{number}")).json()
+    assert order["status"] == "completed"
+    (task,) = order["tasks"]
+    assert (task["step"], task["role"], task["status"]) == ("delivery", "order_desk", "open")
+    with session_scope(engine) as session:
+        keys = session.exec(select(Task.key).where(Task.order_number == number)).all()
+    assert [k for k in keys if ":failed:" in k] == [f"{number}:after:failed:1"]
+    done = await api.post(f"/api/tasks/{task['id']}/complete", json={"note": "reshipped"})
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed"
+    with session_scope(engine) as session:
+        trail = session.exec(select(OrderEvent.message).where(OrderEvent.kind == "shipment_failed"))
+        assert any("after the order was completed" in m for m in trail.all())

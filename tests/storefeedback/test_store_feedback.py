@@ -3,14 +3,8 @@ Conveyor is one fulfillment with its tracking (also when the store fails twice f
 WooCommerce order is completed with a customer note, and a cancellation reaches the store."""
 
 import asyncio
-import base64
 import json
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -18,170 +12,18 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from conveyor.core.db import session_scope
-from conveyor.core.settings import Settings
 from conveyor.storefeedback.models import StoreFeedback
 from tests.conftest import ADMIN_TOKEN, RULES
 from tests.shipping.test_delivery import _pack
+from tests.storefeedback.conftest import SHOPIFY_BASE, SHOPIFY_ITEMS, TOKEN, StandIn
 from tests.utils.api import create_product, wait_for_open_task, wait_for_order
 from tests.utils.pages import staff_client
 from tests.webhook.conftest import (
-    SHOPIFY_SECRET,
-    WOO_SECRET,
     post_shopify,
     post_woocommerce,
-    sample,
     shopify_order,
     woocommerce_order,
 )
-
-TOKEN = "shpat_test_0123456789"
-WOO_KEY, WOO_SECRET_KEY = "ck_test_0123", "cs_test_4567"
-SHOPIFY_BASE = "/admin/api/2024-10"
-SHOPIFY_ITEMS = [
-    {"id": item["id"], "sku": item["sku"], "quantity": item["quantity"]}
-    for item in json.loads(sample("shopify_orders_create.json"))["line_items"]
-]
-
-
-@dataclass
-class StandIn:
-    """Shopify's and WooCommerce's order APIs as far as Conveyor uses them; records requests."""
-
-    url: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: int = 0  # answer this many of the next writes 503
-    fulfilled: set[int] = field(default_factory=set)  # fulfillment order line items done
-    notes: list[dict[str, Any]] = field(default_factory=list)  # WooCommerce order notes
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def writes(self, path_part: str = "") -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["method"] != "GET" and path_part in r["path"]]
-
-    def answer(self, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
-        with self.lock:
-            self.requests.append({"method": method, "path": path, "headers": headers, "json": body})
-            if method != "GET" and self.fail_next > 0:
-                self.fail_next -= 1
-                return 503, {"errors": "Service Unavailable"}
-            if path.startswith(SHOPIFY_BASE):
-                return self._shopify(method, path.removeprefix(SHOPIFY_BASE), headers, body)
-            return self._woocommerce(method, path, headers, body)
-
-    def _shopify(self, method: str, path: str, headers: dict, body: Any) -> tuple[int, Any]:
-        if headers.get("x-shopify-access-token") != TOKEN:
-            return 401, {"errors": "[API] Invalid API key or access token"}
-        order_id = path.split("/")[2].removesuffix(".json") if path.count("/") >= 2 else ""
-        if method == "GET" and path == f"/orders/{order_id}.json":
-            return 200, {"order": {"id": int(order_id), "line_items": SHOPIFY_ITEMS}}
-        if method == "GET" and path == f"/orders/{order_id}/fulfillment_orders.json":
-            items = [
-                {
-                    "id": 9000 + n,
-                    "line_item_id": item["id"],
-                    "quantity": item["quantity"],
-                    "fulfillable_quantity": 0 if 9000 + n in self.fulfilled else item["quantity"],
-                }
-                for n, item in enumerate(SHOPIFY_ITEMS)
-            ]
-            status = "closed" if len(self.fulfilled) == len(items) else "open"
-            return 200, {
-                "fulfillment_orders": [{"id": 7001, "status": status, "line_items": items}]
-            }
-        if method == "POST" and path == "/fulfillments.json":
-            fulfillment = body["fulfillment"]
-            assert set(fulfillment) >= {"line_items_by_fulfillment_order", "tracking_info"}
-            assert set(fulfillment["tracking_info"]) == {"number", "url", "company"}
-            for group in fulfillment["line_items_by_fulfillment_order"]:
-                assert group["fulfillment_order_id"] == 7001
-                self.fulfilled |= {i["id"] for i in group["fulfillment_order_line_items"]}
-            return 201, {"fulfillment": {"id": 255858046, "status": "success"}}
-        if method == "POST" and path == f"/orders/{order_id}/cancel.json":
-            return 200, {"order": {"id": int(order_id), "cancelled_at": "2026-12-02T16:00:00Z"}}
-        return 404, {"errors": "Not Found"}
-
-    def _woocommerce(self, method: str, path: str, headers: dict, body: Any) -> tuple[int, Any]:
-        expected = base64.b64encode(f"{WOO_KEY}:{WOO_SECRET_KEY}".encode()).decode()
-        if headers.get("authorization") != f"Basic {expected}":
-            return 401, {"code": "woocommerce_rest_cannot_view"}
-        if method == "PUT" and path == "/wp-json/wc/v3/orders/727":
-            assert set(body) == {"status"} and body["status"] in ("completed", "cancelled")
-            return 200, {"id": 727, "status": body["status"]}
-        if method == "GET" and path == "/wp-json/wc/v3/orders/727/notes":
-            return 200, self.notes
-        if method == "POST" and path == "/wp-json/wc/v3/orders/727/notes":
-            assert set(body) == {"note", "customer_note"} and body["customer_note"] is True
-            self.notes.append({"id": 281, "note": body["note"], "customer_note": True})
-            return 201, self.notes[-1]
-        return 404, {"code": "rest_no_route"}
-
-
-@pytest.fixture
-def stand_in() -> Iterator[StandIn]:
-    stores = StandIn()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                status, answer = stores.answer(
-                    self.command, self.path.split("?")[0], headers, json.loads(raw) if raw else None
-                )
-            except (AssertionError, KeyError, TypeError, ValueError) as exc:
-                status, answer = 400, {"errors": f"not the documented shape: {exc!r}"}
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _handle
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stores.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield stores
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def rules_dir() -> Path:
-    """Packing is a task (tracking recorded on it); delivery waits for each shipment."""
-    return RULES / "delivery"
-
-
-@pytest.fixture
-def settings(settings: Settings, tmp_path: Path, stand_in: StandIn) -> Settings:
-    path = tmp_path / "stores.yaml"
-    path.write_text(
-        "stores:\n"
-        "  - name: shopify\n"
-        "    kind: shopify\n"
-        f"    secrets: [{SHOPIFY_SECRET}]\n"
-        f"    api_url: {stand_in.url}\n"
-        f"    api_token: {TOKEN}\n"
-        "  - name: woocommerce\n"
-        "    kind: woocommerce\n"
-        f"    secrets: [{WOO_SECRET}]\n"
-        f"    api_url: {stand_in.url}/\n"
-        f"    consumer_key: {WOO_KEY}\n"
-        f"    consumer_secret: {WOO_SECRET_KEY}\n"
-    )
-    return settings.model_copy(
-        update={
-            "webhook_secrets_file": path,
-            "outbound_poll_seconds": 0.1,
-            "outbound_first_retry_seconds": 0.3,
-            "carrier_tracking_urls": {"dhl": "https://www.dhl.com/track?id={tracking}"},
-        }
-    )
 
 
 def _shopify_order() -> bytes:
@@ -331,3 +173,146 @@ async def test_cancellation_by_the_store_is_not_sent_back(
     await wait_for_order(api, number, lambda o: o["status"] == "cancelled")
     await asyncio.sleep(1.0)
     assert stand_in.requests == [] and _rows(engine) == []
+
+
+async def test_shopify_422_for_a_fulfillment_order_closed_meanwhile_is_done_not_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    stand_in.merchant_fulfils = True  # fulfilled in Shopify's admin between our read and post
+    await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD422"})
+    await _until(lambda: _rows(engine)[0].status == "already", f"done: {stand_in.requests}")
+    (row,) = _rows(engine)
+    assert (row.attempts, row.last_status) == (1, 422)
+    assert "Invalid fulfillment order line item quantity" in (row.last_error or "")
+    staff = await staff_client(api, ADMIN_TOKEN)
+    page = (await staff.get(f"/orders/{number}")).text
+    assert "The store had it already (fulfil): HTTP 422" in page
+    assert "Store not updated yet" not in page
+    assert f"{number}</a> (shopify, fulfil)" not in (await staff.get("/monitor")).text
+    await asyncio.sleep(1.5)  # well past the first retry's 0.3 s
+    assert len(stand_in.writes("fulfillments.json")) == 1 and stand_in.fulfillments == []
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_shopify_422_for_an_order_cancelled_there_already_is_done_not_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    await wait_for_open_task(api, number, "picking")
+    stand_in.merchant_cancelled = True  # its orders/cancelled webhook not here yet
+    cancelled = await api.post(f"/api/orders/{number}/cancel", params={"reason": "no stock"})
+    assert cancelled.status_code == 200, cancelled.text
+    await _until(lambda: _rows(engine) and _rows(engine)[0].status == "already", "done")
+    (row,) = _rows(engine)
+    assert (row.attempts, row.last_status) == (1, 422)
+    page = (await (await staff_client(api, ADMIN_TOKEN)).get(f"/orders/{number}")).text
+    assert "The store had it already (cancel): HTTP 422" in page
+    await asyncio.sleep(1.5)
+    assert len(stand_in.writes("cancel.json")) == 1
+
+
+async def test_shopify_422_for_anything_else_is_retried(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    """A 422 the store's state does not explain (the fulfillment order still open) is a
+    refusal like any other: retried with backoff, said on the order page."""
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    stand_in.refuse_422 = True
+    await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD4221"})
+    await _until(lambda: len(stand_in.writes("fulfillments.json")) >= 2, "tried again")
+    (row,) = _rows(engine)
+    assert row.status == "pending" and row.last_status == 422
+
+
+async def _paid(api: httpx.AsyncClient, number: str) -> None:
+    """Pay the order's balance once invoiced, and see it completed."""
+    order = await wait_for_order(api, number, lambda o: o["current_step"] == "collection", 90)
+    paid = await api.post(
+        f"/api/orders/{number}/payments", json={"amount": order["totals"]["balance"]}
+    )
+    assert paid.status_code == 201, paid.text
+    await wait_for_order(api, number, lambda o: o["status"] == "completed")
+
+
+async def _returned(api: httpx.AsyncClient, number: str, sku: str) -> dict:
+    """A return of one `sku` authorised and received: its credit note and refund."""
+    created = await api.post(
+        f"/api/orders/{number}/returns", json={"lines": [{"sku": sku, "qty": 1}]}
+    )
+    assert created.status_code == 201, created.text
+    received = await api.post(f"/api/returns/{created.json()['number']}/receive", json={})
+    assert received.status_code == 200, received.text
+    return received.json()
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])  # shipped, paid and done at once
+async def test_a_refund_decided_in_conveyor_is_one_shopify_refund(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    for item in SHOPIFY_ITEMS:
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_shopify(api, _shopify_order())).json()["order_number"]
+    await _paid(api, number)
+    sku = SHOPIFY_ITEMS[0]["sku"]
+    rma = await _returned(api, number, sku)
+    assert Decimal(rma["refund_total"]) > 0, rma
+    key = f"{number}:{rma['number']}:refund"
+
+    await _until(lambda: len(stand_in.refunds) == 1, f"a refund: {stand_in.requests}")
+    (refund,) = stand_in.refunds
+    assert refund["refund_line_items"] == [
+        {"line_item_id": SHOPIFY_ITEMS[0]["id"], "quantity": 1, "restock_type": "no_restock"}
+    ]
+    (transaction,) = refund["transactions"]
+    assert Decimal(transaction["amount"]) == Decimal(rma["refund_total"])
+    assert key in refund["note"] and refund["notify"] is False
+    calculate = stand_in.writes("refunds/calculate.json")
+    assert len(calculate) == 1 and calculate[0]["headers"]["idempotency-key"] == key
+    await _until(lambda: _row(engine, key).status == "sent", "the refund row sent")
+
+    # Tried again after a lost commit: the store's refunds name the key, none is added.
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()
+        lost.status = "pending"
+        session.add(lost)
+    await _until(lambda: _row(engine, key).status == "sent", "the row sent again")
+    assert len(stand_in.refunds) == 1
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_a_refund_decided_in_conveyor_is_one_woocommerce_refund(
+    api: httpx.AsyncClient, worker, engine: Engine, stand_in: StandIn
+) -> None:
+    body = json.loads(woocommerce_order())
+    for n, item in enumerate(body["line_items"]):
+        item["sku"] = item["sku"] or f"WOO-{n}"
+        await create_product(api, sku=item["sku"], on_hand=20)
+    number = (await post_woocommerce(api, json.dumps(body).encode())).json()["order_number"]
+    await _paid(api, number)
+    rma = await _returned(api, number, body["line_items"][0]["sku"])
+    assert Decimal(rma["refund_total"]) > 0, rma
+    key = f"{number}:{rma['number']}:refund"
+    await _until(lambda: len(stand_in.woo_refunds) == 1, f"a refund: {stand_in.requests}")
+    (refund,) = stand_in.woo_refunds
+    assert refund["amount"] == rma["refund_total"]
+    assert refund["api_refund"] is True and refund["api_restock"] is False
+    assert refund["meta_data"] == [{"key": "conveyor_key", "value": key}]
+    await _until(lambda: _row(engine, key).status == "sent", "the refund row sent")
+    with session_scope(engine) as session:
+        lost = session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()
+        lost.status = "pending"
+        session.add(lost)
+    await _until(lambda: _row(engine, key).status == "sent", "the row sent again")
+    assert len(stand_in.woo_refunds) == 1
+
+
+def _row(engine: Engine, key: str) -> StoreFeedback:
+    with session_scope(engine) as session:
+        return session.exec(select(StoreFeedback).where(StoreFeedback.key == key)).one()

@@ -1,6 +1,7 @@
 """Run Conveyor parts as real processes for tests that kill or multiply them."""
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def conveyor_env(settings: Settings) -> dict[str, str]:
-    """The environment that points a child process at the test's database, Temporal and SMTP."""
-    return {
+    """The environment that points a child process at the test's database, Temporal and SMTP,
+    its stores (the secrets file) and its outbound retry timings."""
+    env = {
         **os.environ,
         "CONVEYOR_DATABASE_URL": settings.effective_database_url,
         "CONVEYOR_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -29,7 +31,15 @@ def conveyor_env(settings: Settings) -> dict[str, str]:
         "CONVEYOR_ORDER_NUMBER_PREFIX": settings.order_number_prefix,
         "CONVEYOR_SMTP_HOST": settings.smtp_host,
         "CONVEYOR_SMTP_PORT": str(settings.smtp_port),
+        "CONVEYOR_OUTBOUND_POLL_SECONDS": str(settings.outbound_poll_seconds),
+        "CONVEYOR_OUTBOUND_TIMEOUT_SECONDS": str(settings.outbound_timeout_seconds),
+        "CONVEYOR_OUTBOUND_FIRST_RETRY_SECONDS": str(settings.outbound_first_retry_seconds),
+        "CONVEYOR_OUTBOUND_RETRY_MAX_SECONDS": str(settings.outbound_retry_max_seconds),
+        "CONVEYOR_CARRIER_TRACKING_URLS": json.dumps(settings.carrier_tracking_urls),
     }
+    if settings.webhook_secrets_file is not None:
+        env["CONVEYOR_WEBHOOK_SECRETS_FILE"] = str(settings.webhook_secrets_file)
+    return env
 
 
 def start_worker(settings: Settings) -> subprocess.Popen:
