@@ -1,4 +1,4 @@
-"""Fill an empty database with believable demo data (products, customers, employees)."""
+"""Fill an empty database with believable demo data (products, customers, employees, deals)."""
 
 import json
 from datetime import timedelta
@@ -6,19 +6,21 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
-from conveyor.core.models import utcnow
+from conveyor.core.models import row_id, utcnow
 from conveyor.core.settings import settings
 from conveyor.customer import service as customer_service
-from conveyor.customer.models import CustomerCreate
+from conveyor.customer.models import Customer, CustomerCreate
 from conveyor.demo.pricing import seed_pricing
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Employee, EmployeeCreate
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import ProductCreate
+from conveyor.opportunity import service as opportunity_service
+from conveyor.opportunity.models import OpportunityCreate, Stage
 from conveyor.terms import service as terms_service
 from conveyor.terms.models import PaymentTermsCreate
 
@@ -70,6 +72,15 @@ EMPLOYEES = [
 ]
 
 
+# Deals in the pipeline, Sam's: (customer by CUSTOMERS order, title, value, stage, closes in days).
+OPPORTUNITIES = [
+    (0, "Warehouse scanners for the new site", "18500.00", Stage.NEGOTIATION, 10),
+    (1, "Keyboards for the support floor", "4200.00", Stage.PROPOSAL, 21),
+    (2, "Docking stations, second wave", "7900.00", Stage.QUALIFICATION, 45),
+    (0, "Monitors for the design team", "12000.00", Stage.PROSPECTING, 60),
+]
+
+
 def employee_password(name: str) -> str:
     """A demo employee's sign-in password: their first name, lowercase, then "-demo"."""
     return f"{name.split()[0].lower()}-demo"
@@ -114,6 +125,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                 ),
                 actor=SEEDER,
             )
+        customers: list[Customer] = []
         for (name, email, group, country, limit), since, terms in zip(
             CUSTOMERS, CUSTOMER_SINCE_DAYS, CUSTOMER_TERMS, strict=True
         ):
@@ -132,6 +144,7 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
             # Customers of some standing: their account is older than last week's orders.
             customer.created_at = utcnow() - timedelta(days=since)
             session.add(customer)
+            customers.append(customer)
             if email in CUSTOMER_LOGINS:
                 customer_service.set_password(
                     session=session,
@@ -162,10 +175,29 @@ def seed(engine: Engine, accounts_file: Path) -> list[dict]:
                     "token": token,
                 }
             )
+        seed_opportunities(session, customers, next(a for a in accounts if "sales" in a["roles"]))
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     accounts_file.write_text(json.dumps(accounts, indent=2))
     accounts_file.chmod(0o600)
     return accounts
+
+
+def seed_opportunities(session: Session, customers: list[Customer], owner: dict) -> None:
+    """The demo pipeline: a few open deals of the sales rep's, at different stages."""
+    for index, title, value, stage, closes_in in OPPORTUNITIES:
+        opportunity_service.create(
+            session=session,
+            opportunity_in=OpportunityCreate(
+                customer_id=row_id(customers[index]),
+                title=title,
+                value=Decimal(value),
+                stage=stage,
+                expected_close=(utcnow() + timedelta(days=closes_in)).date(),
+                owner_id=owner["id"],
+            ),
+            default_currency=settings.default_currency,
+            actor=SEEDER,
+        )
 
 
 def load_accounts(accounts_file: Path) -> list[dict]:

@@ -87,6 +87,9 @@ async def test_demo_orders_fill_every_page(
     orders_kpi = reports.split('data-testid="kpi-orders">', 1)[1].split("<", 1)[0]
     assert int(orders_kpi) >= 15
     assert "walter@conveyor.example" in reports  # work per employee
+    pipeline = await admin.get("/opportunities")
+    assert pipeline.status_code == 200
+    assert "Warehouse scanners for the new site" in pipeline.text  # Sam's deals
     await admin.aclose()
 
     alice = next(a for a in accounts if a["email"] == "alice@conveyor.example")
