@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import sleep_unless_shutdown
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
-from conveyor.notification.service import Backoff
 from conveyor.outbound import service as outbound_service
 from conveyor.outbound import signing
 from conveyor.storefeedback import service as feedback_service

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from temporalio import activity
 
 from activities.common import sleep_unless_shutdown
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
@@ -51,7 +52,7 @@ class OutboxActivities:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.backoff = outbox_service.Backoff(
+        self.backoff = Backoff(
             initial_seconds=FIRST_RETRY_SECONDS, maximum_seconds=settings.outbox_retry_max_seconds
         )
 

@@ -1,12 +1,12 @@
 """Outbox service: store a rendered message once per key, claim due ones, mark sent or failed."""
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, func, or_, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from conveyor.audit.service import Actor, record
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import page
 from conveyor.core.models import utcnow
 from conveyor.notification.compose import compose, compose_stock_purchase
@@ -51,19 +51,6 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """How long a message waits after its n-th failed attempt: doubling, up to a maximum."""
-
-    initial_seconds: float
-    maximum_seconds: float
-
-    def delay(self, attempts: int) -> timedelta:
-        """The wait after `attempts` failed attempts (1 → initial)."""
-        exponent = min(max(attempts - 1, 0), 32)
-        return timedelta(seconds=min(self.initial_seconds * 2**exponent, self.maximum_seconds))
 
 
 def claim_due(

@@ -16,9 +16,9 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, or_, select
 
 from conveyor.audit.service import Actor, record
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import page
 from conveyor.core.models import row_id, utcnow
-from conveyor.notification.service import Backoff
 from conveyor.outbound.models import (
     DeliveryPublic,
     DeliveryStatus,

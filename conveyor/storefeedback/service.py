@@ -16,8 +16,8 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, or_, select
 
 from conveyor.audit.service import Actor, record
+from conveyor.core.backoff import Backoff
 from conveyor.core.models import utcnow
-from conveyor.notification.service import Backoff
 from conveyor.order.models import OrderLine, SalesOrder
 from conveyor.shipping.models import Shipment, ShipmentLine, ShipmentStatus
 from conveyor.storefeedback.models import FeedbackAction, FeedbackStatus, StoreFeedback

@@ -22,6 +22,7 @@ from activities.notification_activities import NotificationActivities
 from activities.outbox_activities import DrainOutboxInput, OutboxActivities
 from conveyor.audit.service import Actor
 from conveyor.core import temporal_server
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import make_engine, session_scope
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
@@ -415,7 +416,7 @@ async def test_a_killed_worker_loses_no_mail_and_sends_none_twice(
 
 
 def test_retry_now_waives_the_backoff_but_never_a_claim(loose_rows: str, engine: Engine) -> None:
-    backoff = outbox_service.Backoff(initial_seconds=60, maximum_seconds=600)
+    backoff = Backoff(initial_seconds=60, maximum_seconds=600)
     now = utcnow()
     with session_scope(engine) as session:
         first, second, *_ = outbox_service.claim_due(

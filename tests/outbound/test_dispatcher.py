@@ -11,10 +11,10 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 
 from conveyor.audit.service import Actor
+from conveyor.core.backoff import Backoff
 from conveyor.core.db import session_scope
 from conveyor.core.settings import Settings
 from conveyor.core.temporal import data_converter
-from conveyor.notification.service import Backoff
 from conveyor.outbound import service as outbound_service
 from conveyor.outbound.models import OutboundDelivery, SubscriptionCreate
 from tests.outbound.conftest import Subscriber
