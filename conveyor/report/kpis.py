@@ -1,5 +1,6 @@
 """Sales KPIs over a period (issue 17): sales by rep, customer, product and channel, order
-cycle time, on-time delivery and order accuracy.
+cycle time, on-time delivery, order accuracy and inventory turnover; a customer's purchasing
+habits.
 
 Everything is grouped and counted in the database (GROUP BY, window functions), on SQLite and
 PostgreSQL alike; only the grouped rows come back. "Sales" are the orders placed in the period
@@ -9,7 +10,7 @@ orders completed in the period.
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from sqlmodel import Session, col, or_, select
 from conveyor.core.models import round_money
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
+from conveyor.inventory.models import Product, StockMovement
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderEvent, OrderLine, SalesOrder
 from conveyor.report.service import _nearest_rank, _utc_day
@@ -73,6 +75,7 @@ class Kpis:
     # Completed orders with a delivered shipment but no requested date: on time is not known.
     delivered_without_date: int = 0
     accuracy: Share = field(default_factory=lambda: Share(0, 0))
+    turnover: list["Turnover"] = field(default_factory=list)
 
 
 def _placed(since: datetime) -> Any:
@@ -275,4 +278,177 @@ def kpis(*, session: Session, since: datetime, days: int) -> Kpis:
         on_time=on_time,
         delivered_without_date=undated,
         accuracy=accuracy,
+        turnover=inventory_turnover(session=session, since=since),
     )
+
+
+@dataclass
+class HabitTotals:
+    """A customer's orders in one currency: how many, their total and average value."""
+
+    currency: str
+    orders: int
+    total: Decimal
+    average: Decimal
+
+
+@dataclass
+class TopItem:
+    sku: str
+    name: str
+    qty: int
+    orders: int
+
+
+@dataclass
+class Habits:
+    """A customer's purchasing habits over their whole history (quotes and cancelled orders
+    left out): totals and average order value per currency, order frequency, top items."""
+
+    orders: int
+    totals: list[HabitTotals]
+    first: datetime | None
+    last: datetime | None
+    per_month: float | None  # orders / (days from the first order to `now` / 30), at least 1
+    days_between: float | None  # (last - first) / (orders - 1) in days; None below two orders
+    top_items: list[TopItem]
+
+
+def habits(*, session: Session, customer_id: int, now: datetime, top: int = 5) -> Habits:
+    """Grouped in the database: totals per currency, first and last order, the `top` items by
+    units ordered (order lines)."""
+    placed = (col(SalesOrder.customer_id) == customer_id) & col(SalesOrder.status).not_in(NOT_SALES)
+    currency = col(SalesOrder.currency)
+    totals = [
+        HabitTotals(
+            c,
+            int(n),
+            round_money(Decimal(str(t or 0))),
+            round_money(Decimal(str(t or 0)) / int(n)),
+        )
+        for c, n, t in session.exec(
+            select(currency, func.count(), func.sum(SalesOrder.total))
+            .where(placed)
+            .group_by(currency)
+        ).all()
+    ]
+    count, first, last = session.exec(
+        select(
+            func.count(), func.min(SalesOrder.created_at), func.max(SalesOrder.created_at)
+        ).where(placed)
+    ).one()
+    first, last = _aware(first), _aware(last)
+    items = session.exec(
+        select(  # type: ignore[call-overload]
+            col(OrderLine.sku),
+            func.max(OrderLine.name),
+            func.sum(OrderLine.qty),
+            func.count(func.distinct(OrderLine.order_id)),
+        )
+        .join(SalesOrder, col(SalesOrder.id) == OrderLine.order_id)
+        .where(placed)
+        .group_by(col(OrderLine.sku))
+        .order_by(func.sum(OrderLine.qty).desc(), col(OrderLine.sku))
+        .limit(top)
+    ).all()
+    count = int(count or 0)
+    per_month = days_between = None
+    if first is not None and last is not None:
+        months = max((now - first).total_seconds() / 86400 / 30, 1.0)
+        per_month = round(count / months, 2)
+        if count > 1:
+            days_between = round((last - first).total_seconds() / 86400 / (count - 1), 1)
+    return Habits(
+        orders=count,
+        totals=sorted(totals, key=lambda t: t.currency),
+        first=first,
+        last=last,
+        per_month=per_month,
+        days_between=days_between,
+        top_items=[TopItem(s, n or s, int(q or 0), int(o)) for s, n, q, o in items],
+    )
+
+
+def _aware(value: object) -> datetime | None:
+    """A timestamp read by an aggregate (SQLite gives it back as text), in UTC."""
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+# How each ledger kind moves a product's on-hand (all warehouses); the others leave it as is
+# (commit/release move `committed`, moves and relocations cancel out, a return's scrap never
+# re-entered stock).
+ON_HAND_SIGN = {"receive": 1, "adjust_in": 1, "pack": -1, "adjust_out": -1}
+
+
+@dataclass
+class Turnover:
+    """Inventory turnover in one currency (the products'): COGS over average stock value."""
+
+    currency: str
+    cogs: Decimal  # packs of the period at the average cost they left at (the journal's COGS)
+    opening: Decimal  # on-hand at the start of the period x today's average cost
+    closing: Decimal  # on-hand now x today's average cost
+    average: Decimal  # (opening + closing) / 2
+
+    @property
+    def turns(self) -> Decimal | None:
+        return (self.cogs / self.average).quantize(Decimal("0.01")) if self.average else None
+
+
+def inventory_turnover(*, session: Session, since: datetime) -> list[Turnover]:
+    """Per product currency, grouped in the database: the cost of goods sold since `since`
+    (the journal's `cogs` documents: packs x unit cost) and the average stock value, the mean
+    of the opening and closing value (on-hand now, and on-hand now less the period's net
+    movements, both at the product's average cost now)."""
+    sign = case(
+        *((col(StockMovement.kind) == kind, s) for kind, s in ON_HAND_SIGN.items()), else_=0
+    )
+    moved = (
+        select(
+            col(StockMovement.sku).label("sku"),
+            func.sum(sign * StockMovement.qty).label("net"),
+            func.sum(
+                case(
+                    (
+                        col(StockMovement.kind) == "pack",
+                        StockMovement.qty * func.coalesce(StockMovement.unit_cost, 0),
+                    ),
+                    else_=0,
+                )
+            ).label("cogs"),
+        )
+        .where(StockMovement.at >= since)
+        .group_by(col(StockMovement.sku))
+        .subquery()
+    )
+    net = func.coalesce(moved.c.net, 0)
+    cost = col(Product.average_cost)
+    rows = session.exec(
+        select(
+            col(Product.currency),
+            func.sum(func.coalesce(moved.c.cogs, 0)),
+            func.sum((col(Product.on_hand) - net) * cost),
+            func.sum(col(Product.on_hand) * cost),
+        )
+        .outerjoin(moved, moved.c.sku == Product.sku)
+        .group_by(col(Product.currency))
+    ).all()
+    found = []
+    for currency, cogs, opening, closing in rows:
+        start, end = (
+            round_money(Decimal(str(opening or 0))),
+            round_money(Decimal(str(closing or 0))),
+        )
+        found.append(
+            Turnover(
+                currency,
+                round_money(Decimal(str(cogs or 0))),
+                start,
+                end,
+                round_money((start + end) / 2),
+            )
+        )
+    return sorted(found, key=lambda t: t.currency)

@@ -36,6 +36,15 @@ class SharePublic(BaseModel):
     percent: float | None
 
 
+class TurnoverPublic(BaseModel):
+    currency: str
+    cogs: Decimal
+    opening_stock_value: Decimal
+    closing_stock_value: Decimal
+    average_stock_value: Decimal
+    turns: Decimal | None
+
+
 class KpisPublic(BaseModel):
     days: int
     since: datetime
@@ -47,6 +56,7 @@ class KpisPublic(BaseModel):
     on_time_delivery: SharePublic
     delivered_without_requested_date: int
     order_accuracy: SharePublic
+    inventory_turnover: list[TurnoverPublic]
 
 
 def _share(share: kpi_service.Share) -> SharePublic:
@@ -81,4 +91,15 @@ def kpis(
         on_time_delivery=_share(found.on_time),
         delivered_without_requested_date=found.delivered_without_date,
         order_accuracy=_share(found.accuracy),
+        inventory_turnover=[
+            TurnoverPublic(
+                currency=t.currency,
+                cogs=t.cogs,
+                opening_stock_value=t.opening,
+                closing_stock_value=t.closing,
+                average_stock_value=t.average,
+                turns=t.turns,
+            )
+            for t in found.turnover
+        ],
     )

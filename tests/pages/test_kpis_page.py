@@ -33,6 +33,7 @@ async def test_kpi_page_csv_and_api_show_the_known_figures(
     assert len(reps) == 3 and "Rita Rep" in reps[1] and "150.00" in reps[1]
     assert 'href="/reports/sales_by_product.csv?days=30"' in html
     assert "data-chart=" in html
+    assert 'data-testid="turnover"' in html
 
     export = await admin.get("/reports/sales_by_product.csv?days=30")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
@@ -62,6 +63,7 @@ async def test_kpi_page_csv_and_api_show_the_known_figures(
     assert body["on_time_delivery"] == {"count": 2, "hits": 1, "percent": 50.0}
     assert body["delivered_without_requested_date"] == 1
     assert body["order_accuracy"] == {"count": 4, "hits": 1, "percent": 25.0}
+    assert body["inventory_turnover"] == []  # no products
     assert [
         (r["key"], r["currency"], r["orders"], r["total"]) for r in body["sales_by_channel"]
     ] == [
@@ -74,3 +76,21 @@ async def test_kpi_page_csv_and_api_show_the_known_figures(
     assert refused.status_code == 403
     too_long = await api.get("/api/reports/kpis", params={"days": 100000})
     assert too_long.status_code == 422
+
+
+async def test_the_customer_page_shows_purchasing_habits(
+    api: httpx.AsyncClient, engine: Engine
+) -> None:
+    with session_scope(engine) as session:
+        known = known_orders(session)
+    admin = await staff_client(api, ADMIN_TOKEN)
+    page = await admin.get(f"/customers/{known.alice_customer}")
+    await admin.aclose()
+    assert page.status_code == 200, page.text
+    html = page.text.split('data-testid="purchasing-habits"')[1].split("</section>")[0]
+    totals = html.split('data-testid="habit-total">')[1].split("</tr>")[0]
+    assert ">USD<" in totals and ">3<" in totals and "240.00" in totals and "80.00" in totals
+    assert 'data-testid="habit-per-month">2.25<' in html
+    assert 'data-testid="habit-days-between">17.0<' in html
+    items = [row.split("</tr>")[0] for row in html.split('data-testid="habit-item">')[1:]]
+    assert [row.split("</td>")[0].split(">")[-1] for row in items] == ["Item A", "Item C", "Item B"]

@@ -11,6 +11,7 @@ from conveyor.core.db import session_scope
 from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
+from conveyor.inventory.models import Product, StockMovement
 from conveyor.order.models import OrderEvent, OrderLine, SalesOrder
 from conveyor.report import kpis as kpi_service
 from conveyor.returns.models import ReturnAuthorisation
@@ -231,3 +232,96 @@ def test_no_orders_no_figures(engine: Engine) -> None:
     assert found.cycle_time == kpi_service.CycleTime(0, None, None)
     assert found.on_time.percent is None and found.accuracy.percent is None
     assert all(rows == [] for rows in found.sales.values())
+
+
+def test_a_customers_purchasing_habits(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        known = known_orders(session)
+        alice = kpi_service.habits(session=session, customer_id=known.alice_customer, now=known.now)
+        bob = kpi_service.habits(session=session, customer_id=known.bob_customer, now=known.now)
+    # Alice: KP-7 (40 days ago, 90.00), KP-1 (10 days ago, 100.00), KP-2 (6 days ago, 50.00).
+    assert alice.orders == 3
+    assert [(t.currency, t.orders, t.total, t.average) for t in alice.totals] == [
+        ("USD", 3, Decimal("240.00"), Decimal("80.00"))
+    ]
+    assert alice.first == known.now - timedelta(days=40)
+    assert alice.last == known.now - timedelta(days=6)
+    assert alice.per_month == 2.25  # 3 orders in 40 days: 40 / 30 months
+    assert alice.days_between == 17.0  # 34 days between the first and last, two gaps
+    assert [(i.sku, i.name, i.qty, i.orders) for i in alice.top_items] == [
+        ("A", "Item A", 12, 3),
+        ("C", "Item C", 4, 1),
+        ("B", "Item B", 1, 1),
+    ]
+    # Bob: one EUR and one USD order (the cancelled one and the quote left out), 2 days apart;
+    # a customer of less than a month counts one month.
+    assert [(t.currency, t.orders, t.total, t.average) for t in bob.totals] == [
+        ("EUR", 1, Decimal("30.00"), Decimal("30.00")),
+        ("USD", 1, Decimal("20.00"), Decimal("20.00")),
+    ]
+    assert (bob.orders, bob.per_month, bob.days_between) == (2, 2.0, 2.0)
+    assert [i.sku for i in bob.top_items] == ["A", "B"]
+    with session_scope(engine) as session:
+        nobody = Customer(name="New", email="new@example.com")
+        session.add(nobody)
+        session.flush()
+        assert nobody.id
+        empty = kpi_service.habits(session=session, customer_id=nobody.id, now=known.now)
+    assert (empty.orders, empty.totals, empty.per_month, empty.days_between) == (0, [], None, None)
+
+
+def test_inventory_turnover_from_the_stock_ledger(engine: Engine) -> None:
+    now = utcnow()
+    day = timedelta(days=1)
+    with session_scope(engine) as session:
+        session.add_all(
+            [
+                Product(sku="TA", price=Decimal("20"), on_hand=20, average_cost=Decimal("10")),
+                Product(sku="TB", price=Decimal("5"), on_hand=4, average_cost=Decimal("2.5")),
+                Product(sku="TE", price=Decimal("9"), currency="EUR", on_hand=10, average_cost=3),
+            ]
+        )
+        moves = [
+            ("TA", "receive", 10, "10", now - 20 * day),
+            ("TA", "pack", 5, "10", now - 8 * day),  # COGS 50.00
+            ("TA", "move_out", 2, None, now - 5 * day),  # moves cancel out
+            ("TA", "move_in", 2, None, now - 5 * day),
+            ("TA", "commit", 3, None, now - 5 * day),  # committed, not on-hand
+            ("TA", "receive", 100, "9", now - 60 * day),  # before the period
+            ("TB", "pack", 4, "2.5", now - 3 * day),  # COGS 10.00
+            ("TB", "adjust_out", 1, None, now - 2 * day),
+            ("TB", "scrap", 1, None, now - 2 * day),  # a return scrapped: never in stock
+        ]
+        for i, (sku, kind, qty, cost, at) in enumerate(moves):
+            session.add(
+                StockMovement(
+                    key=f"turn-{i}",
+                    sku=sku,
+                    kind=kind,
+                    qty=qty,
+                    unit_cost=Decimal(cost) if cost else None,
+                    at=at,
+                )
+            )
+        session.flush()
+        found = kpi_service.inventory_turnover(session=session, since=now - 30 * day)
+    # TA: net +5 in the period, so 15 at the start (150.00) and 20 now (200.00); TB: net -5,
+    # 9 at the start (22.50) and 4 now (10.00). Average (172.50 + 210.00) / 2 = 191.25.
+    assert [(t.currency, t.cogs, t.opening, t.closing, t.average, t.turns) for t in found] == [
+        (
+            "EUR",
+            Decimal("0.00"),
+            Decimal("30.00"),
+            Decimal("30.00"),
+            Decimal("30.00"),
+            Decimal("0.00"),
+        ),
+        (
+            "USD",
+            Decimal("60.00"),
+            Decimal("172.50"),
+            Decimal("210.00"),
+            Decimal("191.25"),
+            Decimal("0.31"),
+        ),
+    ]
