@@ -21,6 +21,7 @@ from conveyor.outbound.views import router as outbound_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from conveyor.purchasing.views import router as purchasing_router
 from conveyor.purchasing.views import suppliers_router
+from conveyor.report.views import router as report_router
 from conveyor.returns.views import order_returns_router
 from conveyor.returns.views import router as returns_router
 from conveyor.shipping.views import router as shipments_router
@@ -58,3 +59,4 @@ api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["p
 api_router.include_router(suppliers_router, prefix="/suppliers", tags=["purchasing"])
 api_router.include_router(returns_router, prefix="/returns", tags=["returns"])
 api_router.include_router(audit_router, prefix="/audit", tags=["audit"])
+api_router.include_router(report_router, prefix="/reports", tags=["reports"])

@@ -11,6 +11,7 @@ from conveyor.audit.models import AuditEntry, Source
 from conveyor.auth.permissions import Permission
 from conveyor.core import pdf
 from conveyor.core.errors import DomainError, NotFound
+from conveyor.core.models import utcnow
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
 from conveyor.invoice import pdf as invoice_pdf
@@ -32,6 +33,7 @@ from conveyor.pages.web import (
     render,
     require_page,
 )
+from conveyor.report import kpis as kpi_service
 from conveyor.support import service as support_service
 from conveyor.terms import service as terms_service
 
@@ -62,6 +64,7 @@ def customer_page(
         "shown": customer,
         "orders": orders,
         "count": count,
+        "habits": kpi_service.habits(session=session, customer_id=customer_id, now=utcnow()),
         "messages": [(m, by_id[m.order_id]) for m in messages],
         "may_modify": principal.can(Permission.CUSTOMER_ACCOUNTS),
         "may_see_invoices": principal.can(Permission.INVOICES_VIEW),

@@ -14,7 +14,7 @@ from conveyor.audit.service import Actor, record
 from conveyor.auth.permissions import Permission
 from conveyor.auth.permissions import refusal as permission_refusal
 from conveyor.core import spreadsheet
-from conveyor.core.errors import Forbidden, Invalid
+from conveyor.core.errors import Forbidden
 from conveyor.core.state import AppState, in_session
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import Customer
@@ -24,6 +24,7 @@ from conveyor.order.enums import STEPS, OrderStatus
 from conveyor.order.models import SalesOrder
 from conveyor.pages.orders import temporal_url
 from conveyor.pages.web import CsrfChecked, page_router, render, require_page
+from conveyor.report import kpis as kpi_service
 from conveyor.report import service as report_service
 from conveyor.report import temporal as report_temporal
 from conveyor.shipping import read as shipping_read
@@ -228,10 +229,7 @@ def _durations_chart(durations: list[report_service.StepDuration]) -> dict:
 
 def bounded_days(state: AppState, days: int) -> int:
     """`days`, or Invalid (422) beyond the longest period a report covers (a setting)."""
-    longest = state.settings.report_max_days
-    if days > longest:
-        raise Invalid(f"reports cover at most {longest} days; {days} asked for")
-    return days
+    return report_service.bounded_days(state.settings.report_max_days, days)
 
 
 def _report_data(session: Session, days: int) -> dict:
@@ -307,9 +305,66 @@ def reports(
     return render(request, "reports.html", context, principal=principal)
 
 
+def _sales_chart(rows: list[kpi_service.SalesRow], currency: str) -> dict:
+    """The ten largest groups in the default currency, as a bar chart."""
+    shown = [r for r in rows if r.currency == currency][:10]
+    return {
+        "type": "bar",
+        "labels": [r.label for r in shown],
+        "datasets": [{"label": f"sales ({currency})", "data": [float(r.total) for r in shown]}],
+    }
+
+
+@router.get("/reports/kpis", include_in_schema=False)
+def kpis_report(
+    request: Request,
+    session: ReadSessionDep,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.REPORTS_VIEW)],
+    days: Annotated[int, Query(ge=1)] = 30,
+) -> Response:
+    """Sales by rep, customer, product and channel; cycle time, on-time delivery, accuracy."""
+    days = bounded_days(state, days)
+    since = report_service.utcnow() - timedelta(days=days)
+    found = kpi_service.kpis(session=session, since=since, days=days)
+    currency = state.settings.default_currency
+    context = {
+        "page": "reports",
+        "days": days,
+        "kpis": found,
+        "currency": currency,
+        "charts": {by: _sales_chart(rows, currency) for by, rows in found.sales.items()},
+    }
+    return render(request, "reports_kpis.html", context, principal=principal)
+
+
+SALES_CSV = {f"sales_by_{by}": by for by in kpi_service.SALES_BY}
+
+
+def _sales_csv(session: Session, days: int, kind: str) -> tuple[list[str], list[list[object]]]:
+    by = SALES_CSV[kind]
+    since = report_service.utcnow() - timedelta(days=days)
+    found = kpi_service.sales(session=session, since=since, by=by)
+    header = [by, "name", "currency", "orders", "total"] + (["qty"] if by == "product" else [])
+    rows: list[list[object]] = [
+        [r.key, r.label, r.currency, r.orders, r.total] + ([r.qty] if by == "product" else [])
+        for r in found
+    ]
+    return header, rows
+
+
 @router.get("/reports/{kind}.csv", include_in_schema=False)
 def report_csv(
-    kind: Literal["orders", "durations", "sla", "work"],
+    kind: Literal[
+        "orders",
+        "durations",
+        "sla",
+        "work",
+        "sales_by_rep",
+        "sales_by_customer",
+        "sales_by_product",
+        "sales_by_channel",
+    ],
     session: ReadSessionDep,
     state: StateDep,
     principal: Annotated[Principal, require_page(Permission.REPORTS_VIEW)],
@@ -319,8 +374,11 @@ def report_csv(
     days = bounded_days(state, days)
     if kind == "work" and not principal.can(Permission.PRODUCTIVITY_VIEW):
         raise Forbidden(permission_refusal(Permission.PRODUCTIVITY_VIEW))
-    data = _report_data(session, days)
     rows: list[list[object]]
+    if kind in SALES_CSV:
+        header, rows = _sales_csv(session, days, kind)
+        return _csv(header, rows, kind, days)
+    data = _report_data(session, days)
     if kind == "orders":
         header = ["day", "orders", "cancelled", "open_quotes", "currency", "bookings", "revenue"]
         rows = []
@@ -340,6 +398,10 @@ def report_csv(
     else:
         header = ["employee", "email", "completed", "late", "open_now"]
         rows = [[w.who, w.email, w.completed, w.late, w.open_now] for w in data["work"]]
+    return _csv(header, rows, kind, days)
+
+
+def _csv(header: list[str], rows: list[list[object]], kind: str, days: int) -> Response:
     return Response(
         spreadsheet.to_csv(header, rows),
         media_type="text/csv; charset=utf-8",

@@ -15,6 +15,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import contains_text
+from conveyor.core.errors import Invalid
 from conveyor.core.keyset import COUNT_CAP, capped_count
 from conveyor.core.models import round_money, utcnow
 from conveyor.customer.models import Customer
@@ -74,6 +75,13 @@ class SlaBreach:
     role: str
     breached: int
     with_sla: int
+
+
+def bounded_days(longest: int, days: int) -> int:
+    """`days`, or Invalid (422) beyond `longest`, the longest period a report covers."""
+    if days > longest:
+        raise Invalid(f"reports cover at most {longest} days; {days} asked for")
+    return days
 
 
 def percentile(values: list[float], q: float) -> float | None:
