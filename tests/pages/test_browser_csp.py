@@ -87,7 +87,8 @@ async def test_api_docs_render_offline(live_server: str, new_page) -> None:  # n
     await page.route("**/*", only_this_server)
     await page.goto("/docs")
     await page.wait_for_selector(".swagger-ui .info .title:has-text('Conveyor')")
-    await page.wait_for_selector(".opblock-summary-path:has-text('/api/orders')")
+    # Swagger UI draws the operations tag by tag: some 300 of them take a while on a busy machine.
+    await page.wait_for_selector(".opblock-summary-path:has-text('/api/orders')", timeout=180_000)
     await _no_violations(page)
     await page.goto("/redoc")
     await page.wait_for_selector("h1:has-text('Conveyor')")
