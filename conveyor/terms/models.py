@@ -13,7 +13,7 @@ from conveyor.core.models import timestamp_field
 TermsCode = Annotated[
     str,
     BeforeValidator(lambda value: value.strip().upper() if isinstance(value, str) else value),
-    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_-]{0,15}$"),
+    StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,15}$"),
 ]
 Percent = Annotated[Decimal, Field(gt=0, lt=100, decimal_places=2, max_digits=5)]
 DepositPercent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=2, max_digits=5)]
