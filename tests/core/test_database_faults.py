@@ -32,6 +32,7 @@ from conveyor.core.db import (
     make_engine,
     outage,
 )
+from conveyor.core.failures import log as activity_failures_log
 from conveyor.core.settings import Settings
 from conveyor.customer.models import Customer
 from conveyor.inventory.models import StockMovement
@@ -220,12 +221,16 @@ async def _retrying(client: Client, numbers: list[str]) -> int:
     return retrying
 
 
+# The worker logs an activity's whole exception here before Temporal gets its bounded form.
+ACTIVITY_FAILURES = activity_failures_log.name
+
+
 def _failed_busy(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The worker's activities that failed because the database was busy."""
     return [
         record.getMessage()
         for record in caplog.records
-        if record.name == "temporalio.activity"
+        if record.name == ACTIVITY_FAILURES
         and record.exc_info
         and outage(record.exc_info[1]) == DATABASE_BUSY
     ]
@@ -377,9 +382,7 @@ async def test_postgres_connections_cut_under_load(
     await assert_each_order_once(api, engine, list(numbers), product["sku"], on_hand)
     # Every answer was a success or a 503 naming the database: never a 500.
     assert set(answers.statuses) <= {200, 201, 503}, answers.statuses
-    failed = [
-        r for r in caplog.records if r.name == "temporalio.activity" and r.exc_info is not None
-    ]
+    failed = [r for r in caplog.records if r.name == ACTIVITY_FAILURES and r.exc_info is not None]
     assert failed or answers.statuses[503], "the cuts met no work in flight"
     assert all(outage(r.exc_info[1]) for r in failed if r.exc_info), "an activity failed otherwise"
     print(
