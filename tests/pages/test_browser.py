@@ -13,8 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.engine import Engine
 
-from conveyor.core.migrate import upgrade
-from tests.conftest import ADMIN_TOKEN, RULES
+from tests.conftest import ADMIN_TOKEN, RULES, fresh_sqlite_url
 from tests.utils.api import create_customer, create_employee, create_product, place_order
 from tests.utils.pages import open_customer_account
 
@@ -46,9 +45,7 @@ def rules_dir() -> Path:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite only: one browser run is enough; the HTTP page tests cover PostgreSQL."""
-    url = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    upgrade(url)
-    return url
+    return fresh_sqlite_url(tmp_path)
 
 
 @pytest_asyncio.fixture(scope="session")

@@ -11,7 +11,6 @@ from sqlmodel import col, select
 
 from conveyor.cli.dev import _print_banner
 from conveyor.core.db import session_scope
-from conveyor.core.migrate import upgrade
 from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
 from conveyor.customer.models import Customer
@@ -21,7 +20,7 @@ from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.task import escalation
 from conveyor.task import service as task_service
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, fresh_sqlite_url
 from tests.utils.pages import customer_client, staff_client
 from tests.utils.people import staff_password_client
 
@@ -35,9 +34,7 @@ def rules_dir() -> Path:
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
     """SQLite, as `conveyor dev` runs."""
-    url = f"sqlite:///{tmp_path / 'conveyor.db'}"
-    upgrade(url)
-    return url
+    return fresh_sqlite_url(tmp_path)
 
 
 async def test_demo_orders_fill_every_page(
