@@ -283,6 +283,59 @@ def paid_total(*, session: Session, order_id: int) -> Decimal:
     return round_money(Decimal(total))
 
 
+def discount_reversal(
+    *, session: Session, key: str, order: SalesOrder, credit: Decimal, reference: str, actor: Actor
+) -> Payment | None:
+    """Take back the share of the order's early-payment discounts that a credit of `credit`
+    covers, once per `key`: a negative `discount` row (the journal posts it back to the
+    receivable), so a refund after the credit pays out only what the customer paid.
+
+    The share is the discounts granted times the credit over what was invoiced; the credit
+    that brings the order to fully credited takes back whatever is left. None when there is
+    nothing to take back.
+    """
+    existing = find_payment(session=session, key=key)
+    if existing:
+        return existing
+    order_id = row_id(order)
+    rows = session.exec(
+        select(Payment.amount)
+        .where(Payment.order_id == order_id)
+        .where(Payment.method == DISCOUNT_METHOD)
+    ).all()
+    granted = sum((amount for amount in rows if amount > 0), ZERO)
+    left = sum(rows, ZERO)
+    invoiced = invoiced_total(session=session, order_id=order_id)
+    if left <= 0 or invoiced <= 0 or credit <= 0:
+        return None
+    if credited_total(session=session, order_id=order_id) >= invoiced:
+        share = left
+    else:
+        share = min(round_money(granted * credit / invoiced), left)
+    if share <= 0:
+        return None
+    reversal = Payment(
+        key=key,
+        order_id=order_id,
+        amount=-share,
+        currency=order.currency,
+        method=DISCOUNT_METHOD,
+        reference=reference,
+        recorded_by=actor.name,
+    )
+    session.add(reversal)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="order.payment_discount_reversed",
+        entity="order",
+        entity_id=order.number,
+        after=snapshot(reversal, PAYMENT_FIELDS),
+    )
+    return reversal
+
+
 def record_payment(
     *,
     session: Session,

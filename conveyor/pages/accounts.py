@@ -207,5 +207,5 @@ def _invoice_history(
     entries = history(session, principal, [("invoice", [invoice.number]), ("order", [number])])
     if entries is None:
         return None
-    payments = ("order.payment", "order.payment_discount")
+    payments = ("order.payment", "order.payment_discount", "order.payment_discount_reversed")
     return [e for e in entries if e.entity == "invoice" or e.action in payments]

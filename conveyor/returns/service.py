@@ -359,8 +359,8 @@ def credit(*, session: Session, rma: ReturnAuthorisation) -> list[CreditNote]:
 def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
     """Record the refund for the return once: what was paid beyond what is owed after the credit.
 
-    At most the return's credit; an order nobody paid for gets no refund (the credit lowers
-    what is owed instead).
+    At most the return's credit, less the share of an early-payment discount it covers; an
+    order nobody paid for gets no refund (the credit lowers what is owed instead).
     """
     _refuse_undecided(rma)
     key = f"return:{rma.number}:refund"
@@ -368,6 +368,15 @@ def refund(*, session: Session, rma: ReturnAuthorisation) -> Decimal:
     if existing is None:
         order = session.get(SalesOrder, rma.order_id)
         assert order is not None
+        # What an early-payment discount took off the goods comes off their refund too.
+        invoice_service.discount_reversal(
+            session=session,
+            key=f"return:{rma.number}:discount",
+            order=order,
+            credit=rma.credit_total,
+            reference=rma.number,
+            actor=audit_service.Actor.system(),
+        )
         owed = invoice_service.invoiced_total(
             session=session, order_id=order.id or 0
         ) - invoice_service.credited_total(session=session, order_id=order.id or 0)

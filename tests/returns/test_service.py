@@ -20,7 +20,7 @@ from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import ProductCreate, StockMovement
 from conveyor.inventory.service import StockNeed
 from conveyor.invoice import service as invoice_service
-from conveyor.invoice.models import CreditNote, CreditNoteLine, Payment
+from conveyor.invoice.models import DISCOUNT_METHOD, CreditNote, CreditNoteLine, Payment
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderCreate, OrderLineCreate, SalesOrder
@@ -34,16 +34,20 @@ from conveyor.returns.models import (
     ReturnLineCreate,
     ReturnStatus,
 )
+from tests.utils.terms import add_terms
 
 TODAY = datetime.now(UTC).date()
 
 
-def _shipped_order(engine: Engine, *, inclusive: bool = False, paid: bool = True) -> str:
+def _shipped_order(
+    engine: Engine, *, inclusive: bool = False, paid: bool = True, payment_terms_code: str = ""
+) -> str:
     """A completed order: 3 x TOOL at 19.99 (19 %), 2 x BOOK at 8.50 (7 %), packed, invoiced."""
+    terms = {"payment_terms_code": payment_terms_code} if payment_terms_code else {}
     with session_scope(engine) as session:
         customer = customer_service.create(
             session=session,
-            customer_in=CustomerCreate(name="R", email="r@example.com", country="DE"),
+            customer_in=CustomerCreate(name="R", email="r@example.com", country="DE", **terms),
             actor=Actor.cli("test"),
         )
         for product in (
@@ -297,3 +301,53 @@ def test_concurrent_returns_never_take_more_than_was_shipped(engine: Engine) -> 
         order = order_service.get_by_number(session=session, number=number)
         assert order is not None
         assert return_service.returned(session=session, order_id=order.id or 0) == {"TOOL": 3}
+
+
+def test_refund_after_an_early_payment_discount_pays_back_what_was_paid(engine: Engine) -> None:
+    """2 % for paying early: the customer paid 87.76 of 89.55; the refunds add up to 87.76,
+    each return taking back its share of the discount, and the receivable ends at zero."""
+    add_terms(engine, "NET14-2", 14, discount_percent="2", discount_days=7)
+    number = _shipped_order(engine, paid=False, payment_terms_code="NET14-2")
+    with session_scope(engine) as session:
+        order = order_service.get_by_number(session=session, number=number)
+        assert order is not None
+        assert order.total == Decimal("89.55")
+        invoice_service.record_payment(
+            session=session,
+            key="early",
+            order=order,
+            amount=Decimal("87.76"),
+            method="bank",
+            actor=Actor.cli("test"),
+        )
+        assert invoice_service.still_due(session=session, order=order) == 0  # 1.79 discount
+
+    books = _authorise(engine, number, "k1", BOOK=2)  # credit 18.19, its share 0.36
+    _process(engine, books, [])
+    _process(engine, books, [])  # a retry takes nothing back twice
+    tools = _authorise(engine, number, "k2", TOOL=3)  # credit 71.36: the rest, 1.43
+    _process(engine, tools, [])
+    with session_scope(engine) as session:
+        refunds = {
+            rma: return_service.get_by_number(session=session, number=rma).refund_total  # type: ignore[union-attr]
+            for rma in (books, tools)
+        }
+        assert refunds == {books: Decimal("17.83"), tools: Decimal("69.93")}
+        rows = session.exec(select(Payment).where(Payment.method == DISCOUNT_METHOD)).all()
+        assert sorted(p.amount for p in rows) == [
+            Decimal("-1.43"),
+            Decimal("-0.36"),
+            Decimal("1.79"),
+        ]
+        order = order_service.get_by_number(session=session, number=number)
+        assert order is not None
+        assert invoice_service.paid_total(session=session, order_id=order.id) == 0
+        postings = accounting_service.journal(
+            session=session,
+            start=TODAY,
+            end=TODAY,
+            mapping=account_mapping.AccountMap(),
+        )
+    assert sum(p.debit for p in postings) == sum(p.credit for p in postings)
+    receivable = account_mapping.AccountMap().accounts.receivable
+    assert sum(p.debit - p.credit for p in postings if p.account == receivable) == 0
