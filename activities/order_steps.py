@@ -195,8 +195,11 @@ class OrderStepActivities:
                 status=OrderStatus.OPEN,
             )
             self._mail(session, order, "order_confirmation", "confirmation")
-            # The quote's deal is won by it, in the transaction of the acceptance (idempotent).
-            opportunity_service.quote_accepted(session=session, order=order, actor=Actor.system())
+            # The quote's deal is won by it, in the transaction of the acceptance (idempotent),
+            # in the name of whoever accepted the quote.
+            opportunity_service.quote_accepted(
+                session=session, order=order, actor=_quote_accepter(session, order)
+            )
             siblings = order_service.sibling_quotes(session=session, order=order)
             return SiblingQuotes([o.number for o in siblings if o.number])
 
@@ -905,3 +908,14 @@ def _planned(route: StepRoute) -> PlannedStep:
 
 def _seconds(duration: timedelta | None) -> float | None:
     return duration.total_seconds() if duration else None
+
+
+def _quote_accepter(session: Session, order: SalesOrder) -> Actor:
+    """Who accepted the order's quote: the completer of its quote task (the customer through
+    the customer center, or staff for them), else the system."""
+    accepted = [
+        task
+        for task in task_service.list_for_order(session=session, order_id=order.id or 0)
+        if task.step == Step.QUOTE and task.outcome == "approved" and task.completed_by
+    ]
+    return Actor.on_behalf(accepted[-1].completed_by or "") if accepted else Actor.system()

@@ -204,6 +204,13 @@ async def test_accepting_one_quote_voids_the_other_and_wins_the_deal(
     assert won["history"][-1]["note"] == f"quote {large['number']} accepted"
     assert {q["number"]: q["status"] for q in won["quotes"]}[small["number"]] == "cancelled"
     assert _actions(engine, deal["number"])[-1] == "opportunity.won"
+    with Session(engine) as session:
+        entry = session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.action == "opportunity.won")
+            .where(AuditEntry.entity_id == deal["number"])
+        ).one()
+    assert (entry.actor, entry.actor_kind) == ("admin token", "admin_token")  # who accepted
     more = await api.post(f"/api/opportunities/{deal['number']}/stage", json={"stage": "proposal"})
     assert more.status_code == 409
 
