@@ -298,13 +298,11 @@ def discount_reversal(
     if existing:
         return existing
     order_id = row_id(order)
-    rows = session.exec(
-        select(Payment.amount)
-        .where(Payment.order_id == order_id)
-        .where(Payment.method == DISCOUNT_METHOD)
+    discounts = session.exec(
+        select(Payment).where(Payment.order_id == order_id).where(Payment.method == DISCOUNT_METHOD)
     ).all()
-    granted = sum((amount for amount in rows if amount > 0), ZERO)
-    left = sum(rows, ZERO)
+    granted = sum((p.amount for p in discounts if p.amount > 0), ZERO)
+    left = sum((p.amount for p in discounts), ZERO)
     invoiced = invoiced_total(session=session, order_id=order_id)
     if left <= 0 or invoiced <= 0 or credit <= 0:
         return None
