@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
@@ -36,8 +36,14 @@ from conveyor.pages.settings_forms import (
     status_of,
     to_input,
 )
-from conveyor.pages.web import CsrfChecked, WebSessionDep, page_router, render, require_page
-from conveyor.pages.web import store_session as _store
+from conveyor.pages.web import (
+    CsrfChecked,
+    WebSessionDep,
+    flash_redirect,
+    page_router,
+    render,
+    require_page,
+)
 
 router = page_router()
 CustomerEditor = Annotated[Principal, require_page(Permission.CUSTOMERS_EDIT)]
@@ -101,13 +107,6 @@ PRODUCT_FIELDS = (
     ),
 )
 LIST_FIELDS = ("tags", "options")
-
-
-def _flash_to(request: Request, web: WebSessionDep, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    _store(request, response, web)
-    return response
 
 
 def _customer(session: Session, principal: Principal, customer_id: int) -> Customer:
@@ -206,7 +205,7 @@ async def create_customer(
             errors=_form_error(exc),
             status_code=status_code,
         )
-    return _flash_to(
+    return flash_redirect(
         request, web, f"/customers/{customer.id}/edit", f"Customer {customer.name} added."
     )
 
@@ -259,7 +258,7 @@ async def update_customer(
             errors=_form_error(exc),
             status_code=status_code,
         )
-    return _flash_to(request, web, f"/customers/{customer_id}/edit", "Customer saved.")
+    return flash_redirect(request, web, f"/customers/{customer_id}/edit", "Customer saved.")
 
 
 @router.post("/customers/{customer_id}/retire", include_in_schema=False, dependencies=[CsrfChecked])
@@ -273,7 +272,7 @@ def retire_customer(
     """Retire the customer (kept for history; no new orders)."""
     customer = _customer(session, principal, customer_id)
     customer_service.retire(session=session, customer=customer, actor=principal.actor(Source.PAGE))
-    return _flash_to(
+    return flash_redirect(
         request, web, f"/customers/{customer_id}/edit", f"Customer {customer.name} retired."
     )
 
@@ -325,7 +324,9 @@ async def _add_page(
     customer = _customer(session, principal, customer_id)
     errors = await _add_sub(request, session, principal, customer, which)
     if errors is None:
-        return _flash_to(request, web, f"/customers/{customer_id}/edit", f"{which.title()} added.")
+        return flash_redirect(
+            request, web, f"/customers/{customer_id}/edit", f"{which.title()} added."
+        )
     customer = _customer(session, principal, customer_id)
     other = "contact" if which == "address" else "address"
     return _customer_page(
@@ -392,7 +393,7 @@ def retire_address(
         ),
         actor=principal.actor(Source.PAGE),
     )
-    return _flash_to(request, web, f"/customers/{customer_id}/edit", "Address retired.")
+    return flash_redirect(request, web, f"/customers/{customer_id}/edit", "Address retired.")
 
 
 @router.post(
@@ -419,7 +420,7 @@ def make_default_address(
         address_in=CustomerAddressUpdate(is_default=True),
         actor=principal.actor(Source.PAGE),
     )
-    return _flash_to(request, web, f"/customers/{customer_id}/edit", "Default address set.")
+    return flash_redirect(request, web, f"/customers/{customer_id}/edit", "Default address set.")
 
 
 @router.post(
@@ -443,7 +444,7 @@ def retire_contact(
     address_service.retire_contact(
         session=session, customer=customer, contact=contact, actor=principal.actor(Source.PAGE)
     )
-    return _flash_to(request, web, f"/customers/{customer_id}/edit", "Contact retired.")
+    return flash_redirect(request, web, f"/customers/{customer_id}/edit", "Contact retired.")
 
 
 # ---- products -------------------------------------------------------------------------------
@@ -553,7 +554,9 @@ async def create_product(
         return _product_page(
             request, principal, session, product=None, values=values, errors=errors, status_code=422
         )
-    return _flash_to(request, web, f"/products/{product.sku}/edit", f"Product {product.sku} added.")
+    return flash_redirect(
+        request, web, f"/products/{product.sku}/edit", f"Product {product.sku} added."
+    )
 
 
 @router.get("/products/{sku}/edit", include_in_schema=False)
@@ -602,7 +605,7 @@ async def update_product(
             errors=_product_error(exc),
             status_code=status_code,
         )
-    return _flash_to(request, web, f"/products/{sku}/edit", "Product saved.")
+    return flash_redirect(request, web, f"/products/{sku}/edit", "Product saved.")
 
 
 @router.post("/products/{sku}/retire", include_in_schema=False, dependencies=[CsrfChecked])
@@ -615,5 +618,5 @@ def retire_product(
         catalogue.retire(session=session, product=product, actor=principal.actor(Source.PAGE))
     except DomainError as exc:
         session.rollback()
-        return _flash_to(request, web, f"/products/{sku}/edit", f"Not retired: {exc.message}")
-    return _flash_to(request, web, f"/products/{sku}/edit", f"Product {sku} retired.")
+        return flash_redirect(request, web, f"/products/{sku}/edit", f"Not retired: {exc.message}")
+    return flash_redirect(request, web, f"/products/{sku}/edit", f"Product {sku} retired.")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -28,11 +28,11 @@ from conveyor.pages.web import (
     CsrfChecked,
     WebSession,
     WebSessionDep,
+    flash_redirect,
     page_refusal,
     page_router,
     render,
     require_page,
-    store_session,
 )
 
 router = page_router()
@@ -145,13 +145,6 @@ def _errors(exc: Exception) -> dict[str, str]:
 FormErrors = (ValidationError, FormTooLong, Invalid, employee_service.EmployeeError)
 
 
-def _saved(request: Request, web: WebSession, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    store_session(request, response, web)
-    return response
-
-
 def _new_form(
     request: Request,
     principal: Principal,
@@ -186,7 +179,7 @@ async def create_person(
     except FormErrors as exc:
         return _new_form(request, principal, values, _errors(exc), status_code=422)
     note = await _send_link(state, employee, principal)
-    return _saved(request, web, f"{BASE}/{employee.id}", f"{employee.name} added; {note}")
+    return flash_redirect(request, web, f"{BASE}/{employee.id}", f"{employee.name} added; {note}")
 
 
 async def _send_link(state: AppState, employee: Employee, principal: Principal) -> str:
@@ -262,11 +255,11 @@ async def update_person(
         )
         context |= {"values": values, "errors": errors}
         return render(request, "person.html", context, principal=principal, status_code=422)
-    return _saved(request, web, f"{BASE}/{employee_id}", "Saved.")
+    return flash_redirect(request, web, f"{BASE}/{employee_id}", "Saved.")
 
 
 def _unconfirmed(request: Request, web: WebSession, employee_id: int, what: str) -> Response:
-    return _saved(
+    return flash_redirect(
         request, web, f"{BASE}/{employee_id}", f"Not {what}: tick the box to confirm first."
     )
 
@@ -298,7 +291,9 @@ async def deactivate_person(
         return page_refusal(
             request, exc, web=web, flash="Not deactivated", back=back, principal=principal
         )
-    return _saved(request, web, back, f"{employee.name} is deactivated: tokens and sessions ended.")
+    return flash_redirect(
+        request, web, back, f"{employee.name} is deactivated: tokens and sessions ended."
+    )
 
 
 @router.post(
@@ -315,7 +310,9 @@ async def reactivate_person(
         caller=principal,
         actor=principal.actor(Source.PAGE),
     )
-    return _saved(request, web, f"{BASE}/{employee_id}", f"{employee.name} is active again.")
+    return flash_redirect(
+        request, web, f"{BASE}/{employee_id}", f"{employee.name} is active again."
+    )
 
 
 @router.post(
@@ -327,7 +324,7 @@ async def send_link(
     """Mail the employee a one-time link to choose a (new) password."""
     employee = await in_session(state, lambda s: _employee(s, employee_id), read_only=True)
     note = await _send_link(state, employee, principal)
-    return _saved(request, web, f"{BASE}/{employee_id}", note[0].upper() + note[1:])
+    return flash_redirect(request, web, f"{BASE}/{employee_id}", note[0].upper() + note[1:])
 
 
 # ---- tokens ---------------------------------------------------------------------------------
@@ -349,7 +346,7 @@ async def issue_token(
     label = name.strip() or "api"
     back = f"{BASE}/{employee_id}"
     if days.strip() and not (days.strip().isdigit() and 1 <= int(days) <= MAX_TOKEN_DAYS):
-        return _saved(request, web, back, f"No token: days must be 1 to {MAX_TOKEN_DAYS}.")
+        return flash_redirect(request, web, back, f"No token: days must be 1 to {MAX_TOKEN_DAYS}.")
     expires_in_days = int(days) if days.strip() else state.settings.token_ttl_days
 
     def issue(session: Session) -> tuple[Employee, EmployeeToken, str]:
@@ -396,4 +393,4 @@ async def revoke_token(
             session=s, employee_id=employee_id, token_id=token_id, actor=actor
         ),
     )
-    return _saved(request, web, f"{BASE}/{employee_id}", f"Token “{row.name}” revoked.")
+    return flash_redirect(request, web, f"{BASE}/{employee_id}", f"Token “{row.name}” revoked.")

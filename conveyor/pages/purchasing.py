@@ -2,7 +2,7 @@
 from a form, mailed to the supplier, goods received against them)."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 from fastapi import Path, Request
@@ -19,18 +19,13 @@ from conveyor.core.idempotency import scoped_key
 from conveyor.core.models import utcnow
 from conveyor.core.patch import describe
 from conveyor.inventory import warehouses as warehouse_service
+from conveyor.pages.form_page import FormPage, Refusal, Refused, submit
 from conveyor.pages.history import record_history
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    to_input,
-)
+from conveyor.pages.settings_forms import FormField, form_values, to_input
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
+    flash_redirect,
     page_refusal,
     page_router,
     render,
@@ -97,52 +92,41 @@ def _csv(header: tuple[str, ...], rows: list[list[object]], filename: str) -> Re
     )
 
 
-def _redirect(request: Request, web: WebSessionDep, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    store_session(request, response, web)
-    return response
-
-
 # ---- suppliers --------------------------------------------------------------------------------
 
 
-def _supplier_page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    *,
-    supplier: Supplier | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    price_values: dict[str, str] | None = None,
-    price_errors: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "page": "purchasing",
-        "supplier": supplier,
-        "code_field": CODE,
-        "fields": FIELDS,
-        "values": values,
-        "errors": errors,
-        "price_fields": PRICE_FIELDS,
-        "price_values": price_values or {"min_qty": "1"},
-        "price_errors": price_errors or {},
-        "prices": [
+def _supplier_prices(session: Session, supplier: Supplier | None) -> dict[str, Any]:
+    """The supplier page's prices and the (empty) form adding one."""
+    prices = (
+        [
             supplier_service.price_public(p, supplier)
             for p in supplier_service.prices(session=session, supplier_id=supplier.id)
         ]
         if supplier
-        else [],
-        "can_manage": principal.can(Permission.PURCHASING_MANAGE),
-        "history": record_history(session, principal, "supplier", supplier.code)
-        if supplier
-        else None,
-    }
-    return render(
-        request, "purchasing_supplier.html", context, principal=principal, status_code=status_code
+        else []
     )
+    return {
+        "price_fields": PRICE_FIELDS,
+        "price_values": {"min_qty": "1"},
+        "price_errors": {},
+        "prices": prices,
+    }
+
+
+SUPPLIER = FormPage(
+    template="purchasing_supplier.html",
+    section="purchasing",
+    record_name="supplier",
+    base=SUPPLIERS,
+    key="code",
+    entity="supplier",
+    fields=FIELDS,
+    create_shape=SupplierCreate,
+    update_shape=SupplierUpdate,
+    manage=Permission.PURCHASING_MANAGE,
+    code_field=CODE,
+    extra=_supplier_prices,
+)
 
 
 @router.get(SUPPLIERS, include_in_schema=False)
@@ -181,7 +165,7 @@ def new_supplier_page(
 ) -> Response:
     """The form for a new supplier."""
     defaults = {"payment_terms_days": "30", "currency": "USD", "lead_time_days": "7"}
-    return _supplier_page(request, principal, session, supplier=None, values=defaults, errors={})
+    return SUPPLIER.show(request, principal, session, record=None, values=defaults)
 
 
 @router.post(SUPPLIERS, include_in_schema=False, dependencies=[CsrfChecked])
@@ -192,22 +176,13 @@ async def create_supplier(
     principal: Annotated[Principal, require_page(Permission.PURCHASING_MANAGE)],
 ) -> Response:
     """Add a supplier from the form; errors shown next to their fields."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (CODE, *FIELDS))
-        body = SupplierCreate.model_validate(to_input((CODE, *FIELDS), values))
-        supplier = supplier_service.create(
+    return await SUPPLIER.create(
+        request, session, web, principal, refused=Refusal.FORM,
+        save=lambda body: supplier_service.create(
             session=session, supplier_in=body, actor=principal.actor(Source.PAGE)
-        )
-    except (ValidationError, FormTooLong, DomainError) as exc:
-        session.rollback()
-        return _supplier_page(
-            request, principal, session, supplier=None, values=values, errors=errors_of(exc),
-            status_code=422 if not isinstance(exc, DomainError) else exc.status,
-        )  # fmt: skip
-    return _redirect(
-        request, web, f"{SUPPLIERS}/{supplier.code}", f"Supplier {supplier.code} added."
-    )
+        ),
+        done=lambda supplier: f"Supplier {supplier.code} added.",
+    )  # fmt: skip
 
 
 @router.get(f"{SUPPLIERS}/{{code}}", include_in_schema=False)
@@ -223,7 +198,7 @@ def supplier_page(
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
     values = form_values(supplier, FIELDS)
-    return _supplier_page(request, principal, session, supplier=supplier, values=values, errors={})
+    return SUPPLIER.show(request, principal, session, record=supplier, values=values)
 
 
 @router.post(f"{SUPPLIERS}/{{code}}", include_in_schema=False, dependencies=[CsrfChecked])
@@ -239,24 +214,13 @@ async def update_supplier(
         supplier = supplier_service.required(session=session, code=code)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, FIELDS)
-        data = to_input(FIELDS, values)
-        SupplierCreate.model_validate({"code": supplier.code, **data})  # errors by field
-        supplier_service.update(
-            session=session,
-            supplier=supplier,
-            changes=SupplierUpdate.model_validate(data),
-            actor=principal.actor(Source.PAGE),
-        )
-    except (ValidationError, FormTooLong, DomainError) as exc:
-        session.rollback()
-        return _supplier_page(
-            request, principal, session, supplier=supplier, values=values,
-            errors=errors_of(exc), status_code=422,
-        )  # fmt: skip
-    return _redirect(request, web, f"{SUPPLIERS}/{supplier.code}", f"Supplier {code} saved.")
+    return await SUPPLIER.update(
+        request, session, web, principal, record=supplier, refused=Refusal.FORM,
+        save=lambda changes: supplier_service.update(
+            session=session, supplier=supplier, changes=changes, actor=principal.actor(Source.PAGE)
+        ),
+        done=f"Supplier {code} saved.",
+    )  # fmt: skip
 
 
 @router.post(f"{SUPPLIERS}/{{code}}/prices", include_in_schema=False, dependencies=[CsrfChecked])
@@ -272,26 +236,26 @@ async def add_price(
         supplier = supplier_service.required(session=session, code=code)
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, PRICE_FIELDS)
-        data = to_input(PRICE_FIELDS, values, drop_empty=True)
-        price_in = SupplierPriceCreate.model_validate(data)
+
+    def add(values: dict[str, str]) -> str:
+        price_in = SupplierPriceCreate.model_validate(
+            to_input(PRICE_FIELDS, values, drop_empty=True)
+        )
         supplier_service.add_price(
             session=session,
             supplier=supplier,
             price_in=price_in,
             actor=principal.actor(Source.PAGE),
         )
-    except (ValidationError, FormTooLong, DomainError) as exc:
-        session.rollback()
-        return _supplier_page(
-            request, principal, session, supplier=supplier, values=form_values(supplier, FIELDS),
-            errors={}, price_values=values, price_errors=errors_of(exc), status_code=422,
+        return values["sku"]
+
+    added = await submit(request, session, PRICE_FIELDS, add, refusals=(DomainError,))
+    if isinstance(added, Refused):  # the price form answers 422, a taken price included
+        return SUPPLIER.show(
+            request, principal, session, record=supplier, values=form_values(supplier, FIELDS),
+            price_values=added.values, price_errors=added.errors, status_code=422,
         )  # fmt: skip
-    return _redirect(
-        request, web, f"{SUPPLIERS}/{supplier.code}", f"Price for {values['sku']} added."
-    )
+    return flash_redirect(request, web, SUPPLIER.url(supplier), f"Price for {added} added.")
 
 
 # ---- purchase orders --------------------------------------------------------------------------
@@ -392,9 +356,8 @@ async def create_order(
     principal: Annotated[Principal, require_page(Permission.PURCHASING_MANAGE)],
 ) -> Response:
     """Create a stock purchase order from the form (once per form: its key)."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (*PO_FIELDS, FormField("key", "key", max_length=64)))
+
+    def create(values: dict[str, str]) -> str | None:
         purchase_in = StockPurchaseCreate.model_validate(
             {
                 "supplier": values["supplier"],
@@ -410,14 +373,17 @@ async def create_order(
             default_warehouse=state.settings.default_warehouse,
             actor=principal.actor(Source.PAGE),
         )
-    except (ValueError, DomainError) as exc:  # ValidationError is a ValueError
-        session.rollback()
+        return purchase.number
+
+    fields = (*PO_FIELDS, FormField("key", "key", max_length=64))
+    # A line that does not parse is a ValueError (as is a ValidationError): on the form, 422.
+    number = await submit(request, session, fields, create, refusals=(ValueError, DomainError))
+    if isinstance(number, Refused):
         return _new_order_page(
-            request, principal, session, values=values, errors=errors_of(exc), status_code=422
-        )
-    return _redirect(
-        request, web, f"{ORDERS}/{purchase.number}", f"Purchase order {purchase.number} created."
-    )
+            request, principal, session, values=number.values, errors=number.errors,
+            status_code=422,
+        )  # fmt: skip
+    return flash_redirect(request, web, f"{ORDERS}/{number}", f"Purchase order {number} created.")
 
 
 @router.get(f"{ORDERS}/{{number}}", include_in_schema=False)
@@ -463,7 +429,7 @@ async def send_order(
         sent = await purchasing_flows.send(state, number=number, actor=principal.actor(Source.PAGE))
     except DomainError as exc:
         return page_refusal(request, exc, web=web, flash="Not sent", back=back, principal=principal)
-    return _redirect(request, web, back, f"{number} mailed to {sent.supplier_email}.")
+    return flash_redirect(request, web, back, f"{number} mailed to {sent.supplier_email}.")
 
 
 @router.post(f"{ORDERS}/{{number}}/receive", include_in_schema=False, dependencies=[CsrfChecked])
@@ -509,7 +475,7 @@ async def receive_order(
         return page_refusal(
             request, exc, web=web, flash="Not received", back=back, principal=principal
         )
-    return _redirect(request, web, back, f"Goods received against {number}.")
+    return flash_redirect(request, web, back, f"Goods received against {number}.")
 
 
 # ---- replenishment ----------------------------------------------------------------------------
@@ -563,4 +529,4 @@ async def order_suggestions(
             request, exc, web=web, flash="Not ordered", back=back, principal=principal
         )
     numbers = ", ".join(p.number or "" for p in created)
-    return _redirect(request, web, ORDERS, f"Purchase orders {numbers} created.")
+    return flash_redirect(request, web, ORDERS, f"Purchase orders {numbers} created.")

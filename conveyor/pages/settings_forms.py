@@ -35,6 +35,14 @@ class FormTooLong(ValueError):
     """A form value longer than its field allows (never passed on to validation)."""
 
 
+class FieldRefused(ValueError):
+    """A save refused because of one field's value (a code already taken): shown by that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 async def read_form(request: Request, fields: Sequence[FormField]) -> dict[str, str]:
     """The form's text for `fields` only, each bounded by its field's `max_length`."""
     form = await request.form()
@@ -84,6 +92,8 @@ def errors_of(exc: ValidationError | ValueError | DomainError) -> dict[str, str]
     """Messages by field ("" for the form as a whole: a too-long value, a refused change)."""
     if isinstance(exc, ValidationError):
         return field_errors(exc)
+    if isinstance(exc, FieldRefused):
+        return {exc.field: str(exc)}
     if isinstance(exc, DomainError):
         return {"": exc.message}
     return {"": str(exc)}

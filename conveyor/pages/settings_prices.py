@@ -4,25 +4,16 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 
 from api.deps import Principal, ReadSessionDep, SessionDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
 from conveyor.core.errors import DomainError, NotFound
 from conveyor.core.models import utcnow
-from conveyor.pages.history import record_history
+from conveyor.pages.form_page import FormPage, Refusal
 from conveyor.pages.listing import PAGE_SIZE, Pager, offset
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    status_of,
-    to_input,
-)
+from conveyor.pages.settings_forms import FormField, form_values
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
@@ -30,7 +21,6 @@ from conveyor.pages.web import (
     page_router,
     render,
     require_page,
-    store_session,
 )
 from conveyor.pricing import agreements as agreement_service
 from conveyor.pricing import service as pricing_service
@@ -75,6 +65,20 @@ FIELDS = (
 )
 STATES = {"": "all", "in_force": "in force today", "not_in_force": "not in force"}
 NEW_DEFAULTS = {"scope": "line", "priority": "0", "min_qty": "1", "currency": "USD", "active": "on"}
+FORM = FormPage(
+    template="settings_price.html",
+    section="settings",
+    record_name="agreement",
+    base=BASE,
+    key="id",
+    entity="price_agreement",
+    fields=FIELDS,
+    create_shape=PriceAgreementCreate,
+    update_shape=PriceAgreementUpdate,
+    manage=Permission.PRICES_MANAGE,
+    drop_empty=True,
+    extra=lambda _session, _agreement: {"today": utcnow().date()},
+)
 
 
 def _in_force(row: PriceAgreement, today: date) -> bool:
@@ -170,33 +174,6 @@ def prices_page(
     return render(request, "settings_prices.html", context, principal=principal)
 
 
-def _form_page(
-    request: Request,
-    principal: Principal,
-    *,
-    agreement: PriceAgreement | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    session: SessionDep | ReadSessionDep,
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "page": "settings",
-        "agreement": agreement,
-        "fields": FIELDS,
-        "values": values,
-        "errors": errors,
-        "today": utcnow().date(),
-        "can_manage": principal.can(Permission.PRICES_MANAGE),
-        "history": record_history(session, principal, "price_agreement", agreement.id)
-        if agreement is not None and agreement.id is not None
-        else None,
-    }
-    return render(
-        request, "settings_price.html", context, principal=principal, status_code=status_code
-    )
-
-
 @router.get(f"{BASE}/new", include_in_schema=False)
 def new_price_page(
     request: Request,
@@ -204,16 +181,7 @@ def new_price_page(
     principal: Annotated[Principal, require_page(Permission.PRICES_MANAGE)],
 ) -> Response:
     """The form for a new price agreement."""
-    return _form_page(
-        request, principal, agreement=None, values=NEW_DEFAULTS, errors={}, session=session
-    )
-
-
-def _saved(request: Request, web: WebSessionDep, agreement_id: int | None, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(f"{BASE}/{agreement_id}", status_code=303)
-    store_session(request, response, web)
-    return response
+    return FORM.show(request, principal, session, record=None, values=NEW_DEFAULTS)
 
 
 @router.post(BASE, include_in_schema=False, dependencies=[CsrfChecked])
@@ -224,28 +192,17 @@ async def create_price(
     principal: Annotated[Principal, require_page(Permission.PRICES_MANAGE)],
 ) -> Response:
     """Add a price agreement from the form; errors shown next to their fields."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, FIELDS)
-        agreement_in = PriceAgreementCreate.model_validate(
-            to_input(FIELDS, values, drop_empty=True)
-        )
+
+    def create(agreement_in: PriceAgreementCreate) -> PriceAgreement:
         agreement_service.check_customer(session=session, customer_id=agreement_in.customer_id)
-        agreement = pricing_service.create_agreement(
+        return pricing_service.create_agreement(
             session=session, agreement_in=agreement_in, actor=principal.actor(Source.PAGE)
         )
-    except (ValidationError, FormTooLong, DomainError) as exc:
-        session.rollback()
-        return _form_page(
-            request,
-            principal,
-            agreement=None,
-            values=values,
-            errors=errors_of(exc),
-            session=session,
-            status_code=status_of(exc),
-        )
-    return _saved(request, web, agreement.id, f"Price agreement {agreement.id} added.")
+
+    return await FORM.create(
+        request, session, web, principal, save=create, refused=Refusal.FORM,
+        done=lambda agreement: f"Price agreement {agreement.id} added.",
+    )  # fmt: skip
 
 
 def _agreement(session: SessionDep | ReadSessionDep, agreement_id: int) -> PriceAgreement:
@@ -265,9 +222,7 @@ def price_page(
     """One agreement: its form (editable with prices.manage), the end form and its history."""
     agreement = _agreement(session, agreement_id)
     values = form_values(agreement, FIELDS)
-    return _form_page(
-        request, principal, agreement=agreement, values=values, errors={}, session=session
-    )
+    return FORM.show(request, principal, session, record=agreement, values=values)
 
 
 @router.post(f"{BASE}/{{agreement_id}}", include_in_schema=False, dependencies=[CsrfChecked])
@@ -280,29 +235,14 @@ async def update_price(
 ) -> Response:
     """Save the edited agreement (checked as a new one is; overlaps refused)."""
     agreement = _agreement(session, agreement_id)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, FIELDS)
-        data = to_input(FIELDS, values)
-        PriceAgreementCreate.model_validate(data)  # the whole form, for errors by field
-        agreement_service.update(
-            session=session,
-            agreement=agreement,
-            changes=PriceAgreementUpdate.model_validate(data),
+    return await FORM.update(
+        request, session, web, principal, record=agreement,
+        save=lambda changes: agreement_service.update(
+            session=session, agreement=agreement, changes=changes,
             actor=principal.actor(Source.PAGE),
-        )
-    except (ValidationError, FormTooLong, DomainError) as exc:
-        session.rollback()
-        return _form_page(
-            request,
-            principal,
-            agreement=_agreement(session, agreement_id),
-            values=values,
-            errors=errors_of(exc),
-            session=session,
-            status_code=status_of(exc),
-        )
-    return _saved(request, web, agreement.id, "Price agreement saved.")
+        ),
+        done="Price agreement saved.", refused=Refusal.FORM,
+    )  # fmt: skip
 
 
 @router.post(f"{BASE}/{{agreement_id}}/end", include_in_schema=False, dependencies=[CsrfChecked])
@@ -316,7 +256,6 @@ def end_price(
 ) -> Response:
     """End the agreement on the date given (its last day; default today)."""
     agreement = _agreement(session, agreement_id)
-    back = f"{BASE}/{agreement_id}"
     try:
         last_day = date.fromisoformat(valid_to) if valid_to else utcnow().date()
     except ValueError:
@@ -325,18 +264,13 @@ def end_price(
             DomainError("the end date must be YYYY-MM-DD"),
             web=web,
             flash="Not ended",
-            back=back,
+            back=FORM.url(agreement),
         )
-    try:
-        agreement_service.end(
-            session=session,
-            agreement=agreement,
-            last_day=last_day,
+    return FORM.act(
+        request, session, web, principal, record=agreement,
+        action=lambda: agreement_service.end(
+            session=session, agreement=agreement, last_day=last_day,
             actor=principal.actor(Source.PAGE),
-        )
-    except DomainError as exc:
-        session.rollback()
-        return page_refusal(
-            request, exc, web=web, flash="Not ended", back=back, principal=principal
-        )
-    return _saved(request, web, agreement.id, f"Price agreement ends on {last_day.isoformat()}.")
+        ),
+        done=f"Price agreement ends on {last_day.isoformat()}.", refused="Not ended",
+    )  # fmt: skip

@@ -6,33 +6,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Query, Request
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 from sqlmodel import Session, SQLModel
 
 from api.deps import Principal, ReadSessionDep, SessionDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.errors import DomainError, NotFound
-from conveyor.pages.history import record_history
+from conveyor.core.errors import NotFound
+from conveyor.pages.form_page import FormPage
 from conveyor.pages.listing import PAGE_SIZE, Pager, offset
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    to_input,
-)
-from conveyor.pages.web import (
-    CsrfChecked,
-    WebSessionDep,
-    page_refusal,
-    page_router,
-    render,
-    require_page,
-    store_session,
-)
+from conveyor.pages.settings_forms import FormField, form_values
+from conveyor.pages.web import CsrfChecked, WebSessionDep, page_router, render, require_page
 from conveyor.pricing import rates as rate_service
 from conveyor.pricing import service as pricing_service
 from conveyor.pricing.models import (
@@ -127,43 +111,28 @@ def _row(kind: RateKind, session: Session, rate_id: int) -> Any:
     return row
 
 
-def _form_page(
-    request: Request,
-    principal: Principal,
-    kind: RateKind,
-    session: Session,
-    *,
-    row: Any,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "page": "settings",
-        "kind": kind,
-        "row": row,
-        "values": values,
-        "errors": errors,
-        "can_manage": principal.can(Permission.PRICES_MANAGE),
-        "history": record_history(session, principal, kind.entity, row.id)
-        if row is not None
-        else None,
-    }
-    return render(
-        request, "settings_rate.html", context, principal=principal, status_code=status_code
+def _form(kind: RateKind) -> FormPage:
+    """The form page of one kind of rate (the template tells the kinds apart by `kind`)."""
+    return FormPage(
+        template="settings_rate.html",
+        section="settings",
+        record_name="row",
+        base=f"/settings/{kind.slug}",
+        key="id",
+        entity=kind.entity,
+        fields=kind.fields,
+        create_shape=kind.create_shape,
+        update_shape=kind.update_shape,
+        manage=Permission.PRICES_MANAGE,
+        drop_empty=True,
+        extra=lambda _session, _row: {"kind": kind},
     )
-
-
-def _saved(request: Request, web: WebSessionDep, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    store_session(request, response, web)
-    return response
 
 
 def _add_routes(kind: RateKind) -> None:
     """The list, new, create, edit, save and retire routes of one kind of rate."""
     base = f"/settings/{kind.slug}"
+    form = _form(kind)
 
     @router.get(base, include_in_schema=False, name=f"{kind.slug}_page")
     def rates_page(
@@ -194,9 +163,7 @@ def _add_routes(kind: RateKind) -> None:
         principal: Annotated[Principal, require_page(Permission.PRICES_MANAGE)],
     ) -> Response:
         """The form for a new rate."""
-        return _form_page(
-            request, principal, kind, session, row=None, values=kind.defaults, errors={}
-        )
+        return form.show(request, principal, session, record=None, values=kind.defaults)
 
     @router.post(base, include_in_schema=False, dependencies=[CsrfChecked], name=kind.slug)
     async def create_rate(
@@ -206,17 +173,11 @@ def _add_routes(kind: RateKind) -> None:
         principal: Annotated[Principal, require_page(Permission.PRICES_MANAGE)],
     ) -> Response:
         """Add a rate from the form; errors shown next to their fields."""
-        values: dict[str, str] = {}
-        try:
-            values = await read_form(request, kind.fields)
-            body = kind.create_shape.model_validate(to_input(kind.fields, values, drop_empty=True))
-        except (ValidationError, FormTooLong) as exc:
-            return _form_page(
-                request, principal, kind, session, row=None, values=values,
-                errors=errors_of(exc), status_code=422,
-            )  # fmt: skip
-        row = kind.create(session, body, principal.actor(Source.PAGE))
-        return _saved(request, web, f"{base}/{row.id}", f"{kind.noun.capitalize()} added.")
+        return await form.create(
+            request, session, web, principal,
+            save=lambda body: kind.create(session, body, principal.actor(Source.PAGE)),
+            done=lambda _row: f"{kind.noun.capitalize()} added.",
+        )  # fmt: skip
 
     @router.get(f"{base}/{{rate_id}}", include_in_schema=False, name=f"{kind.slug}_one")
     def rate_page(
@@ -228,7 +189,7 @@ def _add_routes(kind: RateKind) -> None:
         """One rate: its form (editable with prices.manage while in force) and its history."""
         row = _row(kind, session, rate_id)
         values = form_values(row, kind.fields)
-        return _form_page(request, principal, kind, session, row=row, values=values, errors={})
+        return form.show(request, principal, session, record=row, values=values)
 
     @router.post(
         f"{base}/{{rate_id}}", include_in_schema=False, dependencies=[CsrfChecked],
@@ -243,26 +204,11 @@ def _add_routes(kind: RateKind) -> None:
     ) -> Response:
         """Save the edited rate (checked as a new one is)."""
         row = _row(kind, session, rate_id)
-        values: dict[str, str] = {}
-        try:
-            values = await read_form(request, kind.fields)
-            data = to_input(kind.fields, values)
-            kind.create_shape.model_validate(data)  # the whole form, for errors by field
-            kind.update(
-                session, row, kind.update_shape.model_validate(data), principal.actor(Source.PAGE)
-            )
-        except (ValidationError, FormTooLong) as exc:
-            return _form_page(
-                request, principal, kind, session, row=row, values=values,
-                errors=errors_of(exc), status_code=422,
-            )  # fmt: skip
-        except DomainError as exc:
-            session.rollback()
-            return page_refusal(
-                request, exc, web=web, flash="Not saved", back=f"{base}/{rate_id}",
-                principal=principal,
-            )  # fmt: skip
-        return _saved(request, web, f"{base}/{rate_id}", f"{kind.noun.capitalize()} saved.")
+        return await form.update(
+            request, session, web, principal, record=row,
+            save=lambda changes: kind.update(session, row, changes, principal.actor(Source.PAGE)),
+            done=f"{kind.noun.capitalize()} saved.",
+        )  # fmt: skip
 
     @router.post(
         f"{base}/{{rate_id}}/retire", include_in_schema=False, dependencies=[CsrfChecked],
@@ -277,15 +223,13 @@ def _add_routes(kind: RateKind) -> None:
     ) -> Response:
         """Retire the rate: it prices no more orders."""
         row = _row(kind, session, rate_id)
-        back = f"{base}/{rate_id}"
-        try:
-            rate_service.retire(session=session, rate=row, actor=principal.actor(Source.PAGE))
-        except DomainError as exc:
-            session.rollback()
-            return page_refusal(
-                request, exc, web=web, flash="Not retired", back=back, principal=principal
-            )
-        return _saved(request, web, back, f"{kind.noun.capitalize()} retired.")
+        return form.act(
+            request, session, web, principal, record=row,
+            action=lambda: rate_service.retire(
+                session=session, rate=row, actor=principal.actor(Source.PAGE)
+            ),
+            done=f"{kind.noun.capitalize()} retired.", refused="Not retired",
+        )  # fmt: skip
 
 
 for _kind in (TAXES, SHIPPING):

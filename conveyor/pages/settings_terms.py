@@ -3,31 +3,21 @@
 from typing import Annotated
 
 from fastapi import Form, Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, SessionDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.errors import DomainError, Invalid, NotFound
-from conveyor.pages.history import record_history
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    to_input,
-)
+from conveyor.core.errors import Invalid, NotFound
+from conveyor.pages.form_page import FormPage
+from conveyor.pages.settings_forms import FormField, form_values
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
-    page_refusal,
     page_router,
     render,
     require_page,
-    store_session,
 )
 from conveyor.terms import service as terms_service
 from conveyor.terms.models import PaymentTerms, PaymentTermsCreate, PaymentTermsUpdate
@@ -64,39 +54,23 @@ FIELDS = (
 )
 
 
-def _form_page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    *,
-    terms: PaymentTerms | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "page": "settings",
-        "terms": terms,
-        "described": terms_service.describe_terms(terms) if terms else "",
-        "code_field": CODE,
-        "fields": FIELDS,
-        "values": values,
-        "errors": errors,
-        "can_manage": principal.can(MANAGE),
-        "history": record_history(session, principal, "payment_terms", terms.code)
-        if terms
-        else None,
-    }
-    return render(
-        request, "settings_term.html", context, principal=principal, status_code=status_code
-    )
-
-
-def _saved(request: Request, web: WebSessionDep, code: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(f"{BASE}/{code}", status_code=303)
-    store_session(request, response, web)
-    return response
+FORM = FormPage(
+    template="settings_term.html",
+    section="settings",
+    record_name="terms",
+    base=BASE,
+    key="code",
+    entity="payment_terms",
+    fields=FIELDS,
+    create_shape=PaymentTermsCreate,
+    update_shape=PaymentTermsUpdate,
+    manage=MANAGE,
+    code_field=CODE,
+    taken=(terms_service.TermsExistsError,),
+    extra=lambda _session, terms: {
+        "described": terms_service.describe_terms(terms) if terms else ""
+    },
+)
 
 
 def _terms(session: Session, code: str) -> PaymentTerms:
@@ -131,8 +105,7 @@ def new_terms_page(
     principal: Annotated[Principal, require_page(MANAGE)],
 ) -> Response:
     """The form for a new terms template."""
-    values = {"net_days": "30"}
-    return _form_page(request, principal, session, terms=None, values=values, errors={})
+    return FORM.show(request, principal, session, record=None, values={"net_days": "30"})
 
 
 @router.post(BASE, include_in_schema=False, dependencies=[CsrfChecked])
@@ -143,23 +116,13 @@ async def create_terms(
     principal: Annotated[Principal, require_page(MANAGE)],
 ) -> Response:
     """Add a terms template from the form; errors shown next to their fields."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (CODE, *FIELDS))
-        body = PaymentTermsCreate.model_validate(to_input((CODE, *FIELDS), values))
-        terms = terms_service.create(
+    return await FORM.create(
+        request, session, web, principal,
+        save=lambda body: terms_service.create(
             session=session, terms_in=body, actor=principal.actor(Source.PAGE)
-        )
-    except (ValidationError, FormTooLong) as exc:
-        errors = errors_of(exc)
-    except terms_service.TermsExistsError as exc:
-        session.rollback()
-        errors = {"code": str(exc)}
-    else:
-        return _saved(request, web, terms.code, f"Payment terms {terms.code} added.")
-    return _form_page(
-        request, principal, session, terms=None, values=values, errors=errors, status_code=422
-    )
+        ),
+        done=lambda terms: f"Payment terms {terms.code} added.",
+    )  # fmt: skip
 
 
 @router.get(f"{BASE}/{{code}}", include_in_schema=False)
@@ -172,7 +135,7 @@ def one_terms_page(
     """One terms template: its form (editable by who manages them) and its history."""
     terms = _terms(session, code)
     values = form_values(terms, FIELDS)
-    return _form_page(request, principal, session, terms=terms, values=values, errors={})
+    return FORM.show(request, principal, session, record=terms, values=values)
 
 
 @router.post(f"{BASE}/{{code}}", include_in_schema=False, dependencies=[CsrfChecked])
@@ -185,29 +148,13 @@ async def update_terms(
 ) -> Response:
     """Save the edited template (the code stays)."""
     terms = _terms(session, code)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, FIELDS)
-        data = to_input(FIELDS, values)
-        PaymentTermsCreate.model_validate({"code": terms.code, **data})  # errors by field
-        terms_service.update(
-            session=session,
-            terms=terms,
-            changes=PaymentTermsUpdate.model_validate(data),
-            actor=principal.actor(Source.PAGE),
-        )
-    except (ValidationError, FormTooLong) as exc:
-        return _form_page(
-            request, principal, session, terms=terms, values=values,
-            errors=errors_of(exc), status_code=422,
-        )  # fmt: skip
-    except DomainError as exc:
-        session.rollback()
-        return page_refusal(
-            request, exc, web=web, flash="Not saved", back=f"{BASE}/{terms.code}",
-            principal=principal,
-        )  # fmt: skip
-    return _saved(request, web, terms.code, f"Payment terms {terms.code} saved.")
+    return await FORM.update(
+        request, session, web, principal, record=terms,
+        save=lambda changes: terms_service.update(
+            session=session, terms=terms, changes=changes, actor=principal.actor(Source.PAGE)
+        ),
+        done=f"Payment terms {terms.code} saved.",
+    )  # fmt: skip
 
 
 @router.post(f"{BASE}/{{code}}/retire", include_in_schema=False, dependencies=[CsrfChecked])
@@ -221,14 +168,13 @@ def retire_terms(
 ) -> Response:
     """Retire the template once its page's confirmation is ticked, or say why not yet."""
     terms = _terms(session, code)
-    try:
+
+    def retire() -> None:
         if confirmed != "yes":
             raise Invalid(f"tick the confirmation to retire {terms.code}")
         terms_service.retire(session=session, terms=terms, actor=principal.actor(Source.PAGE))
-    except DomainError as exc:
-        session.rollback()
-        return page_refusal(
-            request, exc, web=web, flash="Not retired", back=f"{BASE}/{terms.code}",
-            principal=principal,
-        )  # fmt: skip
-    return _saved(request, web, terms.code, f"Payment terms {terms.code} retired.")
+
+    return FORM.act(
+        request, session, web, principal, record=terms, action=retire,
+        done=f"Payment terms {terms.code} retired.", refused="Not retired",
+    )  # fmt: skip

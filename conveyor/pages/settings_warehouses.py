@@ -3,35 +3,19 @@
 from typing import Annotated
 
 from fastapi import Path, Query, Request
-from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, SessionDep, StateDep
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.errors import DomainError, NotFound
+from conveyor.core.errors import NotFound
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory import warehouses as warehouse_service
 from conveyor.inventory.models import Warehouse, WarehouseCreate, WarehouseUpdate
-from conveyor.pages.history import record_history
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    to_input,
-)
-from conveyor.pages.web import (
-    CsrfChecked,
-    WebSessionDep,
-    page_refusal,
-    page_router,
-    render,
-    require_page,
-    store_session,
-)
+from conveyor.pages.form_page import FormPage
+from conveyor.pages.settings_forms import FormField, form_values
+from conveyor.pages.web import CsrfChecked, WebSessionDep, page_router, render, require_page
 
 router = page_router()
 BASE = "/settings/warehouses"
@@ -49,40 +33,20 @@ FIELDS = (
 )
 
 
-def _form_page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    *,
-    warehouse: Warehouse | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    refusal: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "page": "settings",
-        "warehouse": warehouse,
-        "code_field": CODE,
-        "fields": FIELDS,
-        "values": values,
-        "errors": errors,
-        "retire_refusal": refusal,
-        "can_manage": principal.can(Permission.PRODUCTS_MANAGE),
-        "history": record_history(session, principal, "warehouse", warehouse.code)
-        if warehouse
-        else None,
-    }
-    return render(
-        request, "settings_warehouse.html", context, principal=principal, status_code=status_code
-    )
-
-
-def _saved(request: Request, web: WebSessionDep, code: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(f"{BASE}/{code}", status_code=303)
-    store_session(request, response, web)
-    return response
+FORM = FormPage(
+    template="settings_warehouse.html",
+    section="settings",
+    record_name="warehouse",
+    base=BASE,
+    key="code",
+    entity="warehouse",
+    fields=FIELDS,
+    create_shape=WarehouseCreate,
+    update_shape=WarehouseUpdate,
+    manage=Permission.PRODUCTS_MANAGE,
+    code_field=CODE,
+    taken=(inventory_service.WarehouseExistsError,),
+)
 
 
 def _warehouse(session: Session, code: str) -> Warehouse:
@@ -117,7 +81,7 @@ def new_warehouse_page(
     principal: Annotated[Principal, require_page(Permission.PRODUCTS_MANAGE)],
 ) -> Response:
     """The form for a new warehouse."""
-    return _form_page(request, principal, session, warehouse=None, values={}, errors={})
+    return FORM.show(request, principal, session, record=None, values={})
 
 
 @router.post(BASE, include_in_schema=False, dependencies=[CsrfChecked])
@@ -128,23 +92,13 @@ async def create_warehouse(
     principal: Annotated[Principal, require_page(Permission.PRODUCTS_MANAGE)],
 ) -> Response:
     """Add a warehouse from the form; errors shown next to their fields."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (CODE, *FIELDS))
-        body = WarehouseCreate.model_validate(to_input((CODE, *FIELDS), values))
-        warehouse = inventory_service.create_warehouse(
+    return await FORM.create(
+        request, session, web, principal,
+        save=lambda body: inventory_service.create_warehouse(
             session=session, warehouse_in=body, actor=principal.actor(Source.PAGE)
-        )
-    except (ValidationError, FormTooLong) as exc:
-        errors = errors_of(exc)
-    except inventory_service.WarehouseExistsError as exc:
-        session.rollback()
-        errors = {"code": str(exc)}
-    else:
-        return _saved(request, web, warehouse.code, f"Warehouse {warehouse.code} added.")
-    return _form_page(
-        request, principal, session, warehouse=None, values=values, errors=errors, status_code=422
-    )
+        ),
+        done=lambda warehouse: f"Warehouse {warehouse.code} added.",
+    )  # fmt: skip
 
 
 @router.get(f"{BASE}/{{code}}", include_in_schema=False)
@@ -162,8 +116,8 @@ def warehouse_page(
         session=session, warehouse=warehouse, default_warehouse=state.settings.default_warehouse
     )
     values = form_values(warehouse, FIELDS)
-    return _form_page(
-        request, principal, session, warehouse=warehouse, values=values, errors={}, refusal=refusal
+    return FORM.show(
+        request, principal, session, record=warehouse, values=values, retire_refusal=refusal
     )
 
 
@@ -177,29 +131,14 @@ async def update_warehouse(
 ) -> Response:
     """Save the edited warehouse (the code stays)."""
     warehouse = _warehouse(session, code)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, FIELDS)
-        data = to_input(FIELDS, values)
-        WarehouseCreate.model_validate({"code": warehouse.code, **data})  # errors by field
-        warehouse_service.update(
-            session=session,
-            warehouse=warehouse,
-            changes=WarehouseUpdate.model_validate(data),
+    return await FORM.update(
+        request, session, web, principal, record=warehouse,
+        save=lambda changes: warehouse_service.update(
+            session=session, warehouse=warehouse, changes=changes,
             actor=principal.actor(Source.PAGE),
-        )
-    except (ValidationError, FormTooLong) as exc:
-        return _form_page(
-            request, principal, session, warehouse=warehouse, values=values,
-            errors=errors_of(exc), status_code=422,
-        )  # fmt: skip
-    except DomainError as exc:
-        session.rollback()
-        return page_refusal(
-            request, exc, web=web, flash="Not saved", back=f"{BASE}/{warehouse.code}",
-            principal=principal,
-        )  # fmt: skip
-    return _saved(request, web, warehouse.code, f"Warehouse {warehouse.code} saved.")
+        ),
+        done=f"Warehouse {warehouse.code} saved.",
+    )  # fmt: skip
 
 
 @router.post(f"{BASE}/{{code}}/retire", include_in_schema=False, dependencies=[CsrfChecked])
@@ -213,21 +152,12 @@ def retire_warehouse(
 ) -> Response:
     """Retire the warehouse, or say why it cannot be retired yet."""
     warehouse = _warehouse(session, code)
-    try:
-        warehouse_service.retire(
-            session=session,
-            warehouse=warehouse,
+    return FORM.act(
+        request, session, web, principal, record=warehouse,
+        action=lambda: warehouse_service.retire(
+            session=session, warehouse=warehouse,
             default_warehouse=state.settings.default_warehouse,
             actor=principal.actor(Source.PAGE),
-        )
-    except DomainError as exc:
-        session.rollback()
-        return page_refusal(
-            request,
-            exc,
-            web=web,
-            flash="Not retired",
-            back=f"{BASE}/{warehouse.code}",
-            principal=principal,
-        )
-    return _saved(request, web, warehouse.code, f"Warehouse {warehouse.code} retired.")
+        ),
+        done=f"Warehouse {warehouse.code} retired.", refused="Not retired",
+    )  # fmt: skip

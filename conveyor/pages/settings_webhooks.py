@@ -4,7 +4,6 @@ from typing import Annotated
 
 from fastapi import Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, SessionDep
@@ -19,23 +18,16 @@ from conveyor.outbound.models import (
     SubscriptionUpdate,
 )
 from conveyor.outbound.signing import verify_example_source
-from conveyor.pages.history import record_history
+from conveyor.pages.form_page import FormPage, Refused, submit
 from conveyor.pages.listing import PAGE_SIZE, Pager, offset
-from conveyor.pages.settings_forms import (
-    FormField,
-    FormTooLong,
-    errors_of,
-    form_values,
-    read_form,
-    to_input,
-)
+from conveyor.pages.settings_forms import FormField, form_values, to_input
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
+    flash_redirect,
     page_router,
     render,
     require_page,
-    store_session,
 )
 
 router = page_router()
@@ -47,6 +39,23 @@ FIELDS = (
 )
 EVENT_FIELDS = tuple(FormField(f"event_{e.value}", e.value, "checkbox") for e in EventType)
 ACTIVE = FormField("active", "Active", "checkbox")
+FORM = FormPage(
+    template="settings_webhook.html",
+    section="settings",
+    record_name="subscription",
+    base=BASE,
+    key="id",
+    entity="webhook_subscription",
+    fields=FIELDS,
+    create_shape=SubscriptionCreate,
+    update_shape=SubscriptionUpdate,
+    manage=Permission.WEBHOOKS_MANAGE,
+    extra=lambda _session, _subscription: {
+        "event_fields": EVENT_FIELDS,
+        "active_field": ACTIVE,
+        "verify_example": verify_example_source(),
+    },
+)
 
 
 def _subscription(session: Session, subscription_id: int) -> OutboundSubscription:
@@ -76,22 +85,13 @@ def _form_page(
     *,
     subscription: OutboundSubscription | None,
     values: dict[str, str],
-    errors: dict[str, str],
+    errors: dict[str, str] | None = None,
     page: int = 1,
     secret: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    context: dict[str, object] = {
-        "page": "settings",
-        "subscription": subscription,
-        "fields": FIELDS,
-        "event_fields": EVENT_FIELDS,
-        "active_field": ACTIVE,
-        "values": values,
-        "errors": errors,
-        "secret": secret,
-        "verify_example": verify_example_source(),
-    }
+    """The form, with the subscription's delivery log (and its secret, shown this once)."""
+    log: dict[str, object] = {}
     if subscription is not None:
         deliveries, count = outbound_service.list_deliveries(
             session=session,
@@ -99,23 +99,13 @@ def _form_page(
             limit=PAGE_SIZE,
             offset=offset(page),
         )
-        context |= {
-            "deliveries": deliveries,
-            "paging": Pager(f"{BASE}/{subscription.id}", page, count),
-            "history": record_history(session, principal, "webhook_subscription", subscription.id),
-        }
-    response = render(
-        request, "settings_webhook.html", context, principal=principal, status_code=status_code
-    )
+        log = {"deliveries": deliveries, "paging": Pager(FORM.url(subscription), page, count)}
+    response = FORM.show(
+        request, principal, session, record=subscription, values=values, errors=errors,
+        status_code=status_code, secret=secret, **log,
+    )  # fmt: skip
     if secret:
         response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _saved(request: Request, web: WebSessionDep, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    store_session(request, response, web)
     return response
 
 
@@ -130,27 +120,27 @@ def webhooks_page(request: Request, session: ReadSessionDep, principal: Manager)
 @router.get(f"{BASE}/new", include_in_schema=False)
 def new_webhook_page(request: Request, session: ReadSessionDep, principal: Manager) -> Response:
     """The form for a new subscription."""
-    return _form_page(request, principal, session, subscription=None, values={}, errors={})
+    return _form_page(request, principal, session, subscription=None, values={})
 
 
 @router.post(BASE, include_in_schema=False, dependencies=[CsrfChecked])
 async def create_webhook(request: Request, session: SessionDep, principal: Manager) -> Response:
     """Add a subscription; the answer shows its secret, this once."""
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (*FIELDS, *EVENT_FIELDS))
-        body = SubscriptionCreate.model_validate(_input(values))
-    except (ValidationError, FormTooLong) as exc:
+    created = await submit(
+        request, session, (*FIELDS, *EVENT_FIELDS),
+        lambda values: outbound_service.create(
+            session=session, subscription_in=SubscriptionCreate.model_validate(_input(values)),
+            actor=principal.actor(Source.PAGE),
+        ),
+    )  # fmt: skip
+    if isinstance(created, Refused):
         return _form_page(
-            request, principal, session, subscription=None, values=values,
-            errors=errors_of(exc), status_code=422,
+            request, principal, session, subscription=None, values=created.values,
+            errors=created.errors, status_code=created.status,
         )  # fmt: skip
-    subscription = outbound_service.create(
-        session=session, subscription_in=body, actor=principal.actor(Source.PAGE)
-    )
     return _form_page(
-        request, principal, session, subscription=subscription,
-        values=_values(subscription), errors={}, secret=subscription.secret,
+        request, principal, session, subscription=created, values=_values(created),
+        secret=created.secret,
     )  # fmt: skip
 
 
@@ -166,7 +156,7 @@ def webhook_page(
     subscription = _subscription(session, subscription_id)
     return _form_page(
         request, principal, session, subscription=subscription,
-        values=_values(subscription), errors={}, page=page,
+        values=_values(subscription), page=page,
     )  # fmt: skip
 
 
@@ -180,24 +170,24 @@ async def update_webhook(
 ) -> Response:
     """Save the edited URL, description, events and active flag."""
     subscription = _subscription(session, subscription_id)
-    values: dict[str, str] = {}
-    try:
-        values = await read_form(request, (*FIELDS, *EVENT_FIELDS, ACTIVE))
+
+    def save(values: dict[str, str]) -> None:
         data = _input(values) | {"active": values.get("active") == "on"}
         SubscriptionCreate.model_validate(data)  # errors by field
-        changes = SubscriptionUpdate.model_validate(data)
-    except (ValidationError, FormTooLong) as exc:
+        outbound_service.update(
+            session=session,
+            subscription=subscription,
+            changes=SubscriptionUpdate.model_validate(data),
+            actor=principal.actor(Source.PAGE),
+        )
+
+    saved = await submit(request, session, (*FIELDS, *EVENT_FIELDS, ACTIVE), save)
+    if isinstance(saved, Refused):
         return _form_page(
-            request, principal, session, subscription=subscription, values=values,
-            errors=errors_of(exc), status_code=422,
+            request, principal, session, subscription=subscription, values=saved.values,
+            errors=saved.errors, status_code=saved.status,
         )  # fmt: skip
-    outbound_service.update(
-        session=session,
-        subscription=subscription,
-        changes=changes,
-        actor=principal.actor(Source.PAGE),
-    )
-    return _saved(request, web, f"{BASE}/{subscription_id}", "Webhook saved.")
+    return flash_redirect(request, web, FORM.url(subscription), "Webhook saved.")
 
 
 @router.post(
@@ -216,7 +206,7 @@ def rotate_webhook_secret(
     )
     return _form_page(
         request, principal, session, subscription=subscription,
-        values=_values(subscription), errors={}, secret=subscription.secret,
+        values=_values(subscription), secret=subscription.secret,
     )  # fmt: skip
 
 
@@ -266,7 +256,7 @@ def deactivate_webhook(
         actor=principal.actor(Source.PAGE),
         reason=reason.strip() or None,
     )
-    return _saved(request, web, back, "Webhook deactivated.")
+    return flash_redirect(request, web, back, "Webhook deactivated.")
 
 
 @router.post(
@@ -287,4 +277,6 @@ def replay_webhook_delivery(
     if delivery is None or delivery.subscription_id != subscription_id:
         raise NotFound(f"There is no delivery {delivery_id} of this webhook.")
     outbound_service.replay(session=session, delivery=delivery, actor=principal.actor(Source.PAGE))
-    return _saved(request, web, f"{BASE}/{subscription_id}", "Delivery queued to be sent again.")
+    return flash_redirect(
+        request, web, f"{BASE}/{subscription_id}", "Delivery queued to be sent again."
+    )

@@ -147,6 +147,14 @@ def store_session(request: Request, response: Response, web: WebSession) -> None
     )
 
 
+def flash_redirect(request: Request, web: WebSession, url: str, text: str) -> Response:
+    """A 303 to `url` that shows `text` there as the flash (a green note)."""
+    web.flash = text
+    response = RedirectResponse(url, status_code=303)
+    store_session(request, response, web)
+    return response
+
+
 async def require_csrf(request: Request, web: WebSessionDep) -> None:
     """403 unless a state-changing request carries the session's CSRF token."""
     given = request.headers.get(CSRF_HEADER)

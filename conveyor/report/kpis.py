@@ -23,7 +23,7 @@ from conveyor.employee.models import Employee
 from conveyor.inventory.models import Product, StockMovement
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderEvent, OrderLine, SalesOrder
-from conveyor.report.service import _nearest_rank, _utc_day
+from conveyor.report.service import nearest_rank, utc_day
 from conveyor.returns.models import ReturnAuthorisation
 from conveyor.shipping.models import Shipment, ShipmentStatus
 
@@ -195,8 +195,8 @@ def cycle_time(*, session: Session, since: datetime) -> CycleTime:
     rows = session.exec(
         select(ranked.c.n, ranked.c.rank, ranked.c.seconds).where(
             or_(
-                ranked.c.rank == _nearest_rank(ranked.c.n, 50),
-                ranked.c.rank == _nearest_rank(ranked.c.n, 95),
+                ranked.c.rank == nearest_rank(ranked.c.n, 50),
+                ranked.c.rank == nearest_rank(ranked.c.n, 95),
             )
         )
     ).all()
@@ -222,7 +222,7 @@ def delivery_and_accuracy(*, session: Session, since: datetime) -> tuple[Share, 
     requested)."""
     delivered = _last_delivery()
     requested = col(SalesOrder.requested_delivery_date)
-    on_time = _utc_day(session, delivered.c.at) <= requested
+    on_time = utc_day(session, delivered.c.at) <= requested
     shipments = (
         select(func.count())
         .where(Shipment.order_id == SalesOrder.id)

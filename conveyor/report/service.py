@@ -181,14 +181,14 @@ def search_orders(
     return list(session.exec(query.order_by(col(SalesOrder.id).desc()).limit(limit)).all())
 
 
-def _utc_day(session: Session, column: Any) -> Any:
+def utc_day(session: Session, column: Any) -> Any:
     """SQL: the UTC calendar day of a timestamp column."""
     if session.get_bind().dialect.name == "postgresql":
         return func.date(func.timezone("UTC", column))
     return func.date(column)  # SQLite stores the UTC time without its zone
 
 
-def _nearest_rank(n: Any, q: int) -> Any:
+def nearest_rank(n: Any, q: int) -> Any:
     """SQL: the nearest rank of the q-th percentile among n values, ceil(q * n / 100)."""
     return (n * q + 99) // 100
 
@@ -221,8 +221,8 @@ def step_durations(*, session: Session, since: datetime) -> list[StepDuration]:
     rows = session.exec(
         select(ranked.c.step, ranked.c.n, ranked.c.rank, ranked.c.seconds).where(
             or_(
-                ranked.c.rank == _nearest_rank(ranked.c.n, 50),
-                ranked.c.rank == _nearest_rank(ranked.c.n, 95),
+                ranked.c.rank == nearest_rank(ranked.c.n, 50),
+                ranked.c.rank == nearest_rank(ranked.c.n, 95),
             )
         )
     ).all()
@@ -262,7 +262,7 @@ def orders_per_day(*, session: Session, since: datetime) -> list[DayTotals]:
     Grouped in the database: orders by day, currency and status; invoices and credit notes by
     the day they were issued and their currency.
     """
-    day = _utc_day(session, SalesOrder.created_at)
+    day = utc_day(session, SalesOrder.created_at)
     rows = session.exec(
         # SQLModel's select() is typed for at most four columns; at runtime it takes any number.
         select(  # type: ignore[call-overload]
@@ -295,7 +295,7 @@ def orders_per_day(*, session: Session, since: datetime) -> list[DayTotals]:
             entry.orders += int(count)
             _add(entry.bookings, currency, total or 0)
     for document, sign in ((Invoice, 1), (CreditNote, -1)):
-        issued = _utc_day(session, document.issued_at)
+        issued = utc_day(session, document.issued_at)
         net = func.sum(document.total - document.tax)
         for when, currency, amount in session.exec(
             select(issued, col(document.currency), net)

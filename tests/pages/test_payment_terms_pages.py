@@ -52,6 +52,11 @@ async def test_settings_pages_add_edit_retire(api: httpx.AsyncClient) -> None:
         retired = await admin.post("/settings/payment-terms/NET14-2/retire", {"confirmed": "yes"})
         assert retired.status_code == 303
         assert 'data-testid="retired"' in (await admin.get(retired.headers["location"])).text
+        late = await admin.post("/settings/payment-terms/NET14-2", edited | {"net_days": "60"})
+        assert late.status_code == 303  # a retired template is not edited: an alert says so
+        back = await admin.get(late.headers["location"])
+        assert "Not saved: payment terms NET14-2 are retired" in back.text
+        assert "21 days net" in back.text and "60 days net" not in back.text
         gone = await admin.get("/settings/payment-terms")
         assert "NET14-2" not in gone.text
         assert "NET14-2" in (await admin.get("/settings/payment-terms?retired=yes")).text

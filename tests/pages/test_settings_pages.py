@@ -72,6 +72,10 @@ async def test_tax_shipping_and_warehouse_pages(api: httpx.AsyncClient) -> None:
     assert 'data-action="tax_rate.update"' in (await admin.get(url)).text
     assert (await admin.post(f"{url}/retire")).status_code == 303
     assert 'data-testid="retired"' in (await admin.get(url)).text
+    late = await admin.post(url, tax | {"rate": "8"})
+    assert late.status_code == 303 and late.headers["location"] == url
+    alert = (await admin.get(url)).text
+    assert "Not saved: tax rate" in alert and "is retired; add a new rate instead" in alert
     assert (
         f'data-id="{url.rsplit("/", 1)[1]}"'
         in (await admin.get("/settings/taxes?retired=yes")).text

@@ -23,11 +23,9 @@ from conveyor.core.models import utcnow
 from conveyor.core.settings import Settings
 from conveyor.storefeedback.models import StoreFeedback
 from tests.shipping.test_delivery import _pack
-from tests.storefeedback.conftest import SHOPIFY_BASE, SHOPIFY_ITEMS, StandIn
-from tests.storefeedback.test_store_feedback import _rows, _shopify_order, _until
-from tests.utils.api import create_product
+from tests.storefeedback.conftest import SHOPIFY_BASE, StandIn
 from tests.utils.processes import start_worker, stop
-from tests.webhook.conftest import post_shopify
+from tests.utils.storefeedback import feedback_rows, place_shopify_order, until, until_status
 
 
 def expire_claims(engine: Engine) -> None:
@@ -42,24 +40,20 @@ def expire_claims(engine: Engine) -> None:
 async def test_worker_killed_while_the_store_takes_the_fulfillment_sends_no_duplicate(
     api: httpx.AsyncClient, engine: Engine, settings: Settings, stand_in: StandIn
 ) -> None:
-    for item in SHOPIFY_ITEMS:
-        await create_product(api, sku=item["sku"], on_hand=20)
-    placed = await post_shopify(api, _shopify_order())
-    assert placed.status_code == 200, placed.text
-    number = placed.json()["order_number"]
+    number = await place_shopify_order(api)
     stand_in.fail_next, stand_in.hold = 2, True
 
     first = start_worker(settings)
     try:
         await _pack(api, number, 1, {"carrier": "dhl", "tracking": "JD0146000012345"})
-        await _until(stand_in.holding.is_set, f"the store receiving: {stand_in.requests}", 60)
+        await until(stand_in.holding.is_set, f"the store receiving: {stand_in.requests}", 60)
         os.kill(first.pid, signal.SIGKILL)
         first.wait(15)
     finally:
         stop(first)
     stand_in.release.set()  # its answer goes to a dead process
 
-    (row,) = _rows(engine)
+    (row,) = feedback_rows(engine)
     assert (row.status, row.attempts) == ("pending", 2)  # the store's 201 was never recorded
     assert row.claimed_until is not None
     assert len(stand_in.fulfillments) == 1
@@ -67,7 +61,7 @@ async def test_worker_killed_while_the_store_takes_the_fulfillment_sends_no_dupl
 
     second = start_worker(settings)
     try:
-        await _until(lambda: _rows(engine)[0].status == "sent", "sent by the new worker", 90)
+        await until_status(engine, "sent", "sent by the new worker", seconds=90)
     finally:
         stop(second)
     posts = [w for w in stand_in.writes() if w["path"] == f"{SHOPIFY_BASE}/fulfillments.json"]
@@ -76,7 +70,7 @@ async def test_worker_killed_while_the_store_takes_the_fulfillment_sends_no_dupl
     assert fulfillment["tracking_info"]["number"] == "JD0146000012345"
     reads = [r["path"] for r in stand_in.requests[-2:]]
     assert reads[-1].endswith("/fulfillment_orders.json")  # it looked before it would post
-    (row,) = _rows(engine)
+    (row,) = feedback_rows(engine)
     assert row.attempts == 3
     await asyncio.sleep(1.0)
     assert len(stand_in.fulfillments) == 1
