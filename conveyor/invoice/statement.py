@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
+from fpdf import FPDF
 from sqlmodel import Session, col, select
 
 from conveyor.core import pdf
@@ -81,14 +82,18 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def _currency(session: Session, customer_id: int, fallback: str) -> str:
-    latest = session.exec(
+def _currencies(session: Session, customer_id: int, fallback: str) -> list[str]:
+    """The currencies the customer was invoiced in, that of the latest invoice first."""
+    found: list[str] = []
+    for currency in session.exec(
         select(Invoice.currency)
         .join(SalesOrder, col(SalesOrder.id) == col(Invoice.order_id))
         .where(SalesOrder.customer_id == customer_id)
         .order_by(col(Invoice.id).desc())
-    ).first()
-    return latest or fallback
+    ):
+        if currency not in found:
+            found.append(currency)
+    return found or [fallback]
 
 
 def _documents(
@@ -125,45 +130,57 @@ def _documents(
     return sorted(found, key=lambda d: (d[0], order[d[1]], d[2]))
 
 
-def statement(
+def statements(
     *, session: Session, customer: Customer, start: date, end: date, fallback_currency: str
-) -> Statement:
-    """The customer's statement for `start`..`end` (inclusive, UTC days), in the currency of
-    their latest invoice; the ageing line is what is open today."""
+) -> list[Statement]:
+    """The customer's statement for `start`..`end` (inclusive, UTC days): one per currency
+    they were invoiced in (the latest invoice's first; `fallback_currency` for a customer with
+    none); the ageing line is what is open today."""
     low, high = _bounds(start, end)
     customer_id = customer.id or 0
-    currency = _currency(session, customer_id, fallback_currency)
-    opening = ZERO
-    lines: list[StatementLine] = []
-    balance = ZERO
-    for at, kind, document, order, amount in _documents(session, customer_id, currency, high):
-        if at < low:
-            opening += amount
-            balance = opening
-            continue
-        balance += amount
-        charges, credits = (amount, ZERO) if amount > 0 else (ZERO, -amount)
-        lines.append(StatementLine(at, kind, document, order, charges, credits, balance))
     rows = invoice_ageing.ageing(session=session, now=datetime.now(UTC), customer_id=customer_id)
-    row = next((r for r in rows if r.currency == currency), None)
-    buckets = row.buckets if row else tuple(ZERO for _ in invoice_ageing.BUCKETS)
-    return Statement(
-        customer=customer,
-        currency=currency,
-        start=start,
-        end=end,
-        opening=round_money(opening),
-        lines=lines,
-        closing=round_money(balance),
-        ageing=buckets,
-    )
+    found: list[Statement] = []
+    for currency in _currencies(session, customer_id, fallback_currency):
+        opening = ZERO
+        lines: list[StatementLine] = []
+        balance = ZERO
+        for at, kind, document, order, amount in _documents(session, customer_id, currency, high):
+            if at < low:
+                opening += amount
+                balance = opening
+                continue
+            balance += amount
+            charges, credits = (amount, ZERO) if amount > 0 else (ZERO, -amount)
+            lines.append(StatementLine(at, kind, document, order, charges, credits, balance))
+        row = next((r for r in rows if r.currency == currency), None)
+        buckets = row.buckets if row else tuple(ZERO for _ in invoice_ageing.BUCKETS)
+        found.append(
+            Statement(
+                customer=customer,
+                currency=currency,
+                start=start,
+                end=end,
+                opening=round_money(opening),
+                lines=lines,
+                closing=round_money(balance),
+                ageing=buckets,
+            )
+        )
+    return found
 
 
-def render(*, session: Session, statement: Statement) -> bytes:
-    """The statement as PDF bytes: bill-to, period, opening balance, documents, closing
-    balance and the ageing of what is still open."""
-    s = statement
-    out = pdf.document(f"Statement of account {s.customer.name}")
+def render(*, session: Session, statements: list[Statement]) -> bytes:
+    """The statements as PDF bytes, a page per currency: bill-to, period, opening balance,
+    documents, closing balance and the ageing of what is still open."""
+    out = pdf.document(f"Statement of account {statements[0].customer.name}")
+    for n, one in enumerate(statements):
+        if n:
+            out.add_page()
+        _section(out, session, one)
+    return pdf.output(out)
+
+
+def _section(out: FPDF, session: Session, s: Statement) -> None:
     pdf.lines(out, ["Statement for:", *bill_to_lines(session, s.customer)], bold_first=True)
     out.ln(3)
     pdf.lines(
@@ -200,7 +217,6 @@ def render(*, session: Session, statement: Statement) -> bytes:
     if company.bank_details:
         out.ln(6)
         pdf.lines(out, ["Payment to:", *company.bank_details], bold_first=True)
-    return pdf.output(out)
 
 
 def document(
@@ -213,11 +229,11 @@ def document(
 ) -> tuple[bytes, str]:
     """The customer's statement for the period asked (`period`) as PDF bytes and file name."""
     start, end = period(start, end, datetime.now(UTC).date())
-    found = statement(
+    found = statements(
         session=session,
         customer=customer,
         start=start,
         end=end,
         fallback_currency=fallback_currency,
     )
-    return render(session=session, statement=found), f"statement-{customer.id}-{start}-{end}.pdf"
+    return render(session=session, statements=found), f"statement-{customer.id}-{start}-{end}.pdf"

@@ -174,3 +174,21 @@ async def test_statement_pdf_for_staff_and_for_the_customer_only(
         assert other.status_code in (302, 303, 403)
     finally:
         await shopper.aclose()
+
+
+async def test_statement_has_a_page_per_currency(
+    api: httpx.AsyncClient, engine: Engine, tmp_path: Path
+) -> None:
+    """A customer invoiced in dollars and in euros: each currency balances on its own page."""
+    both = add_customer(engine, "Two Currencies", payment_terms_days=30)
+    dollars = issue_invoice(engine, both, "120.00", days_ago=3)
+    euros = issue_invoice(engine, both, "75.50", days_ago=2, currency="EUR")
+    pay(engine, euros, "25.50")
+    answer = await api.get(f"/api/receivables/statements/{both}.pdf")
+    assert answer.status_code == 200, answer.text
+    text = read_pdf(answer.content, tmp_path, "currencies")
+    assert dollars in text and euros in text
+    assert "Currency: EUR" in text and "Currency: USD" in text
+    assert text.index("Currency: EUR") < text.index("Currency: USD")  # the latest invoice's first
+    assert re.search(r"Closing balance\s+50.00 EUR", text), text
+    assert re.search(r"Closing balance\s+120.00 USD", text), text

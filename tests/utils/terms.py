@@ -49,7 +49,13 @@ def add_customer(engine: Engine, name: str, **extra: object) -> int:
 
 
 def issue_invoice(
-    engine: Engine, customer_id: int, price: str, *, days_ago: int = 0, qty: int = 1
+    engine: Engine,
+    customer_id: int,
+    price: str,
+    *,
+    days_ago: int = 0,
+    qty: int = 1,
+    currency: str = "USD",
 ) -> str:
     """Order one line and invoice it now, or backdated `days_ago` with its due date and
     discount date moved along (as if issued then); the invoice number."""
@@ -57,7 +63,9 @@ def issue_invoice(
     with session_scope(engine) as session:
         inventory_service.create(
             session=session,
-            product_in=ProductCreate(name=f"Thing {sku}", sku=sku, price=Decimal(price)),
+            product_in=ProductCreate(
+                name=f"Thing {sku}", sku=sku, price=Decimal(price), currency=currency
+            ),
             default_warehouse="MAIN",
             actor=ACTOR,
         )
