@@ -46,7 +46,8 @@ class Posting:
 
     date: date
     journal: str
-    document_type: str  # invoice | credit_note | payment | discount | receipt | cogs
+    # invoice | credit_note | payment | discount | receipt | cogs | stock_return
+    document_type: str
     document: str
     order: str
     customer_id: int
@@ -273,15 +274,17 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
         )
     postings += _stock_postings(session, low, high, mapping)
     kinds = {"invoice": 0, "credit_note": 1, "payment": 2, "discount": 3, "receipt": 4, "cogs": 5}
+    kinds["stock_return"] = 6
     # A stable sort keeps each document's rows in posting order.
     return sorted(postings, key=lambda p: (p.date, kinds[p.document_type], p.document))
 
 
 @dataclass(frozen=True)
 class _StockDocument:
-    """One stock document of the journal: a receipt, or an order's packs of one day."""
+    """One stock document of the journal: a receipt, an order's packs of one day, or goods a
+    customer returned into stock."""
 
-    kind: str  # receipt | cogs
+    kind: str  # receipt | cogs | stock_return
     number: str
     on: date
     order: str
@@ -291,9 +294,10 @@ class _StockDocument:
 def _stock_postings(
     session: Session, low: datetime, high: datetime, mapping: AccountMap
 ) -> list[Posting]:
-    """Receipts with a cost (inventory against goods received) and packs (cost of goods sold
-    against inventory) at quantity x unit cost, rounded to cents per ledger entry: one document
-    per receipt, one per order and day of packing. Goods without a cost post nothing."""
+    """Receipts with a cost (inventory against goods received), packs (cost of goods sold
+    against inventory) and restocked returns (inventory against cost of goods sold) at
+    quantity x unit cost, rounded to cents per ledger entry: one document per receipt and per
+    return, one per order and day of packing. Goods without a cost post nothing."""
     movements = session.exec(
         select(StockMovement)
         .where(col(StockMovement.kind).in_(["receive", "pack"]))
@@ -312,7 +316,12 @@ def _stock_postings(
         if not amount:
             continue
         currency = currencies.get(movement.sku, "USD")
-        if movement.kind == "receive":
+        if movement.kind == "receive" and movement.order_number:  # a customer's return
+            order = movement.order_number
+            doc = _StockDocument(
+                "stock_return", f"RST-{movement.id:06d}", movement.at.date(), order, currency
+            )
+        elif movement.kind == "receive":
             doc = _StockDocument(
                 "receipt", f"REC-{movement.id:06d}", movement.at.date(), "", currency
             )
@@ -330,6 +339,9 @@ def _stock_postings(
         if doc.kind == "receipt":
             debit = (mapping.accounts.inventory, "goods received at cost")
             credit = (mapping.accounts.goods_received, "goods received not invoiced")
+        elif doc.kind == "stock_return":
+            debit = (mapping.accounts.inventory, "returned goods restocked at cost")
+            credit = (mapping.accounts.cost_of_goods_sold, "cost of goods sold reversed")
         else:
             debit = (mapping.accounts.cost_of_goods_sold, "cost of goods sold")
             credit = (mapping.accounts.inventory, "inventory")

@@ -592,6 +592,7 @@ def receive(
     location: str | None = None,
     note: str | None = None,
     unit_cost: Decimal | None = None,
+    order_number: str | None = None,
     default_warehouse: str,
     actor: Actor,
 ) -> Product:
@@ -599,7 +600,9 @@ def receive(
 
     `location` sets the SKU's bin in that warehouse (new balances start at the product's bin);
     `note` is the receipt's reference (delivery note, supplier invoice) on its ledger entry;
-    `unit_cost` moves the SKU's average cost (conveyor/inventory/costing.py).
+    `unit_cost` moves the SKU's average cost (conveyor/inventory/costing.py); `order_number`
+    marks goods a customer sent back on that order (the journal takes their cost back out of
+    the cost of goods sold, not into goods received from suppliers).
     """
     product = get_by_sku(session=session, sku=sku)
     if product is None:
@@ -611,7 +614,10 @@ def receive(
     _lock(session, sku)
     try:
         with session.begin_nested():
-            _record(session, key, sku, "receive", qty, None, warehouse, location, note, unit_cost)
+            _record(
+                session, key, sku, "receive", qty, order_number, warehouse, location, note,
+                unit_cost,
+            )  # fmt: skip
     except IntegrityError:
         return product
     session.refresh(product)  # the totals as of the lock

@@ -416,6 +416,11 @@ def inventory_turnover(*, session: Session, since: datetime) -> list[Turnover]:
                         col(StockMovement.kind) == "pack",
                         StockMovement.qty * func.coalesce(StockMovement.unit_cost, 0),
                     ),
+                    (  # restocked returns take their cost back out of COGS, as the journal does
+                        (col(StockMovement.kind) == "receive")
+                        & col(StockMovement.order_number).is_not(None),
+                        -StockMovement.qty * func.coalesce(StockMovement.unit_cost, 0),
+                    ),
                     else_=0,
                 )
             ).label("cogs"),

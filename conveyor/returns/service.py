@@ -280,6 +280,8 @@ def restock(
                 sku=row.sku,
                 qty=row.restock_qty,
                 warehouse=warehouse,
+                unit_cost=_sold_at(session, rma.order_number, row.sku),
+                order_number=rma.order_number,
                 default_warehouse=default_warehouse,
                 actor=audit_service.Actor.system(),  # the return's workflow restocks
             )
@@ -295,6 +297,24 @@ def restock(
             )
             scrapped += row.scrap_qty
     return restocked, scrapped, skus
+
+
+def _sold_at(session: Session, order_number: str, sku: str) -> Decimal | None:
+    """The unit cost the SKU left the stock at on the order (its packs' average), which is
+    what restocked goods are worth again; None when its packs carried no cost."""
+    qty, value = session.exec(
+        select(
+            func.sum(StockMovement.qty),
+            func.sum(col(StockMovement.qty) * col(StockMovement.unit_cost)),
+        )
+        .where(StockMovement.order_number == order_number)
+        .where(StockMovement.sku == sku)
+        .where(StockMovement.kind == "pack")
+        .where(col(StockMovement.unit_cost).is_not(None))
+    ).one()
+    if not qty or value is None:
+        return None
+    return (Decimal(value) / Decimal(qty)).quantize(Decimal("0.0001"))
 
 
 def _shipped_from(session: Session, order_number: str, sku: str) -> str | None:
