@@ -73,7 +73,8 @@ async def test_a_cash_sale_completes_paid_and_the_drawer_adds_up(
     assert order["tasks"] == []  # every step ran by itself
     assert (await api.get(f"/api/inventory/{mug['sku']}")).json()["on_hand"] == 3
     with Session(engine) as session:
-        payments = session.exec(select(Payment).where(Payment.reference == f"drawer {opened['id']}"))
+        reference = f"drawer {opened['id']}"
+        payments = session.exec(select(Payment).where(Payment.reference == reference))
         assert [(p.method, p.amount) for p in payments] == [("cash", Decimal("26.20"))]
         assert session.exec(select(Invoice).where(Invoice.total == Decimal("26.20"))).first()
 
