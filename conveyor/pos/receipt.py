@@ -8,7 +8,7 @@ from sqlmodel import Session
 from conveyor.core import pdf
 from conveyor.core.models import row_id
 from conveyor.order import service as order_service
-from conveyor.order.models import SalesOrder
+from conveyor.order.models import OrderLine, SalesOrder
 from conveyor.pos.models import CounterSale
 
 WIDTH = 80.0  # mm: the paper roll
@@ -17,9 +17,7 @@ LINE = 4.2  # mm per printed line
 AMOUNT = 22.0  # mm for the amount column
 
 
-def _height(lines: int) -> float:
-    # A receipt is one page as long as it needs: header, lines, totals and footer.
-    return 70.0 + LINE * (2 * lines + 14)
+TALL = 2000.0  # mm: the first, measuring pass, on a roll long enough for any receipt
 
 
 def _row(out: FPDF, left: str, right: str = "", *, bold: bool = False) -> None:
@@ -36,10 +34,18 @@ def _money(amount: Decimal) -> str:
 
 
 def render(*, session: Session, order: SalesOrder, sale: CounterSale) -> bytes:
-    """The receipt: the seller, the order number, each line, totals, how it was paid."""
+    """The receipt: the seller, the order number, each line, totals, how it was paid.
+
+    One page as long as its content: drawn once on a long roll to measure, then for real.
+    """
     lines = order_service.lines(session=session, order_id=row_id(order))
+    height = _draw(order, sale, lines, TALL).get_y() + MARGIN
+    return pdf.output(_draw(order, sale, lines, height))
+
+
+def _draw(order: SalesOrder, sale: CounterSale, lines: list[OrderLine], height: float) -> FPDF:
     company = pdf.seller()
-    out = FPDF(unit="mm", format=(WIDTH, _height(len(lines))))
+    out = FPDF(unit="mm", format=(WIDTH, height))
     pdf.add_fonts(out)
     out.set_title(f"Receipt {order.number}")
     out.set_author(company.name)
@@ -79,4 +85,5 @@ def render(*, session: Session, order: SalesOrder, sale: CounterSale) -> bytes:
     out.ln(3)
     out.set_font(pdf.FONT, "", 7)
     out.cell(0, 3.5, "Thank you. Keep this receipt for returns.", align="C")
-    return pdf.output(out)
+    out.ln(3.5)
+    return out
