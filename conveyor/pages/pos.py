@@ -57,6 +57,7 @@ from conveyor.shop import catalogue
 router = page_router()
 Seller = Annotated[Principal, require_page(Permission.POS_SELL)]
 Refunder = Annotated[Principal, require_page(Permission.POS_REFUND)]
+DrawerViewer = Annotated[Principal, require_page(Permission.POS_DRAWERS)]
 MAX_LINES = 100
 FOUND = 8
 
@@ -411,3 +412,16 @@ async def counter_return(
     else:
         web.flash = f"Return {done.return_number} is {done.status}: the refund waits."
     return redirect(request, back, web)
+
+
+@router.get("/pos/drawers", include_in_schema=False)
+def drawers_page(
+    request: Request,
+    session: ReadSessionDep,
+    principal: DrawerViewer,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    """Everybody's cash drawer sessions, newest first: float, expected, counted, difference."""
+    rows, count = drawer_service.list_drawers(session=session, limit=50, offset=(page - 1) * 50)
+    context = {"page": "drawers", "drawers": rows, "count": count, "page_number": page}
+    return render(request, "pos_drawers.html", context, principal=principal)

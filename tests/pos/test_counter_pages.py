@@ -57,5 +57,15 @@ async def test_the_counter_page_sells_for_cash_once_the_drawer_is_open(
         after = await page.get("/pos")
         assert "expected 29.50, counted 30.00, difference 0.50 USD" in after.text
         assert "No cash drawer open" in after.text
+        assert (await page.get("/pos/drawers")).status_code == 403  # sales: not everybody's
     finally:
         await page.aclose()
+    supervisor = await create_employee(api, ["supervisor"])
+    watcher = await staff_client(api, supervisor["token"])
+    try:
+        listed = await watcher.get("/pos/drawers")
+        assert listed.status_code == 200 and clerk["email"] in listed.text
+        assert re.search(r'data-testid="difference">0\.50<', listed.text)
+        assert (await watcher.get("/pos")).status_code == 403
+    finally:
+        await watcher.aclose()
