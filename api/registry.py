@@ -18,6 +18,7 @@ from conveyor.notification.views import router as outbox_router
 from conveyor.opportunity.views import router as opportunity_router
 from conveyor.order.views import router as order_router
 from conveyor.outbound.views import router as outbound_router
+from conveyor.pos.views import router as pos_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from conveyor.purchasing.views import router as purchasing_router
 from conveyor.purchasing.views import suppliers_router
@@ -60,3 +61,4 @@ api_router.include_router(suppliers_router, prefix="/suppliers", tags=["purchasi
 api_router.include_router(returns_router, prefix="/returns", tags=["returns"])
 api_router.include_router(audit_router, prefix="/audit", tags=["audit"])
 api_router.include_router(report_router, prefix="/reports", tags=["reports"])
+api_router.include_router(pos_router, prefix="/pos", tags=["point of sale"])

@@ -23,7 +23,7 @@ STRATEGIES: tuple[str, ...] = ("round_robin", "least_loaded", "owner", "pool")
 # as the strategy "same:picking" (it fits the task's 16-character strategy column).
 SAME_AS = "same:"
 FALLBACKS: tuple[str, ...] = ("round_robin", "least_loaded", "pool")
-CHANNELS: tuple[str, ...] = ("web", "sales_rep", "phone", "customer_center")
+CHANNELS: tuple[str, ...] = ("web", "sales_rep", "phone", "customer_center", "pos")
 
 Mode = Literal["auto", "task", "skip"]
 # The mode of a step a rule does not name: `auto`, but `delivery` is skipped (delivered when
@@ -39,7 +39,7 @@ class OrderFacts(BaseModel):
 
     model_config = _FROZEN
 
-    channel: str  # web | sales_rep | phone | customer_center
+    channel: str  # web | sales_rep | phone | customer_center | pos
     customer_group: str = "retail"
     country: str = "US"
     total: Decimal = Decimal("0")

@@ -31,6 +31,9 @@ class Permission(StrEnum):
     ORDERS_TERMS = "orders.terms"  # channel, charges, tax-inclusive prices, external references
     ORDERS_MODIFY = "orders.modify"  # cancel, amend, annotate
     PAYMENTS_RECORD = "payments.record"
+    POS_SELL = "pos.sell"  # counter sales: the POS page, the own cash drawer, receipts
+    POS_REFUND = "pos.refund"  # counter returns, refunded from the own cash drawer
+    POS_DRAWERS = "pos.drawers"  # everybody's cash drawer sessions and their differences
     INVOICES_VIEW = "invoices.view"
     OPPORTUNITIES_VIEW = "opportunities.view"
     OPPORTUNITIES_MANAGE = "opportunities.manage"  # create, edit, move, mark lost (cancels quotes)
@@ -102,6 +105,9 @@ GRANTS: dict[Permission, Grant] = {
     P.ORDERS_TERMS: _grant(R.ORDER_DESK, R.SALES, R.SUPERVISOR, clearance=3),
     P.ORDERS_MODIFY: _grant(R.ORDER_DESK, R.SALES, R.SUPERVISOR, clearance=2),
     P.PAYMENTS_RECORD: _grant(R.ACCOUNTANT),
+    P.POS_SELL: _grant(R.ORDER_DESK, R.SALES, note="their own cash drawer"),
+    P.POS_REFUND: _grant(R.ORDER_DESK, R.SUPERVISOR, clearance=2, note="their own cash drawer"),
+    P.POS_DRAWERS: _grant(R.SUPERVISOR, R.ACCOUNTANT),
     P.INVOICES_VIEW: _grant(R.ACCOUNTANT, R.ORDER_DESK, R.CREDIT, R.SUPERVISOR),
     P.OPPORTUNITIES_VIEW: _grant(
         R.SALES,

@@ -54,11 +54,16 @@ def seller() -> Seller:
     )
 
 
+def add_fonts(pdf: FPDF) -> None:
+    """Register the bundled Unicode font (regular and bold) on a document."""
+    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+
+
 def document(title: str) -> FPDF:
     """A new A4 PDF with a first page, the Unicode font set, and the seller's letterhead."""
     pdf = FPDF(format="A4")
-    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+    add_fonts(pdf)
     company = seller()
     pdf.set_title(title)
     pdf.set_author(company.name)
@@ -97,7 +102,7 @@ def table(pdf: FPDF, columns: Sequence[Column], rows: Iterable[Sequence[object]]
     pdf.set_font(FONT, size=10)
     for row in rows:
         for column, value in zip(columns, row, strict=True):
-            pdf.cell(column.width, 6, _fit(pdf, str(value), column.width - 2), align=column.align)
+            pdf.cell(column.width, 6, fit(pdf, str(value), column.width - 2), align=column.align)
         pdf.ln()
 
 
@@ -116,8 +121,8 @@ def percent(rate: Decimal) -> str:
     return f"{Decimal(rate).normalize():f} %"
 
 
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    # A cell never overflows into its neighbour: long text is cut with an ellipsis.
+def fit(pdf: FPDF, text: str, width: float) -> str:
+    """The text cut with an ellipsis to `width` mm, so a cell never overflows its neighbour."""
     if pdf.get_string_width(text) <= width:
         return text
     while text and pdf.get_string_width(text + "…") > width:

@@ -11,6 +11,7 @@ import conveyor.notification.models
 import conveyor.opportunity.models
 import conveyor.order.models
 import conveyor.outbound.models
+import conveyor.pos.models
 import conveyor.pricing.models
 import conveyor.purchasing.models
 import conveyor.returns.models

@@ -30,3 +30,4 @@ class Channel(StrEnum):
     SALES_REP = "sales_rep"
     PHONE = "phone"
     CUSTOMER_CENTER = "customer_center"
+    POS = "pos"  # a counter sale: paid, picked, packed and handed over at once

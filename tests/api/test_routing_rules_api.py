@@ -19,7 +19,8 @@ def rules_dir() -> Path:
 
 async def test_rules_in_force(api: httpx.AsyncClient) -> None:
     body = (await api.get("/api/routing-rules")).json()
-    assert [r["name"] for r in body["rules"]] == ["big-b2b", "web-orders", "default"]
+    names = [r["name"] for r in body["rules"]]
+    assert names == ["counter-sales", "big-b2b", "web-orders", "default"]
     assert len(body["version"]) == 12
     assert body["last_error"] is None
 

@@ -549,6 +549,40 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/api/webhook-subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"): (
         Example("outbound.replay", send=lambda api, d: _replay_outbound(api, d["subscription"]))
     ),
+    # The counter: a cashier opens a drawer, sells for cash, takes one back, closes the drawer.
+    ("POST", "/api/pos/drawer/open"): Example(
+        "pos.drawer_open",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/pos/drawer/open", {"opening_float": "50.00"}, headers=auth(d["cashier"])
+            ),
+        ),
+    ),
+    ("POST", "/api/pos/sales"): Example(
+        "pos.sale",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/pos/sales",
+                {"lines": [{"sku": d["product"]["sku"], "qty": 2}], "tender": "cash"},
+                headers=auth(d["cashier"]),
+            ),
+        ),
+        keep("pos_sale", "order_number"),
+    ),
+    ("POST", "/api/pos/sales/{number}/return"): Example(
+        "pos.refund", lambda api, d: _counter_return(api, d)
+    ),
+    ("POST", "/api/pos/drawer/close"): Example(
+        "pos.drawer_close",
+        call(
+            "POST",
+            lambda d: Call(
+                "/api/pos/drawer/close", {"counted": "50.00"}, headers=auth(d["cashier"])
+            ),
+        ),
+    ),
     # After the payments above: the run takes them (and the invoices) for the emas package.
     ("POST", "/api/accounting/exports"): Example(
         "accounting.export",
@@ -562,6 +596,16 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         lambda d: Call(f"/api/webhook-subscriptions/{d['subscription']}"),
     ),
 }
+
+
+async def _counter_return(api: httpx.AsyncClient, data: Data) -> httpx.Response:
+    """Once the counter sale has completed (at once, by itself): one unit back, cash out."""
+    await wait_for_order(api, data["pos_sale"], lambda o: o["status"] == "completed")
+    return await api.post(
+        f"/api/pos/sales/{data['pos_sale']}/return",
+        json={"lines": [{"sku": data["product"]["sku"], "qty": 1}]},
+        headers=auth(data["cashier"]),
+    )
 
 
 async def _carrier_delivered(api: httpx.AsyncClient, tracking: str) -> httpx.Response:
@@ -597,6 +641,7 @@ async def _prepare(api: httpx.AsyncClient) -> Data:
     data = Data()
     data["clerk"] = await create_employee(api, ["order_desk"])
     data["desk"] = await create_employee(api, ["order_desk"])
+    data["cashier"] = await create_employee(api, ["order_desk"])
     data["target"] = await create_employee(api, ["warehouse"])
     data["product"] = await create_product(api, on_hand=100)
     for sku, price in SHOPIFY_SKUS.items():

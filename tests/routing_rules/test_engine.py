@@ -65,6 +65,8 @@ WEB = {
     **NO_DELIVERY,
 }
 DEFAULT = {"quote": ("skip", None, "pool"), **WAREHOUSE, **NO_DELIVERY}
+# A counter sale: every step by itself, nothing to deliver.
+COUNTER = {"quote": ("skip", None, "pool"), **NO_DELIVERY}
 
 
 @pytest.mark.parametrize(
@@ -82,6 +84,8 @@ DEFAULT = {"quote": ("skip", None, "pool"), **WAREHOUSE, **NO_DELIVERY}
         (OrderFacts(channel="phone", customer_group="retail", total=10**6), "default", DEFAULT),
         (OrderFacts(channel="customer_center", customer_group="wholesale"), "default", DEFAULT),
         (OrderFacts(channel="sales_rep", tags={"fragile"}, has_drop_ship=True), "default", DEFAULT),
+        (OrderFacts(channel="pos"), "counter-sales", COUNTER),
+        (OrderFacts(channel="pos", customer_group="b2b", total=9000), "counter-sales", COUNTER),
     ],
 )
 def test_shipped_rules_route_orders(facts: OrderFacts, rule: str, plan: dict) -> None:
@@ -262,6 +266,7 @@ ORACLE: list[tuple[str, Callable[[OrderFacts], bool]]] = [
     ("tiny", lambda f: f.total < 10),
 ]
 SHIPPED_ORACLE: list[tuple[str, Callable[[OrderFacts], bool]]] = [
+    ("counter-sales", lambda f: f.channel == "pos"),
     ("big-b2b", lambda f: f.customer_group in ("wholesale", "b2b") and f.total >= 5000),
     ("web-orders", lambda f: f.channel == "web"),
 ]

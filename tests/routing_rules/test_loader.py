@@ -52,7 +52,12 @@ def _errors(path: Path) -> list[str]:
 
 def test_shipped_rules_load_in_order_with_a_version() -> None:
     rule_set = load_rule_set(SHIPPED)
-    assert [rule.name for rule in rule_set.rules] == ["big-b2b", "web-orders", "default"]
+    assert [rule.name for rule in rule_set.rules] == [
+        "counter-sales",
+        "big-b2b",
+        "web-orders",
+        "default",
+    ]
     assert rule_set.rules[-1].default and rule_set.rules[-1].when is None
     assert len(rule_set.version) == 12 and int(rule_set.version, 16) >= 0
     assert rule_set.files == ["default.yaml"]
@@ -65,7 +70,12 @@ def test_shipped_rules_load_in_order_with_a_version() -> None:
 
 
 def test_shipped_big_b2b_and_web_orders_parse_to_typed_routes() -> None:
-    big, web, default = load_rule_set(SHIPPED).rules
+    counter, big, web, default = load_rule_set(SHIPPED).rules
+    assert counter.when == OneOf(key="channel", values=frozenset({"pos"}))
+    assert [(s.step, s.mode) for s in counter.steps if s.mode != "auto"] == [
+        ("quote", "skip"),
+        ("delivery", "skip"),
+    ]
     assert big.when == AllOf(
         conditions=(
             OneOf(key="customer_group", values=frozenset({"wholesale", "b2b"})),
@@ -134,7 +144,7 @@ BAD_FILES = {
         "5: unknown match key 'chanel'; match keys are channel, customer_group, country, total, "
         "tags, has_drop_ship, currency (combined with any/all)",
         "6: `total` must be a mapping like {gte: 5000}, found '5000'",
-        "8: unknown channel 'webb'; channels are web, sales_rep, phone, customer_center",
+        "8: unknown channel 'webb'; channels are web, sales_rep, phone, customer_center, pos",
         "9: unknown tag match 'none'; use `any` or `all` with a list",
         "11: unknown mode 'manual' for step 'picking'; modes are auto, task, skip",
         "12: step 'packing' has mode task but no `role`",

@@ -1,0 +1,1 @@
+"""Counter sales (point of sale): cash drawers, paid-at-once sales, counter returns."""
