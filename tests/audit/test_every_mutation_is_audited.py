@@ -552,36 +552,25 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     # The counter: a cashier opens a drawer, sells for cash, takes one back, closes the drawer.
     ("POST", "/api/pos/drawer/open"): Example(
         "pos.drawer_open",
-        call(
-            "POST",
-            lambda d: Call(
-                "/api/pos/drawer/open", {"opening_float": "50.00"}, headers=auth(d["cashier"])
-            ),
+        lambda d: Call(
+            "/api/pos/drawer/open", {"opening_float": "50.00"}, headers=auth(d["cashier"])
         ),
     ),
     ("POST", "/api/pos/sales"): Example(
         "pos.sale",
-        call(
-            "POST",
-            lambda d: Call(
-                "/api/pos/sales",
-                {"lines": [{"sku": d["product"]["sku"], "qty": 2}], "tender": "cash"},
-                headers=auth(d["cashier"]),
-            ),
+        lambda d: Call(
+            "/api/pos/sales",
+            {"lines": [{"sku": d["product"]["sku"], "qty": 2}], "tender": "cash"},
+            headers=auth(d["cashier"]),
         ),
         keep("pos_sale", "order_number"),
     ),
     ("POST", "/api/pos/sales/{number}/return"): Example(
-        "pos.refund", lambda api, d: _counter_return(api, d)
+        "pos.refund", send=lambda api, d: _counter_return(api, d)
     ),
     ("POST", "/api/pos/drawer/close"): Example(
         "pos.drawer_close",
-        call(
-            "POST",
-            lambda d: Call(
-                "/api/pos/drawer/close", {"counted": "50.00"}, headers=auth(d["cashier"])
-            ),
-        ),
+        lambda d: Call("/api/pos/drawer/close", {"counted": "50.00"}, headers=auth(d["cashier"])),
     ),
     # After the payments above: the run takes them (and the invoices) for the emas package.
     ("POST", "/api/accounting/exports"): Example(
