@@ -89,6 +89,13 @@ PRODUCT_FIELDS = (
     FormField("item_group", "Item group", max_length=50, nullable=True),
     FormField("tax_class", "Tax class", max_length=32),
     FormField("options", "Options (SKUs, comma separated)", max_length=1400),
+    FormField(
+        "kind",
+        "Kind",
+        "select",
+        options=(("goods", "goods (kept in stock)"), ("service", "service (no stock)")),
+        hint="a service is never stock-checked, picked or packed; invoiced once delivered",
+    ),
     FormField("drop_ship", "Drop-ship", "checkbox"),
     FormField("supplier_email", "Supplier e-mail", max_length=320, nullable=True),
     FormField(
