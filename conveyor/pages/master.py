@@ -474,6 +474,8 @@ def _product_input(values: dict[str, str]) -> dict[str, Any]:
     data = to_input(PRODUCT_FIELDS, values)
     for name in LIST_FIELDS:
         data[name] = [part.strip() for part in values.get(name, "").split(",") if part.strip()]
+    if not data.get("kind"):  # a form without the kind: goods when new, unchanged on edit
+        data.pop("kind", None)
     return data
 
 
