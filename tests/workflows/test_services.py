@@ -13,7 +13,7 @@ from conveyor.core.db import session_scope
 from conveyor.inventory.models import PickListLine, StockMovement
 from conveyor.order.models import SalesOrder
 from conveyor.shipping.models import Shipment
-from tests.conftest import RULES
+from tests.conftest import ADMIN_TOKEN, RULES
 from tests.utils.api import (
     auth,
     create_customer,
@@ -23,6 +23,7 @@ from tests.utils.api import (
     wait_for_open_task,
     wait_for_order,
 )
+from tests.utils.pages import staff_client
 
 GOODS_STEPS = ("stock_check", "allocation", "picking", "packing", "delivery")
 
@@ -242,3 +243,21 @@ async def test_a_service_product_never_shows_out_of_stock(
             .order_by(col(AuditEntry.id).desc())
         ).first()
     assert entry is not None and entry.after == {"kind": "service"}
+
+
+async def test_staff_confirm_the_service_on_the_order_page(api: httpx.AsyncClient, worker) -> None:
+    service = await _service(api)
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(service["sku"], 1)], prepaid=True)
+    number = order["number"]
+    await wait_for_order(api, number, lambda o: o["current_step"] == "service")
+    staff = await staff_client(api, ADMIN_TOKEN)
+    page = await staff.get(f"/orders/{number}")
+    assert 'data-testid="service-delivered"' in page.text
+    confirmed = await staff.post(f"/orders/{number}/service-delivered", {"note": "done"})
+    assert confirmed.status_code == 303, confirmed.text
+    done = await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    assert any("done" in e["message"] for e in done["events"] if e["kind"] == "service_delivered")
+    page = await staff.get(f"/orders/{number}")
+    assert 'data-testid="service-delivered"' not in page.text
+    await staff.aclose()
