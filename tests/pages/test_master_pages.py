@@ -147,6 +147,11 @@ async def test_product_form_makes_a_service(api: httpx.AsyncClient, engine: Engi
     assert created.status_code == 303, created.text
     assert _kind(engine, sku) == "service"
     assert (await api.get(f"/api/inventory/{sku}")).json()["stocked"] is False
+    record = await admin.get(f"/products/{sku}")
+    assert 'data-testid="service-product"' in record.text
+    assert 'data-testid="product-stock"' not in record.text  # no stock table, no "0 available"
+    listed = await admin.get("/products", params={"sku": sku})
+    assert '<span class="pill">service</span>' in listed.text
     edit = {"name": "Setup", "price": "50.00", "tax_class": "standard"}
     back = await admin.post(f"/products/{sku}/edit", edit | {"kind": "goods"})
     assert back.status_code == 303, back.text
