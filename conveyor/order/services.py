@@ -54,12 +54,16 @@ def delivered(*, session: Session, order: SalesOrder) -> OrderEvent | None:
 
 def confirm(*, session: Session, order: SalesOrder, actor: Actor, note: str = "") -> OrderEvent:
     """Confirm the order's service delivered (once: a repeat returns the first confirmation),
-    audited; Conflict for an order without service lines or one that is finished."""
+    audited; Conflict for an order without service lines, a quote, or one that is finished.
+
+    It may come before the order reaches its service step: the step then goes straight on."""
     existing = delivered(session=session, order=order)
     if existing is not None:
         return existing
     if order.status in (OrderStatus.CANCELLED, OrderStatus.COMPLETED):
         raise Conflict(f"order {order.number} is already {order.status}")
+    if order.status == OrderStatus.QUOTE:
+        raise Conflict(f"order {order.number} is still a quote")
     if not service_lines(session=session, order_id=order.id or 0):
         raise Conflict(f"order {order.number} has no service lines")
     by = f" ({note})" if note else ""

@@ -261,3 +261,24 @@ async def test_staff_confirm_the_service_on_the_order_page(api: httpx.AsyncClien
     page = await staff.get(f"/orders/{number}")
     assert 'data-testid="service-delivered"' not in page.text
     await staff.aclose()
+
+
+@pytest.mark.parametrize("rules_dir", [RULES / "picking_task"])
+async def test_a_service_confirmed_early_lets_the_order_go_straight_through(
+    api: httpx.AsyncClient, worker, rules_dir: Path
+) -> None:
+    goods = await create_product(api, on_hand=2, price="10.00")
+    service = await _service(api, price="25.00")
+    customer = await create_customer(api)
+    lines = [(goods["sku"], 1), (service["sku"], 1)]
+    order = await place_order(api, customer["id"], lines, prepaid=True)
+    number = order["number"]
+    task = await wait_for_open_task(api, number, "picking")
+    early = await api.post(f"/api/orders/{number}/service-delivered", json={"note": "early"})
+    assert early.status_code == 200, early.text
+    done = await api.post(f"/api/tasks/{task['id']}/complete", json={})
+    assert done.status_code == 200, done.text
+    final = await wait_for_order(api, number, lambda o: o["status"] == "completed")
+    steps = [e["step"] for e in final["events"] if e["kind"] == "step_completed"]
+    assert steps.index("packing") < steps.index("service") < steps.index("invoicing")
+    assert [inv["total"] for inv in await _invoices(api, number)] == ["35.00"]
