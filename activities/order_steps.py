@@ -29,6 +29,7 @@ from conveyor.notification import service as outbox_service
 from conveyor.opportunity import service as opportunity_service
 from conveyor.order import amendment, planning, quotes, trail
 from conveyor.order import service as order_service
+from conveyor.order import services as order_services
 from conveyor.order.enums import OrderStatus, Step
 from conveyor.order.models import SalesOrder
 from conveyor.outbound import events as outbound_events
@@ -68,6 +69,8 @@ from workflows.types import (
     PickListResult,
     PlannedStep,
     QuoteReminderInput,
+    ServiceStatus,
+    ServiceStepInput,
     ShipmentRef,
     SiblingQuotes,
     StockStepResult,
@@ -104,6 +107,7 @@ class OrderStepActivities:
             self.check_order_credit,
             self.invoice_order_shipment,
             self.check_order_delivery,
+            self.check_order_service,
             self.collect_order_payment,
             self.send_payment_reminder,
             self.create_order_task,
@@ -117,6 +121,7 @@ class OrderStepActivities:
             self.peek_order_payment,
             self.peek_purchase_orders,
             self.peek_order_delivery,
+            self.peek_order_service,
         ]
 
     # ---- begin and quote -------------------------------------------------------------------
@@ -154,6 +159,8 @@ class OrderStepActivities:
                 prepaid=order.prepaid,
                 partial=order.allow_partial,
                 drop_ship=route.drop_ship,
+                services=route.services,
+                service_only=route.service_only,
                 steps=[_planned(s) for s in route.steps],
             )
             return BeginOrderResult(plan=plan, quote_first=quote_first)
@@ -389,6 +396,21 @@ class OrderStepActivities:
                 )
             return _delivery_status(session, order, request.handled, request.sla_seconds)
 
+    @activity.defn
+    def check_order_service(self, request: ServiceStepInput) -> ServiceStatus:
+        """Whether the order's service is confirmed delivered; after the service step's task,
+        first confirms it for whoever completed the task."""
+        with session_scope(self.engine) as session:
+            order = self._open(session, request)
+            if request.confirm:
+                order_services.confirm(
+                    session=session,
+                    order=order,
+                    actor=Actor.on_behalf(request.actor),
+                    note="its task completed",
+                )
+            return _service_status(session, order)
+
     # ---- money -----------------------------------------------------------------------------
 
     @activity.defn
@@ -446,11 +468,12 @@ class OrderStepActivities:
                         session=session, key=f"{number}:commit:s{n}"
                     )
                 ]
-                if request.last:  # what the suppliers shipped is billed with the last shipment
+                if request.last:  # drop-ship and service lines are billed with the last shipment
                     drop_ship = purchasing_service.drop_ship_lines(
                         session=session, order_id=order.id or 0
                     )
-                    goods += [(line.sku, line.qty) for line in drop_ship]
+                    services = order_services.service_lines(session=session, order_id=order.id or 0)
+                    goods += [(line.sku, line.qty) for line in [*drop_ship, *services]]
                 invoice = shipment_invoicing.create_for_shipment(
                     session=session,
                     key=f"{number}:invoice:s{n}",
@@ -674,7 +697,13 @@ class OrderStepActivities:
                 app_url=self.app_url,
                 extra={"summary": summary},
             )
-            return AmendResult(total=order.total, summary=summary)
+            lines = order_services.composition(session=session, order_id=order.id or 0)
+            return AmendResult(
+                total=order.total,
+                summary=summary,
+                services=lines.services,
+                service_only=lines.service_only,
+            )
 
     @activity.defn
     def cancel_order_compensation(self, request: CompensateOrderInput) -> None:
@@ -760,6 +789,11 @@ class OrderStepActivities:
     def peek_order_delivery(self, ref: DeliveryRef) -> DeliveryStatus:
         with session_scope(self.engine) as session:
             return _delivery_status(session, load_order(session, ref.order_number), ref.handled)
+
+    @activity.defn
+    def peek_order_service(self, ref: OrderRef) -> ServiceStatus:
+        with session_scope(self.engine) as session:
+            return _service_status(session, load_order(session, ref.order_number))
 
     # ---- helpers ---------------------------------------------------------------------------
 
@@ -887,6 +921,11 @@ def _delivery_status(
 
 def _describe(shortages: list[StockNeed]) -> list[str]:
     return [f"{s.sku} short by {s.qty}" for s in shortages]
+
+
+def _service_status(session: Session, order: SalesOrder) -> ServiceStatus:
+    event = order_services.delivered(session=session, order=order)
+    return ServiceStatus(delivered=event is not None, by=event.actor if event else None)
 
 
 def _planned(route: StepRoute) -> PlannedStep:

@@ -13,6 +13,7 @@ STEPS: tuple[str, ...] = (
     "allocation",
     "picking",
     "packing",
+    "service",
     "invoicing",
     "delivery",
     "collection",
@@ -28,6 +29,8 @@ CHANNELS: tuple[str, ...] = ("web", "sales_rep", "phone", "customer_center", "po
 Mode = Literal["auto", "task", "skip"]
 # The mode of a step a rule does not name: `auto`, but `delivery` is skipped (delivered when
 # packed) unless a rule asks for it, so rules written before the delivery step keep completing.
+# `service` runs only for orders with service lines: `auto` waits for staff to confirm the
+# service delivered, `task` gives that confirmation to a person, `skip` invoices at once.
 DEFAULT_MODES: dict[str, Mode] = {"delivery": "skip"}
 Fallback = Literal["round_robin", "least_loaded", "pool"]
 

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The steps repeated for every shipment of a partially fulfilled order.
 SHIPMENT_STEPS = (Step.STOCK_CHECK, Step.ALLOCATION, Step.PICKING, Step.PACKING, Step.INVOICING)
+# v11: the steps an order of service lines only skips (it has no goods to stock or ship).
+GOODS_STEPS = (Step.STOCK_CHECK, Step.ALLOCATION, Step.PICKING, Step.PACKING, Step.DELIVERY)
 
 
 class Mode(StrEnum):
@@ -52,6 +54,7 @@ class OrderState:
     payment_signals: int = 0
     supplier_signals: int = 0
     delivery_signals: int = 0
+    service_signals: int = 0
     amendments: int = 0
     # goods and money
     stock_committed: bool = False
@@ -62,6 +65,9 @@ class OrderState:
     failed_handled: list[int] = field(default_factory=list)  # failed shipments followed up
     late_chased: list[int] = field(default_factory=list)  # late shipments given to the desk
     invoiced_at: datetime | None = None
+    # v11: service lines (labour, fees): invoiced once the service is confirmed delivered
+    services: bool = False
+    service_only: bool = False
     reminders_sent: int = 0
     # quote
     quote_sent_at: datetime | None = None

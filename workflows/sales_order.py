@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from conveyor.order.enums import OrderStatus, Step
     from conveyor.order.policy import Refusal, can_amend, can_cancel
     from workflows.order_state import (
+        GOODS_STEPS,
         Mode,
         OrderState,
         SalesOrderRunInput,
@@ -51,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         QuoteVoided,
         SalesOrderNames,
         SalesOrderResult,
+        ServiceStepInput,
         ShipmentDelivered,
         ShipmentRef,
         SupplierShipped,
@@ -82,6 +84,9 @@ DELIVERY_STAGE = "delivery-stage"
 # is late: the order desk gets a task to chase the carrier, once per shipment.
 LATE_DELIVERY = PlannedStep(step=Step.DELIVERY, mode=Mode.TASK, role="order_desk")
 DELIVERY_SLA = "delivery-sla"
+# v11: an order with service lines waits at the `service` step, before its (last) invoice, until
+# the service is confirmed delivered; an order of services only skips the goods steps.
+SERVICE_LINES = "service-lines"
 
 
 class StepFields(TypedDict):
@@ -114,15 +119,18 @@ class SalesOrderWorkflow:
     allocation waits for a credit approval task. Drop-ship lines become purchase orders;
     invoicing waits for the suppliers. Delivery (v9) waits until every shipment is delivered
     (a carrier event, staff, the customer; a task: the own fleet's delivery); a failed shipment
-    gives the order desk a task. Collection waits for payment and sends reminders on the
-    dunning schedule.
+    gives the order desk a task. Service lines (v11) are never stocked, picked or packed: before
+    the (last) invoice the order waits at `service` until the service is confirmed delivered
+    (the step's task, or staff: the `service_delivered` signal); an order of services only
+    skips stock check to packing and delivery. Collection waits for payment and sends
+    reminders on the dunning schedule.
     Each business activity writes its trail and mail (outbox rows) with its effect; the
     workflow's own trail entries ride along with the next activity. Long waits (stock, supplier,
     payment) wake on signals, recheck rarely through a local activity, and continue-as-new with
     the `OrderState` when the history grows long.
     Handlers: updates `complete_task`, `cancel` (refused from packing on), `amend` (until
     allocation); signals `stock_arrived`, `task_assigned`, `quote_voided`, `supplier_shipped`,
-    `shipment_delivered`, `payment_recorded`; query `progress`.
+    `shipment_delivered`, `service_delivered`, `payment_recorded`; query `progress`.
     Compensation on cancel: release committed stock, cancel open tasks and purchase orders,
     mark the order cancelled and tell the customer.
     """
@@ -153,6 +161,8 @@ class SalesOrderWorkflow:
                 await self._step(Step.ALLOCATION, self._allocation, first=self._credit_check)
                 await self._step(Step.PICKING, first=self._pick)
                 await self._step(Step.PACKING, self._pack)
+                if s.last_shipment() and self._serves():
+                    await self._step(Step.SERVICE, self._service)
                 await self._step(Step.INVOICING, self._invoice)
                 if not s.more_to_ship():
                     break
@@ -253,6 +263,7 @@ class SalesOrderWorkflow:
             )
         finally:
             self._amending -= 1
+        s.services, s.service_only = result.services, result.service_only
         s.stock_signals += 1  # a waiting stock check looks again at the new lines
         return result
 
@@ -310,6 +321,11 @@ class SalesOrderWorkflow:
         self.state.delivery_signals += 1
 
     @workflow.signal
+    def service_delivered(self) -> None:
+        """Staff confirmed the order's service delivered (recorded on the order first)."""
+        self.state.service_signals += 1
+
+    @workflow.signal
     def payment_recorded(self) -> None:
         """A payment was recorded for this order."""
         self.state.payment_signals += 1
@@ -341,6 +357,10 @@ class SalesOrderWorkflow:
             return
         planned = s.route(step)
         assert s.plan is not None
+        if step in GOODS_STEPS and s.service_only and self._serves():
+            self._note("step_skipped", f"{step} skipped: services only, no goods", step=step)
+            s.done.append(key)
+            return
         if planned.mode == Mode.SKIP:
             self._note("step_skipped", f"{step} skipped by rule {s.plan.rule}", step=step)
             s.done.append(key)
@@ -381,6 +401,7 @@ class SalesOrderWorkflow:
             ),
         )
         s.plan = begun.plan
+        s.services, s.service_only = begun.plan.services, begun.plan.service_only
         s.shipment = 1 if begun.plan.partial else 0
         if begun.quote_first:
             s.status = OrderStatus.QUOTE
@@ -514,6 +535,23 @@ class SalesOrderWorkflow:
             await self._await_suppliers(seen)
         s.invoiced_at = workflow.now()
 
+    async def _service(self, planned: PlannedStep) -> None:
+        """Until the service lines are confirmed delivered: as a task, the person's done is the
+        confirmation; else staff confirm it on the order page or the API (a signal)."""
+        s = self.state
+        confirm = planned.mode == Mode.TASK
+        actor = s.outcomes[s.recorded_tasks[-1]].actor if confirm and s.recorded_tasks else None
+        while True:
+            seen = s.service_signals
+            status = await self._act(
+                OrderStepActivities.check_order_service,
+                ServiceStepInput(**self._step_fields(), confirm=confirm, actor=actor or "system"),
+            )
+            confirm = False
+            if status.delivered:
+                return
+            await self._await_service(seen)
+
     async def _delivery(self, planned: PlannedStep) -> None:
         """Until every shipment is delivered; a failed one gets the order desk's task first.
 
@@ -614,6 +652,17 @@ class SalesOrderWorkflow:
                 self._raise_if_cancelled()
                 return
             if await self._peek(OrderStepActivities.peek_purchase_orders, OrderRef(s.number)) == 0:
+                return
+
+    async def _await_service(self, seen: int) -> None:
+        """Until staff confirm the service (a signal), or a recheck sees it confirmed."""
+        s = self.state
+        while True:
+            if await self._wait(lambda: s.service_signals > seen):
+                self._raise_if_cancelled()
+                return
+            peek = await self._peek(OrderStepActivities.peek_order_service, OrderRef(s.number))
+            if peek.delivered:
                 return
 
     async def _await_delivery(self, seen: int, late_in: float | None = None) -> None:
@@ -791,6 +840,10 @@ class SalesOrderWorkflow:
         )
 
     # ---- plumbing ----------------------------------------------------------------------------
+
+    def _serves(self) -> bool:
+        """v11: the order has service lines (histories before have none, and no marker)."""
+        return self.state.services and workflow.patched(SERVICE_LINES)
 
     def _raise_if_cancelled(self) -> None:
         if self.state.cancel is not None:

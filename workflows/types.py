@@ -31,6 +31,7 @@ class SalesOrderNames:
     SUPPLIER_SHIPPED = "supplier_shipped"
     PAYMENT_RECORDED = "payment_recorded"
     SHIPMENT_DELIVERED = "shipment_delivered"
+    SERVICE_DELIVERED = "service_delivered"  # SalesOrder only (v11): no v7 order has services
     # queries
     PROGRESS = "progress"
 
@@ -78,6 +79,8 @@ class OrderPlan:
     prepaid: bool = False
     partial: bool = False  # ship what is in stock, backorder the rest
     drop_ship: bool = False  # some lines are shipped by their supplier (purchase orders)
+    services: bool = False  # v11: some lines are services, invoiced once delivered
+    service_only: bool = False  # v11: every line is a service: no goods steps
 
 
 @dataclass
@@ -245,6 +248,8 @@ class AmendOrderInput:
 class AmendResult:
     total: Decimal
     summary: str = ""
+    services: bool = False  # the new lines hold services (as OrderPlan.services)
+    service_only: bool = False
 
 
 @dataclass
@@ -376,6 +381,18 @@ class DeliveryStepInput(OrderStepInput):
     handled: list[int] = field(default_factory=list)  # failed shipments followed up
     deliver_all: bool = False  # the own-fleet delivery task is done: all in transit delivered
     sla_seconds: float | None = None  # `delivery: {mode: auto, sla: ...}`: late after this
+
+
+@dataclass
+class ServiceStepInput(OrderStepInput):
+    confirm: bool = False  # the service step's task is done: that confirms the service
+    actor: str = "system"  # who completed that task
+
+
+@dataclass
+class ServiceStatus:
+    delivered: bool  # the service lines are confirmed delivered
+    by: str | None = None
 
 
 @dataclass

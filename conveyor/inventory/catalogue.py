@@ -11,7 +11,7 @@ from conveyor.audit.service import Actor, changed, record, snapshot
 from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import utcnow
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import Product, ProductUpdate, StockBalance
+from conveyor.inventory.models import Product, ProductUpdate, StockBalance, is_service
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderLine, SalesOrder
 
@@ -26,6 +26,7 @@ AUDIT_FIELDS = (
     "tax_class",
     "drop_ship",
     "supplier_email",
+    "kind",
     "options",
     "retired_at",
 )
@@ -85,6 +86,19 @@ def _set_bins(session: Session, product: Product, bins: dict[str, str]) -> dict[
     return before
 
 
+def _check_kind_change(session: Session, product: Product) -> None:
+    """Goods ↔ service only while no open order holds the product (their workflows planned
+    with its kind) and, to a service, while it keeps no stock."""
+    holding = open_orders_with(session=session, sku=product.sku)
+    if holding:
+        raise Conflict(
+            f"product {product.sku} is on open orders ({', '.join(holding)}): "
+            "its kind changes once they are finished"
+        )
+    if is_service(product) and (product.on_hand or product.committed or product.drop_ship):
+        raise Invalid("a service keeps no stock: no on_hand and no drop-ship")
+
+
 def update(
     *, session: Session, product: Product, product_in: ProductUpdate, actor: Actor
 ) -> Product:
@@ -93,7 +107,7 @@ def update(
         raise ProductRetiredError(f"product {product.sku} is retired: it cannot be changed")
     changes = product_in.model_dump(exclude_unset=True)
     bins = changes.pop("bins", None) or {}
-    for field in ("name", "price", "tags", "tax_class", "drop_ship", "options"):
+    for field in ("name", "price", "tags", "tax_class", "drop_ship", "kind", "options"):
         if field in changes and changes[field] is None:
             raise Invalid(f"{field} cannot be empty")
     if "supplier_email" in changes and changes["supplier_email"]:
@@ -105,6 +119,8 @@ def update(
         setattr(product, field, value)
     if product.drop_ship and not product.supplier_email:
         raise Invalid("a drop-ship product needs a supplier_email")
+    if product.kind != before["kind"]:
+        _check_kind_change(session, product)
     session.add(product)
     old_bins = _set_bins(session, product, bins)
     session.flush()

@@ -6,7 +6,7 @@ from sqlalchemy import func, literal
 from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import contains_text, page
-from conveyor.inventory.models import Product, StockBalance, StockRow
+from conveyor.inventory.models import Product, ProductKind, StockBalance, StockRow
 from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
 
 # What is on open purchase orders and not received yet, per SKU (company-wide).
@@ -46,7 +46,7 @@ def search(
     """The stock list's query: a text in SKU or name, one warehouse, only low stock (available
     at or below the reorder level, `default_level` where a balance has none).
 
-    Drop-ship products keep no stock and are left out.
+    Drop-ship products and services keep no stock and are left out.
     """
     level = func.coalesce(col(StockBalance.reorder_level), literal(default_level))
     query = (
@@ -54,6 +54,7 @@ def search(
         .join(Product, col(Product.sku) == col(StockBalance.sku))
         .outerjoin(_INCOMING, _INCOMING.c.sku == col(StockBalance.sku))
         .where(col(Product.drop_ship).is_(False))
+        .where(col(Product.kind) != ProductKind.SERVICE)
     )
     if q:
         query = query.where(or_(contains_text(StockBalance.sku, q), contains_text(Product.name, q)))

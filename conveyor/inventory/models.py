@@ -23,6 +23,13 @@ WarehouseCode = Annotated[
 ]
 
 
+class ProductKind(StrEnum):
+    """What a product is: goods kept in stock, or a service (labour, fees) that keeps none."""
+
+    GOODS = "goods"
+    SERVICE = "service"  # never stock-checked, allocated, picked or packed; invoiced once delivered
+
+
 class ProductBase(SQLModel):
     sku: str = Field(min_length=1, max_length=64, unique=True, index=True)
     name: str = Field(default="", max_length=200)
@@ -35,6 +42,9 @@ class ProductBase(SQLModel):
     # Drop-ship: the supplier ships to the customer; no stock is kept or committed.
     drop_ship: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     supplier_email: str | None = Field(default=None, max_length=320)
+    kind: str = Field(
+        default=ProductKind.GOODS, max_length=16, sa_column_kwargs={"server_default": "goods"}
+    )
 
 
 ProductName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -55,6 +65,7 @@ class ProductCreate(SQLModel):
     tax_class: str = Field(default="standard", min_length=1, max_length=32)
     drop_ship: bool = False
     supplier_email: EmailStr | None = None
+    kind: ProductKind = ProductKind.GOODS
     # SKUs offered as options with this product (upselling: a printer with the laptop).
     options: list[str] = Field(default_factory=list, max_length=20)
 
@@ -62,6 +73,8 @@ class ProductCreate(SQLModel):
     def _drop_ship_needs_a_supplier(self) -> "ProductCreate":
         if self.drop_ship and not self.supplier_email:
             raise ValueError("a drop-ship product needs a supplier_email")
+        if self.kind == ProductKind.SERVICE and (self.drop_ship or self.on_hand):
+            raise ValueError("a service keeps no stock: no on_hand and no drop-ship")
         return self
 
 
@@ -81,6 +94,7 @@ class ProductUpdate(SQLModel):
     tax_class: str | None = Field(default=None, min_length=1, max_length=32)
     drop_ship: bool | None = None
     supplier_email: EmailStr | None = None
+    kind: ProductKind | None = None
     options: list[str] | None = Field(default=None, max_length=20)
     bins: (
         dict[WarehouseCode, Annotated[str, StringConstraints(pattern=LOCATION_PATTERN)]] | None
@@ -106,6 +120,16 @@ class Product(ProductBase, table=True):
     retired_at: datetime | None = Field(
         default=None, sa_column=Column(UTCDateTime(), nullable=True)
     )
+
+
+def is_service(product: ProductBase) -> bool:
+    """A service (labour, a fee): no stock, picking or packing; invoiced once delivered."""
+    return product.kind == ProductKind.SERVICE
+
+
+def keeps_stock(product: ProductBase) -> bool:
+    """Goods the company keeps in stock: neither a service nor shipped by its supplier."""
+    return not product.drop_ship and not is_service(product)
 
 
 class ProductPublic(ProductBase):
@@ -185,6 +209,8 @@ class StockLevel(SQLModel):
     on_hand: int
     committed: int
     available: int
+    # False for a service and a drop-ship product: never out of stock, nothing to allocate.
+    stocked: bool = True
     warehouses: list[WarehouseStock] = []
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from conveyor.core.db import contains_text
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import Product, StockLevel, WarehouseStock
+from conveyor.inventory.models import Product, StockLevel, WarehouseStock, keeps_stock
 
 SORTS: dict[str, Any] = {
     "sku": col(Product.sku),
@@ -41,6 +41,7 @@ def stock_level(session: Session, product: Product) -> StockLevel:
         on_hand=product.on_hand,
         committed=product.committed,
         available=product.on_hand - product.committed,
+        stocked=keeps_stock(product),
         warehouses=[
             WarehouseStock(
                 warehouse=b.warehouse,

@@ -37,6 +37,7 @@ from conveyor.inventory.models import (
     Warehouse,
     WarehouseCreate,
     default_bin,
+    is_service,
 )
 from conveyor.order.models import SalesOrder
 
@@ -59,6 +60,10 @@ class UnknownWarehouseError(Exception):
 
 class RetiredWarehouseError(UnknownWarehouseError):
     """The warehouse is retired: nothing is received into it or ordered from it any more."""
+
+
+class NotStockedError(Invalid):
+    """A service keeps no stock: nothing to receive."""
 
 
 class WarehouseExistsError(Exception):
@@ -607,6 +612,8 @@ def receive(
     product = get_by_sku(session=session, sku=sku)
     if product is None:
         raise UnknownSkuError(f"unknown SKU {sku}")
+    if is_service(product):
+        raise NotStockedError(f"{sku} is a service: it keeps no stock")
     if warehouse is None:
         warehouse = ensure_warehouse(session=session, code=default_warehouse)
     else:

@@ -69,7 +69,7 @@ def update_product(
     session: SessionDep,
     principal: Annotated[Principal, require(Permission.PRODUCTS_MANAGE)],
 ) -> ProductPublic:
-    """Change a product's name, price, tags, tax class, options, drop-ship, supplier or bins
+    """Change a product's name, price, kind, tags, tax class, options, drop-ship, supplier or bins
     per warehouse (`bins: {"MAIN": "B-07"}`). 422: a rule broken; 409: the product is retired."""
     product = inventory_service.get_by_sku(session=session, sku=sku)
     if product is None:
@@ -179,7 +179,7 @@ async def receive_stock(
         )
     except inventory_service.UnknownSkuError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    except inventory_service.UnknownWarehouseError as exc:
+    except (inventory_service.UnknownWarehouseError, inventory_service.NotStockedError) as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     return stock_level(session, product)
 

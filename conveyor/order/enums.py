@@ -17,6 +17,7 @@ class Step(StrEnum):
     ALLOCATION = "allocation"
     PICKING = "picking"
     PACKING = "packing"
+    SERVICE = "service"  # an order's service lines confirmed delivered (a task or staff)
     INVOICING = "invoicing"
     DELIVERY = "delivery"  # every shipment delivered (carrier, staff, customer, own fleet)
     COLLECTION = "collection"

@@ -34,9 +34,11 @@ from conveyor.invoice import service as invoice_service
 from conveyor.order import quotes
 from conveyor.order import read as order_read
 from conveyor.order import service as order_service
+from conveyor.order import services as order_services
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import OrderCreate, QuoteRevision, SalesOrder
 from conveyor.order.policy import Refusal
+from conveyor.task import service as task_service
 from conveyor.terms import service as terms_service
 from workflows.types import (
     AmendLine,
@@ -501,6 +503,25 @@ async def cancel(state: AppState, *, number: str, reason: str, actor: str) -> No
     _refuse_if_finished(order)
     request = CancelRequest(reason=reason, actor=actor)
     await _update(state, number, SalesOrderNames.CANCEL, request, CancelResult)
+
+
+async def confirm_service(state: AppState, *, number: str, actor: Actor, note: str = "") -> None:
+    """Confirm the order's service delivered: recorded and audited first, then the waiting
+    workflow told (it invoices the service lines and goes on to collection).
+
+    NotFound; Conflict for an order without service lines, one that is finished, or one whose
+    service step is a task (completing that task is the confirmation).
+    """
+
+    def record(session: Session) -> None:
+        order = order_read.load(session, number)
+        task = task_service.open_for_step(session=session, order_id=order.id or 0, step="service")
+        if task is not None:
+            raise Conflict(f"the service is confirmed by completing task {task.id}")
+        order_services.confirm(session=session, order=order, actor=actor, note=note)
+
+    await in_session(state, record)
+    await _signal_all(state, [number], SalesOrderNames.SERVICE_DELIVERED)
 
 
 def _refuse_if_finished(order: SalesOrder) -> None:

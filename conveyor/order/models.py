@@ -214,6 +214,12 @@ class OrderAmend(SQLModel):
     lines: list[OrderLineCreate] = Field(min_length=1, max_length=500)
 
 
+class ServiceConfirmation(SQLModel):
+    """Staff confirm an order's service lines delivered (labour done, fee due)."""
+
+    note: str = Field(default="", max_length=500)
+
+
 class OrderLinePublic(SQLModel):
     id: int
     parent_line_id: int | None = None  # set on an option's line

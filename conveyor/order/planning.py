@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from conveyor.order import service as order_service
+from conveyor.order import services as order_services
 from conveyor.order.models import SalesOrder
 from conveyor.order.routing import facts_for
 from conveyor.purchasing import service as purchasing_service
@@ -26,6 +27,8 @@ class Route:
     version: str
     steps: list[StepRoute]
     drop_ship: bool  # some lines are shipped by their supplier (purchase orders)
+    services: bool = False  # some lines are services: invoiced once the service is delivered
+    service_only: bool = False  # every line is a service: no goods steps
 
 
 def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
@@ -59,7 +62,15 @@ def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
         steps = [_review(s) if s.step == "stock_check" else s for s in steps]
     if order.explicit_quote:
         steps = _with_quote_task(steps)
-    return Route(rule=decision.rule, version=decision.version, steps=steps, drop_ship=drop_ship)
+    lines = order_services.composition(session=session, order_id=order.id or 0)
+    return Route(
+        rule=decision.rule,
+        version=decision.version,
+        steps=steps,
+        drop_ship=drop_ship,
+        services=lines.services,
+        service_only=lines.service_only,
+    )
 
 
 def _with_quote_task(steps: list[StepRoute]) -> list[StepRoute]:

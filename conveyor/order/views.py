@@ -24,6 +24,7 @@ from conveyor.order.models import (
     OrderSummary,
     OrderTotals,
     QuoteRevision,
+    ServiceConfirmation,
 )
 from conveyor.order.policy import STORE_REFERENCE
 
@@ -32,6 +33,8 @@ OrderPlacer = Annotated[Principal, require(Permission.ORDERS_PLACE)]
 OrderViewer = Annotated[Principal, require(Permission.ORDERS_VIEW)]
 OrderModifier = Annotated[Principal, require(Permission.ORDERS_MODIFY)]
 Accountant = Annotated[Principal, require(Permission.PAYMENTS_RECORD)]
+# Whoever records deliveries confirms a service delivered too.
+ServiceRecorder = Annotated[Principal, require(Permission.SHIPMENTS_RECORD)]
 
 
 def check_order_terms(principal: Principal, order_in: OrderCreate) -> None:
@@ -213,6 +216,18 @@ async def cancel_order(
 ) -> OrderPublic:
     """Cancel before packing: committed stock is released, open tasks closed. 409 if too late."""
     await order_flows.cancel(state, number=number, reason=reason, actor=principal.name)
+    return await _read(state, number)
+
+
+@router.post("/{number}/service-delivered", response_model=OrderPublic)
+async def service_delivered(
+    number: str, confirmation: ServiceConfirmation, state: StateDep, principal: ServiceRecorder
+) -> OrderPublic:
+    """The order's service lines were delivered (a note optional): the order invoices them and
+    goes on to collection. 409: no service lines, finished, or its service step is a task."""
+    await order_flows.confirm_service(
+        state, number=number, actor=principal.actor(Source.API), note=confirmation.note
+    )
     return await _read(state, number)
 
 

@@ -95,6 +95,13 @@ PRODUCT_FIELDS = (
     FormField("item_group", "Item group", max_length=50, nullable=True),
     FormField("tax_class", "Tax class", max_length=32),
     FormField("options", "Options (SKUs, comma separated)", max_length=1400),
+    FormField(
+        "kind",
+        "Kind",
+        "select",
+        options=(("goods", "goods (kept in stock)"), ("service", "service (no stock)")),
+        hint="a service is never stock-checked, picked or packed; invoiced once delivered",
+    ),
     FormField("drop_ship", "Drop-ship", "checkbox"),
     FormField("supplier_email", "Supplier e-mail", max_length=320, nullable=True),
     FormField(
@@ -468,6 +475,8 @@ def _product_input(values: dict[str, str]) -> dict[str, Any]:
     data = to_input(PRODUCT_FIELDS, values)
     for name in LIST_FIELDS:
         data[name] = [part.strip() for part in values.get(name, "").split(",") if part.strip()]
+    if not data.get("kind"):  # a form without the kind: goods when new, unchanged on edit
+        data.pop("kind", None)
     return data
 
 

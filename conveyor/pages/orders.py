@@ -27,7 +27,7 @@ from conveyor.order import flows as order_flows
 from conveyor.order import policy
 from conveyor.order import read as order_read
 from conveyor.order import service as order_service
-from conveyor.order.enums import STEPS, OrderStatus
+from conveyor.order.enums import STEPS, OrderStatus, Step
 from conveyor.order.models import OrderAmend, OrderEvent, OrderLineCreate, SalesOrder
 from conveyor.pages.auth import redirect
 from conveyor.pages.history import history
@@ -71,6 +71,9 @@ def timeline(order: SalesOrder, events: list[OrderEvent], tasks: list[Task]) -> 
     result = []
     for step in STEPS:
         mine = [e for e in events if e.step == step]
+        if step == Step.SERVICE and not mine and order.current_step != step:
+            continue  # only orders with service lines have that step
+
         started = next((e for e in mine if e.kind == "step_started"), None)
         completed = next((e for e in mine if e.kind == "step_completed"), None)
         skipped = next((e for e in mine if e.kind == "step_skipped"), None)
@@ -141,6 +144,10 @@ def order_context(session: Session, order: SalesOrder) -> dict:
         "store_feedback": store_feedback.unsent(session=session, order_id=order.id or 0),
         "can_cancel": can_cancel(order),
         "can_amend": can_amend(order),
+        # Waiting for staff to confirm the service lines delivered (not the step's task).
+        "awaits_service": order.current_step == Step.SERVICE
+        and order.status not in (OrderStatus.CANCELLED, OrderStatus.COMPLETED)
+        and not any(t.step == Step.SERVICE and t.status == "open" for t in tasks),
         "quote_task": next((t for t in tasks if t.step == "quote" and t.status == "open"), None),
         # How many items one stock check covers (the trail says "all 3 items available").
         "units": None if order.allow_partial else sum(line.qty for line in public.lines),
@@ -256,6 +263,31 @@ async def cancel(
     except DomainError as exc:
         return page_refusal(request, exc, principal=principal)
     web.flash = f"Order {number} cancelled; stock released and open tasks closed."
+    return redirect(request, f"/orders/{number}", web)
+
+
+@router.post(
+    "/orders/{number}/service-delivered", include_in_schema=False, dependencies=[CsrfChecked]
+)
+async def service_delivered(
+    number: str,
+    request: Request,
+    state: StateDep,
+    principal: Annotated[Principal, require_page(Permission.SHIPMENTS_RECORD)],
+    web: WebSessionDep,
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Confirm the order's service delivered: the order invoices it and goes on."""
+    try:
+        await order_flows.confirm_service(
+            state, number=number, actor=principal.actor(Source.PAGE), note=note.strip()
+        )
+    except DomainError as exc:
+        back = f"/orders/{number}"
+        return page_refusal(
+            request, exc, web=web, flash="Not confirmed", back=back, principal=principal
+        )
+    web.flash = "Service confirmed delivered: the order invoices it."
     return redirect(request, f"/orders/{number}", web)
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from conveyor.audit.service import Actor
 from conveyor.core.errors import Invalid
-from conveyor.inventory.models import Product, StockBalance
+from conveyor.inventory.models import Product, ProductKind, StockBalance
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing import suppliers as supplier_service
 from conveyor.purchasing.models import (
@@ -72,6 +72,7 @@ def suggestions(*, session: Session, on: date) -> list[Suggestion]:
         .where(col(StockBalance.reorder_qty).is_not(None))
         .where(col(Product.retired_at).is_(None))
         .where(col(Product.drop_ship).is_(False))
+        .where(col(Product.kind) != ProductKind.SERVICE)
         .order_by(col(StockBalance.sku), col(StockBalance.warehouse))
     ).all()
     found = []

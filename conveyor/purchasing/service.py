@@ -13,6 +13,7 @@ from conveyor.core.errors import Conflict, Invalid
 from conveyor.core.models import round_money, utcnow
 from conveyor.inventory import costing
 from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import is_service
 from conveyor.order.models import OrderLine, SalesOrder
 from conveyor.purchasing import suppliers as supplier_service
 from conveyor.purchasing.models import (
@@ -225,6 +226,8 @@ def create_stock(
             raise Invalid(f"unknown SKU {line_in.sku}")
         if product.drop_ship:
             raise Invalid(f"{line_in.sku} is drop-shipped: it is not kept in stock")
+        if is_service(product):
+            raise Invalid(f"{line_in.sku} is a service: it is not kept in stock")
         if product.currency != supplier.currency:
             raise Invalid(
                 f"{supplier.code} sells in {supplier.currency}, {line_in.sku} is kept in "

@@ -10,7 +10,7 @@ from conveyor.core.db import contains_text, page
 from conveyor.core.models import utcnow
 from conveyor.customer.models import Customer
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import Product
+from conveyor.inventory.models import Product, keeps_stock
 from conveyor.pricing import engine as pricing_engine
 from conveyor.pricing import service as pricing_service
 from conveyor.shop.models import CartLine
@@ -42,7 +42,7 @@ class CartView:
 def availability(product: Product) -> tuple[int, str]:
     """Units available now and how the catalogue says it."""
     available = max(product.on_hand - product.committed, 0)
-    if product.drop_ship or available >= FEW_LEFT:
+    if not keeps_stock(product) or available >= FEW_LEFT:
         return available, "in stock"
     if available > 0:
         return available, f"{available} available"

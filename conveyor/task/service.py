@@ -372,6 +372,16 @@ def mark_completed(
     return task
 
 
+def open_for_step(*, session: Session, order_id: int, step: str) -> Task | None:
+    """The order's open task of a step, if it has one."""
+    return session.exec(
+        select(Task)
+        .where(col(Task.order_id) == order_id)
+        .where(col(Task.step) == step)
+        .where(col(Task.status) == TaskStatus.OPEN)
+    ).first()
+
+
 def cancel_open_for_order(*, session: Session, order_id: int) -> int:
     """Cancel the order's open tasks; returns how many."""
     result = session.exec(

@@ -44,7 +44,13 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
     picking = await wait_for_open_task(api, number, "picking")
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
     stock.pop("warehouses")
-    assert stock == {"sku": product["sku"], "on_hand": 20, "committed": 3, "available": 17}
+    assert stock == {
+        "sku": product["sku"],
+        "on_hand": 20,
+        "committed": 3,
+        "available": 17,
+        "stocked": True,
+    }
 
     # Someone without the warehouse role may not complete it.
     refused = await api.post(f"/api/tasks/{picking['id']}/complete", json={}, headers=auth(desk))
@@ -96,7 +102,13 @@ async def test_order_with_tasks_runs_to_completed(api: httpx.AsyncClient, worker
     assert final["rule"] == "default"
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
     stock.pop("warehouses")
-    assert stock == {"sku": product["sku"], "on_hand": 17, "committed": 0, "available": 17}
+    assert stock == {
+        "sku": product["sku"],
+        "on_hand": 17,
+        "committed": 0,
+        "available": 17,
+        "stocked": True,
+    }
 
     completed_steps = [e["step"] for e in final["events"] if e["kind"] == "step_completed"]
     assert completed_steps == STEPS
@@ -167,7 +179,13 @@ async def test_cancel_before_packing_releases_stock(
     assert "customer asked" in body["events"][-1]["message"]
     stock = (await api.get(f"/api/inventory/{product['sku']}")).json()
     stock.pop("warehouses")
-    assert stock == {"sku": product["sku"], "on_hand": 4, "committed": 0, "available": 4}
+    assert stock == {
+        "sku": product["sku"],
+        "on_hand": 4,
+        "committed": 0,
+        "available": 4,
+        "stocked": True,
+    }
     again = await api.post(f"/api/orders/{order['number']}/cancel")
     assert again.status_code == 409
 

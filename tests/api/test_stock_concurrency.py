@@ -53,7 +53,7 @@ async def test_no_oversell_under_concurrent_orders(api: httpx.AsyncClient, worke
     assert await _counts(api) == (10, 40)
     stock = (await api.get(f"/api/inventory/{sku}")).json()
     stock.pop("warehouses")
-    assert stock == {"sku": sku, "on_hand": 10, "committed": 10, "available": 0}
+    assert stock == {"sku": sku, "on_hand": 10, "committed": 10, "available": 0, "stocked": True}
     with Session(engine) as session:
         commits = session.exec(
             select(func.sum(StockMovement.qty))
@@ -72,4 +72,4 @@ async def test_no_oversell_under_concurrent_orders(api: httpx.AsyncClient, worke
     assert await _counts(api) == (15, 35)
     stock = (await api.get(f"/api/inventory/{sku}")).json()
     stock.pop("warehouses")
-    assert stock == {"sku": sku, "on_hand": 15, "committed": 15, "available": 0}
+    assert stock == {"sku": sku, "on_hand": 15, "committed": 15, "available": 0, "stocked": True}

@@ -396,6 +396,13 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "order.cancel",
         lambda d: Call(f"/api/orders/{d['to_cancel']}/cancel", params={"reason": "walk"}),
     ),
+    ("POST", "/api/orders/{number}/service-delivered"): Example(
+        "order.service_delivered",
+        call(
+            "POST",
+            lambda d: Call(f"/api/orders/{d['serviced']}/service-delivered", {"note": "walk"}),
+        ),
+    ),
     ("POST", "/api/orders/{number}/amend"): Example(
         "order.amend",
         lambda d: Call(
@@ -650,6 +657,8 @@ async def _prepare(api: httpx.AsyncClient) -> Data:
     web = await place_order(api, customer["id"], line, channel="web")
     completed = await place_order(api, customer["id"], line, prepaid=True)
     supplied = await place_order(api, customer["id"], [(drop["sku"], 1)])
+    service = await create_product(api, on_hand=0, kind="service")
+    serviced = await place_order(api, customer["id"], [(service["sku"], 1)])
     carried = await place_order(api, customer["id"], [(drop["sku"], 1)])
     data["task"] = await wait_for_open_task(api, web["number"], "allocation")
     for number in (data["to_cancel"], data["to_amend"], data["to_revise"]):
@@ -658,6 +667,8 @@ async def _prepare(api: httpx.AsyncClient) -> Data:
     data["completed"] = done["number"]
     data["purchase"] = await _purchase_order(api, supplied["number"])
     data["supplied"] = supplied["number"]
+    await wait_for_order(api, serviced["number"], lambda o: o["current_step"] == "service")
+    data["serviced"] = serviced["number"]
     data["carried_tracking"] = tracking = f"T-{_unique()}"
     carried_po = await _purchase_order(api, carried["number"])
     shipped = await api.post(

@@ -4,7 +4,11 @@ import re
 import uuid
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlmodel import select
 
+from conveyor.core.db import session_scope
+from conveyor.inventory.models import Product
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_customer, create_employee, place_order
 from tests.utils.pages import staff_client
@@ -125,4 +129,31 @@ async def test_product_form_create_edit_bins_and_retire_refusal(
     order = await place_order(api, customer["id"], [(sku, 1)])
     refused = await admin.post(f"/products/{sku}/retire", follow_redirects=True)
     assert order["number"] in refused.text and "Not retired" in refused.text
+    await admin.aclose()
+
+
+def _kind(engine: Engine, sku: str) -> str:
+    with session_scope(engine) as session:
+        return session.exec(select(Product.kind).where(Product.sku == sku)).one()
+
+
+async def test_product_form_makes_a_service(api: httpx.AsyncClient, engine: Engine) -> None:
+    admin = await staff_client(api, ADMIN_TOKEN)
+    sku = f"SV-{uuid.uuid4().hex[:6]}"
+    form = {"sku": sku, "name": "Setup", "price": "50.00", "currency": "USD"}
+    new = await admin.get("/products/new")
+    assert 'name="kind"' in new.text and "service (no stock)" in new.text
+    created = await admin.post("/products/new", form | {"tax_class": "standard", "kind": "service"})
+    assert created.status_code == 303, created.text
+    assert _kind(engine, sku) == "service"
+    assert (await api.get(f"/api/inventory/{sku}")).json()["stocked"] is False
+    record = await admin.get(f"/products/{sku}")
+    assert 'data-testid="service-product"' in record.text
+    assert 'data-testid="product-stock"' not in record.text  # no stock table, no "0 available"
+    listed = await admin.get("/products", params={"sku": sku})
+    assert '<span class="pill">service</span>' in listed.text
+    edit = {"name": "Setup", "price": "50.00", "tax_class": "standard"}
+    back = await admin.post(f"/products/{sku}/edit", edit | {"kind": "goods"})
+    assert back.status_code == 303, back.text
+    assert _kind(engine, sku) == "goods"
     await admin.aclose()

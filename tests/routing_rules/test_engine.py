@@ -218,6 +218,7 @@ def test_rule_model_completes_and_orders_steps() -> None:
         "auto",
         "auto",
         "skip",
+        "auto",  # service: staff confirm an order's service lines delivered
         "auto",
         "skip",  # delivery: skipped unless a rule names it
         "auto",

@@ -111,6 +111,7 @@ def test_shipped_big_b2b_and_web_orders_parse_to_typed_routes() -> None:
         "auto",
         "task",
         "task",
+        "auto",  # service
         "auto",
         "skip",
         "auto",

@@ -74,6 +74,7 @@ async def test_orders_survive_a_killed_worker(
         "on_hand": 100 - 2 * ORDERS,
         "committed": 0,
         "available": 100 - 2 * ORDERS,
+        "stocked": True,
     }
     with Session(engine) as session:
         for kind in ("commit", "pack"):

@@ -37,8 +37,8 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 # v5: partial shipments, v6: drop-ship purchase orders, v7: amend and cancel notices,
 # v8: the SalesOrder workflow type: a few activities per order, continue-as-new,
 # v9: the delivery step, patched "delivery-stage", v10: the delivery SLA, patched
-# "delivery-sla").
-RECORD_AS = "v10"
+# "delivery-sla", v11: service lines and the service step, patched "service-lines").
+RECORD_AS = "v11"
 # The first version of the SalesOrder type; earlier versions are SalesOrderWorkflow's.
 FIRST_V8 = 8
 
@@ -275,3 +275,31 @@ async def test_live_late_delivery_history_replays(
     assert delivered.status_code == 200, delivered.text
     await wait_for_order(api, number, lambda o: o["status"] == "completed")
     await _record(temporal_client, number, "delivery_late")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("rules_dir", [RULES / "all_auto"])
+async def test_live_service_histories_replay(
+    api: httpx.AsyncClient, worker, temporal_client: Client, rules_dir, database_url
+) -> None:
+    """v11: a service-only order skips the goods steps and waits at `service` until staff
+    confirm it; a mixed order ships its goods, then waits there before its one invoice."""
+    service = await create_product(api, on_hand=0, price="80.00", kind="service")
+    goods = await create_product(api, on_hand=2, price="4.10")
+    customer = await create_customer(api)
+    only = await place_order(api, customer["id"], [(service["sku"], 1)])
+    mixed = await place_order(
+        api, customer["id"], [(goods["sku"], 2), (service["sku"], 1)], prepaid=True
+    )
+    for order in (only, mixed):
+        number = order["number"]
+        await wait_for_order(api, number, lambda o: o["current_step"] == "service")
+        confirmed = await api.post(f"/api/orders/{number}/service-delivered", json={})
+        assert confirmed.status_code == 200, confirmed.text
+    await wait_for_order(api, only["number"], lambda o: o["current_step"] == "collection")
+    paid = await api.post(f"/api/orders/{only['number']}/payments", json={"amount": "80.00"})
+    assert paid.status_code == 201
+    for order in (only, mixed):
+        await wait_for_order(api, order["number"], lambda o: o["status"] == "completed")
+    await _record(temporal_client, only["number"], "service_only")
+    await _record(temporal_client, mixed["number"], "mixed_service")
