@@ -398,10 +398,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/api/orders/{number}/service-delivered"): Example(
         "order.service_delivered",
-        call(
-            "POST",
-            lambda d: Call(f"/api/orders/{d['serviced']}/service-delivered", {"note": "walk"}),
-        ),
+        lambda d: Call(f"/api/orders/{d['serviced']}/service-delivered", {"note": "walk"}),
     ),
     ("POST", "/api/orders/{number}/amend"): Example(
         "order.amend",
