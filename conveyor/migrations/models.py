@@ -12,6 +12,7 @@ import conveyor.opportunity.models
 import conveyor.order.models
 import conveyor.outbound.models
 import conveyor.pricing.models
+import conveyor.purchasing.invoice_models
 import conveyor.purchasing.models
 import conveyor.returns.models
 import conveyor.shipping.models

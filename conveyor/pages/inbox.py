@@ -115,7 +115,7 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> Inbo
     contexts = task_contexts(session, tasks, found.orders, found.customers)
     rows = []
     for task in tasks:
-        order = found.orders.get(task.order_number)
+        order = found.orders.get(task.order_number) if task.order_number else None
         customer = found.customers.get(order.customer_id) if order else None
         assignee = found.employees.get(task.assignee_id) if task.assignee_id else None
         rows.append(
