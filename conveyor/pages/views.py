@@ -38,6 +38,7 @@ from conveyor.pages import (
     shop,
     stock,
     supplier,
+    supplier_invoices,
 )
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
@@ -56,6 +57,7 @@ NEW_FIRST = (
     customer_account,
     documents,
     people,
+    supplier_invoices,
     purchasing,
     receivables,
     settings,

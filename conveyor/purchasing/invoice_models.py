@@ -13,6 +13,8 @@ from sqlmodel import Column, Field, SQLModel
 from conveyor.core.models import money_field, timestamp_field
 from conveyor.purchasing.models import Currency, Sku
 
+# The step of a held supplier invoice's task (approved: posted; rejected: refused).
+INVOICE_MATCH_STEP = "invoice_match"
 # The supplier's own invoice number, as printed on its invoice.
 SupplierNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)

@@ -15,6 +15,7 @@ from conveyor.core.models import round_money, utcnow
 from conveyor.purchasing import matching
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing.invoice_models import (
+    INVOICE_MATCH_STEP,
     SupplierInvoice,
     SupplierInvoiceCreate,
     SupplierInvoiceLine,
@@ -27,7 +28,7 @@ from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderKind, Supplie
 from conveyor.task import service as task_service
 from conveyor.task.models import Task, TaskStatus
 
-MATCH_STEP = "invoice_match"  # the step of a held invoice's task
+MATCH_STEP = INVOICE_MATCH_STEP
 MATCH_ROLE = Role.ACCOUNTANT
 MATCH_TASK_DUE = timedelta(days=2)
 NOON = time(12)

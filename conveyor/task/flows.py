@@ -10,6 +10,7 @@ import logging
 from sqlmodel import Session
 
 from conveyor.audit.service import Actor, record
+from conveyor.core.errors import Invalid
 from conveyor.core.state import AppState, in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Caller, Employee
@@ -109,6 +110,10 @@ async def complete(
     if invoice_number is not None:
         # A supplier invoice the match held: no workflow waits; the decision approves (posts)
         # or rejects the invoice and completes the task in one transaction.
+        if outcome not in (outcomes.APPROVED, outcomes.REJECTED):
+            raise Invalid(f"a held supplier invoice is approved or rejected, not {outcome}")
+        if not (note or "").strip():
+            raise Invalid(f"say why {invoice_number} is {outcome} despite the differences")
         await in_session(
             state,
             lambda session: supplier_invoices.decide(
