@@ -19,9 +19,8 @@ from conveyor.opportunity.views import router as opportunity_router
 from conveyor.order.views import router as order_router
 from conveyor.outbound.views import router as outbound_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
-from conveyor.purchasing.invoice_views import router as supplier_invoices_router
 from conveyor.purchasing.views import router as purchasing_router
-from conveyor.purchasing.views import suppliers_router
+from conveyor.purchasing.views import supplier_invoices_router, suppliers_router
 from conveyor.report.views import router as report_router
 from conveyor.returns.views import order_returns_router
 from conveyor.returns.views import router as returns_router
