@@ -24,7 +24,12 @@ from conveyor.purchasing.invoice_models import (
     SupplierInvoiceStatus,
     SupplierPaymentIn,
 )
-from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderKind, Supplier
+from conveyor.purchasing.models import (
+    PurchaseOrder,
+    PurchaseOrderKind,
+    PurchaseOrderLine,
+    Supplier,
+)
 from conveyor.task import service as task_service
 from conveyor.task.models import Task, TaskStatus
 
@@ -111,45 +116,13 @@ def _invoiced_before(session: Session, line_ids: list[int]) -> dict[int, int]:
     return {line_id: int(qty or 0) for line_id, qty in rows}
 
 
-def enter(
-    *,
+def _matched_lines(
     session: Session,
+    po_lines: dict[str, PurchaseOrderLine],
     invoice_in: SupplierInvoiceCreate,
     tolerance_percent: Decimal,
-    actor: Actor,
-) -> SupplierInvoice:
-    """Record a supplier's invoice for a stock purchase order and match it.
-
-    Due on the invoice date plus the supplier's payment terms. Each line is matched against its
-    purchase order line (quantities over the supplier's invoices for it against received and
-    ordered; unit price against the PO's net price), each within `tolerance_percent`, and the
-    stated total against the lines'. Matched: approved, so the journal posts it as a payable.
-    Otherwise held, with a task for the accounts staff naming each difference.
-    DuplicateSupplierInvoiceError when the supplier's number was entered before.
-    """
-    purchase = purchasing_service.get_by_number(session=session, number=invoice_in.purchase_order)
-    if purchase is None or purchase.kind != PurchaseOrderKind.STOCK:
-        raise Invalid(f"no stock purchase order {invoice_in.purchase_order}")
-    supplier = session.get(Supplier, purchase.supplier_id) if purchase.supplier_id else None
-    if supplier is None or supplier.id is None:
-        raise Invalid(f"{purchase.number} has no supplier on record")
-    currency = invoice_in.currency or purchase.currency
-    if currency != purchase.currency:
-        raise Invalid(
-            f"{purchase.number} is in {purchase.currency}, the invoice in {currency}: "
-            "supplier invoices are not converted between currencies"
-        )
-    _refuse_duplicate(session, supplier, invoice_in.supplier_number)
-    po_lines = {
-        ln.sku: ln
-        for ln in purchasing_service.lines(session=session, purchase_order_id=purchase.id or 0)
-    }
-    unknown = sorted({ln.sku for ln in invoice_in.lines} - set(po_lines))
-    if unknown:
-        raise Invalid(f"{purchase.number} has no line for {', '.join(unknown)}")
-    skus = [ln.sku for ln in invoice_in.lines]
-    if len(set(skus)) != len(skus):
-        raise Invalid("each purchase order line goes on one invoice line")
+) -> list[SupplierInvoiceLine]:
+    """The invoice's lines, each with its purchase order line's facts and its differences."""
     before = _invoiced_before(session, [ln.id or 0 for ln in po_lines.values()])
     new_lines: list[SupplierInvoiceLine] = []
     for line_in in invoice_in.lines:
@@ -183,6 +156,53 @@ def enter(
                 differences=matching.differences(facts, tolerance_percent),
             )
         )
+    return new_lines
+
+
+def enter(
+    *,
+    session: Session,
+    invoice_in: SupplierInvoiceCreate,
+    tolerance_percent: Decimal,
+    actor: Actor,
+) -> SupplierInvoice:
+    """Record a supplier's invoice for a stock purchase order and match it.
+
+    Due on the invoice date plus the supplier's payment terms. Each line is matched against its
+    purchase order line (quantities over the supplier's invoices for it against received and
+    ordered; unit price against the PO's net price), each within `tolerance_percent`, and the
+    stated total against the lines'. Matched: approved, so the journal posts it as a payable.
+    Otherwise held, with a task for the accounts staff naming each difference.
+    DuplicateSupplierInvoiceError when the supplier's number was entered before.
+    """
+    # Locked: two invoices for the same lines are matched one after the other, each counting
+    # what the other billed.
+    purchase = purchasing_service.get_by_number(
+        session=session, number=invoice_in.purchase_order, for_update=True
+    )
+    if purchase is None or purchase.kind != PurchaseOrderKind.STOCK:
+        raise Invalid(f"no stock purchase order {invoice_in.purchase_order}")
+    supplier = session.get(Supplier, purchase.supplier_id) if purchase.supplier_id else None
+    if supplier is None or supplier.id is None:
+        raise Invalid(f"{purchase.number} has no supplier on record")
+    currency = invoice_in.currency or purchase.currency
+    if currency != purchase.currency:
+        raise Invalid(
+            f"{purchase.number} is in {purchase.currency}, the invoice in {currency}: "
+            "supplier invoices are not converted between currencies"
+        )
+    _refuse_duplicate(session, supplier, invoice_in.supplier_number)
+    po_lines = {
+        ln.sku: ln
+        for ln in purchasing_service.lines(session=session, purchase_order_id=purchase.id or 0)
+    }
+    unknown = sorted({ln.sku for ln in invoice_in.lines} - set(po_lines))
+    if unknown:
+        raise Invalid(f"{purchase.number} has no line for {', '.join(unknown)}")
+    skus = [ln.sku for ln in invoice_in.lines]
+    if len(set(skus)) != len(skus):
+        raise Invalid("each purchase order line goes on one invoice line")
+    new_lines = _matched_lines(session, po_lines, invoice_in, tolerance_percent)
     net_total = sum((ln.net for ln in new_lines), Decimal("0.00"))
     tax_total = sum((ln.tax for ln in new_lines), Decimal("0.00"))
     total = net_total + tax_total
