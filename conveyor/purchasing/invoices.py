@@ -348,6 +348,8 @@ def pay(
     if invoice.status != SupplierInvoiceStatus.APPROVED:
         raise Conflict(f"{number} is {invoice.status}: only an approved invoice is paid")
     on = payment_in.paid_on or utcnow().date()
+    if on > utcnow().date():
+        raise Invalid(f"{number}: a payment is recorded once made, not dated {on}")
     if invoice.approved_at is not None and on < invoice.approved_at.date():
         raise Invalid(f"{number} was approved on {invoice.approved_at.date()}: paid before that?")
     before = snapshot(invoice, AUDIT_FIELDS)
