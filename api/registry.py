@@ -21,7 +21,7 @@ from conveyor.outbound.views import router as outbound_router
 from conveyor.pos.views import router as pos_router
 from conveyor.pricing.views import agreements_router, shipping_rates_router, tax_rates_router
 from conveyor.purchasing.views import router as purchasing_router
-from conveyor.purchasing.views import suppliers_router
+from conveyor.purchasing.views import supplier_invoices_router, suppliers_router
 from conveyor.report.views import router as report_router
 from conveyor.returns.views import order_returns_router
 from conveyor.returns.views import router as returns_router
@@ -58,6 +58,9 @@ api_router.include_router(
 api_router.include_router(accounting_router, prefix="/accounting", tags=["accounting"])
 api_router.include_router(purchasing_router, prefix="/purchase-orders", tags=["purchasing"])
 api_router.include_router(suppliers_router, prefix="/suppliers", tags=["purchasing"])
+api_router.include_router(
+    supplier_invoices_router, prefix="/supplier-invoices", tags=["purchasing"]
+)
 api_router.include_router(returns_router, prefix="/returns", tags=["returns"])
 api_router.include_router(audit_router, prefix="/audit", tags=["audit"])
 api_router.include_router(report_router, prefix="/reports", tags=["reports"])

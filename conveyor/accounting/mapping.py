@@ -32,6 +32,11 @@ class Accounts(BaseModel):
     goods_received: Account = "2150"
     # Early-payment discounts granted under payment terms (a contra-revenue account).
     discounts: Account = "4400"
+    # Supplier invoices: what we owe suppliers, the tax they charge us (reclaimable), and the
+    # difference between an invoice's prices and the purchase order's (approved anyway).
+    payable: Account = "2000"
+    input_tax: Account = "1410"
+    price_variance: Account = "5100"
 
 
 class Journals(BaseModel):
@@ -40,6 +45,7 @@ class Journals(BaseModel):
     sales: str = "SALES"
     cash: str = "CASH"
     stock: str = "STOCK"
+    purchases: str = "PURCH"
 
 
 class AccountMap(BaseModel):

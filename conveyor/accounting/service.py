@@ -10,7 +10,9 @@ from typing import TypedDict
 
 from sqlmodel import Session, col, select
 
+from conveyor.accounting import payables
 from conveyor.accounting.mapping import AccountMap
+from conveyor.accounting.posting import Posting
 from conveyor.core import spreadsheet
 from conveyor.core.models import round_money
 from conveyor.inventory.models import Product, StockMovement
@@ -38,40 +40,6 @@ COLUMNS = [
     "currency",
 ]
 ZERO = Decimal("0.00")
-
-
-@dataclass(frozen=True)
-class Posting:
-    """One journal row: an amount on one side of one account."""
-
-    date: date
-    journal: str
-    # invoice | credit_note | payment | discount | receipt | cogs | stock_return
-    document_type: str
-    document: str
-    order: str
-    customer_id: int
-    account: str
-    description: str
-    debit: Decimal
-    credit: Decimal
-    currency: str
-
-    def row(self) -> list[str]:
-        """The posting as CSV cells."""
-        return [
-            self.date.isoformat(),
-            self.journal,
-            self.document_type,
-            self.document,
-            self.order,
-            str(self.customer_id),
-            self.account,
-            self.description,
-            f"{self.debit:.2f}" if self.debit else "",
-            f"{self.credit:.2f}" if self.credit else "",
-            self.currency,
-        ]
 
 
 class _PostingHead(TypedDict):
@@ -273,8 +241,18 @@ def journal(*, session: Session, start: date, end: date, mapping: AccountMap) ->
             )
         )
     postings += _stock_postings(session, low, high, mapping)
-    kinds = {"invoice": 0, "credit_note": 1, "payment": 2, "discount": 3, "receipt": 4, "cogs": 5}
-    kinds["stock_return"] = 6
+    postings += payables.postings(session=session, low=low, high=high, mapping=mapping)
+    kinds = {
+        "invoice": 0,
+        "credit_note": 1,
+        "payment": 2,
+        "discount": 3,
+        "receipt": 4,
+        "cogs": 5,
+        "stock_return": 6,
+        "supplier_invoice": 7,
+        "supplier_payment": 8,
+    }
     # A stable sort keeps each document's rows in posting order.
     return sorted(postings, key=lambda p: (p.date, kinds[p.document_type], p.document))
 

@@ -56,6 +56,10 @@ class Permission(StrEnum):
     PURCHASING_VIEW = "purchasing.view"
     PURCHASING_CONFIRM = "purchasing.confirm"
     PURCHASING_MANAGE = "purchasing.manage"  # suppliers, their prices, stock purchase orders
+    SUPPLIER_INVOICES_VIEW = "supplier_invoices.view"
+    SUPPLIER_INVOICES_ENTER = "supplier_invoices.enter"  # matched on entry: approved or held
+    SUPPLIER_INVOICES_APPROVE = "supplier_invoices.approve"  # decide a held one: approve, reject
+    SUPPLIER_PAYMENTS_RECORD = "supplier_payments.record"
     TASKS_WORK = "tasks.work"
     TASKS_REASSIGN = "tasks.reassign"
     REPORTS_VIEW = "reports.view"
@@ -147,6 +151,12 @@ GRANTS: dict[Permission, Grant] = {
     P.PURCHASING_VIEW: _grant(R.PURCHASING, R.WAREHOUSE, R.ACCOUNTANT, R.SUPERVISOR),
     P.PURCHASING_CONFIRM: _grant(R.PURCHASING, R.WAREHOUSE),
     P.PURCHASING_MANAGE: _grant(R.PURCHASING, R.SUPERVISOR, clearance=2),
+    P.SUPPLIER_INVOICES_VIEW: _grant(R.ACCOUNTANT, R.PURCHASING, R.SUPERVISOR),
+    P.SUPPLIER_INVOICES_ENTER: _grant(R.ACCOUNTANT, R.PURCHASING),
+    P.SUPPLIER_INVOICES_APPROVE: _grant(
+        R.ACCOUNTANT, R.SUPERVISOR, note="the held invoice's task goes to the accountant pool"
+    ),
+    P.SUPPLIER_PAYMENTS_RECORD: _grant(R.ACCOUNTANT),
     P.TASKS_WORK: _grant(
         *STAFF, note="their own tasks, their roles' pools, their own shifts and attendance"
     ),

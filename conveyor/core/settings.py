@@ -147,6 +147,9 @@ class Settings(BaseSettings):
     # Purchase order receipts: a line may be received up to this percent above its ordered
     # quantity (more is refused), and counts as fully received this percent below it.
     receipt_tolerance_percent: Decimal = Field(default=Decimal("5"), ge=0, le=100)
+    # Supplier invoices: each line's quantity (against received and ordered) and unit price
+    # (against the purchase order's) may differ this percent before the invoice is held.
+    invoice_match_tolerance_percent: Decimal = Field(default=Decimal("2"), ge=0, le=100)
     # Returns: a credit note (and so a refund) above this amount waits for an accountant's
     # approval task before it is issued.
     refund_approval_above: Decimal = Field(default=Decimal("500.00"), ge=0)

@@ -13,6 +13,7 @@ import conveyor.order.models
 import conveyor.outbound.models
 import conveyor.pos.models
 import conveyor.pricing.models
+import conveyor.purchasing.invoice_models
 import conveyor.purchasing.models
 import conveyor.returns.models
 import conveyor.shipping.models

@@ -29,6 +29,7 @@ from conveyor.pages.web import (
     render,
     require_page,
 )
+from conveyor.purchasing.invoice_models import INVOICE_MATCH_STEP
 from conveyor.report import service as report_service
 from conveyor.shipping import flows as shipping_flows
 from conveyor.shipping.models import ShipmentDetails
@@ -54,6 +55,7 @@ class InboxRow:
     total: str
     assignee: str | None
     context: TaskContext | None = None
+    link: str = ""  # the order's page, or the page of what a task without an order is about
 
 
 @dataclass
@@ -115,7 +117,7 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> Inbo
     contexts = task_contexts(session, tasks, found.orders, found.customers)
     rows = []
     for task in tasks:
-        order = found.orders.get(task.order_number)
+        order = found.orders.get(task.order_number) if task.order_number else None
         customer = found.customers.get(order.customer_id) if order else None
         assignee = found.employees.get(task.assignee_id) if task.assignee_id else None
         rows.append(
@@ -126,9 +128,18 @@ def inbox_rows(session: Session, principal: Principal, filters: Filters) -> Inbo
                 total=f"{order.total:,.2f} {order.currency}" if order else "—",
                 assignee=assignee.name if assignee else None,
                 context=contexts.get(task.id or 0),
+                link=_link(task),
             )
         )
     return InboxPage(rows, found_tasks.count, found_tasks.exact, found_tasks.next_cursor)
+
+
+def _link(task: Task) -> str:
+    if task.order_number:
+        return f"/orders/{task.order_number}"
+    if task.step == INVOICE_MATCH_STEP and task.subject:
+        return f"/purchasing/invoices/{task.subject}"
+    return ""
 
 
 def _list_context(session: Session, principal: Principal, filters: Filters) -> dict:

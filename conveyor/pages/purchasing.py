@@ -33,6 +33,7 @@ from conveyor.pages.web import (
     store_session,
 )
 from conveyor.purchasing import flows as purchasing_flows
+from conveyor.purchasing import invoices as invoice_service
 from conveyor.purchasing import receiving, replenishment
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing import suppliers as supplier_service
@@ -410,6 +411,15 @@ def order_page(
         "can_manage": principal.can(Permission.PURCHASING_MANAGE),
         "can_receive": principal.can(Permission.STOCK_RECEIVE),
         "receipt_key": uuid4().hex,
+        "can_invoice": principal.can(Permission.SUPPLIER_INVOICES_ENTER),
+        "invoices": [
+            invoice_service.to_public(session=session, invoice=i)
+            for i in invoice_service.list_invoices(
+                session=session, purchase_order_id=purchase.id, limit=100
+            )[0]
+        ]
+        if principal.can(Permission.SUPPLIER_INVOICES_VIEW)
+        else [],
         "history": record_history(session, principal, "purchase_order", number),
     }
     return render(request, "purchasing_order.html", context, principal=principal)

@@ -78,24 +78,28 @@ def task_contexts(
     customers: Mapping[int, Customer],
 ) -> dict[int, TaskContext]:
     """Each task's context (by task id), read in a few queries for the whole list."""
-    warehouse = [t.order_id for t in tasks if t.step in WAREHOUSE_STEPS]
+    # Tasks about something else than an order (a held supplier invoice) have no order context.
+    ordered = [t for t in tasks if t.order_id is not None and t.order_number is not None]
+    warehouse = [t.order_id or 0 for t in ordered if t.step in WAREHOUSE_STEPS]
     picks = documents.pick_lines_by_order(session=session, order_ids=warehouse)
     flat = [row for rows in picks.values() for row in rows]
     lines_by_order: dict[int, list[DocumentLine]] = {}
     named = documents.document_lines(session=session, rows=flat)
     for row, line in zip(flat, named, strict=True):
         lines_by_order.setdefault(row.order_id, []).append(line)
-    desk = [t.order_id for t in tasks if t.step not in WAREHOUSE_STEPS and t.role != Role.CREDIT]
+    desk = [
+        t.order_id or 0 for t in ordered if t.step not in WAREHOUSE_STEPS and t.role != Role.CREDIT
+    ]
     reasons = _review_reasons(session, desk)
     # Money per order and receivables per customer for the whole list: a few grouped queries,
     # not three per task (an inbox shows up to 200).
-    credit = {t.order_number for t in tasks if t.role == Role.CREDIT}
+    credit = {t.order_number or "" for t in ordered if t.role == Role.CREDIT}
     credit_orders = [orders[number] for number in sorted(credit) if number in orders]
     receivables = invoice_service.open_receivables_many(session=session, orders=credit_orders)
     money = invoice_service.money_by_order(session=session, order_ids=sorted(set(desk)))
     found: dict[int, TaskContext] = {}
-    for task in tasks:
-        order = orders.get(task.order_number)
+    for task in ordered:
+        order = orders.get(task.order_number or "")
         if order is None or task.id is None:
             continue
         customer = customers.get(order.customer_id)

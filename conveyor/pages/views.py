@@ -39,6 +39,7 @@ from conveyor.pages import (
     shop,
     stock,
     supplier,
+    supplier_invoices,
 )
 from conveyor.pages.web import CsrfRefused, SignInRequired, login_redirect_url, render
 
@@ -58,6 +59,7 @@ NEW_FIRST = (
     documents,
     people,
     pos,
+    supplier_invoices,
     purchasing,
     receivables,
     settings,

@@ -99,6 +99,8 @@ async def record_on_packing_task(
         task = session.get(Task, task_id)
         if task is None or task.step != Step.PACKING or task.status != TaskStatus.OPEN:
             return None
+        if task.order_number is None:
+            return None
         return task.order_number, packing_number(task)
 
     found = await in_session(state, work, read_only=True)

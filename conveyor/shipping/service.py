@@ -290,6 +290,8 @@ def follow_up_key(order_number: str, number: int) -> str:
 def is_follow_up(task: Task) -> bool:
     """A failed shipment's task opened after its order finished: no workflow waits for it, so
     completing it only records the outcome."""
+    if task.order_number is None:
+        return False
     prefix = follow_up_key(task.order_number, 0).removesuffix("0")
     return (
         task.step == FOLLOW_UP_STEP

@@ -68,7 +68,11 @@ def escalate(
 
 def _reassign(session: Session, task: Task) -> str:
     """Give the task to someone else of its role on duty, or keep it when there is nobody."""
-    order = order_service.get_by_number(session=session, number=task.order_number)
+    order = (
+        order_service.get_by_number(session=session, number=task.order_number)
+        if task.order_number
+        else None
+    )
     previous = task.assignee_id
     chosen = assignment.choose_assignee(
         session=session,

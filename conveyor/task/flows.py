@@ -10,11 +10,13 @@ import logging
 from sqlmodel import Session
 
 from conveyor.audit.service import Actor, record
+from conveyor.core.errors import Invalid
 from conveyor.core.state import AppState, in_session
 from conveyor.employee import service as employee_service
 from conveyor.employee.models import Caller, Employee
 from conveyor.order import flows as order_flows
 from conveyor.order.policy import MODIFY_CLEARANCE
+from conveyor.purchasing import invoices as supplier_invoices
 from conveyor.returns import flows as return_flows
 from conveyor.returns import service as return_service
 from conveyor.shipping import service as shipping_service
@@ -28,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def _assigned(
     session: Session, task: Task, reason: str, notify: bool = True
-) -> tuple[str, TaskAssigned]:
+) -> tuple[str | None, TaskAssigned]:
     employee = session.get(Employee, task.assignee_id) if task.assignee_id else None
     return task.order_number, TaskAssigned(
         task_id=task.id or 0,
@@ -104,6 +106,27 @@ async def complete(
             caller=caller,  # a Principal (api.deps): it checks the refunds.approve permission
         )
         return await _reloaded(state, task_id)
+    invoice_number = supplier_invoices.number_of_match_task(task)
+    if invoice_number is not None:
+        # A supplier invoice the match held: no workflow waits; the decision approves (posts)
+        # or rejects the invoice and completes the task in one transaction.
+        if outcome not in (outcomes.APPROVED, outcomes.REJECTED):
+            raise Invalid(f"a held supplier invoice is approved or rejected, not {outcome}")
+        if not (note or "").strip():
+            raise Invalid(f"say why {invoice_number} is {outcome} despite the differences")
+        await in_session(
+            state,
+            lambda session: supplier_invoices.decide(
+                session=session,
+                number=invoice_number,
+                approve=outcome == outcomes.APPROVED,
+                reason=note or "",
+                actor=Actor.on_behalf(caller.name),
+            ),
+        )
+        return await _reloaded(state, task_id)
+    if task.order_number is None:
+        raise task_service.TaskConflictError(f"task {task_id} belongs to no order")
     outcomes.check(task.step, outcome, note=note, cleared=caller.has_clearance(MODIFY_CLEARANCE))
     if claim_as is not None and task.assignee_id is None and caller.employee_id is not None:
         await claim(state, task_id=task_id, caller=caller, actor=claim_as)
@@ -151,7 +174,7 @@ def _audit_clock(session: Session, employee: Employee, actor: Actor, action: str
 async def clock_in(state: AppState, *, employee_id: int, caller: Caller, actor: Actor) -> Employee:
     """Clock in, then hand the waiting pool tasks of the employee's roles out by their strategy."""
 
-    def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
+    def work(session: Session) -> tuple[Employee, list[tuple[str | None, TaskAssigned]]]:
         employee = employee_service.get_own(session=session, employee_id=employee_id, caller=caller)
         was_on_duty = employee.on_duty
         employee_service.clock_in(session=session, employee=employee)
@@ -178,7 +201,7 @@ async def clock_in(state: AppState, *, employee_id: int, caller: Caller, actor: 
 async def clock_out(state: AppState, *, employee_id: int, caller: Caller, actor: Actor) -> Employee:
     """Clock out, then give the employee's open tasks to someone else on duty (or the pool)."""
 
-    def work(session: Session) -> tuple[Employee, list[tuple[str, TaskAssigned]]]:
+    def work(session: Session) -> tuple[Employee, list[tuple[str | None, TaskAssigned]]]:
         employee = employee_service.get_own(session=session, employee_id=employee_id, caller=caller)
         was_on_duty = employee.on_duty
         employee_service.clock_out(session=session, employee=employee)
@@ -208,10 +231,12 @@ async def announce(state: AppState, *, task: Task, reason: str, notify: bool = T
     await _notify(state, changes)
 
 
-async def _notify(state: AppState, changes: list[tuple[str, TaskAssigned]]) -> None:
+async def _notify(state: AppState, changes: list[tuple[str | None, TaskAssigned]]) -> None:
     if not changes:
         return
     for order_number, change in changes:
+        if order_number is None:  # not an order's task: no workflow to tell
+            continue
         try:
             handle = await order_flows.workflow_handle(state, order_number)
             await handle.signal(SalesOrderNames.TASK_ASSIGNED, change)

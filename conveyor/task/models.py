@@ -53,8 +53,12 @@ class Task(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=200, unique=True)
-    order_id: int = Field(foreign_key="salesorder.id", index=True)
-    order_number: str = Field(max_length=32, index=True)
+    # An order's task names its order. A task about something else (a supplier invoice the
+    # match held) has none: `subject` names what it is about and `details` what to look at.
+    order_id: int | None = Field(default=None, foreign_key="salesorder.id", index=True)
+    order_number: str | None = Field(default=None, max_length=32, index=True)
+    subject: str | None = Field(default=None, max_length=32)
+    details: str | None = Field(default=None, max_length=2000)
     step: str = Field(max_length=16, index=True)
     role: str = Field(max_length=50, index=True)
     assignee_id: int | None = Field(default=None, foreign_key="employee.id", index=True)
@@ -74,7 +78,9 @@ class Task(SQLModel, table=True):
 
 class TaskPublic(SQLModel):
     id: int
-    order_number: str
+    order_number: str | None
+    subject: str | None = None
+    details: str | None = None
     step: str
     role: str
     assignee_id: int | None

@@ -9,6 +9,7 @@ is `done`; an order that must stop there is cancelled from its page by someone c
 from conveyor.core.errors import Forbidden, Invalid
 from conveyor.order.enums import Step
 from conveyor.order.policy import MODIFY_CLEARANCE, MODIFYING_ORDERS
+from conveyor.purchasing.invoice_models import INVOICE_MATCH_STEP
 
 DONE, APPROVED, REJECTED = "done", "approved", "rejected"
 # The outcomes per step, the usual one first (what the inbox preselects).
@@ -17,6 +18,8 @@ STEP_OUTCOMES: dict[str, tuple[str, ...]] = {
     Step.QUOTE: DECISION_OUTCOMES,
     Step.STOCK_CHECK: (DONE, REJECTED),
     Step.ALLOCATION: DECISION_OUTCOMES,
+    # Not an order's: a supplier invoice the match held, approved (posted) or rejected.
+    INVOICE_MATCH_STEP: (APPROVED, REJECTED),
 }
 WORK_OUTCOMES: tuple[str, ...] = (DONE,)
 # What each outcome does to the order, as the inbox explains it beside the choice.

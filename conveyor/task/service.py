@@ -113,6 +113,34 @@ def create(
     return task
 
 
+def create_about(
+    *,
+    session: Session,
+    key: str,
+    subject: str,
+    details: str,
+    step: str,
+    role: str,
+    due_in: timedelta | None = None,
+) -> Task:
+    """A task about something other than an order (`subject`, like a supplier invoice's
+    number), in the role's pool, once per key."""
+    existing = get_by_key(session=session, key=key)
+    if existing is not None:
+        return existing
+    task = Task(
+        key=key,
+        subject=subject,
+        details=details[:2000],
+        step=step,
+        role=role,
+        due_at=utcnow() + due_in if due_in else None,
+    )
+    session.add(task)
+    session.flush()
+    return task
+
+
 def create_assigned(
     *,
     session: Session,

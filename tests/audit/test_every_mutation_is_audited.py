@@ -306,6 +306,26 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             {"lines": [{"sku": d["product"]["sku"], "qty": 2}]},
         ),
     ),
+    ("POST", "/api/supplier-invoices"): Example(
+        "supplier_invoice.enter",
+        lambda d: Call(
+            "/api/supplier-invoices",
+            _supplier_invoice(d, qty=2),  # the 2 received at the PO's price: matched
+        ),
+        keep("supplier_invoice", "number"),
+    ),
+    ("POST", "/api/supplier-invoices/{number}/payment"): Example(
+        "supplier_invoice.pay",
+        lambda d: Call(f"/api/supplier-invoices/{d['supplier_invoice']}/payment", {}),
+    ),
+    ("POST", "/api/supplier-invoices/{number}/approve"): Example(
+        "supplier_invoice.approve",
+        send=lambda api, d: _decide_held_invoice(api, d, "approve"),
+    ),
+    ("POST", "/api/supplier-invoices/{number}/reject"): Example(
+        "supplier_invoice.reject",
+        send=lambda api, d: _decide_held_invoice(api, d, "reject"),
+    ),
     ("DELETE", "/api/suppliers/{code}/prices/{price_id}"): Example(
         "supplier.price_delete",
         lambda d: Call(f"/api/suppliers/{d['supplier']}/prices/{d['supplier_price']}"),
@@ -608,6 +628,25 @@ async def _carrier_delivered(api: httpx.AsyncClient, tracking: str) -> httpx.Res
         "/webhooks/carrier",
         content=body,
         headers={SIGNATURE_HEADER: signature, "Content-Type": "application/json"},
+    )
+
+
+def _supplier_invoice(data: Data, qty: int) -> dict[str, Any]:
+    """A supplier invoice for the stock purchase order's line, under a new supplier number."""
+    return {
+        "purchase_order": data["stock_purchase"],
+        "supplier_number": f"INV-{_unique()}",
+        "invoice_date": "2026-11-20",
+        "lines": [{"sku": data["product"]["sku"], "qty": qty, "unit_price": "2.50"}],
+    }
+
+
+async def _decide_held_invoice(api: httpx.AsyncClient, data: Data, verb: str) -> httpx.Response:
+    """Enter an invoice billing more than was received (held), then approve or reject it."""
+    held = await api.post("/api/supplier-invoices", json=_supplier_invoice(data, qty=5))
+    assert held.status_code == 201 and held.json()["status"] == "held", held.text
+    return await api.post(
+        f"/api/supplier-invoices/{held.json()['number']}/{verb}", json={"reason": "checked"}
     )
 
 
