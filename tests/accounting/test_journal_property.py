@@ -1,8 +1,10 @@
 """The journal balances whatever the business does: a property test over random sequences of
-receipts at cost, sales (packed, invoiced; unpaid, paid, paid early with a discount), part
-returns with their credit notes and refunds, each run through the services as the workflows
-run them. After every sequence each document balances, the journal as a whole balances, and
-the receivable and inventory accounts hold what the books say they should."""
+stock receipts at cost, purchases (purchase order, receipt, supplier invoice matched or held
+and approved, paid or not), sales of goods and services (packed, invoiced; unpaid, paid, paid
+early with a discount), counter sales paid at once, and part returns with their credit notes
+and refunds, each run through the services as the workflows run them. After every sequence
+each document balances, the journal as a whole balances, and the receivable, payable and
+inventory accounts hold what the books say they should."""
 
 import uuid
 from dataclasses import dataclass
@@ -19,24 +21,47 @@ from conveyor.accounting import service as accounting_service
 from conveyor.accounting.mapping import AccountMap
 from conveyor.audit.service import Actor
 from conveyor.core.db import session_scope
+from conveyor.core.errors import Invalid
 from conveyor.customer import service as customer_service
 from conveyor.customer.models import CustomerCreate
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import Product, ProductCreate
+from conveyor.inventory.models import Product, ProductCreate, ProductKind
 from conveyor.inventory.service import StockNeed
 from conveyor.invoice import service as invoice_service
 from conveyor.invoice.models import CreditNote, Invoice, Payment
 from conveyor.order import service as order_service
 from conveyor.order.enums import OrderStatus
-from conveyor.order.models import OrderCreate, OrderLineCreate
+from conveyor.order.models import OrderCreate, OrderLineCreate, SalesOrder
+from conveyor.pos import service as pos_service
+from conveyor.pos.models import SaleCreate, SaleLine, Tender
+from conveyor.purchasing import invoices as supplier_invoices
+from conveyor.purchasing import receiving
+from conveyor.purchasing import service as purchasing_service
+from conveyor.purchasing import suppliers as supplier_service
+from conveyor.purchasing.invoice_models import (
+    SupplierInvoice,
+    SupplierInvoiceCreate,
+    SupplierInvoiceLineIn,
+    SupplierInvoiceStatus,
+    SupplierPaymentIn,
+)
+from conveyor.purchasing.models import (
+    PurchaseReceiptIn,
+    ReceiptLineIn,
+    StockPurchaseCreate,
+    StockPurchaseLineIn,
+    SupplierCreate,
+)
 from conveyor.returns import service as return_service
 from conveyor.returns.models import ReturnCreate, ReturnLineCreate
 from tests.utils.terms import add_terms
 
 ACTOR = Actor.cli("property")
 MAIN = "MAIN"
-SKUS = ("P-A", "P-B", "P-C")
-PRICES = {"P-A": "19.99", "P-B": "7.35", "P-C": "120.00"}
+SKUS = ("P-A", "P-B", "P-C", "S-FIT")  # the last one a service: no stock, no cost
+PRICES = {"P-A": "19.99", "P-B": "7.35", "P-C": "120.00", "S-FIT": "45.00"}
+GOODS = len(SKUS) - 1
+SUPPLIER = "PROPSUP"
 MAPPING = AccountMap()
 _customers: dict[str, dict[str, int]] = {}  # per database: set up by its first example
 
@@ -55,24 +80,48 @@ class Sell:
     returned: int  # how many of the first line come back (0: none)
 
 
+@dataclass(frozen=True)
+class Buy:
+    sku: int
+    qty: int
+    unit_price: Decimal
+    overbilled: bool  # the supplier bills 10 % over the PO price: held, then approved
+    paid: bool
+
+
+@dataclass(frozen=True)
+class Counter:
+    lines: tuple[tuple[int, int], ...]
+
+
 receipts = st.builds(
     Receive,
-    sku=st.integers(0, len(SKUS) - 1),
+    sku=st.integers(0, GOODS - 1),
     qty=st.integers(1, 9),
     unit_cost=st.decimals("0.0100", "80.0000", places=4),
 )
+purchases = st.builds(
+    Buy,
+    sku=st.integers(0, GOODS - 1),
+    qty=st.integers(1, 9),
+    unit_price=st.decimals("0.0100", "60.0000", places=4),
+    overbilled=st.booleans(),
+    paid=st.booleans(),
+)
+sale_lines = st.lists(
+    st.tuples(st.integers(0, len(SKUS) - 1), st.integers(1, 3)),
+    min_size=1,
+    max_size=3,
+    unique_by=lambda line: line[0],
+).map(tuple)
 sales = st.builds(
     Sell,
-    lines=st.lists(
-        st.tuples(st.integers(0, len(SKUS) - 1), st.integers(1, 3)),
-        min_size=1,
-        max_size=3,
-        unique_by=lambda line: line[0],
-    ).map(tuple),
+    lines=sale_lines,
     payment=st.sampled_from(["none", "full", "early"]),
     returned=st.integers(0, 3),
 )
-steps = st.lists(st.one_of(receipts, sales), min_size=1, max_size=8)
+counter_sales = st.builds(Counter, lines=sale_lines)
+steps = st.lists(st.one_of(receipts, purchases, sales, counter_sales), min_size=1, max_size=8)
 
 
 def _setup(engine: Engine) -> dict[str, int]:
@@ -80,12 +129,20 @@ def _setup(engine: Engine) -> dict[str, int]:
     add_terms(engine, "NET30-2", 30, discount_percent="2", discount_days=7)
     with session_scope(engine) as session:
         for sku in SKUS:
+            kind = ProductKind.SERVICE if sku == SKUS[GOODS] else ProductKind.GOODS
             inventory_service.create(
                 session=session,
-                product_in=ProductCreate(name=sku, sku=sku, price=Decimal(PRICES[sku])),
+                product_in=ProductCreate(name=sku, sku=sku, price=Decimal(PRICES[sku]), kind=kind),
                 default_warehouse=MAIN,
                 actor=ACTOR,
             )
+        supplier_service.create(
+            session=session,
+            supplier_in=SupplierCreate(
+                code=SUPPLIER, name="Property supplier", email="supplier@example.com"
+            ),
+            actor=ACTOR,
+        )
         customers = {}
         for name, extra in (("cash", {}), ("early", {"payment_terms_code": "NET30-2"})):
             customers[name] = customer_service.create(
@@ -113,7 +170,6 @@ def _receive(engine: Engine, step: Receive) -> None:
 
 def _sell(engine: Engine, customers: dict[str, int], step: Sell) -> None:
     """The order's steps as the workflow runs them; nothing when the stock is short."""
-    needs = [StockNeed(SKUS[sku], qty) for sku, qty in step.lines]
     key = uuid.uuid4().hex
     with session_scope(engine) as session:
         customer = customers["early" if step.payment == "early" else "cash"]
@@ -127,17 +183,9 @@ def _sell(engine: Engine, customers: dict[str, int], step: Sell) -> None:
             actor=ACTOR,
         )
         number = order.number or ""
-        committed = inventory_service.commit(
-            session=session, key=f"{key}:c", order_number=number, needs=needs,
-            default_warehouse=MAIN,
-        )  # fmt: skip
-        if not committed:
+        if not _ship_and_invoice(session, order, step.lines, key):
             return
-        inventory_service.pack(
-            session=session, key=f"{key}:p", order_number=number, needs=needs,
-            default_warehouse=MAIN,
-        )  # fmt: skip
-        invoice = invoice_service.create_for_order(session=session, key=f"{key}:i", order=order)
+        invoice = invoice_service.list_for_order(session=session, order_id=order.id or 0)[0]
         if step.payment != "none":
             amount = invoice.total - (invoice.discount_amount if step.payment == "early" else 0)
             invoice_service.record_payment(
@@ -145,9 +193,105 @@ def _sell(engine: Engine, customers: dict[str, int], step: Sell) -> None:
                 actor=ACTOR,
             )  # fmt: skip
             order_service.set_state(session=session, order=order, status=OrderStatus.COMPLETED)
-    if step.returned and step.payment != "none":  # returns come once an order is completed
-        sku, qty = step.lines[0]
+    goods = [(sku, qty) for sku, qty in step.lines if sku < GOODS]
+    if step.returned and goods and step.payment != "none":  # returns: completed orders' goods
+        sku, qty = goods[0]
         _return(engine, number, SKUS[sku], min(step.returned, qty), key)
+
+
+def _ship_and_invoice(
+    session: Session, order: SalesOrder, lines: tuple[tuple[int, int], ...], key: str
+) -> bool:
+    """Commit and pack the goods (service lines need no stock), invoice everything; False
+    (nothing shipped) when the goods are short."""
+    needs = [StockNeed(SKUS[sku], qty) for sku, qty in lines if sku < GOODS]
+    number = order.number or ""
+    if needs:
+        committed = inventory_service.commit(
+            session=session, key=f"{key}:c", order_number=number, needs=needs,
+            default_warehouse=MAIN,
+        )  # fmt: skip
+        if not committed:
+            return False
+        inventory_service.pack(
+            session=session, key=f"{key}:p", order_number=number, needs=needs,
+            default_warehouse=MAIN,
+        )  # fmt: skip
+    invoice_service.create_for_order(session=session, key=f"{key}:i", order=order)
+    return True
+
+
+def _counter(engine: Engine, step: Counter) -> None:
+    """A card sale at the counter: order and payment at once, then packed and invoiced by
+    its workflow (here: the same services); nothing when the goods are short."""
+    sale = SaleCreate(
+        lines=[SaleLine(sku=SKUS[sku], qty=qty) for sku, qty in step.lines], tender=Tender.CARD
+    )
+    with session_scope(engine) as session:
+        try:
+            order, _ = pos_service.record_sale(
+                session=session, sale_in=sale, employee_id=None, actor=ACTOR, number_prefix=""
+            )
+        except Invalid:
+            return  # not enough in stock: the counter refuses the sale
+        assert _ship_and_invoice(session, order, step.lines, uuid.uuid4().hex)
+        order_service.set_state(session=session, order=order, status=OrderStatus.COMPLETED)
+
+
+def _buy(engine: Engine, step: Buy) -> None:
+    """A stock purchase order, received in full, then the supplier's invoice: matched and
+    approved at once, or billed over the price, held and approved by an accountant; paid or
+    not."""
+    sku, key = SKUS[step.sku], uuid.uuid4().hex
+    with session_scope(engine) as session:
+        purchase = purchasing_service.create_stock(
+            session=session,
+            key=key,
+            purchase_in=StockPurchaseCreate(
+                supplier=SUPPLIER,
+                lines=[
+                    StockPurchaseLineIn(
+                        sku=sku, qty=step.qty, unit_price=step.unit_price, tax_rate=Decimal("10")
+                    )
+                ],
+            ),
+            default_warehouse=MAIN,
+            actor=ACTOR,
+        )
+        receiving.receive(
+            session=session,
+            key=f"{key}:r",
+            purchase=purchase,
+            receipt_in=PurchaseReceiptIn(lines=[ReceiptLineIn(sku=sku, qty=step.qty)]),
+            tolerance_percent=Decimal("0"),
+            default_warehouse=MAIN,
+            actor=ACTOR,
+        )
+    billed = step.unit_price * (Decimal("1.1") if step.overbilled else 1)
+    with session_scope(engine) as session:
+        invoice = supplier_invoices.enter(
+            session=session,
+            invoice_in=SupplierInvoiceCreate(
+                purchase_order=purchase.number,
+                supplier_number=f"INV-{key[:12]}",
+                invoice_date=datetime.now(UTC).date(),
+                lines=[SupplierInvoiceLineIn(sku=sku, qty=step.qty, unit_price=round(billed, 4))],
+            ),
+            tolerance_percent=Decimal("2"),
+            actor=ACTOR,
+        )
+        number = invoice.number
+        held = invoice.status == SupplierInvoiceStatus.HELD
+    if held:
+        with session_scope(engine) as session:
+            supplier_invoices.decide(
+                session=session, number=number, approve=True, reason="agreed", actor=ACTOR
+            )
+    if step.paid:
+        with session_scope(engine) as session:
+            supplier_invoices.pay(
+                session=session, number=number, payment_in=SupplierPaymentIn(), actor=ACTOR
+            )
 
 
 def _return(engine: Engine, number: str, sku: str, qty: int, key: str) -> None:
@@ -175,6 +319,14 @@ def _return(engine: Engine, number: str, sku: str, qty: int, key: str) -> None:
             action(session=session, rma=found)
 
 
+def _owed_to_suppliers(session: Session) -> Decimal:
+    """Approved supplier invoices not yet paid: what the business owes its suppliers."""
+    open_invoices = session.exec(
+        select(SupplierInvoice).where(SupplierInvoice.status == SupplierInvoiceStatus.APPROVED)
+    )
+    return sum((i.total for i in open_invoices), Decimal(0))
+
+
 def _owed_by_the_books(session: Session) -> Decimal:
     """Invoiced − credited − every payment, discount and refund: what customers still owe."""
     invoiced = sum((i.total for i in session.exec(select(Invoice))), Decimal(0))
@@ -192,7 +344,7 @@ def _owed_by_the_books(session: Session) -> Decimal:
 )
 @given(sequence=steps)
 def test_the_journal_balances_for_any_mix_of_business(
-    engine: Engine, sequence: list[Receive | Sell]
+    engine: Engine, sequence: list[Receive | Buy | Sell | Counter]
 ) -> None:
     # One database for every example: each sequence adds to the books of the ones before, so
     # the checks hold for everything the database has seen.
@@ -202,6 +354,10 @@ def test_the_journal_balances_for_any_mix_of_business(
     for step in sequence:
         if isinstance(step, Receive):
             _receive(engine, step)
+        elif isinstance(step, Buy):
+            _buy(engine, step)
+        elif isinstance(step, Counter):
+            _counter(engine, step)
         else:
             _sell(engine, customers, step)
 
@@ -211,6 +367,7 @@ def test_the_journal_balances_for_any_mix_of_business(
             session=session, start=today - timedelta(days=1), end=today, mapping=MAPPING
         )
         owed = _owed_by_the_books(session)
+        payable = _owed_to_suppliers(session)
         stock_value = sum(
             (p.on_hand * p.average_cost for p in session.exec(select(Product))), Decimal(0)
         )
@@ -225,6 +382,7 @@ def test_the_journal_balances_for_any_mix_of_business(
         return sum((p.debit - p.credit for p in postings if p.account == account), Decimal(0))
 
     assert balance(MAPPING.accounts.receivable) == owed
+    assert -balance(MAPPING.accounts.payable) == payable
     # The inventory account follows the stock ledger's value to the cent per entry rounded.
     assert abs(balance(MAPPING.accounts.inventory) - stock_value) <= Decimal("0.01") * len(
         [p for p in postings if p.account == MAPPING.accounts.inventory]
