@@ -40,12 +40,16 @@ ServiceRecorder = Annotated[Principal, require(Permission.SHIPMENTS_RECORD)]
 def check_order_terms(principal: Principal, order_in: OrderCreate) -> None:
     """Refuse what a person may not put on an order they place (issue 12, finding 1).
 
-    Prepaid comes from a verified store or payment webhook (or the admin token, for imports);
+    Prepaid comes from a verified store or payment webhook (or the admin token, for imports),
+    a counter sale from the counter (`/api/pos/sales`, which records its payment with it);
     the channel, charges and tax-inclusive prices need `orders.terms`; the `<store>:` reference
     namespace belongs to the webhooks.
     """
     if order_in.prepaid and not principal.is_admin:
         raise Forbidden("prepaid orders come from a verified store or payment webhook")
+    if order_in.channel == Channel.POS and not principal.is_admin:
+        # The counter rule runs such an order straight through: its payment must come with it.
+        raise Forbidden("counter sales are recorded at POST /api/pos/sales, paid as they are made")
     if order_in.external_ref and STORE_REFERENCE.match(order_in.external_ref):
         raise Forbidden(f"external_ref {order_in.external_ref!r} is in a store's namespace")
     custom = [

@@ -113,6 +113,18 @@ async def test_cash_without_an_open_drawer_is_refused_and_card_is_not(
     assert "no open cash drawer" in refused.json()["detail"]
     short = await _sell(api, clerk, {"lines": [{"sku": lamp["sku"], "qty": 4}], "tender": "card"})
     assert short.status_code == 422 and "only 3" in short.json()["detail"]
+    # An unpaid pos order through the ordinary order route would run straight through.
+    desk = await create_employee(api, ["order_desk"], clearance=5)
+    unpaid = await api.post(
+        "/api/orders",
+        json={
+            "customer_id": customer["id"],
+            "channel": "pos",
+            "lines": [{"sku": lamp["sku"], "qty": 1}],
+        },
+        headers=auth(desk),
+    )
+    assert unpaid.status_code == 403 and "/api/pos/sales" in unpaid.json()["detail"], unpaid.text
     with Session(engine) as session:  # nothing was recorded for the refusals
         assert session.exec(select(Payment).where(Payment.method == "cash")).first() is None
 
