@@ -74,7 +74,8 @@ async def take_back(
 
     def authorise(session: Session) -> str:
         order, sale = pos_service.counter_order(session=session, order_number=order_number)
-        pos_service.check_refund_drawer(session=session, sale=sale, employee_id=employee_id)
+        if not pos_service.cash_paid_out(session=session, key=key):  # a repeat paid out: as is
+            pos_service.check_refund_drawer(session=session, sale=sale, employee_id=employee_id)
         rma = return_service.create(
             session=session,
             key=key,

@@ -213,6 +213,20 @@ def check_refund_drawer(*, session: Session, sale: CounterSale, employee_id: int
     drawer_service.require_open(session=session, employee_id=employee_id)
 
 
+def cash_paid_out(*, session: Session, key: str) -> bool:
+    """Whether the counter return requested with `key` has had its cash paid out already (a
+    repeated request answers it again, whether or not a drawer is open now)."""
+    rma = session.exec(select(ReturnAuthorisation).where(ReturnAuthorisation.key == key)).first()
+    if rma is None:
+        return False
+    paid = select(CashMovement).where(CashMovement.key == _payout_key(rma))
+    return session.exec(paid).first() is not None
+
+
+def _payout_key(rma: ReturnAuthorisation) -> str:
+    return f"pos:return:{rma.number}:cash"
+
+
 def pay_out_refund(
     *,
     session: Session,
@@ -228,7 +242,7 @@ def pay_out_refund(
     """
     if sale.tender != Tender.CASH or rma.refund_total <= 0:
         return Decimal("0.00"), None
-    key = f"pos:return:{rma.number}:cash"
+    key = _payout_key(rma)
     paid = session.exec(select(CashMovement).where(CashMovement.key == key)).first()
     if paid is not None:  # paid out before (a repeated request)
         return -paid.amount, drawer_service.get(session=session, drawer_id=paid.drawer_id)

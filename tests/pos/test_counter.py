@@ -187,3 +187,15 @@ async def test_a_counter_return_refunds_cash_from_the_drawer(
         assert sorted(m.amount for m in movements) == [Decimal("-30.00"), Decimal("60.00")]
         refunds = session.exec(select(AuditEntry).where(AuditEntry.action == "pos.refund")).all()
         assert len(refunds) == 1
+
+    # The drawer closed, the same request again is still the one return, paid out once.
+    closed = await api.post("/api/pos/drawer/close", json={"counted": "80.00"}, headers=auth(clerk))
+    assert closed.status_code == 200, closed.text
+    after_close = await api.post(
+        f"/api/pos/sales/{number}/return",
+        json={"lines": [{"sku": kettle["sku"], "qty": 1}], "reason": "dented"},
+        headers={**auth(clerk), "Idempotency-Key": "counter-return-1"},
+    )
+    assert after_close.status_code == 200, after_close.text
+    assert after_close.json()["paid_out"] == "30.00"
+    assert (await api.get("/api/returns", params={"order": number})).json()["count"] == 1
