@@ -114,6 +114,7 @@ PRODUCTS = Kind(
         "tax_class",
         "drop_ship",
         "supplier_email",
+        "kind",  # goods (blank) or service
     ),
     required=("sku", "price"),
     prepare=_product,

@@ -7,6 +7,8 @@ from sqlalchemy.engine import Engine
 
 from conveyor.core.db import session_scope
 from conveyor.customer import service as customer_service
+from conveyor.inventory import service as inventory_service
+from conveyor.inventory.models import ProductKind
 from tests.conftest import ADMIN_TOKEN
 from tests.utils.api import create_product
 from tests.utils.pages import staff_client
@@ -63,4 +65,22 @@ async def test_the_stock_page_lists_receives_and_refuses(api: httpx.AsyncClient)
     csv = await admin.get("/stock.csv", params={"q": product["sku"]})
     assert csv.status_code == 200 and f"{product['sku']},Test product,MAIN" in csv.text
     assert (await api.get(f"/api/inventory/{product['sku']}")).json()["on_hand"] == 7
+    await admin.aclose()
+
+
+async def test_products_import_with_their_kind(api: httpx.AsyncClient, engine: Engine) -> None:
+    """A service imports as a service (no stock), goods by default; a bad kind is a line error."""
+    admin = await staff_client(api, ADMIN_TOKEN)
+    tag = uuid.uuid4().hex[:6].upper()
+    bad = f"sku,name,price,kind\nFIT-{tag},Fitting,45.00,labour\n"
+    refused = await admin.post("/imports", **_upload("products", bad, "import"))
+    assert refused.status_code == 422 and 'data-line="2"' in refused.text, refused.text
+    text = f"sku,name,price,kind\nFIT-{tag},Fitting,45.00,service\nBOX-{tag},Box,3.00,\n"
+    done = await admin.post("/imports", **_upload("products", text, "import"))
+    assert done.status_code == 200 and 'data-testid="import-done"' in done.text, done.text
+    with session_scope(engine) as session:
+        fitting = inventory_service.get_by_sku(session=session, sku=f"FIT-{tag}")
+        box = inventory_service.get_by_sku(session=session, sku=f"BOX-{tag}")
+        assert fitting is not None and box is not None
+        assert (fitting.kind, box.kind) == (ProductKind.SERVICE, ProductKind.GOODS)
     await admin.aclose()

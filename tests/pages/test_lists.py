@@ -200,6 +200,7 @@ async def test_products_list_and_record_page(api: httpx.AsyncClient) -> None:
             "tax_class": "reduced",
             "drop_ship": "no",
             "supplier_email": "",
+            "kind": "goods",
             "on_hand": "7",
             "committed": "0",
             "available": "7",
