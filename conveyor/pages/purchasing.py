@@ -1,5 +1,5 @@
-"""Purchasing pages: suppliers (list, CSV, form, prices), stock purchase orders (list, CSV, new
-from a form, mailed to the supplier, goods received against them)."""
+"""Purchasing pages: suppliers (list, CSV, form, prices, item group discounts), stock purchase
+orders (list, CSV, new from a form, mailed to the supplier, goods received against them)."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -33,8 +33,8 @@ from conveyor.pages.web import (
     store_session,
 )
 from conveyor.purchasing import flows as purchasing_flows
+from conveyor.purchasing import group_discounts, receiving, replenishment
 from conveyor.purchasing import invoices as invoice_service
-from conveyor.purchasing import receiving, replenishment
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing import suppliers as supplier_service
 from conveyor.purchasing.models import (
@@ -45,6 +45,7 @@ from conveyor.purchasing.models import (
     StockPurchaseLineIn,
     Supplier,
     SupplierCreate,
+    SupplierGroupDiscountCreate,
     SupplierPriceCreate,
     SupplierUpdate,
 )
@@ -72,6 +73,13 @@ PRICE_FIELDS = (
     FormField("valid_to", "Valid to", "date", max_length=10, nullable=True),
     FormField("preferred", "Preferred", "checkbox", max_length=3),
 )
+GROUP_FIELDS = (
+    FormField("item_group", "Item group", max_length=50),
+    FormField("discount_percent", "Discount %", "number", max_length=6),
+    FormField("min_qty", "From quantity", "number", max_length=7),
+    FormField("valid_from", "Valid from", "date", max_length=10, nullable=True),
+    FormField("valid_to", "Valid to", "date", max_length=10, nullable=True),
+)
 PO_FIELDS = (
     FormField("supplier", "Supplier", max_length=32),
     FormField("warehouse", "Warehouse", max_length=16, nullable=True),
@@ -97,7 +105,7 @@ def _csv(header: tuple[str, ...], rows: list[list[object]], filename: str) -> Re
 
 
 def _supplier_prices(session: Session, supplier: Supplier | None) -> dict[str, Any]:
-    """The supplier page's prices and the (empty) form adding one."""
+    """The supplier page's prices and group discounts, and the (empty) forms adding them."""
     prices = (
         [
             supplier_service.price_public(p, supplier)
@@ -111,6 +119,15 @@ def _supplier_prices(session: Session, supplier: Supplier | None) -> dict[str, A
         "price_values": {"min_qty": "1"},
         "price_errors": {},
         "prices": prices,
+        "group_fields": GROUP_FIELDS,
+        "group_values": {"min_qty": "1"},
+        "group_errors": {},
+        "group_discounts": [
+            group_discounts.public(d, supplier)
+            for d in group_discounts.of_supplier(session=session, supplier_id=supplier.id)
+        ]
+        if supplier
+        else [],
     }
 
 
@@ -257,6 +274,73 @@ async def add_price(
             price_values=added.values, price_errors=added.errors, status_code=422,
         )  # fmt: skip
     return flash_redirect(request, web, SUPPLIER.url(supplier), f"Price for {added} added.")
+
+
+@router.post(
+    f"{SUPPLIERS}/{{code}}/group-discounts", include_in_schema=False, dependencies=[CsrfChecked]
+)
+async def add_group_discount(
+    request: Request,
+    code: Annotated[str, Path(max_length=32)],
+    session: SessionDep,
+    web: WebSessionDep,
+    principal: Annotated[Principal, require_page(Permission.PURCHASING_MANAGE)],
+) -> Response:
+    """Add a discount on every item of an item group (from a quantity, for a period)."""
+    try:
+        supplier = supplier_service.required(session=session, code=code)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
+
+    def add(values: dict[str, str]) -> str:
+        discount_in = SupplierGroupDiscountCreate.model_validate(
+            to_input(GROUP_FIELDS, values, drop_empty=True)
+        )
+        group_discounts.add(
+            session=session,
+            supplier=supplier,
+            discount_in=discount_in,
+            actor=principal.actor(Source.PAGE),
+        )
+        return discount_in.item_group
+
+    added = await submit(request, session, GROUP_FIELDS, add, refusals=(DomainError,))
+    if isinstance(added, Refused):  # the group form answers 422, a taken discount included
+        return SUPPLIER.show(
+            request, principal, session, record=supplier, values=form_values(supplier, FIELDS),
+            group_values=added.values, group_errors=added.errors, status_code=422,
+        )  # fmt: skip
+    return flash_redirect(
+        request, web, SUPPLIER.url(supplier), f"Discount on item group {added} added."
+    )
+
+
+@router.post(
+    f"{SUPPLIERS}/{{code}}/group-discounts/{{discount_id}}/delete",
+    include_in_schema=False,
+    dependencies=[CsrfChecked],
+)
+async def delete_group_discount(
+    request: Request,
+    code: Annotated[str, Path(max_length=32)],
+    discount_id: int,
+    session: SessionDep,
+    web: WebSessionDep,
+    principal: Annotated[Principal, require_page(Permission.PURCHASING_MANAGE)],
+) -> Response:
+    """Remove one of the supplier's group discounts."""
+    try:
+        supplier = supplier_service.required(session=session, code=code)
+    except DomainError as exc:
+        return page_refusal(request, exc, principal=principal)
+    return SUPPLIER.act(
+        request, session, web, principal, record=supplier,
+        action=lambda: group_discounts.delete(
+            session=session, supplier=supplier, discount_id=discount_id,
+            actor=principal.actor(Source.PAGE),
+        ),
+        done="Group discount removed.", refused="Not removed",
+    )  # fmt: skip
 
 
 # ---- purchase orders --------------------------------------------------------------------------

@@ -131,6 +131,41 @@ class SupplierPricePublic(SupplierPriceBase):
     net_price: Decimal
 
 
+class SupplierGroupDiscountBase(SQLModel):
+    """A supplier's discount on every item of an item group, from a quantity on, for a period.
+    It applies on top of the SKU's list price unless that price carries its own discount."""
+
+    item_group: str = Field(min_length=1, max_length=50)
+    discount_percent: Decimal = Field(gt=0, le=100, decimal_places=2)
+    min_qty: int = Field(default=1, ge=1, le=1_000_000)
+    valid_from: date | None = None
+    valid_to: date | None = None  # inclusive
+
+
+class SupplierGroupDiscountCreate(SupplierGroupDiscountBase):
+    @model_validator(mode="after")
+    def _period(self) -> "SupplierGroupDiscountCreate":
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class SupplierGroupDiscount(SupplierGroupDiscountBase, table=True):
+    __tablename__ = "suppliergroupdiscount"
+    __table_args__ = (UniqueConstraint("supplier_id", "item_group", "min_qty", "valid_from"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    supplier_id: int = Field(foreign_key="supplier.id", index=True)
+    item_group: str = Field(max_length=50, index=True)
+    discount_percent: Decimal = Field(sa_column=Column(Numeric(5, 2), nullable=False))
+    created_at: datetime = timestamp_field()
+
+
+class SupplierGroupDiscountPublic(SupplierGroupDiscountBase):
+    id: int
+    supplier: str
+
+
 class SupplierQuote(SQLModel):
     """The supplier to buy a quantity of a SKU from, and at what net unit price."""
 
@@ -140,6 +175,8 @@ class SupplierQuote(SQLModel):
     supplier_name: str
     unit_price: Decimal
     discount_percent: Decimal
+    # Where the discount comes from: "price" (the SKU's own) or "item_group" (the group's).
+    discount_source: str = "price"
     net_price: Decimal
     currency: str
     lead_time_days: int

@@ -11,6 +11,7 @@ from conveyor.core.errors import Conflict, Invalid, NotFound
 from conveyor.core.patch import merged
 from conveyor.inventory import costing
 from conveyor.inventory import service as inventory_service
+from conveyor.purchasing import group_discounts
 from conveyor.purchasing.models import (
     Supplier,
     SupplierCreate,
@@ -108,9 +109,14 @@ def update(
 # ---- prices -----------------------------------------------------------------------------------
 
 
+def _net(unit_price: Decimal, discount: Decimal) -> Decimal:
+    """The unit price less the discount, to four decimals (half-up)."""
+    return costing.round_cost(unit_price * (Decimal(100) - discount) / 100)
+
+
 def net_price(price: SupplierPrice) -> Decimal:
-    """The unit price after the supplier's discount, to four decimals (half-up)."""
-    return costing.round_cost(price.unit_price * (Decimal(100) - price.discount_percent) / 100)
+    """The unit price after the price's own discount, to four decimals (half-up)."""
+    return _net(price.unit_price, price.discount_percent)
 
 
 def price_public(price: SupplierPrice, supplier: Supplier) -> SupplierPricePublic:
@@ -220,32 +226,54 @@ def _applicable(session: Session, sku: str, qty: int, on: date) -> list[Supplier
     return list(best.values())
 
 
+def effective_discount(
+    price: SupplierPrice, group_discounts: dict[int, Decimal]
+) -> tuple[Decimal, str]:
+    """The discount on a SKU price and where it comes from: the price's own when it has one
+    (it wins), else the supplier's discount on the SKU's item group, else none."""
+    if price.discount_percent > 0:
+        return price.discount_percent, "price"
+    group = group_discounts.get(price.supplier_id)
+    if group is not None:
+        return group, "item_group"
+    return price.discount_percent, "price"
+
+
 def quote_for(
     *, session: Session, sku: str, qty: int, on: date, supplier: Supplier | None = None
 ) -> SupplierQuote | None:
-    """Whom to buy `qty` of the SKU from on `on`, and at what net price: a preferred supplier
-    that quotes for the quantity, else the cheapest net price (ties: shorter lead time, then
-    code). With `supplier`: that supplier's price only. None when nobody quotes."""
-    candidates: list[tuple[SupplierPrice, Supplier]] = []
+    """Whom to buy `qty` of the SKU from on `on`, and at what net price (the SKU's list price
+    less its own discount, else less the supplier's discount on the SKU's item group): a
+    preferred supplier that quotes for the quantity, else the cheapest net price (ties: shorter
+    lead time, then code). With `supplier`: that supplier's price only. None when nobody
+    quotes."""
+    product = inventory_service.get_by_sku(session=session, sku=sku)
+    by_group = group_discounts.applicable(session, product.item_group if product else None, qty, on)
+    candidates: list[tuple[SupplierPrice, Supplier, Decimal, str]] = []
     for price in _applicable(session, sku, qty, on):
         seller = session.get(Supplier, price.supplier_id)
         if seller is not None and (supplier is None or seller.id == supplier.id):
-            candidates.append((price, seller))
+            candidates.append((price, seller, *effective_discount(price, by_group)))
     if not candidates:
         return None
-    price, seller = min(
+    price, seller, discount, source = min(
         candidates,
-        key=lambda c: (not c[0].preferred, net_price(c[0]), c[1].lead_time_days, c[1].code),
+        key=lambda c: (
+            not c[0].preferred,
+            _net(c[0].unit_price, c[2]),
+            c[1].lead_time_days,
+            c[1].code,
+        ),
     )
-    net = net_price(price)
     return SupplierQuote(
         sku=sku,
         qty=qty,
         supplier=seller.code,
         supplier_name=seller.name,
         unit_price=price.unit_price,
-        discount_percent=price.discount_percent,
-        net_price=net,
+        discount_percent=discount,
+        discount_source=source,
+        net_price=_net(price.unit_price, discount),
         currency=seller.currency,
         lead_time_days=seller.lead_time_days,
         preferred=price.preferred,

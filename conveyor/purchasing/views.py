@@ -14,6 +14,7 @@ from conveyor.core.idempotency import scoped_key
 from conveyor.core.models import utcnow
 from conveyor.order import read as order_read
 from conveyor.purchasing import flows as purchasing_flows
+from conveyor.purchasing import group_discounts
 from conveyor.purchasing import invoices as invoice_service
 from conveyor.purchasing import service as purchasing_service
 from conveyor.purchasing import suppliers as supplier_service
@@ -32,6 +33,8 @@ from conveyor.purchasing.models import (
     PurchaseReceiptIn,
     StockPurchaseCreate,
     SupplierCreate,
+    SupplierGroupDiscountCreate,
+    SupplierGroupDiscountPublic,
     SupplierPriceCreate,
     SupplierPricePublic,
     SupplierPublic,
@@ -158,6 +161,61 @@ def delete_price(
         session=session,
         supplier=supplier_service.required(session=session, code=code),
         price_id=price_id,
+        actor=principal.actor(Source.API),
+    )
+
+
+@suppliers_router.get("/{code}/group-discounts", response_model=list[SupplierGroupDiscountPublic])
+def list_group_discounts(
+    code: str,
+    session: ReadSessionDep,
+    _: Annotated[Principal, require(Permission.PURCHASING_VIEW)],
+) -> list[SupplierGroupDiscountPublic]:
+    """The supplier's discounts by item group, by group, quantity and start date."""
+    supplier = supplier_service.required(session=session, code=code)
+    return [
+        group_discounts.public(discount, supplier)
+        for discount in group_discounts.of_supplier(session=session, supplier_id=supplier.id)
+    ]
+
+
+@suppliers_router.post(
+    "/{code}/group-discounts",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SupplierGroupDiscountPublic,
+)
+def add_group_discount(
+    code: str,
+    discount_in: SupplierGroupDiscountCreate,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Permission.PURCHASING_MANAGE)],
+) -> SupplierGroupDiscountPublic:
+    """Add a discount on every item of an item group: from a quantity, for a period; 409 when
+    the supplier has one for the same group, quantity and start."""
+    supplier = supplier_service.required(session=session, code=code)
+    discount = group_discounts.add(
+        session=session,
+        supplier=supplier,
+        discount_in=discount_in,
+        actor=principal.actor(Source.API),
+    )
+    return group_discounts.public(discount, supplier)
+
+
+@suppliers_router.delete(
+    "/{code}/group-discounts/{discount_id}", status_code=status.HTTP_204_NO_CONTENT
+)
+def delete_group_discount(
+    code: str,
+    discount_id: int,
+    session: SessionDep,
+    principal: Annotated[Principal, require(Permission.PURCHASING_MANAGE)],
+) -> None:
+    """Remove one of the supplier's group discounts."""
+    group_discounts.delete(
+        session=session,
+        supplier=supplier_service.required(session=session, code=code),
+        discount_id=discount_id,
         actor=principal.actor(Source.API),
     )
 

@@ -330,6 +330,20 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         "supplier.price_delete",
         lambda d: Call(f"/api/suppliers/{d['supplier']}/prices/{d['supplier_price']}"),
     ),
+    ("POST", "/api/suppliers/{code}/group-discounts"): Example(
+        "supplier.group_discount_add",
+        lambda d: Call(
+            f"/api/suppliers/{d['supplier']}/group-discounts",
+            {"item_group": "audit-group", "discount_percent": "5"},
+        ),
+        keep("supplier_group_discount", "id"),
+    ),
+    ("DELETE", "/api/suppliers/{code}/group-discounts/{discount_id}"): Example(
+        "supplier.group_discount_delete",
+        lambda d: Call(
+            f"/api/suppliers/{d['supplier']}/group-discounts/{d['supplier_group_discount']}"
+        ),
+    ),
     ("PATCH", "/api/warehouses/{code}"): Example(
         "warehouse.update",
         lambda d: Call(f"/api/warehouses/{d['warehouse']}", {"name": "W2"}),
