@@ -1,7 +1,7 @@
 """Suppliers' item group discounts over the API and the pages: every SKU of the group gets the
 discount off its list price, a SKU price's own discount wins, minimum quantities and periods
 count, the cheapest supplier is chosen after the discount, and a purchase order created without
-unit prices takes the discounted price."""
+unit prices (from the API, the page or a reorder suggestion) takes the discounted price."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -227,3 +227,31 @@ async def test_group_discounts_on_the_supplier_page(api: httpx.AsyncClient) -> N
     )
     assert again.status_code == 404 and "has no group discount" in again.text
     assert (await _quote(api, sku))["net_price"] == "20.0000"
+
+
+async def test_reorder_suggestions_buy_at_the_group_discount(api: httpx.AsyncClient) -> None:
+    group = _group()
+    low = (await create_product(api, on_hand=1, item_group=group))["sku"]
+    supplier = await make_supplier(api)
+    await add_price(api, supplier["code"], sku=low, unit_price="8.00")
+    await _discount(api, supplier["code"], item_group=group, discount_percent="12.5", min_qty=20)
+    answer = await api.post(
+        f"/api/inventory/{low}/reorder-level",
+        json={"warehouse": "MAIN", "reorder_level": 5, "reorder_qty": 20},
+    )
+    assert answer.status_code == 200, answer.text
+
+    admin = await staff_client(api, ADMIN_TOKEN)
+    page = await admin.get("/purchasing/suggestions")
+    row = page.text.split(f'data-ref="{low}@MAIN"', 1)[1].split("</tr>", 1)[0]
+    assert "7.0000 USD" in row  # 8.00 less 12.5 % for the reorder quantity of 20
+    ordered = await admin.post(
+        "/purchasing/suggestions", {"pick": f"{low}@MAIN", "key": uuid.uuid4().hex}
+    )
+    assert ordered.status_code == 303, ordered.text
+    (po,) = [
+        p
+        for p in (await api.get("/api/purchase-orders", params={"kind": "stock"})).json()
+        if p["lines"][0]["sku"] == low
+    ]
+    assert Decimal(po["lines"][0]["unit_price"]) == Decimal("7")
