@@ -332,7 +332,11 @@ def audit_placed(
 ) -> None:
     """The audit entry of a new order: its terms and lines."""
     after = snapshot(order, ORDER_FIELDS) | {
-        "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": str(ln.unit_price)} for ln in lines]
+        "lines": [
+            {"sku": ln.sku, "qty": ln.qty, "unit_price": str(ln.unit_price)}
+            | ({"drop_ship": True} if ln.drop_ship else {})
+            for ln in lines
+        ]
     }
     audit(
         session,
