@@ -60,6 +60,9 @@ async def test_a_line_asked_drop_ship_goes_to_its_supplier_the_other_from_stock(
     await wait_for_order(api, number, lambda o: o["current_step"] == "invoicing")
     assert await _stock(api, lamp["sku"]) == (2, 0)
     assert await _stock(api, chair["sku"]) == (5, 0)
+    # The chairs the supplier ships go to the customer: nothing incoming for the stock list.
+    (level,) = (await api.get("/api/inventory", params={"q": chair["sku"]})).json()["data"]
+    assert level["incoming"] == 0
 
 
 async def test_without_the_ask_stock_when_it_covers_the_line_else_the_cheapest_supplier(
