@@ -113,6 +113,7 @@ PRODUCTS = Kind(
         "item_group",
         "tax_class",
         "drop_ship",
+        "drop_ship_allowed",  # yes: each order line from stock or from a supplier
         "supplier_email",
         "kind",  # goods (blank) or service
     ),

@@ -25,6 +25,7 @@ AUDIT_FIELDS = (
     "item_group",
     "tax_class",
     "drop_ship",
+    "drop_ship_allowed",
     "supplier_email",
     "kind",
     "options",
@@ -95,7 +96,9 @@ def _check_kind_change(session: Session, product: Product) -> None:
             f"product {product.sku} is on open orders ({', '.join(holding)}): "
             "its kind changes once they are finished"
         )
-    if is_service(product) and (product.on_hand or product.committed or product.drop_ship):
+    if is_service(product) and (
+        product.on_hand or product.committed or product.drop_ship or product.drop_ship_allowed
+    ):
         raise Invalid("a service keeps no stock: no on_hand and no drop-ship")
 
 
@@ -107,7 +110,16 @@ def update(
         raise ProductRetiredError(f"product {product.sku} is retired: it cannot be changed")
     changes = product_in.model_dump(exclude_unset=True)
     bins = changes.pop("bins", None) or {}
-    for field in ("name", "price", "tags", "tax_class", "drop_ship", "kind", "options"):
+    for field in (
+        "name",
+        "price",
+        "tags",
+        "tax_class",
+        "drop_ship",
+        "drop_ship_allowed",
+        "kind",
+        "options",
+    ):
         if field in changes and changes[field] is None:
             raise Invalid(f"{field} cannot be empty")
     if "supplier_email" in changes and changes["supplier_email"]:

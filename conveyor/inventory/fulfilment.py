@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from conveyor.core.models import row_id
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import PickListLine, keeps_stock
+from conveyor.inventory.models import PickListLine, is_service
 from conveyor.inventory.service import StockNeed
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
@@ -27,13 +27,13 @@ class StockCheck:
 
 
 def needs(*, session: Session, order_id: int) -> list[StockNeed]:
-    """The stock the order needs per SKU; drop-ship lines (the supplier ships) and service lines
-    (nothing to ship) need none."""
+    """The stock the order needs per SKU; drop-ship lines (their supplier ships them, as decided
+    when the order was placed) and service lines (nothing to ship) need none."""
     order_lines = order_service.lines(session=session, order_id=order_id)
     products = inventory_service.get_many(session=session, skus=[ln.sku for ln in order_lines])
     totals: dict[str, int] = {}
     for line in order_lines:
-        if line.sku in products and not keeps_stock(products[line.sku]):
+        if line.drop_ship or (line.sku in products and is_service(products[line.sku])):
             continue
         totals[line.sku] = totals.get(line.sku, 0) + line.qty
     return [StockNeed(sku=sku, qty=qty) for sku, qty in totals.items()]

@@ -7,15 +7,22 @@ from sqlmodel import Session, col, or_, select
 
 from conveyor.core.db import contains_text, page
 from conveyor.inventory.models import Product, ProductKind, StockBalance, StockRow
-from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus
+from conveyor.purchasing.models import (
+    PurchaseOrder,
+    PurchaseOrderKind,
+    PurchaseOrderLine,
+    PurchaseOrderStatus,
+)
 
-# What is on open purchase orders and not received yet, per SKU (company-wide).
+# What is on open stock purchase orders and not received yet, per SKU (company-wide); a
+# drop-ship purchase order's goods go to the customer, not into stock.
 _INCOMING = (
     select(
         PurchaseOrderLine.sku,
         func.sum(col(PurchaseOrderLine.qty) - col(PurchaseOrderLine.received_qty)).label("qty"),
     )
     .join(PurchaseOrder, col(PurchaseOrder.id) == col(PurchaseOrderLine.purchase_order_id))
+    .where(PurchaseOrder.kind == PurchaseOrderKind.STOCK)
     .where(PurchaseOrder.status == PurchaseOrderStatus.OPEN)
     .group_by(col(PurchaseOrderLine.sku))
     .subquery("incoming")

@@ -41,6 +41,8 @@ class ProductBase(SQLModel):
     tax_class: str = Field(default="standard", max_length=32)
     # Drop-ship: the supplier ships to the customer; no stock is kept or committed.
     drop_ship: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Drop-ship allowable: each order line is sold from stock or shipped by a supplier.
+    drop_ship_allowed: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     supplier_email: str | None = Field(default=None, max_length=320)
     kind: str = Field(
         default=ProductKind.GOODS, max_length=16, sa_column_kwargs={"server_default": "goods"}
@@ -64,6 +66,7 @@ class ProductCreate(SQLModel):
     item_group: str | None = Field(default=None, min_length=1, max_length=50)
     tax_class: str = Field(default="standard", min_length=1, max_length=32)
     drop_ship: bool = False
+    drop_ship_allowed: bool = False
     supplier_email: EmailStr | None = None
     kind: ProductKind = ProductKind.GOODS
     # SKUs offered as options with this product (upselling: a printer with the laptop).
@@ -73,7 +76,9 @@ class ProductCreate(SQLModel):
     def _drop_ship_needs_a_supplier(self) -> "ProductCreate":
         if self.drop_ship and not self.supplier_email:
             raise ValueError("a drop-ship product needs a supplier_email")
-        if self.kind == ProductKind.SERVICE and (self.drop_ship or self.on_hand):
+        if self.kind == ProductKind.SERVICE and (
+            self.drop_ship or self.drop_ship_allowed or self.on_hand
+        ):
             raise ValueError("a service keeps no stock: no on_hand and no drop-ship")
         return self
 
@@ -93,6 +98,7 @@ class ProductUpdate(SQLModel):
     item_group: str | None = Field(default=None, min_length=1, max_length=50)
     tax_class: str | None = Field(default=None, min_length=1, max_length=32)
     drop_ship: bool | None = None
+    drop_ship_allowed: bool | None = None
     supplier_email: EmailStr | None = None
     kind: ProductKind | None = None
     options: list[str] | None = Field(default=None, max_length=20)
@@ -125,6 +131,11 @@ class Product(ProductBase, table=True):
 def is_service(product: ProductBase) -> bool:
     """A service (labour, a fee): no stock, picking or packing; invoiced once delivered."""
     return product.kind == ProductKind.SERVICE
+
+
+def may_drop_ship(product: ProductBase) -> bool:
+    """An order line of the product may be shipped by a supplier (always, or by choice)."""
+    return product.drop_ship or (product.drop_ship_allowed and not is_service(product))
 
 
 def keeps_stock(product: ProductBase) -> bool:

@@ -98,6 +98,9 @@ class OrderLine(SQLModel, table=True):
     tax_amount: Decimal = money_field()
     # An ordered option (a printer with the laptop) points at the line it belongs to.
     parent_line_id: int | None = Field(default=None, foreign_key="orderline.id")
+    # Where the line ships from, decided when the order is placed: its supplier (a purchase
+    # order) or stock (allocated, picked and packed).
+    drop_ship: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
 
 
 class OrderCharge(SQLModel, table=True):
@@ -145,6 +148,9 @@ class OrderLineCreate(SQLModel):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(gt=0, le=100_000)
     options: list[OrderOptionCreate] = Field(default_factory=list, max_length=20)
+    # Ask the supplier to ship the line (a drop-ship allowable product); unset: stock when it
+    # covers the line, else the supplier.
+    drop_ship: bool = False
 
 
 class OrderChargeCreate(SQLModel):
@@ -233,6 +239,7 @@ class OrderLinePublic(SQLModel):
     price_rule: str
     tax_rate: Decimal
     tax_amount: Decimal
+    drop_ship: bool = False  # shipped by a supplier, not from stock
 
 
 class OrderChargePublic(SQLModel):

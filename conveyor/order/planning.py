@@ -36,6 +36,7 @@ def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
 
     The trail entry is written once; the order keeps its rule, so a repeat finds the same route.
     """
+    drop_ship = bool(purchasing_service.drop_ship_lines(session=session, order_id=order.id or 0))
     facts = facts_for(
         session=session,
         channel=order.channel,
@@ -45,6 +46,7 @@ def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
             for line in order_service.lines(session=session, order_id=order.id or 0)
         ],
         total=order.total,
+        drop_ship=drop_ship,
     )
     decision = rules.decide(facts)
     order.rule, order.rules_version = decision.rule, decision.version
@@ -56,7 +58,6 @@ def route(*, session: Session, order: SalesOrder, rules: RuleSet) -> Route:
         kind="routed",
         message=f"routed by rule {decision.rule} (rules {decision.version})",
     )
-    drop_ship = bool(purchasing_service.drop_ship_lines(session=session, order_id=order.id or 0))
     steps = list(decision.steps)
     if order.needs_review:
         steps = [_review(s) if s.step == "stock_check" else s for s in steps]

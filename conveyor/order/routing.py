@@ -17,6 +17,7 @@ def facts_for(
     customer_id: int | None,
     lines: list[tuple[str, int]],
     total: Decimal | None = None,
+    drop_ship: bool | None = None,
 ) -> OrderFacts:
     """The facts the rules match on: channel, customer group and country, total, product tags."""
     customer = session.get(Customer, customer_id) if customer_id else None
@@ -33,5 +34,9 @@ def facts_for(
         total=total,
         currency=currencies.pop() if len(currencies) == 1 else "USD",
         tags=frozenset(tag for p in products.values() for tag in p.tags),
-        has_drop_ship=any(p.drop_ship for p in products.values()),
+        # A placed order's lines know their source; an order not yet placed goes by its
+        # products (those always shipped by their supplier).
+        has_drop_ship=(
+            any(p.drop_ship for p in products.values()) if drop_ship is None else drop_ship
+        ),
     )

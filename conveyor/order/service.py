@@ -20,7 +20,7 @@ from conveyor.core.models import row_id, utcnow
 from conveyor.customer import addresses as customer_addresses
 from conveyor.customer.models import AddressKind, Customer
 from conveyor.inventory import service as inventory_service
-from conveyor.inventory.models import Product
+from conveyor.inventory.models import Product, may_drop_ship
 from conveyor.order.enums import OrderStatus
 from conveyor.order.models import (
     OrderCharge,
@@ -33,6 +33,7 @@ from conveyor.order.models import (
 from conveyor.outbound import events as outbound_events
 from conveyor.pricing import engine as pricing_engine
 from conveyor.pricing import service as pricing_service
+from conveyor.purchasing import sourcing
 
 # Money columns are NUMERIC(14, 2).
 MAX_AMOUNT = Decimal("1000000000000")
@@ -175,6 +176,8 @@ def create(
         )
     _apply_totals(order, priced)
     order_lines, order_charges = _priced_rows(priced, entry.products)
+    asked = [line_in.drop_ship for line_in in order_in.lines]
+    _set_sources(session, order_lines, entry.products, asked)
     placed = record(
         session=session,
         order=order,
@@ -329,7 +332,11 @@ def audit_placed(
 ) -> None:
     """The audit entry of a new order: its terms and lines."""
     after = snapshot(order, ORDER_FIELDS) | {
-        "lines": [{"sku": ln.sku, "qty": ln.qty, "unit_price": str(ln.unit_price)} for ln in lines]
+        "lines": [
+            {"sku": ln.sku, "qty": ln.qty, "unit_price": str(ln.unit_price)}
+            | ({"drop_ship": True} if ln.drop_ship else {})
+            for ln in lines
+        ]
     }
     audit(
         session,
@@ -482,6 +489,31 @@ def _priced_rows(
         for charge in priced.charges
     ]
     return order_lines, order_charges
+
+
+def _set_sources(
+    session: Session,
+    order_lines: Sequence[OrderLine],
+    products: dict[str, Product],
+    asked: Sequence[bool],
+) -> None:
+    """Decide where each line ships from (stock or its supplier); `asked` per main line, in
+    order (the options' lines follow them and are never asked). OrderError for a refused ask."""
+    wants = list(asked) + [False] * (len(order_lines) - len(asked))
+    try:
+        sources = sourcing.decide(
+            session=session,
+            products=products,
+            lines=[
+                sourcing.LineSource(sku=line.sku, qty=line.qty, asked=ask)
+                for line, ask in zip(order_lines, wants, strict=True)
+            ],
+            on=utcnow().date(),
+        )
+    except sourcing.DropShipRefusedError as exc:
+        raise OrderError(str(exc), field="lines") from exc
+    for line, drop_ship in zip(order_lines, sources, strict=True):
+        line.drop_ship = drop_ship
 
 
 def _write_lines(
@@ -642,6 +674,8 @@ def replace_lines(
     if currencies != {order.currency}:
         raise OrderError(f"lines must be in the order's currency {order.currency}")
     old = list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)))
+    # A line already shipped by its supplier stays so; the others are decided again.
+    by_supplier = {line.sku for line in old if line.drop_ship}
     before = ", ".join(f"{line.qty} x {line.sku}" for line in old) + f" = {order.total}"
     old_charges = charges(session=session, order_id=row_id(order))
     # The charges the order was placed with stay as they were (taxed again with the lines).
@@ -667,6 +701,12 @@ def replace_lines(
     )
     _apply_totals(order, priced)
     new_lines, new_charges = _priced_rows(priced, products)
+    _set_sources(
+        session,
+        new_lines,
+        products,
+        [sku in by_supplier and may_drop_ship(products[sku]) for sku, _ in lines],
+    )
     _write_lines(session, order, new_lines, order_charges=new_charges)
     after = ", ".join(f"{qty} x {sku}" for sku, qty in lines) + f" = {order.total}"
     return before, after

@@ -74,11 +74,13 @@ LIMITS |= {"opportunity": 64}
 
 @dataclass
 class LineForm:
-    """One line as typed: SKU (or a name to look up), quantity, the options ticked."""
+    """One line as typed: SKU (or a name to look up), quantity, the options ticked, and
+    whether the supplier is asked to ship it (a drop-ship allowable product)."""
 
     sku: str = ""
     qty: str = "1"
     options: list[str] = field(default_factory=list)
+    drop_ship: bool = False
 
 
 @dataclass
@@ -133,6 +135,7 @@ def read_entry(form: FormData, customer_id: int) -> EntryForm:
                 sku=_text(form, f"sku-{index}", "sku"),
                 qty=_text(form, f"qty-{index}", "qty"),
                 options=options[:20],
+                drop_ship=form.get(f"drop_ship-{index}") == "on",
             )
         )
     added = _text(form, "add", "sku")
@@ -214,7 +217,10 @@ def check_lines(
             checked.errors[f"line-{index}"] = problem or bad_qty
             continue
         options = [{"sku": sku} for sku in line.options]
-        checked.lines.append({"sku": line.sku, "qty": qty, "options": options})
+        wanted = {"sku": line.sku, "qty": qty, "options": options}
+        if line.drop_ship:
+            wanted["drop_ship"] = True
+        checked.lines.append(wanted)
     if not entry.lines:
         checked.errors["lines"] = "add at least one line"
     if entry.charges and not may_charge:

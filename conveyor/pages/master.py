@@ -103,6 +103,12 @@ PRODUCT_FIELDS = (
         hint="a service is never stock-checked, picked or packed; invoiced once delivered",
     ),
     FormField("drop_ship", "Drop-ship", "checkbox"),
+    FormField(
+        "drop_ship_allowed",
+        "Drop-ship allowable",
+        "checkbox",
+        hint="each order line from stock, or from a supplier when asked or when stock is short",
+    ),
     FormField("supplier_email", "Supplier e-mail", max_length=320, nullable=True),
     FormField(
         "location",

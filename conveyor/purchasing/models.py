@@ -234,7 +234,8 @@ class PurchaseOrderLine(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     qty: int
     # Stock purchase orders: the net unit price (after the supplier's discount), tax rate
-    # (percent) and expected date; drop-ship lines carry none.
+    # (percent) and expected date; drop-ship lines only when their supplier came from its price
+    # list (a drop-ship allowable product).
     unit_price: Decimal | None = Field(default=None, sa_column=_cost_column())
     discount_percent: Decimal = Field(
         default=Decimal("0"), sa_column=Column(Numeric(5, 2), nullable=False, server_default="0")

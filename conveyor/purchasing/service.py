@@ -15,6 +15,7 @@ from conveyor.inventory import costing
 from conveyor.inventory import service as inventory_service
 from conveyor.inventory.models import is_service
 from conveyor.order.models import OrderLine, SalesOrder
+from conveyor.purchasing import sourcing
 from conveyor.purchasing import suppliers as supplier_service
 from conveyor.purchasing.models import (
     PurchaseOrder,
@@ -25,6 +26,7 @@ from conveyor.purchasing.models import (
     PurchaseOrderStatus,
     StockPurchaseCreate,
     Supplier,
+    SupplierQuote,
 )
 
 
@@ -64,10 +66,15 @@ def lines(*, session: Session, purchase_order_id: int) -> list[PurchaseOrderLine
 
 
 def drop_ship_lines(*, session: Session, order_id: int) -> list[OrderLine]:
-    """The order's lines whose products the supplier ships directly."""
-    order_lines = session.exec(select(OrderLine).where(OrderLine.order_id == order_id)).all()
-    products = inventory_service.get_many(session=session, skus=[ln.sku for ln in order_lines])
-    return [ln for ln in order_lines if ln.sku in products and products[ln.sku].drop_ship]
+    """The order's lines its suppliers ship directly (their source, set when it was placed)."""
+    return list(
+        session.exec(
+            select(OrderLine)
+            .where(OrderLine.order_id == order_id)
+            .where(col(OrderLine.drop_ship).is_(True))
+            .order_by(col(OrderLine.id))
+        )
+    )
 
 
 def create_for_order(*, session: Session, key: str, order: SalesOrder) -> list[PurchaseOrder]:
@@ -77,28 +84,42 @@ def create_for_order(*, session: Session, key: str, order: SalesOrder) -> list[P
         return existing
     goods = drop_ship_lines(session=session, order_id=order.id or 0)
     products = inventory_service.get_many(session=session, skus=[ln.sku for ln in goods])
-    by_supplier: dict[str, list[OrderLine]] = defaultdict(list)
+    on = utcnow().date()
+    by_supplier: dict[str, list[tuple[OrderLine, SupplierQuote | None]]] = defaultdict(list)
+    known: dict[str, Supplier | None] = {}
     for line in goods:
-        by_supplier[products[line.sku].supplier_email or ""].append(line)
+        product = products[line.sku]
+        ships = sourcing.shipper(session=session, product=product, qty=line.qty, on=on)
+        email = ships.email if ships else product.supplier_email or ""
+        known[email] = ships.supplier if ships else None
+        by_supplier[email].append((line, ships.quote if ships else None))
     created = []
     for supplier, supplier_lines in sorted(by_supplier.items()):
-        # The supplier's record when the product's supplier address is one (for its lists).
-        known = supplier_service.get_by_email(session=session, email=supplier)
+        # The supplier's record when the address is one (for its lists and its currency).
+        record_of = known[supplier] or supplier_service.get_by_email(
+            session=session, email=supplier
+        )
         purchase = PurchaseOrder(
             key=f"{key}:{supplier}",
             order_id=order.id or 0,
             order_number=order.number or "",
             supplier_email=supplier,
-            supplier_id=known.id if known else None,
-            currency=known.currency if known else "USD",
+            supplier_id=record_of.id if record_of else None,
+            currency=record_of.currency if record_of else "USD",
         )
         session.add(purchase)
         session.flush()
         purchase.number = f"PO-{purchase.id:06d}"
-        for line in supplier_lines:
+        for line, quote in supplier_lines:
+            # A line sent to the supplier its price list named is priced from that list.
             session.add(
                 PurchaseOrderLine(
-                    purchase_order_id=purchase.id or 0, sku=line.sku, name=line.name, qty=line.qty
+                    purchase_order_id=purchase.id or 0,
+                    sku=line.sku,
+                    name=line.name,
+                    qty=line.qty,
+                    unit_price=costing.round_cost(quote.net_price) if quote else None,
+                    discount_percent=quote.discount_percent if quote else Decimal("0"),
                 )
             )
         created.append(purchase)

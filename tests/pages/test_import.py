@@ -84,3 +84,22 @@ async def test_products_import_with_their_kind(api: httpx.AsyncClient, engine: E
         assert fitting is not None and box is not None
         assert (fitting.kind, box.kind) == (ProductKind.SERVICE, ProductKind.GOODS)
     await admin.aclose()
+
+
+async def test_products_import_drop_ship_allowable(api: httpx.AsyncClient, engine: Engine) -> None:
+    """`drop_ship_allowed` yes: each order line of the product from stock or from a supplier."""
+    admin = await staff_client(api, ADMIN_TOKEN)
+    tag = uuid.uuid4().hex[:6].upper()
+    text = f"sku,name,price,drop_ship_allowed\nCHR-{tag},Chair,80.00,yes\nLMP-{tag},Lamp,9.00,\n"
+    done = await admin.post("/imports", **_upload("products", text, "import"))
+    assert done.status_code == 200 and 'data-testid="import-done"' in done.text, done.text
+    with session_scope(engine) as session:
+        chair = inventory_service.get_by_sku(session=session, sku=f"CHR-{tag}")
+        lamp = inventory_service.get_by_sku(session=session, sku=f"LMP-{tag}")
+        assert chair is not None and lamp is not None
+        assert (chair.drop_ship_allowed, lamp.drop_ship_allowed) == (True, False)
+    exported = await admin.get("/products.csv", params={"q": f"CHR-{tag}"})
+    assert exported.status_code == 200
+    header, row = exported.text.splitlines()[:2]
+    assert dict(zip(header.split(","), row.split(","), strict=True))["drop_ship_allowed"] == "yes"
+    await admin.aclose()

@@ -199,6 +199,7 @@ async def test_products_list_and_record_page(api: httpx.AsyncClient) -> None:
             "tags": "desk;kb",
             "tax_class": "reduced",
             "drop_ship": "no",
+            "drop_ship_allowed": "no",
             "supplier_email": "",
             "kind": "goods",
             "on_hand": "7",
