@@ -9,6 +9,7 @@ from conveyor.core.pdf import seller
 from conveyor.customer.models import Customer
 from conveyor.employee.models import Employee
 from conveyor.inventory import service as inventory_service
+from conveyor.inventory.documents import ship_to_lines
 from conveyor.order import service as order_service
 from conveyor.order.models import SalesOrder
 from conveyor.purchasing import service as purchasing_service
@@ -93,6 +94,9 @@ def compose(
             session=session, purchase_order_id=purchase.id or 0
         )
         context["recipient_name"] = purchase.supplier_email
+        # A drop-ship goes to the order's delivery address (the customer's name and country
+        # when the order has none).
+        context["ship_to"] = ship_to_lines(order, customer)
         return Composition([purchase.supplier_email], context)
     if kind == "customer_message":
         return _to_order_desk(session, customer, context)

@@ -56,7 +56,11 @@ async def _drop_ship_order(api: httpx.AsyncClient) -> tuple[str, dict]:
         api, on_hand=0, price="80.00", drop_ship=True, supplier_email=SUPPLIER
     )
     customer = await create_customer(api)
-    order = await place_order(api, customer["id"], [(desk["sku"], 2)], prepaid=True)
+    ship_to = {"name": "Site office", "line1": "4 Quay Road", "city": "Leith", "country": "GB"}
+    ship_to |= {"postcode": "EH6 7AB"}
+    order = await place_order(
+        api, customer["id"], [(desk["sku"], 2)], prepaid=True, ship_to=ship_to
+    )
     number = order["number"]
     packing = await wait_for_open_task(api, number, "packing")  # nothing of ours to pack
     assert (await api.post(f"/api/tasks/{packing['id']}/complete", json={})).status_code == 200
@@ -70,6 +74,7 @@ async def test_supplier_confirms_with_tracking_through_the_mailed_link_once(
     number, desk = await _drop_ship_order(api)
     (purchase,) = (await api.get("/api/purchase-orders", params={"order": number})).json()
     text = await _purchase_order_mail(mailbox)
+    assert "Ship to: Site office, 4 Quay Road, EH6 7AB Leith, GB" in text, text
     found = LINK.search(text)
     assert found is not None, text
     link = urlsplit(found.group(1))
