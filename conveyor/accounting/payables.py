@@ -14,7 +14,7 @@ from conveyor.purchasing.invoice_models import (
     SupplierInvoiceLine,
     SupplierInvoiceStatus,
 )
-from conveyor.purchasing.models import PurchaseOrder, Supplier
+from conveyor.purchasing.models import PurchaseOrder, PurchaseOrderKind, Supplier
 
 ZERO = Decimal("0.00")
 POSTED = (SupplierInvoiceStatus.APPROVED, SupplierInvoiceStatus.PAID)
@@ -32,17 +32,34 @@ def _lines(session: Session, invoice_ids: list[int]) -> dict[int, list[SupplierI
 
 
 def invoice_postings(
-    invoice: SupplierInvoice, lines: list[SupplierInvoiceLine], mapping: AccountMap, what: str
+    invoice: SupplierInvoice,
+    lines: list[SupplierInvoiceLine],
+    mapping: AccountMap,
+    what: str,
+    drop_ship: bool = False,
 ) -> list[Posting]:
     """An approved supplier invoice's postings, balanced: goods received not invoiced cleared
     at the purchase order's price for the quantity invoiced (what the receipts credited it
     with), the rest of the net amount as price variance, the tax as input tax, the total
-    owed to the supplier on accounts payable."""
-    at_po_price = sum((round_money(Decimal(ln.qty) * ln.po_unit_price) for ln in lines), ZERO)
-    variance = invoice.net_total - at_po_price
+    owed to the supplier on accounts payable. A drop-ship's goods never were in stock: its
+    net amount is the cost of the goods sold."""
+    if drop_ship:
+        goods = [
+            (mapping.accounts.cost_of_goods_sold, "drop-ship goods sold", invoice.net_total, ZERO)
+        ]
+    else:
+        at_po_price = sum((round_money(Decimal(ln.qty) * ln.po_unit_price) for ln in lines), ZERO)
+        goods = [
+            (mapping.accounts.goods_received, "goods received, invoiced", at_po_price, ZERO),
+            (
+                mapping.accounts.price_variance,
+                "purchase price variance",
+                invoice.net_total - at_po_price,
+                ZERO,
+            ),
+        ]
     rows = [
-        (mapping.accounts.goods_received, "goods received, invoiced", at_po_price, ZERO),
-        (mapping.accounts.price_variance, "purchase price variance", variance, ZERO),
+        *goods,
         (mapping.accounts.input_tax, "input tax", invoice.tax_total, ZERO),
         (mapping.accounts.payable, f"payable {what}", ZERO, invoice.total),
     ]
@@ -148,8 +165,8 @@ def postings(
             select(Supplier).where(col(Supplier.id).in_({i.supplier_id for i in invoices.values()}))
         )
     }
-    purchases = {
-        p.id: p.number
+    orders = {
+        p.id: p
         for p in session.exec(
             select(PurchaseOrder).where(
                 col(PurchaseOrder.id).in_({i.purchase_order_id for i in invoices.values()})
@@ -161,13 +178,18 @@ def postings(
     def what(invoice: SupplierInvoice) -> str:
         return (
             f"{suppliers.get(invoice.supplier_id, '')} {invoice.supplier_number} "
-            f"({purchases.get(invoice.purchase_order_id, '')})"
+            f"({purchase.number if (purchase := orders.get(invoice.purchase_order_id)) else ''})"
         )
 
     found: list[Posting] = []
     for invoice in approved:
+        purchase = orders.get(invoice.purchase_order_id)
         found += invoice_postings(
-            invoice, by_invoice.get(invoice.id or 0, []), mapping, what(invoice)
+            invoice,
+            by_invoice.get(invoice.id or 0, []),
+            mapping,
+            what(invoice),
+            drop_ship=purchase is not None and purchase.kind == PurchaseOrderKind.DROP_SHIP,
         )
     for invoice in paid:
         found += payment_postings(invoice, mapping, what(invoice))

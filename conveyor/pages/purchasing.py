@@ -495,6 +495,8 @@ def order_page(
         "can_manage": principal.can(Permission.PURCHASING_MANAGE),
         "can_receive": principal.can(Permission.STOCK_RECEIVE),
         "receipt_key": uuid4().hex,
+        # A drop-ship is billed by its supplier too (once it is on record as a supplier).
+        "billable": purchase.kind == PurchaseOrderKind.STOCK or purchase.supplier_id is not None,
         "can_invoice": principal.can(Permission.SUPPLIER_INVOICES_ENTER),
         "invoices": [
             invoice_service.to_public(session=session, invoice=i)

@@ -34,7 +34,6 @@ from conveyor.purchasing.invoice_models import (
     SupplierInvoiceStatus,
     SupplierPaymentIn,
 )
-from conveyor.purchasing.models import PurchaseOrderKind
 
 router = page_router()
 INVOICES = "/purchasing/invoices"
@@ -74,10 +73,12 @@ def _entry_page(
     status_code: int = 200,
 ) -> Response:
     purchase = purchasing_service.get_by_number(session=session, number=number)
-    if purchase is None or purchase.kind != PurchaseOrderKind.STOCK:
-        return page_refusal(
-            request, NotFound(f"no stock purchase order {number}"), principal=principal
-        )
+    if purchase is None:
+        return page_refusal(request, NotFound(f"no purchase order {number}"), principal=principal)
+    received = {
+        line.sku: invoice_service.received(purchase, line)
+        for line in purchasing_service.lines(session=session, purchase_order_id=purchase.id or 0)
+    }
     public = purchasing_service.to_public(session=session, purchase=purchase)
     earlier, _count = invoice_service.list_invoices(
         session=session, purchase_order_id=purchase.id, limit=500
@@ -92,7 +93,7 @@ def _entry_page(
             "line": line,
             "billed": billed.get(line.sku, 0),
             "qty": values.get(
-                f"qty:{line.sku}", str(max(line.received_qty - billed.get(line.sku, 0), 0))
+                f"qty:{line.sku}", str(max(received[line.sku] - billed.get(line.sku, 0), 0))
             ),
             "price": values.get(f"price:{line.sku}", f"{line.unit_price or 0}"),
         }

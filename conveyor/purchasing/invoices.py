@@ -28,6 +28,7 @@ from conveyor.purchasing.models import (
     PurchaseOrder,
     PurchaseOrderKind,
     PurchaseOrderLine,
+    PurchaseOrderStatus,
     Supplier,
 )
 from conveyor.task import service as task_service
@@ -116,8 +117,17 @@ def _invoiced_before(session: Session, line_ids: list[int]) -> dict[int, int]:
     return {line_id: int(qty or 0) for line_id, qty in rows}
 
 
+def received(purchase: PurchaseOrder, line: PurchaseOrderLine) -> int:
+    """What the invoice is matched against as received: the receipts into stock, or for a
+    drop-ship the whole line once the supplier confirmed it shipped to the customer."""
+    if purchase.kind == PurchaseOrderKind.DROP_SHIP:
+        return line.qty if purchase.status == PurchaseOrderStatus.SHIPPED else 0
+    return line.received_qty
+
+
 def _matched_lines(
     session: Session,
+    purchase: PurchaseOrder,
     po_lines: dict[str, PurchaseOrderLine],
     invoice_in: SupplierInvoiceCreate,
     tolerance_percent: Decimal,
@@ -128,11 +138,12 @@ def _matched_lines(
     for line_in in invoice_in.lines:
         po_line = po_lines[line_in.sku]
         po_price = po_line.unit_price or Decimal("0")
+        got = received(purchase, po_line)
         facts = matching.LineFacts(
             sku=line_in.sku,
             invoiced=line_in.qty,
             invoiced_before=before.get(po_line.id or 0, 0),
-            received=po_line.received_qty,
+            received=got,
             ordered=po_line.qty,
             unit_price=line_in.unit_price,
             po_unit_price=po_price,
@@ -150,7 +161,7 @@ def _matched_lines(
                 net=net,
                 tax=round_money(net * tax_rate / 100),
                 ordered_qty=po_line.qty,
-                received_qty=po_line.received_qty,
+                received_qty=got,
                 invoiced_before=facts.invoiced_before,
                 po_unit_price=po_price,
                 differences=matching.differences(facts, tolerance_percent),
@@ -166,22 +177,25 @@ def enter(
     tolerance_percent: Decimal,
     actor: Actor,
 ) -> SupplierInvoice:
-    """Record a supplier's invoice for a stock purchase order and match it.
+    """Record a supplier's invoice for a purchase order (stock or drop-ship) and match it.
 
     Due on the invoice date plus the supplier's payment terms. Each line is matched against its
-    purchase order line (quantities over the supplier's invoices for it against received and
-    ordered; unit price against the PO's net price), each within `tolerance_percent`, and the
-    stated total against the lines'. Matched: approved, so the journal posts it as a payable.
-    Otherwise held, with a task for the accounts staff naming each difference.
-    DuplicateSupplierInvoiceError when the supplier's number was entered before.
+    purchase order line: the quantity over the supplier's invoices for it against received (a
+    drop-ship: what the supplier confirmed shipped) and ordered; the unit price against the
+    PO's net price; each within `tolerance_percent`, and the stated total against the lines'.
+    Matched: approved, so the journal posts it as a payable. Otherwise held, with a task for
+    the accounts staff naming each difference. DuplicateSupplierInvoiceError when the
+    supplier's number was entered before.
     """
     # Locked: two invoices for the same lines are matched one after the other, each counting
     # what the other billed.
     purchase = purchasing_service.get_by_number(
         session=session, number=invoice_in.purchase_order, for_update=True
     )
-    if purchase is None or purchase.kind != PurchaseOrderKind.STOCK:
-        raise Invalid(f"no stock purchase order {invoice_in.purchase_order}")
+    if purchase is None:
+        raise Invalid(f"no purchase order {invoice_in.purchase_order}")
+    if purchase.status == PurchaseOrderStatus.CANCELLED:
+        raise Invalid(f"{purchase.number} is cancelled: there is nothing to bill")
     supplier = session.get(Supplier, purchase.supplier_id) if purchase.supplier_id else None
     if supplier is None or supplier.id is None:
         raise Invalid(f"{purchase.number} has no supplier on record")
@@ -202,7 +216,7 @@ def enter(
     skus = [ln.sku for ln in invoice_in.lines]
     if len(set(skus)) != len(skus):
         raise Invalid("each purchase order line goes on one invoice line")
-    new_lines = _matched_lines(session, po_lines, invoice_in, tolerance_percent)
+    new_lines = _matched_lines(session, purchase, po_lines, invoice_in, tolerance_percent)
     net_total = sum((ln.net for ln in new_lines), Decimal("0.00"))
     tax_total = sum((ln.tax for ln in new_lines), Decimal("0.00"))
     total = net_total + tax_total

@@ -3,6 +3,8 @@ ordered, price vs the purchase order's) within the tolerance; a matched one is p
 balanced payable, a mismatched one held with an accountant's task until approved (posted) or
 rejected; the supplier's number is unique per supplier; payments post payable against bank."""
 
+import asyncio
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
@@ -12,10 +14,11 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from conveyor.accounting.mapping import AccountMap
 from conveyor.audit.models import AuditEntry
 from conveyor.core.db import session_scope
-from tests.purchasing.test_purchase_orders import make_supplier
-from tests.utils.api import auth, create_employee, create_product
+from tests.purchasing.test_purchase_orders import add_price, make_supplier
+from tests.utils.api import auth, create_customer, create_employee, create_product, place_order
 
 
 def _today() -> str:
@@ -301,3 +304,51 @@ async def test_an_invoice_in_another_currency_or_for_an_unknown_line_is_refused(
     )
     assert other.status_code == 422 and "EUR" in other.json()["detail"]
     assert (await enter(api, "PO-999999", _sku, 1, "5.00")).status_code == 422
+
+
+async def test_a_drop_ship_is_billed_once_shipped_and_posted_to_cost_of_goods_sold(
+    api: httpx.AsyncClient, worker, engine: Engine
+) -> None:
+    """The supplier ships to our customer and bills us: matched against what it confirmed
+    shipped (nothing before), posted to the cost of goods sold (the goods never were ours
+    in stock) against accounts payable."""
+    accountant = await create_employee(api, ["accountant"])
+    supplier = await make_supplier(api)
+    # None in stock: the line goes to the supplier whose price list has it, at that price.
+    desk = await create_product(api, on_hand=0, price="80.00", drop_ship_allowed=True)
+    await add_price(api, supplier["code"], sku=desk["sku"], unit_price="50.00")
+    customer = await create_customer(api)
+    order = await place_order(api, customer["id"], [(desk["sku"], 2)], prepaid=True)
+    deadline = time.monotonic() + 60
+    purchases: list[dict] = []
+    while not purchases:
+        assert time.monotonic() < deadline, "no purchase order for the drop-ship"
+        purchases = (
+            await api.get("/api/purchase-orders", params={"order": order["number"]})
+        ).json()
+        await asyncio.sleep(0.2)
+    po = purchases[0]["number"]
+
+    early = await enter(api, po, desk["sku"], 2, "50.00")  # billed before it shipped: held
+    assert early.status_code == 201, early.text
+    assert early.json()["status"] == "held" and early.json()["lines"][0]["received_qty"] == 0
+    rejected = await api.post(
+        f"/api/supplier-invoices/{early.json()['number']}/reject",
+        json={"reason": "not shipped yet"},
+        headers=auth(accountant),
+    )
+    assert rejected.status_code == 200, rejected.text
+
+    shipped = await api.post(f"/api/purchase-orders/{po}/shipped", json={"tracking": "TRK-1"})
+    assert shipped.status_code == 200, shipped.text
+    billed = await enter(api, po, desk["sku"], 2, "50.00")
+    assert billed.status_code == 201, billed.text
+    assert billed.json()["status"] == "approved", billed.json()["differences"]
+    assert billed.json()["lines"][0]["received_qty"] == 2
+    rows = await journal_rows(api, accountant)
+    cogs = AccountMap().accounts.cost_of_goods_sold
+    assert by_document(rows, billed.json()["number"]) == {
+        cogs: (Decimal("100.00"), Decimal("0")),
+        "2000": (Decimal("0"), Decimal("100.00")),
+    }
+    assert_balanced(rows)
