@@ -1,10 +1,11 @@
 """The journal balances whatever the business does: a property test over random sequences of
 stock receipts at cost, purchases (purchase order, receipt, supplier invoice matched or held
-and approved, paid or not), sales of goods and services (packed, invoiced; unpaid, paid, paid
-early with a discount), counter sales paid at once, and part returns with their credit notes
-and refunds, each run through the services as the workflows run them. After every sequence
-each document balances, the journal as a whole balances, and the receivable, payable and
-inventory accounts hold what the books say they should."""
+and approved, paid or not), drop-ship sales billed by their supplier, sales of goods and
+services (packed, invoiced; unpaid, paid, paid early with a discount), counter sales paid at
+once, and part returns with their credit notes and refunds, each run through the services as
+the workflows run them. After every sequence each document balances, the journal as a whole
+balances, and the receivable, payable and inventory accounts hold what the books say they
+should."""
 
 import uuid
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from conveyor.purchasing.models import (
     StockPurchaseCreate,
     StockPurchaseLineIn,
     SupplierCreate,
+    SupplierPriceCreate,
 )
 from conveyor.returns import service as return_service
 from conveyor.returns.models import ReturnCreate, ReturnLineCreate
@@ -62,6 +64,7 @@ SKUS = ("P-A", "P-B", "P-C", "S-FIT")  # the last one a service: no stock, no co
 PRICES = {"P-A": "19.99", "P-B": "7.35", "P-C": "120.00", "S-FIT": "45.00"}
 GOODS = len(SKUS) - 1
 SUPPLIER = "PROPSUP"
+DROP_SHIPPED = "P-DS"  # never in stock: sold drop-ship from the supplier's price list
 MAPPING = AccountMap()
 _customers: dict[str, dict[str, int]] = {}  # per database: set up by its first example
 
@@ -87,6 +90,12 @@ class Buy:
     unit_price: Decimal
     overbilled: bool  # the supplier bills 10 % over the PO price: held, then approved
     paid: bool
+
+
+@dataclass(frozen=True)
+class DropShip:
+    qty: int
+    paid: bool  # the customer paid, and we paid the supplier
 
 
 @dataclass(frozen=True)
@@ -121,7 +130,10 @@ sales = st.builds(
     returned=st.integers(0, 3),
 )
 counter_sales = st.builds(Counter, lines=sale_lines)
-steps = st.lists(st.one_of(receipts, purchases, sales, counter_sales), min_size=1, max_size=8)
+drop_ships = st.builds(DropShip, qty=st.integers(1, 4), paid=st.booleans())
+steps = st.lists(
+    st.one_of(receipts, purchases, sales, counter_sales, drop_ships), min_size=1, max_size=8
+)
 
 
 def _setup(engine: Engine) -> dict[str, int]:
@@ -136,11 +148,26 @@ def _setup(engine: Engine) -> dict[str, int]:
                 default_warehouse=MAIN,
                 actor=ACTOR,
             )
-        supplier_service.create(
+        supplier = supplier_service.create(
             session=session,
             supplier_in=SupplierCreate(
                 code=SUPPLIER, name="Property supplier", email="supplier@example.com"
             ),
+            actor=ACTOR,
+        )
+        inventory_service.create(
+            session=session,
+            product_in=ProductCreate(
+                name="Drop-shipped", sku=DROP_SHIPPED, price=Decimal("99.00"),
+                drop_ship_allowed=True,
+            ),
+            default_warehouse=MAIN,
+            actor=ACTOR,
+        )  # fmt: skip
+        supplier_service.add_price(
+            session=session,
+            supplier=supplier,
+            price_in=SupplierPriceCreate(sku=DROP_SHIPPED, unit_price=Decimal("61.3750")),
             actor=ACTOR,
         )
         customers = {}
@@ -236,6 +263,57 @@ def _counter(engine: Engine, step: Counter) -> None:
             return  # not enough in stock: the counter refuses the sale
         assert _ship_and_invoice(session, order, step.lines, uuid.uuid4().hex)
         order_service.set_state(session=session, order=order, status=OrderStatus.COMPLETED)
+
+
+def _drop_ship(engine: Engine, customers: dict[str, int], step: DropShip) -> None:
+    """A sale the supplier ships: the purchase order, the supplier's confirmation, our
+    invoice (paid or not) and the supplier's invoice (matched; paid when the customer paid)."""
+    key = uuid.uuid4().hex
+    with session_scope(engine) as session:
+        order = order_service.create(
+            session=session,
+            order_in=OrderCreate(
+                customer_id=customers["cash"],
+                lines=[OrderLineCreate(sku=DROP_SHIPPED, qty=step.qty)],
+            ),
+            created_by="property",
+            actor=ACTOR,
+        )
+        (purchase,) = purchasing_service.create_for_order(session=session, key=key, order=order)
+        purchasing_service.mark_shipped(
+            session=session, purchase=purchase, tracking=None, actor=ACTOR
+        )
+        invoice = invoice_service.create_for_order(session=session, key=f"{key}:i", order=order)
+        if step.paid:
+            invoice_service.record_payment(
+                session=session, key=f"{key}:pay", order=order, amount=invoice.total,
+                method="bank", actor=ACTOR,
+            )  # fmt: skip
+        number = purchase.number
+    with session_scope(engine) as session:
+        billed = supplier_invoices.enter(
+            session=session,
+            invoice_in=SupplierInvoiceCreate(
+                purchase_order=number,
+                supplier_number=f"DS-{key[:12]}",
+                invoice_date=datetime.now(UTC).date(),
+                lines=[
+                    SupplierInvoiceLineIn(
+                        sku=DROP_SHIPPED, qty=step.qty, unit_price=Decimal("61.3750")
+                    )
+                ],
+            ),
+            tolerance_percent=Decimal("2"),
+            actor=ACTOR,
+        )
+        assert billed.status == SupplierInvoiceStatus.APPROVED, billed.differences
+        if step.paid:
+            supplier_invoices.pay(
+                session=session,
+                number=billed.number,
+                payment_in=SupplierPaymentIn(),
+                actor=ACTOR,
+            )
 
 
 def _buy(engine: Engine, step: Buy) -> None:
@@ -344,7 +422,7 @@ def _owed_by_the_books(session: Session) -> Decimal:
 )
 @given(sequence=steps)
 def test_the_journal_balances_for_any_mix_of_business(
-    engine: Engine, sequence: list[Receive | Buy | Sell | Counter]
+    engine: Engine, sequence: list[Receive | Buy | Sell | Counter | DropShip]
 ) -> None:
     # One database for every example: each sequence adds to the books of the ones before, so
     # the checks hold for everything the database has seen.
@@ -358,6 +436,8 @@ def test_the_journal_balances_for_any_mix_of_business(
             _buy(engine, step)
         elif isinstance(step, Counter):
             _counter(engine, step)
+        elif isinstance(step, DropShip):
+            _drop_ship(engine, customers, step)
         else:
             _sell(engine, customers, step)
 
