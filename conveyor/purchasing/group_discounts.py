@@ -4,11 +4,11 @@ on, for a period, applied to a SKU's list price that has no discount of its own.
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from conveyor.audit.service import Actor, record, snapshot
-from conveyor.core.errors import Conflict, NotFound
+from conveyor.audit.service import Actor
+from conveyor.core.errors import Conflict
+from conveyor.purchasing import agreements
 from conveyor.purchasing.models import (
     Supplier,
     SupplierGroupDiscount,
@@ -51,54 +51,35 @@ def add(
         f"{supplier.code} already has a discount on {discount_in.item_group} from "
         f"{discount_in.min_qty} starting {discount_in.valid_from or 'at once'}"
     )
-    # The unique constraint cannot see two discounts without a start (NULLs differ): ask first.
-    start = col(SupplierGroupDiscount.valid_from)
-    same = (
-        select(SupplierGroupDiscount.id)
-        .where(SupplierGroupDiscount.supplier_id == supplier.id)
-        .where(SupplierGroupDiscount.item_group == discount_in.item_group)
-        .where(SupplierGroupDiscount.min_qty == discount_in.min_qty)
-        .where(
-            start.is_(None) if discount_in.valid_from is None else start == discount_in.valid_from
-        )
-    )
-    if session.exec(same).first() is not None:
-        raise taken
     discount = SupplierGroupDiscount.model_validate(
         discount_in, update={"supplier_id": supplier.id}
     )
-    try:
-        with session.begin_nested():
-            session.add(discount)
-            session.flush()
-    except IntegrityError as exc:
-        raise taken from exc
-    record(
-        session,
-        actor=actor,
+    agreements.add_row(
+        session=session,
+        supplier=supplier,
+        row=discount,
+        alike=select(SupplierGroupDiscount.id)
+        .where(SupplierGroupDiscount.supplier_id == supplier.id)
+        .where(SupplierGroupDiscount.item_group == discount_in.item_group)
+        .where(SupplierGroupDiscount.min_qty == discount_in.min_qty)
+        .where(agreements.same_start(SupplierGroupDiscount.valid_from, discount_in.valid_from)),
+        taken=taken,
         action="supplier.group_discount_add",
-        entity="supplier",
-        entity_id=supplier.code,
-        after=snapshot(discount),
+        actor=actor,
     )
     return discount
 
 
 def delete(*, session: Session, supplier: Supplier, discount_id: int, actor: Actor) -> None:
     """Remove one of the supplier's group discounts."""
-    discount = session.get(SupplierGroupDiscount, discount_id)
-    if discount is None or discount.supplier_id != supplier.id:
-        raise NotFound(f"{supplier.code} has no group discount {discount_id}")
-    before = snapshot(discount)
-    session.delete(discount)
-    session.flush()
-    record(
-        session,
-        actor=actor,
+    agreements.delete_row(
+        session=session,
+        supplier=supplier,
+        model=SupplierGroupDiscount,
+        row_id=discount_id,
+        what="group discount",
         action="supplier.group_discount_delete",
-        entity="supplier",
-        entity_id=supplier.code,
-        before=before,
+        actor=actor,
     )
 
 

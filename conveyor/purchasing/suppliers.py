@@ -11,7 +11,7 @@ from conveyor.core.errors import Conflict, Invalid, NotFound
 from conveyor.core.patch import merged
 from conveyor.inventory import costing
 from conveyor.inventory import service as inventory_service
-from conveyor.purchasing import group_discounts
+from conveyor.purchasing import agreements, group_discounts
 from conveyor.purchasing.models import (
     Supplier,
     SupplierCreate,
@@ -156,52 +156,33 @@ def add_price(
         f"{supplier.code} already has a price for {price_in.sku} from {price_in.min_qty} "
         f"starting {price_in.valid_from or 'at once'}"
     )
-    # The unique constraint cannot see two prices without a start (NULLs differ): ask first.
-    same = (
-        select(SupplierPrice.id)
+    price = SupplierPrice.model_validate(price_in, update={"supplier_id": supplier.id})
+    agreements.add_row(
+        session=session,
+        supplier=supplier,
+        row=price,
+        alike=select(SupplierPrice.id)
         .where(SupplierPrice.supplier_id == supplier.id)
         .where(SupplierPrice.sku == price_in.sku)
         .where(SupplierPrice.min_qty == price_in.min_qty)
-    )
-    start = col(SupplierPrice.valid_from)
-    same = same.where(
-        start.is_(None) if price_in.valid_from is None else start == price_in.valid_from
-    )
-    if session.exec(same).first() is not None:
-        raise taken
-    price = SupplierPrice.model_validate(price_in, update={"supplier_id": supplier.id})
-    try:
-        with session.begin_nested():
-            session.add(price)
-            session.flush()
-    except IntegrityError as exc:
-        raise taken from exc
-    record(
-        session,
-        actor=actor,
+        .where(agreements.same_start(SupplierPrice.valid_from, price_in.valid_from)),
+        taken=taken,
         action="supplier.price_add",
-        entity="supplier",
-        entity_id=supplier.code,
-        after=snapshot(price),
+        actor=actor,
     )
     return price
 
 
 def delete_price(*, session: Session, supplier: Supplier, price_id: int, actor: Actor) -> None:
     """Remove one of the supplier's prices."""
-    price = session.get(SupplierPrice, price_id)
-    if price is None or price.supplier_id != supplier.id:
-        raise NotFound(f"{supplier.code} has no price {price_id}")
-    before = snapshot(price)
-    session.delete(price)
-    session.flush()
-    record(
-        session,
-        actor=actor,
+    agreements.delete_row(
+        session=session,
+        supplier=supplier,
+        model=SupplierPrice,
+        row_id=price_id,
+        what="price",
         action="supplier.price_delete",
-        entity="supplier",
-        entity_id=supplier.code,
-        before=before,
+        actor=actor,
     )
 
 
