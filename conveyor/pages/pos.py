@@ -6,6 +6,7 @@ Every button posts the whole form (no JavaScript needed): the lines ride along a
 through the counter flow, which records it paid and starts the order's workflow.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -260,28 +261,23 @@ def _amount(form: FormData, name: str) -> Decimal:
         raise Invalid(f"{text!r} is no amount") from exc
 
 
-@router.post("/pos/drawer/open", include_in_schema=False, dependencies=[CsrfChecked])
-async def open_drawer(
-    request: Request, state: StateDep, principal: Seller, web: WebSessionDep
+async def _at_the_drawer(
+    request: Request,
+    state: StateDep,
+    principal: Principal,
+    web: WebSessionDep,
+    act: Callable[[Session, FormData, int], str],
 ) -> Response:
-    """Open the caller's cash drawer with the float counted into it."""
+    """Do `act` on the caller's own drawer with the posted form, in one transaction; its
+    answer is the flash on the counter. Bad input and refusals are shown on a page."""
     form = await request.form()
     try:
         if principal.employee_id is None:
             raise Conflict(
                 "the admin token has no cash drawer: sign in as the employee at the till"
             )
-        drawer_in = DrawerOpen(opening_float=_amount(form, "opening_float"))
         with session_scope(state.engine) as session:
-            drawer = drawer_service.open_drawer(
-                session=session,
-                employee_id=principal.employee_id,
-                drawer_in=drawer_in,
-                actor=principal.actor(Source.PAGE),
-            )
-            web.flash = (
-                f"Cash drawer open with a float of {drawer.opening_float} {drawer.currency}."
-            )
+            web.flash = act(session, form, principal.employee_id)
     except ValidationError as exc:
         return page_refusal(
             request, Invalid("; ".join(field_errors(exc).values())), web=web, back="/pos"
@@ -289,6 +285,24 @@ async def open_drawer(
     except DomainError as exc:
         return page_refusal(request, exc, web=web, back="/pos", principal=principal)
     return redirect(request, "/pos", web)
+
+
+@router.post("/pos/drawer/open", include_in_schema=False, dependencies=[CsrfChecked])
+async def open_drawer(
+    request: Request, state: StateDep, principal: Seller, web: WebSessionDep
+) -> Response:
+    """Open the caller's cash drawer with the float counted into it."""
+
+    def act(session: Session, form: FormData, employee_id: int) -> str:
+        drawer = drawer_service.open_drawer(
+            session=session,
+            employee_id=employee_id,
+            drawer_in=DrawerOpen(opening_float=_amount(form, "opening_float")),
+            actor=principal.actor(Source.PAGE),
+        )
+        return f"Cash drawer open with a float of {drawer.opening_float} {drawer.currency}."
+
+    return await _at_the_drawer(request, state, principal, web, act)
 
 
 @router.post("/pos/drawer/close", include_in_schema=False, dependencies=[CsrfChecked])
@@ -296,33 +310,23 @@ async def close_drawer(
     request: Request, state: StateDep, principal: Seller, web: WebSessionDep
 ) -> Response:
     """Close the caller's cash drawer with the cash counted: the difference is recorded."""
-    form = await request.form()
-    try:
-        if principal.employee_id is None:
-            raise Conflict(
-                "the admin token has no cash drawer: sign in as the employee at the till"
-            )
+
+    def act(session: Session, form: FormData, employee_id: int) -> str:
         if not _text(form, "counted", 20):
             raise Invalid("enter the cash counted in the drawer")
         close_in = DrawerClose(counted=_amount(form, "counted"), note=_text(form, "note", 500))
-        with session_scope(state.engine) as session:
-            drawer = drawer_service.close_drawer(
-                session=session,
-                employee_id=principal.employee_id,
-                close_in=close_in,
-                actor=principal.actor(Source.PAGE),
-            )
-            web.flash = (
-                f"Cash drawer closed: expected {drawer.expected}, counted {drawer.counted}, "
-                f"difference {drawer.difference} {drawer.currency}."
-            )
-    except ValidationError as exc:
-        return page_refusal(
-            request, Invalid("; ".join(field_errors(exc).values())), web=web, back="/pos"
+        drawer = drawer_service.close_drawer(
+            session=session,
+            employee_id=employee_id,
+            close_in=close_in,
+            actor=principal.actor(Source.PAGE),
         )
-    except DomainError as exc:
-        return page_refusal(request, exc, web=web, back="/pos", principal=principal)
-    return redirect(request, "/pos", web)
+        return (
+            f"Cash drawer closed: expected {drawer.expected}, counted {drawer.counted}, "
+            f"difference {drawer.difference} {drawer.currency}."
+        )
+
+    return await _at_the_drawer(request, state, principal, web, act)
 
 
 @router.get("/pos/find", include_in_schema=False)
