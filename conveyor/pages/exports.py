@@ -4,7 +4,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session
 
 from api.deps import Principal, ReadSessionDep, SessionDep, StateDep
@@ -20,11 +20,11 @@ from conveyor.core.settings import Settings
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
+    flash_redirect,
     page_refusal,
     page_router,
     render,
     require_page,
-    store_session,
 )
 
 router = page_router()
@@ -165,10 +165,8 @@ async def create_export(
         return page_refusal(
             request, exc, web=web, flash="Not exported", back=BASE, principal=principal
         )
-    web.flash = f"Export {run.id} recorded: {len(run.documents)} documents in {run.filename}."
-    response = RedirectResponse(f"{BASE}?package={run.package}", status_code=303)
-    store_session(request, response, web)
-    return response
+    recorded = f"Export {run.id} recorded: {len(run.documents)} documents in {run.filename}."
+    return flash_redirect(request, web, f"{BASE}?package={run.package}", recorded)
 
 
 @router.get(f"{BASE}/{{run_id}}/file", include_in_schema=False)

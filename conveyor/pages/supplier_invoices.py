@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from fastapi import Path, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -20,11 +20,11 @@ from conveyor.pages.history import record_history
 from conveyor.pages.web import (
     CsrfChecked,
     WebSessionDep,
+    flash_redirect,
     page_refusal,
     page_router,
     render,
     require_page,
-    store_session,
 )
 from conveyor.purchasing import invoices as invoice_service
 from conveyor.purchasing import service as purchasing_service
@@ -144,13 +144,6 @@ def _date(text: str) -> date:
         raise ValueError("the invoice date is a date, like 2026-11-20") from exc
 
 
-def _redirect(request: Request, web: WebSessionDep, url: str, text: str) -> Response:
-    web.flash = text
-    response = RedirectResponse(url, status_code=303)
-    store_session(request, response, web)
-    return response
-
-
 def _form_invoice(number: str, form: dict[str, str]) -> SupplierInvoiceCreate:
     """The invoice typed into the form; ValueError naming what is wrong."""
     lines = []
@@ -220,7 +213,7 @@ async def enter_invoice(
     else:
         count = len(invoice.differences)
         text = f"{invoice.number} is held: {count} difference(s) went to the accountants."
-    return _redirect(request, web, f"{INVOICES}/{invoice.number}", text)
+    return flash_redirect(request, web, f"{INVOICES}/{invoice.number}", text)
 
 
 @router.get(f"{INVOICES}/{{number}}", include_in_schema=False)
@@ -269,7 +262,7 @@ async def decide_invoice(
         return page_refusal(
             request, exc, web=web, flash="Not decided", back=back, principal=principal
         )
-    return _redirect(request, web, back, f"{number} {invoice.status}.")
+    return flash_redirect(request, web, back, f"{number} {invoice.status}.")
 
 
 @router.post(f"{INVOICES}/{{number}}/payment", include_in_schema=False, dependencies=[CsrfChecked])
@@ -307,4 +300,4 @@ async def pay_invoice(
     except DomainError as exc:
         session.rollback()
         return page_refusal(request, exc, web=web, flash="Not paid", back=back, principal=principal)
-    return _redirect(request, web, back, f"{number} paid.")
+    return flash_redirect(request, web, back, f"{number} paid.")
