@@ -5,16 +5,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
+from conveyor.core.font_subset import COMMON, FONTS, FULL
 from conveyor.core.settings import settings
 
 # DejaVu Sans (Bitstream Vera licence, fonts/LICENSE.txt) ships in the package: Latin, Greek,
-# Cyrillic and more print on a machine with no font installed.
-FONTS = Path(__file__).parent / "fonts"
+# Cyrillic and more print on a machine with no font installed. Text is set in its common cut
+# (`font_subset`); the full font is the fallback for any other character.
 FONT = "DejaVu"
+FULL_FONT = "DejaVuFull"
 # fontTools logs every table it drops while subsetting the font into a PDF, at INFO.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
@@ -54,16 +56,36 @@ def seller() -> Seller:
     )
 
 
-def add_fonts(pdf: FPDF) -> None:
-    """Register the bundled Unicode font (regular and bold) on a document."""
-    pdf.add_font(FONT, "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONTS / "DejaVuSans-Bold.ttf"))
+class Document(FPDF):
+    """An FPDF with the bundled font (regular and bold) registered.
+
+    The full fonts are added, as fallback, the first time a text needs a character the common
+    cut lacks: embedding a font costs in proportion to its glyphs, for every document.
+    """
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        for style, name in COMMON.items():
+            self.add_font(FONT, style, str(FONTS / name))
+        self._full_fonts = False
+
+    def normalize_text(self, text: str) -> str:
+        if not self._full_fonts and self._needs_full_font(text):
+            for style, name in FULL.items():
+                self.add_font(FULL_FONT, style, str(FONTS / name))
+            self.set_fallback_fonts([FULL_FONT])
+            self._full_fonts = True
+        return super().normalize_text(text)
+
+    def _needs_full_font(self, text: str) -> bool:
+        common = self.fonts[FONT.lower()]
+        assert isinstance(common, TTFFont)
+        return any(ord(char) not in common.cmap for char in text if char not in "\r\n")
 
 
 def document(title: str) -> FPDF:
     """A new A4 PDF with a first page, the Unicode font set, and the seller's letterhead."""
-    pdf = FPDF(format="A4")
-    add_fonts(pdf)
+    pdf = Document(format="A4")
     company = seller()
     pdf.set_title(title)
     pdf.set_author(company.name)

@@ -45,8 +45,7 @@ def render(*, session: Session, order: SalesOrder, sale: CounterSale) -> bytes:
 
 def _draw(order: SalesOrder, sale: CounterSale, lines: list[OrderLine], height: float) -> FPDF:
     company = pdf.seller()
-    out = FPDF(unit="mm", format=(WIDTH, height))
-    pdf.add_fonts(out)
+    out = pdf.Document(unit="mm", format=(WIDTH, height))
     out.set_title(f"Receipt {order.number}")
     out.set_author(company.name)
     out.set_compression(False)  # the text stays searchable as is
