@@ -1,7 +1,7 @@
 """Typed dependencies: settings, session, Temporal client, the caller and permission checks."""
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import Client
 
 from conveyor.audit.models import ActorKind, Source
@@ -26,7 +27,11 @@ from conveyor.employee.models import ADMIN_ROLE, Employee
 log = logging.getLogger(__name__)
 
 
-def get_state(request: Request) -> AppState:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in its
+# thread pool, and each trip there costs a request more than the dependency itself.
+
+
+async def get_state(request: Request) -> AppState:
     """The app's resources."""
     return request.app.state.conveyor
 
@@ -46,8 +51,13 @@ def get_session(state: StateDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_read_session(state: StateDep) -> Iterator[Session]:
-    """A session for handlers that only read (on SQLite it runs beside the writer)."""
+async def get_read_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session for handlers that only read (on SQLite it runs beside the writer).
+
+    Opened and ended on the event loop: a new session takes its connection at the first query
+    (in the handler's thread), and ending a read commits nothing (PostgreSQL's read side runs
+    in autocommit; a SQLite read transaction ends without writing).
+    """
     with session_scope(state.read_engine) as session:
         yield session
 
@@ -181,7 +191,7 @@ def authenticate_header(state: AppState, authorization: str | None) -> Principal
     return authenticate_token(state, token) or INVALID_TOKEN
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     state: StateDep,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -190,7 +200,9 @@ def get_principal(
     # api/guard.py authenticated /api/ requests before reading their body.
     found = getattr(request.state, PRINCIPAL_KEY, None)
     if not isinstance(found, Principal):
-        found = authenticate_header(state, request.headers.get("Authorization"))
+        found = await run_in_threadpool(
+            authenticate_header, state, request.headers.get("Authorization")
+        )
     if isinstance(found, str):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, found, headers=CHALLENGE)
     return found
@@ -204,20 +216,22 @@ def _forbid(refusal: str | None) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
 
 
-def require_role(*roles: str, action: str = "this") -> Callable[[Principal], Principal]:
+def require_role(*roles: str, action: str = "this") -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller, or 403 unless they hold one of `roles` (admin holds all)."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         _forbid(principal.role_refusal(roles, action))
         return principal
 
     return dependency
 
 
-def require_clearance(level: int, action: str = "this") -> Callable[[Principal], Principal]:
+def require_clearance(
+    level: int, action: str = "this"
+) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency: the caller, or 403 when their clearance is below `level`."""
 
-    def dependency(principal: CurrentPrincipal) -> Principal:
+    async def dependency(principal: CurrentPrincipal) -> Principal:
         _forbid(principal.clearance_refusal(level, action))
         return principal
 
@@ -230,7 +244,7 @@ class Needs:
 
     permission: Permission
 
-    def __call__(self, principal: CurrentPrincipal) -> Principal:
+    async def __call__(self, principal: CurrentPrincipal) -> Principal:
         if not principal.can(self.permission):
             raise HTTPException(status.HTTP_403_FORBIDDEN, refusal(self.permission))
         return principal
@@ -241,7 +255,7 @@ def require(permission: Permission) -> Any:
     return Depends(Needs(permission))
 
 
-def require_admin(principal: CurrentPrincipal) -> Principal:
+async def require_admin(principal: CurrentPrincipal) -> Principal:
     """403 unless the caller is an admin."""
     if not principal.is_admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "admin only")

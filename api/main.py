@@ -19,7 +19,7 @@ from api.health import router as health_router
 from api.metrics import ApiMetrics, RequestMetrics
 from api.metrics import router as metrics_router
 from api.registry import api_router
-from conveyor.core.db import RETRY_AFTER_SECONDS, DatabaseBusy, make_engine, outage
+from conveyor.core.db import RETRY_AFTER_SECONDS, DatabaseBusy, make_engine, outage, read_side
 from conveyor.core.errors import DomainError, Invalid, Unavailable
 from conveyor.core.intake import make_intake_engine
 from conveyor.core.settings import Settings, settings
@@ -62,7 +62,7 @@ def create_app(app_settings: Settings = settings) -> FastAPI:
     read_engine = (
         make_engine(url, read_only=True, busy_timeout_seconds=busy)
         if app_settings.is_sqlite
-        else engine
+        else read_side(engine)
     )
     state = AppState(
         settings=app_settings,

@@ -56,6 +56,16 @@ def make_engine(
     return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20, pool_timeout=120)
 
 
+def read_side(engine: Engine) -> Engine:
+    """The engine for a PostgreSQL process's reads: the same pool, in autocommit.
+
+    A read has nothing to commit: without a transaction it saves the BEGIN and COMMIT round
+    trips (a read request is a token lookup and a query or two). What stops a write is the
+    SQLite read engine (`query_only`), which the same code runs on in the tests.
+    """
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _configure_sqlite(engine: Engine, *, read_only: bool, busy_timeout_seconds: float) -> None:
     # pysqlite opens transactions lazily and as DEFERRED; two writers that both read first then
     # deadlock on the lock upgrade and one fails with "database is locked" without waiting.

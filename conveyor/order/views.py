@@ -10,6 +10,7 @@ from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission, refusal
 from conveyor.core.errors import Forbidden, Invalid, NotFound
 from conveyor.core.idempotency import scoped_key
+from conveyor.core.models import loaded_values
 from conveyor.core.state import in_session
 from conveyor.invoice.models import PaymentCreate
 from conveyor.order import flows as order_flows
@@ -21,7 +22,6 @@ from conveyor.order.models import (
     OrderCreate,
     OrderPublic,
     OrdersPublic,
-    OrderSummary,
     OrderTotals,
     QuoteRevision,
     ServiceConfirmation,
@@ -185,13 +185,16 @@ def list_orders(
         offset=(page - 1) * page_size,
         after=cursor,
     )
-    return OrdersPublic(
-        data=[OrderSummary.model_validate(o) for o in found.rows],
-        count=found.count,
-        page=page,
-        page_size=page_size,
-        count_exact=found.exact,
-        next_cursor=found.next_cursor,
+    # One validation of plain values for the whole page (see loaded_values).
+    return OrdersPublic.model_validate(
+        {
+            "data": [loaded_values(o) for o in found.rows],
+            "count": found.count,
+            "page": page,
+            "page_size": page_size,
+            "count_exact": found.exact,
+            "next_cursor": found.next_cursor,
+        }
     )
 
 

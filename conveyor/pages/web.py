@@ -116,7 +116,7 @@ def decode_session(value: str, secret: bytes) -> WebSession | None:
     return web
 
 
-def get_web_session(request: Request) -> WebSession:
+def web_session(request: Request) -> WebSession:
     """The browser's session (a fresh anonymous one, with its own CSRF token, when absent)."""
     cached = getattr(request.state, "web_session", None)
     if cached is not None:
@@ -127,6 +127,11 @@ def get_web_session(request: Request) -> WebSession:
         web = WebSession(new=True)
     request.state.web_session = web
     return web
+
+
+async def get_web_session(request: Request) -> WebSession:
+    """The browser's session, as a dependency (no I/O: on the event loop, not the threads)."""
+    return web_session(request)
 
 
 WebSessionDep = Annotated[WebSession, Depends(get_web_session)]
@@ -209,7 +214,7 @@ class PageNeeds:
 
     permission: Permission
 
-    def __call__(self, principal: StaffDep) -> Principal:
+    async def __call__(self, principal: StaffDep) -> Principal:
         if not principal.can(self.permission):
             raise Forbidden(refusal(self.permission))
         return principal
@@ -254,7 +259,7 @@ def render(
     customer: Customer | None = None,
 ) -> HTMLResponse:
     """Render a template with the session, CSRF token and user; set the cookie when new."""
-    web = get_web_session(request)
+    web = web_session(request)
     flash, web.flash = web.flash, None
     alert, web.alert = web.alert, None
     state: AppState = request.app.state.conveyor

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
+from conveyor.core.models import loaded_values
 from conveyor.core.state import in_session
 from conveyor.order.enums import Step
 from conveyor.task import flows as task_flows
@@ -52,11 +53,16 @@ def list_tasks(
         offset=(page - 1) * page_size,
         after=cursor,
     )
-    return TasksPublic(
-        data=[task_public(t) for t in found.rows],
-        count=found.count,
-        count_exact=found.exact,
-        next_cursor=found.next_cursor,
+    # One validation of plain values for the whole page (see loaded_values).
+    return TasksPublic.model_validate(
+        {
+            "data": [
+                {**loaded_values(t), "sla_state": task_service.sla_state(t)} for t in found.rows
+            ],
+            "count": found.count,
+            "count_exact": found.exact,
+            "next_cursor": found.next_cursor,
+        }
     )
 
 
