@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Row as SQLRow
 from sqlalchemy import func, literal, tuple_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -202,3 +204,25 @@ def page(
         return Page([], count, exact)
     rows, next_cursor = fetch(session, query, order, limit=limit, after=after, offset=offset)
     return Page(rows, count, exact, next_cursor)
+
+
+def values_page(
+    session: Session,
+    query: SelectOfScalar[Any],
+    order: KeysetOrder,
+    *,
+    limit: int,
+    after: str | None = None,
+    offset: int = 0,
+    cap: int = COUNT_CAP,
+) -> Page[SQLRow[Any]]:
+    """`page` of an ORM entity's query, its rows read as plain column values (attributes and
+    `._mapping`) instead of ORM objects: a list the API answers with as it is skips building,
+    tracking and validating an object per row (about a third of a 100-row page's CPU)."""
+    # The entity's columns under the query's WHERE (these queries select one entity, no join).
+    assert not query._setup_joins and len(query.column_descriptions) == 1
+    entity = query.column_descriptions[0]["entity"]
+    columns: Any = sa_select(*entity.__table__.columns)
+    if query.whereclause is not None:
+        columns = columns.where(query.whereclause)
+    return page(session, columns, order, limit=limit, after=after, offset=offset, cap=cap)

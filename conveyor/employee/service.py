@@ -4,7 +4,7 @@ deactivate, clock in and out."""
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlalchemy import update as sql_update
 from sqlmodel import Session, col, select
 
@@ -23,6 +23,7 @@ from conveyor.employee.models import (
     EmployeeUpdate,
 )
 
+EXPIRES_AT_TYPE = EmployeeToken.__table__.c.expires_at.type  # type: ignore[attr-defined]
 ROLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 
@@ -50,20 +51,30 @@ def get_own(*, session: Session, employee_id: int, caller: Caller) -> Employee:
     return employee
 
 
+# Built once: a statement object keeps its cache key, so the lookup every API request makes
+# skips building the join and walking it again for SQLAlchemy's compiled-statement cache.
+_BY_TOKEN = (
+    select(Employee, EmployeeToken)
+    .join(EmployeeToken, col(EmployeeToken.employee_id) == col(Employee.id))
+    .where(EmployeeToken.token_hash == bindparam("token_hash"))
+    .where(col(EmployeeToken.revoked_at).is_(None))
+    .where(
+        or_(
+            col(EmployeeToken.expires_at).is_(None),
+            col(EmployeeToken.expires_at) > bindparam("now", type_=EXPIRES_AT_TYPE),
+        )
+    )
+    .where(col(Employee.active).is_(True))
+)
+
+
 def get_by_token(
     *, session: Session, token: str, now: datetime | None = None
 ) -> tuple[Employee, EmployeeToken] | None:
     """The active employee holding this bearer token and the token's row, or None (unknown,
     revoked or expired token, inactive employee)."""
-    now = now or utcnow()
-    found = session.exec(
-        select(Employee, EmployeeToken)
-        .join(EmployeeToken, col(EmployeeToken.employee_id) == col(Employee.id))
-        .where(EmployeeToken.token_hash == hash_token(token))
-        .where(col(EmployeeToken.revoked_at).is_(None))
-        .where(or_(col(EmployeeToken.expires_at).is_(None), col(EmployeeToken.expires_at) > now))
-        .where(col(Employee.active).is_(True))
-    ).first()
+    params = {"token_hash": hash_token(token), "now": now or utcnow()}
+    found = session.exec(_BY_TOKEN, params=params).first()
     return (found[0], found[1]) if found is not None else None
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from conveyor.audit.service import Actor, snapshot
 from conveyor.audit.service import record as audit
@@ -540,9 +541,8 @@ def _write_lines(
     session.flush()
 
 
-def list_orders_page(
+def orders_query(
     *,
-    session: Session,
     status: str | None = None,
     step: str | None = None,
     channel: str | None = None,
@@ -552,14 +552,9 @@ def list_orders_page(
     needs_review: bool | None = None,
     opportunity: str | None = None,
     account_rep_id: int | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    after: str | None = None,
-) -> Page[SalesOrder]:
-    """Orders newest first with the given filters: one page (after the cursor `after`, else at
-    `offset`), the count (up to COUNT_CAP) and the next page's cursor.
-
-    `account_rep_id`: only the orders of customers that rep owns (the sales record rule)."""
+) -> SelectOfScalar[SalesOrder]:
+    """The orders with the given filters (`account_rep_id`: only the orders of customers that
+    rep owns, the sales record rule)."""
     query = select(SalesOrder)
     if account_rep_id is not None:
         owned = select(Customer.id).where(Customer.account_rep_id == account_rep_id)
@@ -585,6 +580,20 @@ def list_orders_page(
                 contains_text(col(SalesOrder.external_ref), q),
             )
         )
+    return query
+
+
+def list_orders_page(
+    *,
+    session: Session,
+    limit: int = 50,
+    offset: int = 0,
+    after: str | None = None,
+    **filters: Any,
+) -> Page[SalesOrder]:
+    """Orders newest first with the `orders_query` filters: one page (after the cursor `after`,
+    else at `offset`), the count (up to COUNT_CAP) and the next page's cursor."""
+    query = orders_query(**filters)
     return keyset.page(session, query, NEWEST_FIRST, limit=limit, after=after, offset=offset)
 
 

@@ -8,9 +8,9 @@ from sqlmodel import Session
 from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission, refusal
+from conveyor.core import keyset
 from conveyor.core.errors import Forbidden, Invalid, NotFound
 from conveyor.core.idempotency import scoped_key
-from conveyor.core.models import loaded_values
 from conveyor.core.state import in_session
 from conveyor.invoice.models import PaymentCreate
 from conveyor.order import flows as order_flows
@@ -170,8 +170,7 @@ def list_orders(
 
     Deep pages: pass the answer's `next_cursor` as `cursor` (the same filters; `page` is then
     ignored). `count` stops at 10,000 (`count_exact` false beyond)."""
-    found = order_service.list_orders_page(
-        session=session,
+    query = order_service.orders_query(
         status=status_,
         step=step,
         channel=channel,
@@ -181,14 +180,19 @@ def list_orders(
         needs_review=needs_review,
         opportunity=opportunity,
         account_rep_id=principal.own_accounts_only(),
+    )
+    found = keyset.values_page(
+        session,
+        query,
+        order_service.NEWEST_FIRST,
         limit=page_size,
         offset=(page - 1) * page_size,
         after=cursor,
     )
-    # One validation of plain values for the whole page (see loaded_values).
+    # Plain values, validated in one pass for the whole page.
     return OrdersPublic.model_validate(
         {
-            "data": [loaded_values(o) for o in found.rows],
+            "data": [o._mapping for o in found.rows],
             "count": found.count,
             "page": page,
             "page_size": page_size,

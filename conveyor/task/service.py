@@ -1,9 +1,11 @@
 """Task operations: create once per key, list an inbox, claim, complete, cancel; who may."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Row, update
 from sqlmodel import Session, col, or_, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from conveyor.audit.service import Actor, record, snapshot
 from conveyor.core import keyset
@@ -208,26 +210,17 @@ def _due_orders() -> dict[str, KeysetOrder]:
 SORTS = _due_orders()
 
 
-def list_inbox(
+def inbox_query(
     *,
-    session: Session,
     employee: Employee | None,
     scope: str,
     step: str | None = None,
     status: str | None = None,
     overdue: bool | None = None,
-    sort: str = "created",
-    limit: int = 100,
-    offset: int = 0,
-    after: str | None = None,
-) -> Page[Task]:
-    """An inbox: `mine` (assigned to me), `pool` (unassigned, my roles), `pool_and_mine` (the
-    pool and what I hold: what I claim from the pool stays in view) or `all` (my roles).
-
-    `employee` None means the admin, who sees every role. A page starts after the cursor
-    `after` (keyset: as fast on page 5,000 as on page 1), else at `offset`; the count stops at
-    COUNT_CAP.
-    """
+) -> SelectOfScalar[Task]:
+    """The tasks of an inbox: `mine` (assigned to me), `pool` (unassigned, my roles),
+    `pool_and_mine` (the pool and what I hold: what I claim from the pool stays in view) or
+    `all` (my roles). `employee` None means the admin, who sees every role."""
     query = select(Task)
     me = employee.id if employee else -1
     if scope == "mine":
@@ -246,10 +239,29 @@ def list_inbox(
     if overdue is not None:
         late = col(Task.due_at).is_not(None) & (col(Task.due_at) < utcnow())
         query = query.where(late if overdue else ~late)
+    return query
+
+
+def list_inbox(
+    *,
+    session: Session,
+    employee: Employee | None,
+    scope: str,
+    step: str | None = None,
+    status: str | None = None,
+    overdue: bool | None = None,
+    sort: str = "created",
+    limit: int = 100,
+    offset: int = 0,
+    after: str | None = None,
+) -> Page[Task]:
+    """An inbox (`inbox_query`), one page: after the cursor `after` (keyset: as fast on page
+    5,000 as on page 1), else at `offset`; the count stops at COUNT_CAP."""
+    query = inbox_query(employee=employee, scope=scope, step=step, status=status, overdue=overdue)
     return keyset.page(session, query, SORTS[sort], limit=limit, after=after, offset=offset)
 
 
-def sla_state(task: Task, now: datetime | None = None) -> str | None:
+def sla_state(task: Task | Row[Any], now: datetime | None = None) -> str | None:
     """`on_time`, `due_soon` (last fifth of the SLA), `overdue`, or None without an SLA."""
     if task.due_at is None or task.status != TaskStatus.OPEN:
         return None

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from api.deps import Principal, ReadSessionDep, StateDep, require
 from conveyor.audit.models import Source
 from conveyor.auth.permissions import Permission
-from conveyor.core.models import loaded_values
+from conveyor.core import keyset
 from conveyor.core.state import in_session
 from conveyor.order.enums import Step
 from conveyor.task import flows as task_flows
@@ -41,24 +41,25 @@ def list_tasks(
 
     Deep pages: pass the answer's `next_cursor` as `cursor` (the same filters and sort; `page`
     is then ignored). `count` stops at 10,000 (`count_exact` false beyond)."""
-    found = task_service.list_inbox(
-        session=session,
+    query = task_service.inbox_query(
         employee=None if principal.is_admin else principal.employee,
         scope=scope,
         step=step,
         status=status_,
         overdue=overdue,
-        sort=sort,
+    )
+    found = keyset.values_page(
+        session,
+        query,
+        task_service.SORTS[sort],
         limit=page_size,
         offset=(page - 1) * page_size,
         after=cursor,
     )
-    # One validation of plain values for the whole page (see loaded_values).
+    # Plain values, validated in one pass for the whole page.
     return TasksPublic.model_validate(
         {
-            "data": [
-                {**loaded_values(t), "sla_state": task_service.sla_state(t)} for t in found.rows
-            ],
+            "data": [{**t._mapping, "sla_state": task_service.sla_state(t)} for t in found.rows],
             "count": found.count,
             "count_exact": found.exact,
             "next_cursor": found.next_cursor,
